@@ -1,0 +1,293 @@
+#include "kernels/cpu/cpu_backend.h"
+
+#include <omp.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <new>
+#include <stdexcept>
+
+#include "util/half.h"
+
+namespace sglang {
+namespace {
+
+// 64-byte aligned host memory.
+class HostBuffer final : public DeviceBuffer {
+ public:
+  explicit HostBuffer(size_t nbytes) : nbytes_(nbytes) {
+    size_t rounded = (std::max<size_t>(nbytes, 1) + 63) / 64 * 64;
+    data_ = std::aligned_alloc(64, rounded);
+    if (data_ == nullptr) throw std::bad_alloc();
+  }
+  ~HostBuffer() override { std::free(data_); }
+  void* data() const override { return data_; }
+  size_t nbytes() const override { return nbytes_; }
+
+ private:
+  void* data_;
+  size_t nbytes_;
+};
+
+float to_f32(const HostTensor& t, int64_t i) {
+  switch (t.dtype) {
+    case DType::kF32: return static_cast<const float*>(t.data)[i];
+    case DType::kBF16: return bf16_to_f32(static_cast<const uint16_t*>(t.data)[i]);
+    case DType::kF16: return f16_to_f32(static_cast<const uint16_t*>(t.data)[i]);
+    default: throw std::invalid_argument("weights must be F32, F16 or BF16");
+  }
+}
+
+void check(bool ok, const char* what) {
+  if (!ok) throw std::logic_error(std::string("CpuBackend: ") + what);
+}
+
+cpu::PackedWeight packed_view(const Tensor& w) {
+  check(w.layout() == Layout::kPackedMatmul, "linear weight must come from load_matmul_weight");
+  return {w.dtype(), w.dim(0), w.dim(1), w.data<void>()};
+}
+
+}  // namespace
+
+CpuBackend::CpuBackend(int num_threads) : CpuBackend(cpu::best_kernels(), num_threads) {}
+
+CpuBackend::CpuBackend(const cpu::CpuKernels& kernels, int num_threads)
+    : kernels_(kernels), num_threads_(num_threads > 0 ? num_threads : omp_get_num_procs()) {
+  omp_set_num_threads(num_threads_);
+}
+
+std::string CpuBackend::name() const {
+  return std::string("cpu (") + kernels_.isa + ", " + std::to_string(num_threads_) + " threads)";
+}
+
+Tensor CpuBackend::empty(DType dtype, std::vector<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  auto buf = std::make_shared<HostBuffer>(static_cast<size_t>(n) * dtype_size(dtype));
+  return Tensor(std::move(buf), dtype, std::move(shape));
+}
+
+Tensor CpuBackend::zeros(DType dtype, std::vector<int64_t> shape) {
+  Tensor t = empty(dtype, std::move(shape));
+  std::memset(t.data<void>(), 0, static_cast<size_t>(t.numel()) * dtype_size(dtype));
+  return t;
+}
+
+Tensor CpuBackend::from_host(const void* data, DType dtype, std::vector<int64_t> shape) {
+  Tensor t = empty(dtype, std::move(shape));
+  std::memcpy(t.data<void>(), data, static_cast<size_t>(t.numel()) * dtype_size(dtype));
+  return t;
+}
+
+void CpuBackend::copy_from_host(const Tensor& dst, const void* src) {
+  check(dst.contiguous(), "copy_from_host needs a contiguous tensor");
+  std::memcpy(dst.data<void>(), src, static_cast<size_t>(dst.numel()) * dtype_size(dst.dtype()));
+}
+
+void CpuBackend::copy_to_host(const Tensor& src, void* dst) {
+  const size_t row_bytes = static_cast<size_t>(src.cols()) * dtype_size(src.dtype());
+  if (src.contiguous()) {
+    std::memcpy(dst, src.data<void>(), row_bytes * static_cast<size_t>(src.rows()));
+    return;
+  }
+  const size_t stride = static_cast<size_t>(src.row_stride()) * dtype_size(src.dtype());
+  for (int64_t r = 0; r < src.rows(); ++r) {
+    std::memcpy(static_cast<char*>(dst) + r * row_bytes, src.data<char>() + r * stride, row_bytes);
+  }
+}
+
+size_t CpuBackend::available_memory_bytes() const {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  size_t value = 0;
+  std::string unit;
+  while (in >> key >> value >> unit) {
+    if (key == "MemAvailable:") return value * 1024;
+  }
+  return 0;
+}
+
+Tensor CpuBackend::load_matmul_weight(const std::vector<HostTensor>& row_blocks) {
+  check(!row_blocks.empty(), "load_matmul_weight needs at least one block");
+  const int64_t k = row_blocks[0].shape.at(1);
+  int64_t n = 0;
+  DType dtype = row_blocks[0].dtype;
+  for (const auto& b : row_blocks) {
+    check(b.shape.size() == 2 && b.shape[1] == k, "row blocks must be 2-D with equal columns");
+    n += b.shape[0];
+    if (b.dtype != dtype) dtype = DType::kF32;  // mixed dtypes: widen to f32, exact for both
+  }
+  check(dtype == DType::kF32 || dtype == DType::kF16 || dtype == DType::kBF16, "weights must be float");
+  const int64_t panels = (n + cpu::kPanelRows - 1) / cpu::kPanelRows;
+  const size_t esize = dtype_size(dtype);
+  auto buf = std::make_shared<HostBuffer>(static_cast<size_t>(panels * cpu::kPanelRows * k) * esize);
+  std::memset(buf->data(), 0, buf->nbytes());
+  char* dst = static_cast<char*>(buf->data());
+  int64_t row0 = 0;
+  for (const auto& b : row_blocks) {
+    const bool same = b.dtype == dtype;
+    const char* src = static_cast<const char*>(b.data);
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < b.shape[0]; ++r) {
+      const int64_t n_idx = row0 + r;
+      const int64_t p = n_idx / cpu::kPanelRows, lane = n_idx % cpu::kPanelRows;
+      for (int64_t kk = 0; kk < k; ++kk) {
+        char* out = dst + static_cast<size_t>((p * k + kk) * cpu::kPanelRows + lane) * esize;
+        if (same) {
+          std::memcpy(out, src + static_cast<size_t>(r * k + kk) * esize, esize);
+        } else {
+          const float v = to_f32(b, r * k + kk);
+          std::memcpy(out, &v, 4);
+        }
+      }
+    }
+    row0 += b.shape[0];
+  }
+  return Tensor(std::move(buf), dtype, {n, k}, Layout::kPackedMatmul);
+}
+
+Tensor CpuBackend::load_vector(const std::vector<HostTensor>& parts) {
+  int64_t n = 0;
+  for (const auto& p : parts) n += p.numel();
+  Tensor t = empty(DType::kF32, {n});
+  float* out = t.data<float>();
+  for (const auto& p : parts) {
+    for (int64_t i = 0; i < p.numel(); ++i) *out++ = to_f32(p, i);
+  }
+  return t;
+}
+
+void CpuBackend::embedding(const Tensor& ids, const Tensor& table, const Tensor& out) {
+  const cpu::PackedWeight w = packed_view(table);
+  check(out.cols() == w.k && out.rows() == ids.numel(), "embedding shapes");
+  const int32_t* id = ids.data<int32_t>();
+  const int64_t tokens = ids.numel();
+  for (int64_t t = 0; t < tokens; ++t) {
+    check(id[t] >= 0 && id[t] < w.n, "token id out of range");
+    const int64_t p = id[t] / cpu::kPanelRows, lane = id[t] % cpu::kPanelRows;
+    float* o = out.data<float>() + t * out.row_stride();
+    for (int64_t kk = 0; kk < w.k; ++kk) {
+      const int64_t idx = (p * w.k + kk) * cpu::kPanelRows + lane;
+      switch (w.dtype) {
+        case DType::kF32: o[kk] = static_cast<const float*>(w.data)[idx]; break;
+        case DType::kBF16: o[kk] = bf16_to_f32(static_cast<const uint16_t*>(w.data)[idx]); break;
+        default: o[kk] = f16_to_f32(static_cast<const uint16_t*>(w.data)[idx]); break;
+      }
+    }
+  }
+}
+
+void CpuBackend::rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) {
+  check(x.cols() == weight.numel() && out.cols() == x.cols() && out.rows() == x.rows(), "rms_norm shapes");
+  kernels_.rms_norm(x.data<float>(), x.row_stride(), weight.data<float>(), x.rows(), x.cols(), eps,
+                    out.data<float>(), out.row_stride());
+}
+
+void CpuBackend::add_rms_norm(const Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
+                              const Tensor& out) {
+  check(x.cols() == weight.numel() && residual.cols() == x.cols() && residual.rows() == x.rows() &&
+            out.cols() == x.cols() && out.rows() == x.rows(),
+        "add_rms_norm shapes");
+  kernels_.add_rms_norm(residual.data<float>(), residual.row_stride(), x.data<float>(), x.row_stride(),
+                        weight.data<float>(), x.rows(), x.cols(), eps, out.data<float>(), out.row_stride());
+}
+
+void CpuBackend::linear(const Tensor& x, const Tensor& weight, const Tensor* bias, const Tensor& out) {
+  const cpu::PackedWeight w = packed_view(weight);
+  check(x.cols() == w.k && out.cols() == w.n && out.rows() == x.rows(), "linear shapes");
+  check(bias == nullptr || bias->numel() == w.n, "linear bias shape");
+  kernels_.linear(x.data<float>(), x.row_stride(), x.rows(), w, bias ? bias->data<float>() : nullptr,
+                  out.data<float>(), out.row_stride());
+}
+
+void CpuBackend::rope_cos_sin(const Tensor& positions, const Tensor& inv_freq, const Tensor& cos_sin) {
+  const int64_t half = inv_freq.numel();
+  check(cos_sin.cols() == 2 * half && cos_sin.rows() == positions.numel(), "rope_cos_sin shapes");
+  const int32_t* pos = positions.data<int32_t>();
+  const float* f = inv_freq.data<float>();
+  for (int64_t t = 0; t < positions.numel(); ++t) {
+    float* cs = cos_sin.data<float>() + t * cos_sin.row_stride();
+    for (int64_t i = 0; i < half; ++i) {
+      // As HF: the angle is a float32 product; cos/sin of it rounded once to float32.
+      const float angle = f[i] * static_cast<float>(pos[t]);
+      cs[i] = static_cast<float>(std::cos(static_cast<double>(angle)));
+      cs[half + i] = static_cast<float>(std::sin(static_cast<double>(angle)));
+    }
+  }
+}
+
+void CpuBackend::apply_rope(const Tensor& x, const Tensor& cos_sin, int64_t head_dim) {
+  check(x.cols() % head_dim == 0 && cos_sin.cols() == head_dim && cos_sin.rows() == x.rows(),
+        "apply_rope shapes");
+  kernels_.apply_rope(x.data<float>(), x.row_stride(), x.rows(), x.cols() / head_dim, head_dim,
+                      cos_sin.data<float>());
+}
+
+void CpuBackend::store_kv(const Tensor& k, const Tensor& v, const AttentionMetadata& meta, const Tensor& k_cache,
+                          const Tensor& v_cache) {
+  check(k.cols() == k_cache.cols() && v.cols() == v_cache.cols() && k.rows() == meta.num_tokens,
+        "store_kv shapes");
+  const int32_t* slots = meta.slot_mapping.data<int32_t>();
+  const size_t row_bytes = static_cast<size_t>(k.cols()) * sizeof(float);
+  for (int64_t t = 0; t < k.rows(); ++t) {
+    check(slots[t] >= 0 && slots[t] < k_cache.rows(), "KV slot out of range");
+    std::memcpy(k_cache.data<float>() + slots[t] * k_cache.row_stride(), k.data<float>() + t * k.row_stride(),
+                row_bytes);
+    std::memcpy(v_cache.data<float>() + slots[t] * v_cache.row_stride(), v.data<float>() + t * v.row_stride(),
+                row_bytes);
+  }
+}
+
+void CpuBackend::attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                           const AttentionMetadata& meta, const AttentionParams& p, const Tensor& out) {
+  check(q.cols() == p.num_heads * p.head_dim && out.cols() == q.cols() && out.rows() == q.rows(),
+        "attention shapes");
+  check(k_cache.cols() == p.num_kv_heads * p.head_dim && k_cache.contiguous() && v_cache.contiguous(),
+        "attention cache shapes");
+  cpu::AttentionArgs a{q.data<float>(),
+                       q.row_stride(),
+                       k_cache.data<float>(),
+                       v_cache.data<float>(),
+                       k_cache.row_stride(),
+                       meta.seq_info.data<int32_t>(),
+                       meta.page_table.data<int32_t>(),
+                       meta.num_seqs,
+                       meta.page_size,
+                       p.num_heads,
+                       p.num_kv_heads,
+                       p.head_dim,
+                       p.scale,
+                       p.sliding_window,
+                       out.data<float>(),
+                       out.row_stride()};
+  kernels_.attention(a);
+}
+
+void CpuBackend::silu_and_mul(const Tensor& gate_up, const Tensor& out) {
+  check(gate_up.cols() == 2 * out.cols() && gate_up.rows() == out.rows(), "silu_and_mul shapes");
+  kernels_.silu_and_mul(gate_up.data<float>(), gate_up.row_stride(), out.rows(), out.cols(), out.data<float>(),
+                        out.row_stride());
+}
+
+void CpuBackend::add(const Tensor& a, const Tensor& b, const Tensor& out) {
+  check(a.rows() == b.rows() && a.cols() == b.cols() && out.rows() == a.rows() && out.cols() == a.cols(),
+        "add shapes");
+  kernels_.add(a.data<float>(), a.row_stride(), b.data<float>(), b.row_stride(), a.rows(), a.cols(),
+               out.data<float>(), out.row_stride());
+}
+
+void CpuBackend::gather_rows(const Tensor& x, const Tensor& rows, const Tensor& out) {
+  check(out.rows() == rows.numel() && out.cols() == x.cols(), "gather_rows shapes");
+  const int32_t* r = rows.data<int32_t>();
+  const size_t row_bytes = static_cast<size_t>(x.cols()) * dtype_size(x.dtype());
+  const size_t esize = dtype_size(x.dtype());
+  for (int64_t i = 0; i < rows.numel(); ++i) {
+    check(r[i] >= 0 && r[i] < x.rows(), "gather_rows index out of range");
+    std::memcpy(out.data<char>() + static_cast<size_t>(i * out.row_stride()) * esize,
+                x.data<char>() + static_cast<size_t>(r[i] * x.row_stride()) * esize, row_bytes);
+  }
+}
+
+}  // namespace sglang

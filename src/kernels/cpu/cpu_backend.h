@@ -1,0 +1,52 @@
+#pragma once
+// The CPU implementation of Backend: host memory, OpenMP across all cores, kernels chosen at run time
+// for the CPU's vector units (cpu_kernels.h).
+#include <memory>
+#include <string>
+
+#include "kernels/backend.h"
+#include "kernels/cpu/cpu_kernels.h"
+
+namespace sglang {
+
+class CpuBackend final : public Backend {
+ public:
+  // `num_threads` <= 0: all cores.
+  explicit CpuBackend(int num_threads = 0);
+  explicit CpuBackend(const cpu::CpuKernels& kernels, int num_threads = 0);
+
+  std::string name() const override;
+  const char* isa() const { return kernels_.isa; }
+
+  Tensor empty(DType dtype, std::vector<int64_t> shape) override;
+  Tensor zeros(DType dtype, std::vector<int64_t> shape) override;
+  Tensor from_host(const void* data, DType dtype, std::vector<int64_t> shape) override;
+  void copy_from_host(const Tensor& dst, const void* src) override;
+  void copy_to_host(const Tensor& src, void* dst) override;
+  size_t available_memory_bytes() const override;
+
+  Tensor load_matmul_weight(const std::vector<HostTensor>& row_blocks) override;
+  Tensor load_vector(const std::vector<HostTensor>& parts) override;
+
+  void embedding(const Tensor& ids, const Tensor& table, const Tensor& out) override;
+  void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) override;
+  void add_rms_norm(const Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
+                    const Tensor& out) override;
+  void linear(const Tensor& x, const Tensor& weight, const Tensor* bias, const Tensor& out) override;
+  void rope_cos_sin(const Tensor& positions, const Tensor& inv_freq, const Tensor& cos_sin) override;
+  void apply_rope(const Tensor& x, const Tensor& cos_sin, int64_t head_dim) override;
+  void store_kv(const Tensor& k, const Tensor& v, const AttentionMetadata& meta, const Tensor& k_cache,
+                const Tensor& v_cache) override;
+  void attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const AttentionMetadata& meta,
+                 const AttentionParams& params, const Tensor& out) override;
+  void silu_and_mul(const Tensor& gate_up, const Tensor& out) override;
+  void add(const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void gather_rows(const Tensor& x, const Tensor& rows, const Tensor& out) override;
+  void synchronize() override {}
+
+ private:
+  const cpu::CpuKernels& kernels_;
+  int num_threads_;
+};
+
+}  // namespace sglang

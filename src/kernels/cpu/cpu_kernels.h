@@ -1,0 +1,79 @@
+#pragma once
+// The CPU kernels as plain functions on raw pointers. ops_isa.cpp and gemm_isa.cpp are compiled once
+// per instruction set (generic x86-64, AVX2+FMA+F16C, AVX-512) into their own namespace, each
+// exporting a CpuKernels table; cpu_features.cpp picks the best table the running CPU supports.
+// Every kernel parallelises over all cores with OpenMP.
+#include <cstdint>
+
+#include "util/dtype.h"
+
+namespace sglang::cpu {
+
+// Weights for linear() are packed in panels of kPanelRows output rows: element (n, k) of an [N, K]
+// weight sits at ((n / kPanelRows) * K + k) * kPanelRows + n % kPanelRows. One panel row of K values is
+// what a microkernel streams while it accumulates kPanelRows outputs of several tokens at once.
+// N is padded with zero rows to a whole number of panels.
+inline constexpr int64_t kPanelRows = 16;
+
+struct PackedWeight {
+  DType dtype;  // F32, F16 or BF16
+  int64_t n;    // output features (unpadded)
+  int64_t k;    // input features
+  const void* data;
+};
+
+struct AttentionArgs {
+  const float* q;
+  int64_t q_stride;
+  const float* k_cache;
+  const float* v_cache;
+  int64_t kv_stride;  // floats per cache slot (num_kv_heads * head_dim)
+  const int32_t* seq_info;  // [num_seqs, 4]: q_start, q_len, kv_len, page_table_start
+  const int32_t* page_table;
+  int64_t num_seqs;
+  int64_t page_size;
+  int64_t num_heads;
+  int64_t num_kv_heads;
+  int64_t head_dim;
+  float scale;
+  int64_t sliding_window;
+  float* out;
+  int64_t out_stride;
+};
+
+struct CpuKernels {
+  const char* isa;
+  // out[t, n] = sum_k x[t, k] * w[n, k] (+ bias[n])
+  void (*linear)(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& w,
+                 const float* bias, float* out, int64_t out_stride);
+  void (*rms_norm)(const float* x, int64_t x_stride, const float* weight, int64_t tokens,
+                   int64_t hidden, float eps, float* out, int64_t out_stride);
+  void (*add_rms_norm)(float* residual, int64_t r_stride, const float* x, int64_t x_stride,
+                       const float* weight, int64_t tokens, int64_t hidden, float eps, float* out,
+                       int64_t out_stride);
+  void (*apply_rope)(float* x, int64_t x_stride, int64_t tokens, int64_t heads, int64_t head_dim,
+                     const float* cos_sin);
+  void (*attention)(const AttentionArgs& args);
+  void (*silu_and_mul)(const float* gate_up, int64_t gu_stride, int64_t tokens, int64_t inter,
+                       float* out, int64_t out_stride);
+  void (*add)(const float* a, int64_t a_stride, const float* b, int64_t b_stride, int64_t tokens,
+              int64_t cols, float* out, int64_t out_stride);
+};
+
+// Defined once per ISA namespace.
+namespace isa_generic {
+const CpuKernels& kernels();
+}
+namespace isa_avx2 {
+const CpuKernels& kernels();
+}
+namespace isa_avx512 {
+const CpuKernels& kernels();
+}
+
+// The best table for this CPU; SGLANG_CPU_ISA=generic|avx2|avx512 forces one (for tests and benches).
+const CpuKernels& best_kernels();
+// True when the running CPU can execute the named table.
+bool cpu_supports(const char* isa);
+
+}  // namespace sglang::cpu

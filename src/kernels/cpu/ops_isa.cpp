@@ -1,0 +1,175 @@
+// The element-wise, normalisation, rotary and attention kernels of the CPU backend. Plain loops the
+// compiler vectorises for the ISA this object is built for (see src/CMakeLists.txt).
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/gemm_isa.h"
+
+namespace sglang::cpu::SGLANG_ISA_NAMESPACE {
+namespace {
+
+// Below this many elements a kernel runs on the calling thread: waking the team costs more.
+constexpr int64_t kParallelThreshold = 1 << 14;
+
+float sum_of_squares(const float* x, int64_t n) {
+  // Eight partial sums: vectorises without -ffast-math and keeps the rounding error small.
+  float part[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) part[j] += x[i + j] * x[i + j];
+  }
+  float s = 0.0f;
+  for (; i < n; ++i) s += x[i] * x[i];
+  for (int j = 0; j < 8; ++j) s += part[j];
+  return s;
+}
+
+void normalize_row(const float* x, const float* weight, int64_t hidden, float eps, float* out) {
+  // As HF LlamaRMSNorm in float32: x * rsqrt(mean(x^2) + eps), then * weight.
+  const float inv = 1.0f / std::sqrt(sum_of_squares(x, hidden) / static_cast<float>(hidden) + eps);
+  for (int64_t i = 0; i < hidden; ++i) out[i] = weight[i] * (x[i] * inv);
+}
+
+void rms_norm(const float* x, int64_t x_stride, const float* weight, int64_t tokens, int64_t hidden,
+              float eps, float* out, int64_t out_stride) {
+#pragma omp parallel for schedule(static) if (tokens * hidden >= kParallelThreshold)
+  for (int64_t t = 0; t < tokens; ++t) normalize_row(x + t * x_stride, weight, hidden, eps, out + t * out_stride);
+}
+
+void add_rms_norm(float* residual, int64_t r_stride, const float* x, int64_t x_stride, const float* weight,
+                  int64_t tokens, int64_t hidden, float eps, float* out, int64_t out_stride) {
+#pragma omp parallel for schedule(static) if (tokens * hidden >= kParallelThreshold)
+  for (int64_t t = 0; t < tokens; ++t) {
+    float* r = residual + t * r_stride;
+    const float* xr = x + t * x_stride;
+    for (int64_t i = 0; i < hidden; ++i) r[i] += xr[i];
+    normalize_row(r, weight, hidden, eps, out + t * out_stride);
+  }
+}
+
+void apply_rope(float* x, int64_t x_stride, int64_t tokens, int64_t heads, int64_t head_dim,
+                const float* cos_sin) {
+  const int64_t half = head_dim / 2;
+#pragma omp parallel for schedule(static) if (tokens * heads * head_dim >= kParallelThreshold)
+  for (int64_t t = 0; t < tokens; ++t) {
+    const float* cs = cos_sin + t * head_dim;
+    for (int64_t h = 0; h < heads; ++h) {
+      float* v = x + t * x_stride + h * head_dim;
+      for (int64_t i = 0; i < half; ++i) {
+        const float a = v[i], b = v[i + half];
+        const float c = cs[i], s = cs[half + i];
+        // HF: q * cos + rotate_half(q) * sin, rotate_half(q) = cat(-q2, q1)
+        v[i] = a * c - b * s;
+        v[i + half] = b * c + a * s;
+      }
+    }
+  }
+}
+
+float dot(const float* a, const float* b, int64_t n) {
+  float part[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) part[j] += a[i + j] * b[i + j];
+  }
+  float s = 0.0f;
+  for (; i < n; ++i) s += a[i] * b[i];
+  for (int j = 0; j < 8; ++j) s += part[j];
+  return s;
+}
+
+void attention(const AttentionArgs& a) {
+  // Work items: (new token, head). Each computes softmax(q·K^T * scale) · V over the keys its token
+  // may see: positions [max(0, pos - window + 1), pos] of its own sequence, pos = prefix + index.
+  struct TokenRef {
+    int64_t seq, row, pos;
+  };
+  std::vector<TokenRef> tokens;
+  for (int64_t s = 0; s < a.num_seqs; ++s) {
+    const int32_t* info = a.seq_info + s * 4;
+    const int64_t q_start = info[0], q_len = info[1], kv_len = info[2];
+    for (int64_t j = 0; j < q_len; ++j) tokens.push_back({s, q_start + j, kv_len - q_len + j});
+  }
+  const int64_t group = a.num_heads / a.num_kv_heads;
+  const int64_t work = static_cast<int64_t>(tokens.size()) * a.num_heads;
+#pragma omp parallel if (work * a.head_dim >= kParallelThreshold / 8)
+  {
+    std::vector<float> scores;
+    std::vector<float> acc(static_cast<size_t>(a.head_dim));
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t item = 0; item < work; ++item) {
+      const TokenRef& tok = tokens[static_cast<size_t>(item / a.num_heads)];
+      const int64_t h = item % a.num_heads;
+      const int32_t* pages = a.page_table + a.seq_info[tok.seq * 4 + 3];
+      const int64_t t = tok.row, pos = tok.pos;
+      const int64_t lo = a.sliding_window > 0 ? std::max<int64_t>(0, pos - a.sliding_window + 1) : 0;
+      const int64_t n = pos - lo + 1;
+      const float* q = a.q + t * a.q_stride + h * a.head_dim;
+      const int64_t kv_off = (h / group) * a.head_dim;
+      scores.resize(static_cast<size_t>(n));
+      float max_score = -std::numeric_limits<float>::infinity();
+      for (int64_t j = 0; j < n; ++j) {
+        const int64_t p = lo + j;
+        const int64_t slot = static_cast<int64_t>(pages[p / a.page_size]) * a.page_size + p % a.page_size;
+        const float sc = dot(q, a.k_cache + slot * a.kv_stride + kv_off, a.head_dim) * a.scale;
+        scores[static_cast<size_t>(j)] = sc;
+        max_score = std::max(max_score, sc);
+      }
+      float denom = 0.0f;
+      for (int64_t j = 0; j < n; ++j) {
+        const float e = std::exp(scores[static_cast<size_t>(j)] - max_score);
+        scores[static_cast<size_t>(j)] = e;
+        denom += e;
+      }
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (int64_t j = 0; j < n; ++j) {
+        const int64_t p = lo + j;
+        const int64_t slot = static_cast<int64_t>(pages[p / a.page_size]) * a.page_size + p % a.page_size;
+        const float* v = a.v_cache + slot * a.kv_stride + kv_off;
+        const float w = scores[static_cast<size_t>(j)];
+        for (int64_t d = 0; d < a.head_dim; ++d) acc[static_cast<size_t>(d)] += w * v[d];
+      }
+      float* o = a.out + t * a.out_stride + h * a.head_dim;
+      const float inv = 1.0f / denom;
+      for (int64_t d = 0; d < a.head_dim; ++d) o[d] = acc[static_cast<size_t>(d)] * inv;
+    }
+  }
+}
+
+void silu_and_mul(const float* gate_up, int64_t gu_stride, int64_t tokens, int64_t inter, float* out,
+                  int64_t out_stride) {
+#pragma omp parallel for schedule(static) if (tokens * inter >= kParallelThreshold)
+  for (int64_t t = 0; t < tokens; ++t) {
+    const float* g = gate_up + t * gu_stride;
+    const float* u = g + inter;
+    float* o = out + t * out_stride;
+    for (int64_t i = 0; i < inter; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+  }
+}
+
+void add(const float* a, int64_t a_stride, const float* b, int64_t b_stride, int64_t tokens, int64_t cols,
+         float* out, int64_t out_stride) {
+#pragma omp parallel for schedule(static) if (tokens * cols >= kParallelThreshold)
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t i = 0; i < cols; ++i) out[t * out_stride + i] = a[t * a_stride + i] + b[t * b_stride + i];
+  }
+}
+
+#define SGLANG_STRINGIFY_INNER(x) #x
+#define SGLANG_STRINGIFY(x) SGLANG_STRINGIFY_INNER(x)
+
+const CpuKernels kTable = {
+    SGLANG_STRINGIFY(SGLANG_ISA_NAMESPACE) + 4,  // "isa_avx2" -> "avx2"
+    &linear, &rms_norm, &add_rms_norm, &apply_rope, &attention, &silu_and_mul, &add,
+};
+
+}  // namespace
+
+const CpuKernels& kernels() { return kTable; }
+
+}  // namespace sglang::cpu::SGLANG_ISA_NAMESPACE

@@ -1,0 +1,29 @@
+#pragma once
+// What the engine sees of a decoder-only language model, whatever its architecture.
+#include <memory>
+#include <string>
+
+#include "cache/kv_cache.h"
+#include "kernels/backend.h"
+#include "model/forward_batch.h"
+#include "model/model_config.h"
+#include "util/status.h"
+
+namespace sglang {
+
+class CausalLM {
+ public:
+  virtual ~CausalLM() = default;
+  virtual const ModelConfig& config() const = 0;
+  virtual Backend& backend() const = 0;
+  virtual KvCacheShape kv_cache_shape() const = 0;
+  // Runs the batch; writes the new tokens' K/V into `kv`; returns float32 logits
+  // [batch.num_logit_rows(), vocab_size] on the backend, rows in sequence order. A malformed batch
+  // (token id out of range, pages that do not cover the sequence) is an error, not a crash.
+  virtual Result<Tensor> forward(const ForwardBatch& batch, KvCache& kv) = 0;
+};
+
+// Reads DIR/config.json and the safetensors weights in DIR onto `backend`.
+Result<std::unique_ptr<CausalLM>> load_causal_lm(const std::string& model_dir, Backend& backend);
+
+}  // namespace sglang

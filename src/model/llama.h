@@ -1,0 +1,52 @@
+#pragma once
+// Llama-family decoder: LlamaForCausalLM (incl. Llama 3.1 rope scaling), Qwen2ForCausalLM (q/k/v
+// bias, tied embeddings) and MistralForCausalLM (sliding window) share this one definition.
+#include <memory>
+#include <vector>
+
+#include "model/causal_lm.h"
+#include "model/weight_store.h"
+
+namespace sglang {
+
+class LlamaModel final : public CausalLM {
+ public:
+  static Result<std::unique_ptr<LlamaModel>> load(const ModelConfig& config, const WeightStore& weights,
+                                                  Backend& backend);
+
+  const ModelConfig& config() const override { return config_; }
+  Backend& backend() const override { return backend_; }
+  KvCacheShape kv_cache_shape() const override {
+    return {config_.num_hidden_layers, config_.num_key_value_heads, config_.head_dim};
+  }
+  Result<Tensor> forward(const ForwardBatch& batch, KvCache& kv) override;
+
+ private:
+  struct Layer {
+    Tensor input_norm, post_attention_norm;
+    Tensor qkv, qkv_bias;  // q, k, v stacked
+    Tensor o, o_bias;
+    Tensor gate_up, gate_up_bias;  // gate, up stacked
+    Tensor down, down_bias;
+  };
+  // Activation buffers, grown to the largest batch seen and reused (no allocation per step).
+  struct Workspace {
+    int64_t capacity = 0;
+    Tensor residual, hidden, qkv, attn, proj, gate_up, act, cos_sin;
+  };
+
+  LlamaModel(const ModelConfig& config, Backend& backend) : config_(config), backend_(backend) {}
+  void ensure_workspace(int64_t tokens);
+  Status validate(const ForwardBatch& batch, const KvCache& kv) const;
+
+  ModelConfig config_;
+  Backend& backend_;
+  Tensor embed_tokens_;
+  std::vector<Layer> layers_;
+  Tensor final_norm_;
+  Tensor lm_head_;  // the embedding when tied
+  Tensor inv_freq_;
+  Workspace ws_;
+};
+
+}  // namespace sglang

@@ -1,0 +1,217 @@
+#include "model/model_config.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace sglang {
+namespace {
+
+using nlohmann::json;
+
+class FieldReader {
+ public:
+  FieldReader(const json& j, const std::string& source) : j_(j), source_(source) {}
+
+  Error missing(const std::string& field) const {
+    return make_error(ErrorCode::kNotFound,
+                      "missing field '" + field + "' in " + source_);
+  }
+  Error wrong_type(const std::string& field, const char* want) const {
+    return make_error(ErrorCode::kCorrupt, "field '" + field + "' in " + source_ +
+                                               " must be " + want + ", got " + j_.at(field).dump());
+  }
+
+  Result<int64_t> required_int(const std::string& field) const {
+    if (!j_.contains(field) || j_.at(field).is_null()) return missing(field);
+    return int_value(field);
+  }
+  Result<int64_t> optional_int(const std::string& field, int64_t fallback) const {
+    if (!j_.contains(field) || j_.at(field).is_null()) return fallback;
+    return int_value(field);
+  }
+  Result<double> optional_double(const std::string& field, double fallback) const {
+    if (!j_.contains(field) || j_.at(field).is_null()) return fallback;
+    if (!j_.at(field).is_number()) return wrong_type(field, "a number");
+    return j_.at(field).get<double>();
+  }
+  Result<bool> optional_bool(const std::string& field, bool fallback) const {
+    if (!j_.contains(field) || j_.at(field).is_null()) return fallback;
+    if (!j_.at(field).is_boolean()) return wrong_type(field, "a boolean");
+    return j_.at(field).get<bool>();
+  }
+  // An int or a list of ints (Llama 3.1's eos_token_id is a list).
+  Result<std::vector<int64_t>> optional_int_list(const std::string& field) const {
+    std::vector<int64_t> out;
+    if (!j_.contains(field) || j_.at(field).is_null()) return out;
+    const json& v = j_.at(field);
+    if (v.is_number_integer()) {
+      out.push_back(v.get<int64_t>());
+    } else if (v.is_array()) {
+      for (const json& e : v) {
+        if (!e.is_number_integer()) return wrong_type(field, "an integer or a list of integers");
+        out.push_back(e.get<int64_t>());
+      }
+    } else {
+      return wrong_type(field, "an integer or a list of integers");
+    }
+    return out;
+  }
+
+ private:
+  Result<int64_t> int_value(const std::string& field) const {
+    const json& v = j_.at(field);
+    if (!v.is_number_integer()) return wrong_type(field, "an integer");
+    return v.get<int64_t>();
+  }
+  const json& j_;
+  const std::string& source_;
+};
+
+Result<RopeScaling> parse_rope_scaling(const json& j, const std::string& source) {
+  RopeScaling rs;
+  if (!j.contains("rope_scaling") || j.at("rope_scaling").is_null()) return rs;
+  const json& r = j.at("rope_scaling");
+  if (!r.is_object()) {
+    return make_error(ErrorCode::kCorrupt, "field 'rope_scaling' in " + source + " must be an object");
+  }
+  // transformers accepts both "rope_type" and the older "type".
+  std::string type;
+  if (r.contains("rope_type") && r.at("rope_type").is_string()) {
+    type = r.at("rope_type").get<std::string>();
+  } else if (r.contains("type") && r.at("type").is_string()) {
+    type = r.at("type").get<std::string>();
+  } else {
+    return make_error(ErrorCode::kNotFound, "missing field 'rope_scaling.rope_type' in " + source);
+  }
+  FieldReader f(r, source);
+  if (type == "default") return rs;
+  if (type == "linear") {
+    rs.type = RopeScaling::Type::kLinear;
+  } else if (type == "llama3") {
+    rs.type = RopeScaling::Type::kLlama3;
+  } else {
+    return make_error(ErrorCode::kUnsupported,
+                      "unsupported 'rope_scaling.rope_type' \"" + type + "\" in " + source +
+                          " (supported: default, linear, llama3)");
+  }
+  if (!r.contains("factor")) {
+    return make_error(ErrorCode::kNotFound, "missing field 'rope_scaling.factor' in " + source);
+  }
+  SGLANG_ASSIGN_OR_RETURN(rs.factor, f.optional_double("factor", 1.0));
+  if (rs.type == RopeScaling::Type::kLlama3) {
+    for (const char* name : {"low_freq_factor", "high_freq_factor", "original_max_position_embeddings"}) {
+      if (!r.contains(name)) {
+        return make_error(ErrorCode::kNotFound,
+                          std::string("missing field 'rope_scaling.") + name + "' in " + source);
+      }
+    }
+    SGLANG_ASSIGN_OR_RETURN(rs.low_freq_factor, f.optional_double("low_freq_factor", 1.0));
+    SGLANG_ASSIGN_OR_RETURN(rs.high_freq_factor, f.optional_double("high_freq_factor", 4.0));
+    SGLANG_ASSIGN_OR_RETURN(rs.original_max_position_embeddings,
+                            f.optional_int("original_max_position_embeddings", 8192));
+  }
+  return rs;
+}
+
+}  // namespace
+
+Result<ModelConfig> parse_model_config(const std::string& json_text, const std::string& source) {
+  json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return make_error(ErrorCode::kCorrupt, source + " is not a valid JSON object");
+  }
+  ModelConfig c;
+  if (!j.contains("architectures") || !j.at("architectures").is_array() ||
+      j.at("architectures").empty() || !j.at("architectures")[0].is_string()) {
+    return make_error(ErrorCode::kNotFound, "missing field 'architectures' in " + source);
+  }
+  c.architecture_name = j.at("architectures")[0].get<std::string>();
+  if (c.architecture_name == "LlamaForCausalLM") {
+    c.architecture = Architecture::kLlama;
+  } else if (c.architecture_name == "Qwen2ForCausalLM") {
+    c.architecture = Architecture::kQwen2;
+  } else if (c.architecture_name == "MistralForCausalLM") {
+    c.architecture = Architecture::kMistral;
+  } else {
+    return make_error(ErrorCode::kUnsupported,
+                      "unsupported architecture '" + c.architecture_name + "' in field 'architectures' of " +
+                          source + " (supported: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM)");
+  }
+  c.model_type = j.value("model_type", std::string());
+
+  FieldReader f(j, source);
+  SGLANG_ASSIGN_OR_RETURN(c.hidden_size, f.required_int("hidden_size"));
+  SGLANG_ASSIGN_OR_RETURN(c.num_hidden_layers, f.required_int("num_hidden_layers"));
+  SGLANG_ASSIGN_OR_RETURN(c.num_attention_heads, f.required_int("num_attention_heads"));
+  SGLANG_ASSIGN_OR_RETURN(c.intermediate_size, f.required_int("intermediate_size"));
+  SGLANG_ASSIGN_OR_RETURN(c.vocab_size, f.required_int("vocab_size"));
+  SGLANG_ASSIGN_OR_RETURN(c.num_key_value_heads,
+                          f.optional_int("num_key_value_heads", c.num_attention_heads));
+  if (c.hidden_size <= 0 || c.num_hidden_layers <= 0 || c.num_attention_heads <= 0 ||
+      c.intermediate_size <= 0 || c.vocab_size <= 0 || c.num_key_value_heads <= 0) {
+    return make_error(ErrorCode::kCorrupt, "sizes in " + source + " must be positive");
+  }
+  if (c.num_attention_heads % c.num_key_value_heads != 0) {
+    return make_error(ErrorCode::kCorrupt, "field 'num_attention_heads' in " + source +
+                                               " must be a multiple of 'num_key_value_heads'");
+  }
+  SGLANG_ASSIGN_OR_RETURN(c.head_dim,
+                          f.optional_int("head_dim", c.hidden_size / c.num_attention_heads));
+  if (c.head_dim <= 0 || c.head_dim % 2 != 0) {
+    return make_error(ErrorCode::kCorrupt, "field 'head_dim' in " + source + " must be positive and even");
+  }
+
+  // Defaults of transformers' LlamaConfig / Qwen2Config / MistralConfig.
+  const bool is_qwen2 = c.architecture == Architecture::kQwen2;
+  const bool is_mistral = c.architecture == Architecture::kMistral;
+  const int64_t default_max_pos = is_qwen2 ? 32768 : (is_mistral ? 4096 * 32 : 2048);
+  SGLANG_ASSIGN_OR_RETURN(c.max_position_embeddings,
+                          f.optional_int("max_position_embeddings", default_max_pos));
+  SGLANG_ASSIGN_OR_RETURN(c.rms_norm_eps, f.optional_double("rms_norm_eps", 1e-6));
+  SGLANG_ASSIGN_OR_RETURN(c.rope_theta, f.optional_double("rope_theta", 10000.0));
+  SGLANG_ASSIGN_OR_RETURN(c.rope_scaling, parse_rope_scaling(j, source));
+  SGLANG_ASSIGN_OR_RETURN(c.tie_word_embeddings, f.optional_bool("tie_word_embeddings", false));
+  if (is_qwen2) {
+    // Qwen2Attention always has q/k/v bias and no o_proj bias.
+    c.attention_bias = true;
+    c.o_proj_bias = false;
+  } else {
+    SGLANG_ASSIGN_OR_RETURN(c.attention_bias, f.optional_bool("attention_bias", false));
+    c.o_proj_bias = c.attention_bias;
+  }
+  SGLANG_ASSIGN_OR_RETURN(c.mlp_bias, f.optional_bool("mlp_bias", false));
+
+  std::string act = j.value("hidden_act", std::string("silu"));
+  if (act != "silu") {
+    return make_error(ErrorCode::kUnsupported,
+                      "unsupported field 'hidden_act' = \"" + act + "\" in " + source + " (supported: silu)");
+  }
+  // Sliding window: Mistral applies it when set; Qwen2 only when use_sliding_window is true.
+  bool use_sliding = is_mistral;
+  if (is_qwen2) {
+    SGLANG_ASSIGN_OR_RETURN(use_sliding, f.optional_bool("use_sliding_window", false));
+  }
+  if (use_sliding) {
+    SGLANG_ASSIGN_OR_RETURN(c.sliding_window, f.optional_int("sliding_window", 0));
+  }
+  SGLANG_ASSIGN_OR_RETURN(c.bos_token_ids, f.optional_int_list("bos_token_id"));
+  SGLANG_ASSIGN_OR_RETURN(c.eos_token_ids, f.optional_int_list("eos_token_id"));
+  if (j.contains("torch_dtype") && j.at("torch_dtype").is_string()) {
+    c.torch_dtype = j.at("torch_dtype").get<std::string>();
+  } else if (j.contains("dtype") && j.at("dtype").is_string()) {  // transformers >= 4.56 name
+    c.torch_dtype = j.at("dtype").get<std::string>();
+  }
+  return c;
+}
+
+Result<ModelConfig> load_model_config(const std::string& model_dir) {
+  std::string path = model_dir + "/config.json";
+  std::ifstream in(path);
+  if (!in) return make_error(ErrorCode::kNotFound, "cannot open " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_model_config(ss.str(), path);
+}
+
+}  // namespace sglang

@@ -1,0 +1,58 @@
+#pragma once
+// config.json -> ModelConfig: the typed description of a decoder-only model that the model code,
+// the KV cache and the server read. Field names follow Hugging Face's config classes.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace sglang {
+
+enum class Architecture { kLlama, kQwen2, kMistral };
+
+// Rotary embedding variants, as transformers' ROPE_INIT_FUNCTIONS.
+struct RopeScaling {
+  enum class Type { kNone, kLinear, kLlama3 };
+  Type type = Type::kNone;
+  double factor = 1.0;
+  // llama3 only
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  int64_t original_max_position_embeddings = 8192;
+};
+
+struct ModelConfig {
+  std::string architecture_name;  // "Qwen2ForCausalLM", as in config.json
+  Architecture architecture = Architecture::kLlama;
+  std::string model_type;  // "qwen2", "llama", "mistral"
+  int64_t hidden_size = 0;
+  int64_t num_hidden_layers = 0;
+  int64_t num_attention_heads = 0;
+  int64_t num_key_value_heads = 0;
+  int64_t head_dim = 0;
+  int64_t intermediate_size = 0;
+  int64_t vocab_size = 0;
+  int64_t max_position_embeddings = 0;
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  RopeScaling rope_scaling;
+  bool tie_word_embeddings = false;
+  bool attention_bias = false;  // bias on q/k/v projections (always true for Qwen2)
+  bool o_proj_bias = false;     // Llama's attention_bias also puts a bias on o_proj
+  bool mlp_bias = false;
+  int64_t sliding_window = 0;   // 0: full attention
+  std::vector<int64_t> bos_token_ids;
+  std::vector<int64_t> eos_token_ids;
+  std::string torch_dtype = "float32";
+
+  int64_t q_size() const { return num_attention_heads * head_dim; }
+  int64_t kv_size() const { return num_key_value_heads * head_dim; }
+};
+
+// Parses the text of a config.json; `source` names the file in error messages.
+Result<ModelConfig> parse_model_config(const std::string& json_text, const std::string& source);
+// Reads DIR/config.json.
+Result<ModelConfig> load_model_config(const std::string& model_dir);
+
+}  // namespace sglang

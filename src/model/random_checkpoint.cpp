@@ -1,0 +1,257 @@
+#include "model/random_checkpoint.h"
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "model/safetensors_writer.h"
+#include "util/half.h"
+#include "util/mmap_file.h"
+
+namespace sglang {
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+uint64_t fnv1a(const void* data, size_t n, uint64_t h = 0xcbf29ce484222325ull) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i < n; ++i) {
+    h ^= p[i];
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+// Uniform in [center - half_width, center + half_width], as bf16. The uniform draw u is a multiple of
+// 2^-24 and every step is a single IEEE float operation, so the result is the same everywhere.
+void fill_uniform_bf16(uint8_t* dst, int64_t n, uint64_t stream, float center, float half_width) {
+  auto* out = reinterpret_cast<uint16_t*>(dst);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    const uint64_t r = splitmix64(stream ^ splitmix64(static_cast<uint64_t>(i)));
+    const float u = static_cast<float>(r >> 40) * (1.0f / 16777216.0f);  // [0, 1)
+    const float v = center + (2.0f * u - 1.0f) * half_width;
+    out[i] = f32_to_bf16(v);
+  }
+}
+
+CheckpointSpec base(const std::string& name, const std::string& arch, const std::string& type) {
+  CheckpointSpec s;
+  s.name = name;
+  s.architecture = arch;
+  s.model_type = type;
+  return s;
+}
+
+CheckpointSpec qwen2(const std::string& name, int64_t hidden, int64_t layers, int64_t heads, int64_t kv,
+                     int64_t inter, int64_t vocab, bool tied) {
+  CheckpointSpec s = base(name, "Qwen2ForCausalLM", "qwen2");
+  s.hidden_size = hidden;
+  s.num_layers = layers;
+  s.num_heads = heads;
+  s.num_kv_heads = kv;
+  s.head_dim = hidden / heads;
+  s.intermediate_size = inter;
+  s.vocab_size = vocab;
+  s.max_position_embeddings = 32768;
+  s.rms_norm_eps = 1e-6;
+  s.rope_theta = 1000000.0;
+  s.tie_word_embeddings = tied;
+  s.qkv_bias = true;
+  s.bos_token_id = 151643;
+  s.eos_token_ids = {151645};
+  return s;
+}
+
+CheckpointSpec llama3(const std::string& name, int64_t hidden, int64_t layers, int64_t heads, int64_t kv,
+                      int64_t inter, bool tied, double factor) {
+  CheckpointSpec s = base(name, "LlamaForCausalLM", "llama");
+  s.hidden_size = hidden;
+  s.num_layers = layers;
+  s.num_heads = heads;
+  s.num_kv_heads = kv;
+  s.head_dim = hidden / heads;
+  s.intermediate_size = inter;
+  s.vocab_size = 128256;
+  s.max_position_embeddings = 131072;
+  s.rms_norm_eps = 1e-5;
+  s.rope_theta = 500000.0;
+  s.tie_word_embeddings = tied;
+  s.llama3_factor = factor;
+  s.bos_token_id = 128000;
+  s.eos_token_ids = {128001, 128008, 128009};
+  return s;
+}
+
+CheckpointSpec mistral(const std::string& name, int64_t hidden, int64_t layers, int64_t heads, int64_t kv,
+                       int64_t inter, int64_t window) {
+  CheckpointSpec s = base(name, "MistralForCausalLM", "mistral");
+  s.hidden_size = hidden;
+  s.num_layers = layers;
+  s.num_heads = heads;
+  s.num_kv_heads = kv;
+  s.head_dim = hidden / heads;
+  s.intermediate_size = inter;
+  s.vocab_size = 32000;
+  s.max_position_embeddings = 32768;
+  s.rms_norm_eps = 1e-5;
+  s.rope_theta = 10000.0;
+  s.sliding_window = window;
+  s.bos_token_id = 1;
+  s.eos_token_ids = {2};
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::string> known_checkpoint_shapes() {
+  return {"qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-7b", "llama-3.2-1b", "llama-3.2-3b",
+          "llama-3.1-8b", "mistral-7b", "smollm2-135m"};
+}
+
+Result<CheckpointSpec> checkpoint_spec_like(const std::string& name) {
+  // The real config.json values of each model (Hugging Face hub, as published).
+  if (name == "qwen2.5-0.5b") return qwen2(name, 896, 24, 14, 2, 4864, 151936, true);
+  if (name == "qwen2.5-1.5b") return qwen2(name, 1536, 28, 12, 2, 8960, 151936, true);
+  if (name == "qwen2.5-7b") return qwen2(name, 3584, 28, 28, 4, 18944, 152064, false);
+  if (name == "llama-3.2-1b") return llama3(name, 2048, 16, 32, 8, 8192, true, 32.0);
+  if (name == "llama-3.2-3b") return llama3(name, 3072, 28, 24, 8, 8192, true, 32.0);
+  if (name == "llama-3.1-8b") return llama3(name, 4096, 32, 32, 8, 14336, false, 8.0);
+  if (name == "mistral-7b") return mistral(name, 4096, 32, 32, 8, 14336, 4096);
+  if (name == "smollm2-135m") {
+    CheckpointSpec s = llama3(name, 576, 30, 9, 3, 1536, true, 0.0);
+    s.vocab_size = 49152;
+    s.max_position_embeddings = 8192;
+    s.rope_theta = 100000.0;
+    s.bos_token_id = 1;
+    s.eos_token_ids = {2};
+    return s;
+  }
+  std::string known;
+  for (const auto& k : known_checkpoint_shapes()) known += (known.empty() ? "" : ", ") + k;
+  return make_error(ErrorCode::kInvalidArgument, "unknown model shape '" + name + "' (known: " + known + ")");
+}
+
+Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch) {
+  if (arch == "qwen2") return qwen2("tiny-qwen2", 64, 2, 4, 2, 128, 151936, true);
+  if (arch == "llama") {
+    // Untied, Llama 3.1 rope scaling, and an explicit head_dim wider than hidden / heads.
+    CheckpointSpec s = llama3("tiny-llama", 64, 2, 4, 2, 128, false, 8.0);
+    s.head_dim = 32;
+    s.explicit_head_dim = true;
+    return s;
+  }
+  if (arch == "mistral") return mistral("tiny-mistral", 64, 2, 4, 2, 128, 48);
+  return make_error(ErrorCode::kInvalidArgument, "unknown --arch '" + arch + "' (known: qwen2, llama, mistral)");
+}
+
+Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return make_error(ErrorCode::kInternal, "cannot create " + dir + ": " + ec.message());
+
+  nlohmann::ordered_json cfg;
+  cfg["architectures"] = {s.architecture};
+  cfg["model_type"] = s.model_type;
+  cfg["hidden_size"] = s.hidden_size;
+  cfg["intermediate_size"] = s.intermediate_size;
+  cfg["num_hidden_layers"] = s.num_layers;
+  cfg["num_attention_heads"] = s.num_heads;
+  cfg["num_key_value_heads"] = s.num_kv_heads;
+  if (s.explicit_head_dim) cfg["head_dim"] = s.head_dim;
+  cfg["hidden_act"] = "silu";
+  cfg["max_position_embeddings"] = s.max_position_embeddings;
+  cfg["rms_norm_eps"] = s.rms_norm_eps;
+  cfg["rope_theta"] = s.rope_theta;
+  if (s.llama3_factor > 0) {
+    cfg["rope_scaling"] = {{"factor", s.llama3_factor},
+                           {"low_freq_factor", s.llama3_low},
+                           {"high_freq_factor", s.llama3_high},
+                           {"original_max_position_embeddings", s.llama3_original_max},
+                           {"rope_type", "llama3"}};
+  } else {
+    cfg["rope_scaling"] = nullptr;
+  }
+  if (s.architecture == "LlamaForCausalLM") {
+    cfg["attention_bias"] = false;
+    cfg["mlp_bias"] = false;
+  }
+  if (s.architecture == "Qwen2ForCausalLM") {
+    cfg["use_sliding_window"] = false;
+    cfg["sliding_window"] = 32768;
+    cfg["max_window_layers"] = s.num_layers;
+  }
+  if (s.architecture == "MistralForCausalLM") cfg["sliding_window"] = s.sliding_window;
+  cfg["tie_word_embeddings"] = s.tie_word_embeddings;
+  cfg["vocab_size"] = s.vocab_size;
+  cfg["bos_token_id"] = s.bos_token_id;
+  if (s.eos_token_ids.size() == 1) {
+    cfg["eos_token_id"] = s.eos_token_ids[0];
+  } else {
+    cfg["eos_token_id"] = s.eos_token_ids;
+  }
+  cfg["torch_dtype"] = "bfloat16";
+  cfg["initializer_range"] = 0.02;
+  cfg["use_cache"] = true;
+  cfg["sglang_cpp_random_checkpoint"] = {{"shape", s.name}, {"seed", seed}};
+  {
+    std::ofstream out(dir + "/config.json");
+    out << cfg.dump(2) << "\n";
+    if (!out) return make_error(ErrorCode::kInternal, "cannot write " + dir + "/config.json");
+  }
+
+  SafetensorsWriter writer;
+  writer.set_metadata("format", "pt");
+  auto add = [&](const std::string& name, std::vector<int64_t> shape, float center, float half_width) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    const uint64_t stream = splitmix64(seed ^ fnv1a(name.data(), name.size()));
+    writer.add_lazy(name, DType::kBF16, std::move(shape), [=](uint8_t* dst) {
+      fill_uniform_bf16(dst, n, stream, center, half_width);
+    });
+  };
+  // Scales: a uniform [-a, a] has std a/sqrt(3). Projections get std 1/sqrt(fan_in) so activations keep
+  // unit scale through the layers; the embedding / LM head get std 4/sqrt(hidden), so the final logits
+  // have std ~4 and the top-1/top-2 margins are clear (about 0.8 on average for a 150k vocabulary).
+  const float sqrt3 = std::sqrt(3.0f);
+  auto proj_width = [&](int64_t fan_in) { return sqrt3 / std::sqrt(static_cast<float>(fan_in)); };
+  const int64_t h = s.hidden_size, q = s.num_heads * s.head_dim, kv = s.num_kv_heads * s.head_dim;
+  const int64_t inter = s.intermediate_size;
+  const float embed_width = 4.0f * sqrt3 / std::sqrt(static_cast<float>(h));
+  add("model.embed_tokens.weight", {s.vocab_size, h}, 0.0f, embed_width);
+  if (!s.tie_word_embeddings) add("lm_head.weight", {s.vocab_size, h}, 0.0f, embed_width);
+  add("model.norm.weight", {h}, 1.0f, 0.25f);
+  for (int64_t i = 0; i < s.num_layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    add(p + "input_layernorm.weight", {h}, 1.0f, 0.25f);
+    add(p + "post_attention_layernorm.weight", {h}, 1.0f, 0.25f);
+    add(p + "self_attn.q_proj.weight", {q, h}, 0.0f, proj_width(h));
+    add(p + "self_attn.k_proj.weight", {kv, h}, 0.0f, proj_width(h));
+    add(p + "self_attn.v_proj.weight", {kv, h}, 0.0f, proj_width(h));
+    add(p + "self_attn.o_proj.weight", {h, q}, 0.0f, proj_width(q));
+    if (s.qkv_bias) {
+      add(p + "self_attn.q_proj.bias", {q}, 0.0f, 0.5f);
+      add(p + "self_attn.k_proj.bias", {kv}, 0.0f, 0.5f);
+      add(p + "self_attn.v_proj.bias", {kv}, 0.0f, 0.5f);
+    }
+    add(p + "mlp.gate_proj.weight", {inter, h}, 0.0f, proj_width(h));
+    add(p + "mlp.up_proj.weight", {inter, h}, 0.0f, proj_width(h));
+    add(p + "mlp.down_proj.weight", {h, inter}, 0.0f, proj_width(inter));
+  }
+  return writer.write(dir + "/model.safetensors");
+}
+
+Result<uint64_t> file_fingerprint(const std::string& path) {
+  SGLANG_ASSIGN_OR_RETURN(auto file, MmapFile::open(path));
+  auto bytes = file->bytes();
+  return fnv1a(bytes.data(), bytes.size());
+}
+
+}  // namespace sglang

@@ -1,0 +1,44 @@
+#pragma once
+// Random-weight checkpoints in Hugging Face layout (config.json + bf16 model.safetensors) for tests
+// and benchmarks: real model shapes (`like`) or tiny ones with the real vocabulary. Values come from a
+// counter-based RNG of our own keyed by (seed, tensor name, element index) and integer-exact
+// arithmetic, so the files are bit-identical on every machine and independent of thread count.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace sglang {
+
+struct CheckpointSpec {
+  std::string name;               // "qwen2.5-0.5b", "tiny-qwen2", ...
+  std::string architecture;       // HF class name
+  std::string model_type;
+  int64_t hidden_size = 0, num_layers = 0, num_heads = 0, num_kv_heads = 0, head_dim = 0;
+  bool explicit_head_dim = false;  // write head_dim into config.json
+  int64_t intermediate_size = 0, vocab_size = 0, max_position_embeddings = 0;
+  double rms_norm_eps = 1e-6, rope_theta = 10000.0;
+  bool tie_word_embeddings = false;
+  bool qkv_bias = false;
+  int64_t sliding_window = 0;
+  // llama3 rope scaling; factor 0 = none
+  double llama3_factor = 0, llama3_low = 1, llama3_high = 4;
+  int64_t llama3_original_max = 8192;
+  int64_t bos_token_id = 0;
+  std::vector<int64_t> eos_token_ids;
+};
+
+// Names accepted by `--like` and `--tiny --arch`.
+std::vector<std::string> known_checkpoint_shapes();
+Result<CheckpointSpec> checkpoint_spec_like(const std::string& name);
+// Tiny: hidden 64, 2 layers, the real vocabulary of the family ("qwen2", "llama", "mistral").
+Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch);
+
+// Writes DIR/config.json and DIR/model.safetensors (created if missing).
+Status write_random_checkpoint(const CheckpointSpec& spec, uint64_t seed, const std::string& dir);
+
+// 64-bit FNV-1a of a file's bytes (for "bit-identical everywhere" checks).
+Result<uint64_t> file_fingerprint(const std::string& path);
+
+}  // namespace sglang
