@@ -1,0 +1,24 @@
+#pragma once
+// Helpers shared by the GoogleTest suites.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/cpu_kernels.h"
+
+namespace sglang::testing {
+
+// A tiny random checkpoint (`make-checkpoint --tiny --arch ARCH --seed SEED`), written once into the
+// build tree and reused by later tests; safe when several test processes ask at once.
+std::string tiny_checkpoint(const std::string& arch, uint64_t seed);
+
+// The CPU kernel tables this machine can run (generic always; avx2 / avx512 where supported).
+std::vector<const cpu::CpuKernels*> supported_kernel_tables();
+
+// A fresh empty directory under the build tree's scratch area.
+std::string scratch_dir(const std::string& name);
+
+// ||a - b||_2 / ||b||_2
+double relative_l2(const float* a, const float* b, size_t n);
+
+}  // namespace sglang::testing
