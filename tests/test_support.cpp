@@ -13,7 +13,8 @@ namespace sglang::testing {
 namespace fs = std::filesystem;
 
 std::string tiny_checkpoint(const std::string& arch, uint64_t seed) {
-  const fs::path dir = fs::path(SGLANG_FIXTURE_DIR) / ("tiny-" + arch + "-seed" + std::to_string(seed));
+  const fs::path dir =
+      fs::path(SGLANG_FIXTURE_DIR) / ("tiny-" + arch + "-seed" + std::to_string(seed));
   if (fs::exists(dir / "model.safetensors")) return dir.string();
   fs::create_directories(dir.parent_path());
   // Write to a private directory, then rename: concurrent test processes never see a partial one.
@@ -36,7 +37,8 @@ std::vector<const cpu::CpuKernels*> supported_kernel_tables() {
 }
 
 std::string scratch_dir(const std::string& name) {
-  const fs::path dir = fs::path(SGLANG_FIXTURE_DIR) / "scratch" / (name + "-" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::path(SGLANG_FIXTURE_DIR) / "scratch" / (name + "-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();

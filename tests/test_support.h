@@ -8,8 +8,8 @@
 
 namespace sglang::testing {
 
-// A tiny random checkpoint (`make-checkpoint --tiny --arch ARCH --seed SEED`), written once into the
-// build tree and reused by later tests; safe when several test processes ask at once.
+// A tiny random checkpoint (`make-checkpoint --tiny --arch ARCH --seed SEED`), written once into
+// the build tree and reused by later tests; safe when several test processes ask at once.
 std::string tiny_checkpoint(const std::string& arch, uint64_t seed);
 
 // The CPU kernel tables this machine can run (generic always; avx2 / avx512 where supported).

@@ -72,14 +72,15 @@ struct GenerateArgs {
 
 int run_generate(const GenerateArgs& a) {
   std::vector<int32_t> ids;
-  if (!parse_ids(a.input_ids, &ids)) return fail("--input-ids must be a comma-separated list of token ids");
+  if (!parse_ids(a.input_ids, &ids))
+    return fail("--input-ids must be a comma-separated list of token ids");
   CpuBackend backend(a.threads);
   auto t0 = std::chrono::steady_clock::now();
   auto model = load_causal_lm(a.model_path, backend);
   if (!model.ok()) return fail(model.error().message);
   double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  SGLANG_LOG_INFO("loaded {} from {} on {} in {:.2f} s", (*model)->config().architecture_name, a.model_path,
-                  backend.name(), load_s);
+  SGLANG_LOG_INFO("loaded {} from {} on {} in {:.2f} s", (*model)->config().architecture_name,
+                  a.model_path, backend.name(), load_s);
   const int64_t total = static_cast<int64_t>(ids.size()) + a.max_new_tokens;
   const int64_t page_size = 16;
   PagePool pool((total + page_size - 1) / page_size, page_size);
@@ -105,23 +106,29 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "debug, info, warning, error, critical");
 
   MakeCheckpointArgs mk;
-  auto* make_cmd = app.add_subcommand("make-checkpoint", "write a random-weight HF checkpoint (bf16 safetensors)");
-  make_cmd->add_option("--like", mk.like, "a real model's shape: " + [] {
-    std::string s;
-    for (const auto& k : known_checkpoint_shapes()) s += (s.empty() ? "" : ", ") + k;
-    return s;
-  }());
+  auto* make_cmd = app.add_subcommand("make-checkpoint",
+                                      "write a random-weight HF checkpoint (bf16 safetensors)");
+  make_cmd->add_option(
+      "--like", mk.like, "a real model's shape: " + [] {
+        std::string s;
+        for (const auto& k : known_checkpoint_shapes()) s += (s.empty() ? "" : ", ") + k;
+        return s;
+      }());
   make_cmd->add_flag("--tiny", mk.tiny, "hidden 64, 2 layers, the family's real vocabulary");
   make_cmd->add_option("--arch", mk.arch, "family for --tiny: qwen2, llama, mistral");
   make_cmd->add_option("--seed", mk.seed, "RNG seed");
   make_cmd->add_option("--out", mk.out, "output directory")->required();
 
   GenerateArgs gen;
-  auto* gen_cmd = app.add_subcommand("generate", "greedy generation from token ids, printed as ids");
+  auto* gen_cmd =
+      app.add_subcommand("generate", "greedy generation from token ids, printed as ids");
   gen_cmd->add_option("--model-path", gen.model_path, "Hugging Face model directory")->required();
-  gen_cmd->add_option("--input-ids", gen.input_ids, "prompt token ids, comma-separated")->required();
-  gen_cmd->add_option("--max-new-tokens", gen.max_new_tokens, "tokens to generate")->check(CLI::PositiveNumber);
-  gen_cmd->add_option("--chunked-prefill-size", gen.chunked_prefill_size, "prefill chunk size (0: whole prompt)");
+  gen_cmd->add_option("--input-ids", gen.input_ids, "prompt token ids, comma-separated")
+      ->required();
+  gen_cmd->add_option("--max-new-tokens", gen.max_new_tokens, "tokens to generate")
+      ->check(CLI::PositiveNumber);
+  gen_cmd->add_option("--chunked-prefill-size", gen.chunked_prefill_size,
+                      "prefill chunk size (0: whole prompt)");
   gen_cmd->add_option("--threads", gen.threads, "CPU threads (0: all cores)");
   gen_cmd->add_flag("--ignore-eos", gen.ignore_eos, "keep generating after an EOS token");
 

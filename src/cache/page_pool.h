@@ -26,7 +26,7 @@ class PagePool {
  private:
   int64_t num_pages_;
   int64_t page_size_;
-  std::vector<int32_t> free_;   // stack; lowest ids handed out first
+  std::vector<int32_t> free_;  // stack; lowest ids handed out first
   std::vector<uint8_t> in_use_;
 };
 

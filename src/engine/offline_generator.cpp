@@ -12,15 +12,15 @@ int32_t argmax(const float* logits, int64_t n) {
   return static_cast<int32_t>(best);
 }
 
-Result<std::vector<std::vector<int32_t>>> generate_greedy(CausalLM& model, KvCache& kv, PagePool& pool,
-                                                          const std::vector<std::vector<int32_t>>& prompts,
-                                                          const GreedyOptions& opt) {
+Result<std::vector<std::vector<int32_t>>> generate_greedy(
+    CausalLM& model, KvCache& kv, PagePool& pool, const std::vector<std::vector<int32_t>>& prompts,
+    const GreedyOptions& opt) {
   const ModelConfig& cfg = model.config();
   const int64_t vocab = cfg.vocab_size;
   struct Seq {
     std::vector<int32_t> tokens;  // prompt + generated
     std::vector<int32_t> pages;
-    int64_t cached = 0;           // tokens whose K/V are in the cache
+    int64_t cached = 0;  // tokens whose K/V are in the cache
     std::vector<int32_t> output;
     bool done = false;
   };
@@ -34,7 +34,8 @@ Result<std::vector<std::vector<int32_t>>> generate_greedy(CausalLM& model, KvCac
   for (size_t i = 0; i < prompts.size(); ++i) {
     if (prompts[i].empty()) return make_error(ErrorCode::kInvalidArgument, "empty prompt");
     seqs[i].tokens = prompts[i];
-    const int64_t needed = pool.pages_for(static_cast<int64_t>(prompts[i].size()) + opt.max_new_tokens);
+    const int64_t needed =
+        pool.pages_for(static_cast<int64_t>(prompts[i].size()) + opt.max_new_tokens);
     auto pages = pool.allocate(needed);
     if (!pages) {
       release();
@@ -54,7 +55,8 @@ Result<std::vector<std::vector<int32_t>>> generate_greedy(CausalLM& model, KvCac
       int64_t n = static_cast<int64_t>(s.tokens.size()) - s.cached;
       const bool chunked = opt.prefill_chunk > 0 && n > opt.prefill_chunk;
       if (chunked) n = opt.prefill_chunk;
-      batch.add(std::span<const int32_t>(s.tokens).subspan(static_cast<size_t>(s.cached), static_cast<size_t>(n)),
+      batch.add(std::span<const int32_t>(s.tokens).subspan(static_cast<size_t>(s.cached),
+                                                           static_cast<size_t>(n)),
                 s.cached, s.pages, chunked ? LogitsMode::kNone : LogitsMode::kLast);
       s.cached += n;
       if (!chunked) producing.push_back(i);
@@ -73,8 +75,9 @@ Result<std::vector<std::vector<int32_t>>> generate_greedy(CausalLM& model, KvCac
       const int32_t next = argmax(logits.data() + r * static_cast<size_t>(vocab), vocab);
       s.output.push_back(next);
       s.tokens.push_back(next);
-      const bool eos = opt.stop_at_eos && std::find(cfg.eos_token_ids.begin(), cfg.eos_token_ids.end(),
-                                                    static_cast<int64_t>(next)) != cfg.eos_token_ids.end();
+      const bool eos =
+          opt.stop_at_eos && std::find(cfg.eos_token_ids.begin(), cfg.eos_token_ids.end(),
+                                       static_cast<int64_t>(next)) != cfg.eos_token_ids.end();
       if (eos || static_cast<int64_t>(s.output.size()) >= opt.max_new_tokens) s.done = true;
     }
   }

@@ -19,9 +19,9 @@ struct GreedyOptions {
 };
 
 // Needs `pool` to have enough free pages for every prompt plus its new tokens.
-Result<std::vector<std::vector<int32_t>>> generate_greedy(CausalLM& model, KvCache& kv, PagePool& pool,
-                                                          const std::vector<std::vector<int32_t>>& prompts,
-                                                          const GreedyOptions& options);
+Result<std::vector<std::vector<int32_t>>> generate_greedy(
+    CausalLM& model, KvCache& kv, PagePool& pool, const std::vector<std::vector<int32_t>>& prompts,
+    const GreedyOptions& options);
 
 // Index of the largest logit (the first one on ties, as torch.argmax).
 int32_t argmax(const float* logits, int64_t n);

@@ -5,7 +5,8 @@
 namespace sglang {
 
 // Shape errors here are programming errors in model code, not user input: they throw.
-Tensor::Tensor(std::shared_ptr<DeviceBuffer> buffer, DType dtype, std::vector<int64_t> shape, Layout layout)
+Tensor::Tensor(std::shared_ptr<DeviceBuffer> buffer, DType dtype, std::vector<int64_t> shape,
+               Layout layout)
     : buffer_(std::move(buffer)), dtype_(dtype), layout_(layout), shape_(std::move(shape)) {
   if (buffer_ && static_cast<size_t>(numel()) * dtype_size(dtype_) > buffer_->nbytes()) {
     throw std::logic_error("Tensor larger than its buffer");

@@ -1,8 +1,9 @@
 #pragma once
-// The Backend: every operation the models need, on memory the backend owns. Model code describes the
-// computation in these ops and never reads or writes activation or KV-cache memory itself, so the same
-// model runs on the CPU backend (kernels/cpu) and on a CUDA backend (device memory, one stream per
-// backend; the ops are then asynchronous and synchronize()/copy_to_host() are the points that wait).
+// The Backend: every operation the models need, on memory the backend owns. Model code describes
+// the computation in these ops and never reads or writes activation or KV-cache memory itself, so
+// the same model runs on the CPU backend (kernels/cpu) and on a CUDA backend (device memory, one
+// stream per backend; the ops are then asynchronous and synchronize()/copy_to_host() are the points
+// that wait).
 //
 // Conventions: activations are float32, row-major [tokens, features], one row per token of the
 // flattened batch. A 2-D tensor may be a column slice of a wider one (row_stride > cols); every op
@@ -69,9 +70,9 @@ class Tensor {
 };
 
 // Where each new token of a batch stands, uploaded once per forward and shared by every layer.
-// One entry per sequence in seq_info: {first row in the batch, number of new tokens, total KV length
-// after this step (prefix + new), first entry in page_table}. A sequence's token at position p lives
-// in KV slot page_table[start + p / page_size] * page_size + p % page_size.
+// One entry per sequence in seq_info: {first row in the batch, number of new tokens, total KV
+// length after this step (prefix + new), first entry in page_table}. A sequence's token at position
+// p lives in KV slot page_table[start + p / page_size] * page_size + p % page_size.
 struct AttentionMetadata {
   Tensor seq_info;      // int32 [num_seqs, 4]
   Tensor page_table;    // int32 [total pages]
@@ -107,11 +108,13 @@ class Backend {
   virtual size_t available_memory_bytes() const = 0;
 
   // --- weights ---
-  // A [N, K] weight for `linear`, stacked from row blocks (e.g. q, k, v → one qkv weight; gate, up →
-  // one gate_up weight), each [n_i, K] in any of F32/F16/BF16. The result keeps the widest of their
-  // dtypes' precision the kernels need (bf16 stays bf16) and is packed for the backend's kernels.
+  // A [N, K] weight for `linear`, stacked from row blocks (e.g. q, k, v → one qkv weight; gate, up
+  // → one gate_up weight), each [n_i, K] in any of F32/F16/BF16. The result keeps the widest of
+  // their dtypes' precision the kernels need (bf16 stays bf16) and is packed for the backend's
+  // kernels.
   virtual Tensor load_matmul_weight(const std::vector<HostTensor>& row_blocks) = 0;
-  // A 1-D float32 vector (norm weight, bias), concatenated from parts, converted from any float dtype.
+  // A 1-D float32 vector (norm weight, bias), concatenated from parts, converted from any float
+  // dtype.
   virtual Tensor load_vector(const std::vector<HostTensor>& parts) = 0;
 
   // --- ops; shapes are [T, *] with T the rows of the flattened batch ---
@@ -120,12 +123,14 @@ class Backend {
   // out = x / sqrt(mean(x^2) + eps) * weight
   virtual void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) = 0;
   // residual += x; out = rms_norm(residual)   (fused, as SGLang's fused_add_rmsnorm)
-  virtual void add_rms_norm(const Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
-                            const Tensor& out) = 0;
+  virtual void add_rms_norm(const Tensor& residual, const Tensor& x, const Tensor& weight,
+                            float eps, const Tensor& out) = 0;
   // out[T, N] = x[T, K] · weight[N, K]^T (+ bias[N]); fp32 accumulation.
-  virtual void linear(const Tensor& x, const Tensor& weight, const Tensor* bias, const Tensor& out) = 0;
+  virtual void linear(const Tensor& x, const Tensor& weight, const Tensor* bias,
+                      const Tensor& out) = 0;
   // cos_sin[T, head_dim]: cos of each position's angles in the first half, sin in the second.
-  virtual void rope_cos_sin(const Tensor& positions, const Tensor& inv_freq, const Tensor& cos_sin) = 0;
+  virtual void rope_cos_sin(const Tensor& positions, const Tensor& inv_freq,
+                            const Tensor& cos_sin) = 0;
   // Rotates x[T, heads * head_dim] in place, rotate-half (GPT-NeoX) layout as HF Llama/Qwen2.
   virtual void apply_rope(const Tensor& x, const Tensor& cos_sin, int64_t head_dim) = 0;
   // Writes the new tokens' K and V rows into the cache slots named by meta.slot_mapping.

@@ -1,8 +1,9 @@
 #pragma once
 // The input of one model forward: a batch of sequences, each adding some new tokens after a prefix
-// already in the KV cache. A prefill is many new tokens (prefix 0, or a cached/earlier-chunk prefix);
-// a decode is one. Sequences of both kinds mix freely in one batch, as SGLang's ForwardBatch in
-// mixed-chunk mode. Host-side; the model uploads what the backend needs once per forward.
+// already in the KV cache. A prefill is many new tokens (prefix 0, or a cached/earlier-chunk
+// prefix); a decode is one. Sequences of both kinds mix freely in one batch, as SGLang's
+// ForwardBatch in mixed-chunk mode. Host-side; the model uploads what the backend needs once per
+// forward.
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -16,7 +17,7 @@ enum class LogitsMode : uint8_t {
 };
 
 struct ForwardSequence {
-  int64_t prefix_len = 0;        // tokens of this sequence already in the KV cache
+  int64_t prefix_len = 0;  // tokens of this sequence already in the KV cache
   int64_t num_new_tokens = 0;
   int64_t first_token = 0;       // index of its first new token in ForwardBatch::token_ids
   int64_t page_table_begin = 0;  // its pages are page_table[begin, begin + num_pages)
@@ -49,7 +50,8 @@ struct ForwardBatch {
   int64_t num_logit_rows() const {
     int64_t n = 0;
     for (const auto& s : seqs) {
-      n += s.logits == LogitsMode::kAll ? s.num_new_tokens : (s.logits == LogitsMode::kLast ? 1 : 0);
+      n +=
+          s.logits == LogitsMode::kAll ? s.num_new_tokens : (s.logits == LogitsMode::kLast ? 1 : 0);
     }
     return n;
   }

@@ -7,7 +7,7 @@
 namespace sglang {
 
 Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const ModelConfig& c, const WeightStore& w,
-                                                      Backend& backend) {
+                                                     Backend& backend) {
   auto m = std::unique_ptr<LlamaModel>(new LlamaModel(c, backend));
   const int64_t h = c.hidden_size, q = c.q_size(), kv = c.kv_size(), inter = c.intermediate_size;
 
@@ -60,7 +60,8 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const ModelConfig& c, const
     m->lm_head_ = backend.load_matmul_weight({head});
   }
   const std::vector<float> inv_freq = rope_inv_freq(c);
-  m->inv_freq_ = backend.from_host(inv_freq.data(), DType::kF32, {static_cast<int64_t>(inv_freq.size())});
+  m->inv_freq_ =
+      backend.from_host(inv_freq.data(), DType::kF32, {static_cast<int64_t>(inv_freq.size())});
   return m;
 }
 
@@ -104,12 +105,14 @@ Status LlamaModel::validate(const ForwardBatch& batch, const KvCache& kv) const 
     for (int64_t i = 0; i < s.num_pages; ++i) {
       const int32_t page = batch.page_table[static_cast<size_t>(s.page_table_begin + i)];
       if (page < 0 || page >= kv.num_pages()) {
-        return make_error(ErrorCode::kInvalidArgument, "page id " + std::to_string(page) + " out of range");
+        return make_error(ErrorCode::kInvalidArgument,
+                          "page id " + std::to_string(page) + " out of range");
       }
     }
   }
   if (next_token != batch.num_tokens()) {
-    return make_error(ErrorCode::kInvalidArgument, "forward batch tokens do not match its sequences");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "forward batch tokens do not match its sequences");
   }
   return {};
 }
@@ -136,10 +139,12 @@ Result<Tensor> LlamaModel::forward(const ForwardBatch& batch, KvCache& kv) {
     }
     const int64_t kv_len = s.prefix_len + s.num_new_tokens;
     max_kv_len = std::max(max_kv_len, kv_len);
-    seq_info.insert(seq_info.end(), {static_cast<int32_t>(s.first_token), static_cast<int32_t>(s.num_new_tokens),
-                                     static_cast<int32_t>(kv_len), static_cast<int32_t>(s.page_table_begin)});
+    seq_info.insert(seq_info.end(),
+                    {static_cast<int32_t>(s.first_token), static_cast<int32_t>(s.num_new_tokens),
+                     static_cast<int32_t>(kv_len), static_cast<int32_t>(s.page_table_begin)});
     if (s.logits == LogitsMode::kAll) {
-      for (int64_t j = 0; j < s.num_new_tokens; ++j) logit_rows.push_back(static_cast<int32_t>(s.first_token + j));
+      for (int64_t j = 0; j < s.num_new_tokens; ++j)
+        logit_rows.push_back(static_cast<int32_t>(s.first_token + j));
     } else if (s.logits == LogitsMode::kLast) {
       logit_rows.push_back(static_cast<int32_t>(s.first_token + s.num_new_tokens - 1));
     }
@@ -149,8 +154,9 @@ Result<Tensor> LlamaModel::forward(const ForwardBatch& batch, KvCache& kv) {
   Tensor pos_t = be.from_host(positions.data(), DType::kI32, {T});
   AttentionMetadata meta;
   meta.seq_info = be.from_host(seq_info.data(), DType::kI32, {num_seqs, 4});
-  meta.page_table = be.from_host(batch.page_table.data(), DType::kI32,
-                                 {std::max<int64_t>(1, static_cast<int64_t>(batch.page_table.size()))});
+  meta.page_table =
+      be.from_host(batch.page_table.data(), DType::kI32,
+                   {std::max<int64_t>(1, static_cast<int64_t>(batch.page_table.size()))});
   meta.slot_mapping = be.from_host(slots.data(), DType::kI32, {T});
   meta.num_seqs = num_seqs;
   meta.num_tokens = T;

@@ -11,8 +11,8 @@ namespace sglang {
 
 class LlamaModel final : public CausalLM {
  public:
-  static Result<std::unique_ptr<LlamaModel>> load(const ModelConfig& config, const WeightStore& weights,
-                                                  Backend& backend);
+  static Result<std::unique_ptr<LlamaModel>> load(const ModelConfig& config,
+                                                  const WeightStore& weights, Backend& backend);
 
   const ModelConfig& config() const override { return config_; }
   Backend& backend() const override { return backend_; }

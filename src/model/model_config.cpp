@@ -14,12 +14,11 @@ class FieldReader {
   FieldReader(const json& j, const std::string& source) : j_(j), source_(source) {}
 
   Error missing(const std::string& field) const {
-    return make_error(ErrorCode::kNotFound,
-                      "missing field '" + field + "' in " + source_);
+    return make_error(ErrorCode::kNotFound, "missing field '" + field + "' in " + source_);
   }
   Error wrong_type(const std::string& field, const char* want) const {
-    return make_error(ErrorCode::kCorrupt, "field '" + field + "' in " + source_ +
-                                               " must be " + want + ", got " + j_.at(field).dump());
+    return make_error(ErrorCode::kCorrupt, "field '" + field + "' in " + source_ + " must be " +
+                                               want + ", got " + j_.at(field).dump());
   }
 
   Result<int64_t> required_int(const std::string& field) const {
@@ -73,7 +72,8 @@ Result<RopeScaling> parse_rope_scaling(const json& j, const std::string& source)
   if (!j.contains("rope_scaling") || j.at("rope_scaling").is_null()) return rs;
   const json& r = j.at("rope_scaling");
   if (!r.is_object()) {
-    return make_error(ErrorCode::kCorrupt, "field 'rope_scaling' in " + source + " must be an object");
+    return make_error(ErrorCode::kCorrupt,
+                      "field 'rope_scaling' in " + source + " must be an object");
   }
   // transformers accepts both "rope_type" and the older "type".
   std::string type;
@@ -91,16 +91,17 @@ Result<RopeScaling> parse_rope_scaling(const json& j, const std::string& source)
   } else if (type == "llama3") {
     rs.type = RopeScaling::Type::kLlama3;
   } else {
-    return make_error(ErrorCode::kUnsupported,
-                      "unsupported 'rope_scaling.rope_type' \"" + type + "\" in " + source +
-                          " (supported: default, linear, llama3)");
+    return make_error(ErrorCode::kUnsupported, "unsupported 'rope_scaling.rope_type' \"" + type +
+                                                   "\" in " + source +
+                                                   " (supported: default, linear, llama3)");
   }
   if (!r.contains("factor")) {
     return make_error(ErrorCode::kNotFound, "missing field 'rope_scaling.factor' in " + source);
   }
   SGLANG_ASSIGN_OR_RETURN(rs.factor, f.optional_double("factor", 1.0));
   if (rs.type == RopeScaling::Type::kLlama3) {
-    for (const char* name : {"low_freq_factor", "high_freq_factor", "original_max_position_embeddings"}) {
+    for (const char* name :
+         {"low_freq_factor", "high_freq_factor", "original_max_position_embeddings"}) {
       if (!r.contains(name)) {
         return make_error(ErrorCode::kNotFound,
                           std::string("missing field 'rope_scaling.") + name + "' in " + source);
@@ -135,8 +136,9 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
     c.architecture = Architecture::kMistral;
   } else {
     return make_error(ErrorCode::kUnsupported,
-                      "unsupported architecture '" + c.architecture_name + "' in field 'architectures' of " +
-                          source + " (supported: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM)");
+                      "unsupported architecture '" + c.architecture_name +
+                          "' in field 'architectures' of " + source +
+                          " (supported: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM)");
   }
   c.model_type = j.value("model_type", std::string());
 
@@ -159,7 +161,8 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
   SGLANG_ASSIGN_OR_RETURN(c.head_dim,
                           f.optional_int("head_dim", c.hidden_size / c.num_attention_heads));
   if (c.head_dim <= 0 || c.head_dim % 2 != 0) {
-    return make_error(ErrorCode::kCorrupt, "field 'head_dim' in " + source + " must be positive and even");
+    return make_error(ErrorCode::kCorrupt,
+                      "field 'head_dim' in " + source + " must be positive and even");
   }
 
   // Defaults of transformers' LlamaConfig / Qwen2Config / MistralConfig.
@@ -184,8 +187,8 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
 
   std::string act = j.value("hidden_act", std::string("silu"));
   if (act != "silu") {
-    return make_error(ErrorCode::kUnsupported,
-                      "unsupported field 'hidden_act' = \"" + act + "\" in " + source + " (supported: silu)");
+    return make_error(ErrorCode::kUnsupported, "unsupported field 'hidden_act' = \"" + act +
+                                                   "\" in " + source + " (supported: silu)");
   }
   // Sliding window: Mistral applies it when set; Qwen2 only when use_sliding_window is true.
   bool use_sliding = is_mistral;

@@ -41,7 +41,7 @@ struct ModelConfig {
   bool attention_bias = false;  // bias on q/k/v projections (always true for Qwen2)
   bool o_proj_bias = false;     // Llama's attention_bias also puts a bias on o_proj
   bool mlp_bias = false;
-  int64_t sliding_window = 0;   // 0: full attention
+  int64_t sliding_window = 0;  // 0: full attention
   std::vector<int64_t> bos_token_ids;
   std::vector<int64_t> eos_token_ids;
   std::string torch_dtype = "float32";

@@ -29,8 +29,8 @@ uint64_t fnv1a(const void* data, size_t n, uint64_t h = 0xcbf29ce484222325ull) {
   return h;
 }
 
-// Uniform in [center - half_width, center + half_width], as bf16. The uniform draw u is a multiple of
-// 2^-24 and every step is a single IEEE float operation, so the result is the same everywhere.
+// Uniform in [center - half_width, center + half_width], as bf16. The uniform draw u is a multiple
+// of 2^-24 and every step is a single IEEE float operation, so the result is the same everywhere.
 void fill_uniform_bf16(uint8_t* dst, int64_t n, uint64_t stream, float center, float half_width) {
   auto* out = reinterpret_cast<uint16_t*>(dst);
 #pragma omp parallel for schedule(static)
@@ -50,8 +50,8 @@ CheckpointSpec base(const std::string& name, const std::string& arch, const std:
   return s;
 }
 
-CheckpointSpec qwen2(const std::string& name, int64_t hidden, int64_t layers, int64_t heads, int64_t kv,
-                     int64_t inter, int64_t vocab, bool tied) {
+CheckpointSpec qwen2(const std::string& name, int64_t hidden, int64_t layers, int64_t heads,
+                     int64_t kv, int64_t inter, int64_t vocab, bool tied) {
   CheckpointSpec s = base(name, "Qwen2ForCausalLM", "qwen2");
   s.hidden_size = hidden;
   s.num_layers = layers;
@@ -70,8 +70,8 @@ CheckpointSpec qwen2(const std::string& name, int64_t hidden, int64_t layers, in
   return s;
 }
 
-CheckpointSpec llama3(const std::string& name, int64_t hidden, int64_t layers, int64_t heads, int64_t kv,
-                      int64_t inter, bool tied, double factor) {
+CheckpointSpec llama3(const std::string& name, int64_t hidden, int64_t layers, int64_t heads,
+                      int64_t kv, int64_t inter, bool tied, double factor) {
   CheckpointSpec s = base(name, "LlamaForCausalLM", "llama");
   s.hidden_size = hidden;
   s.num_layers = layers;
@@ -90,8 +90,8 @@ CheckpointSpec llama3(const std::string& name, int64_t hidden, int64_t layers, i
   return s;
 }
 
-CheckpointSpec mistral(const std::string& name, int64_t hidden, int64_t layers, int64_t heads, int64_t kv,
-                       int64_t inter, int64_t window) {
+CheckpointSpec mistral(const std::string& name, int64_t hidden, int64_t layers, int64_t heads,
+                       int64_t kv, int64_t inter, int64_t window) {
   CheckpointSpec s = base(name, "MistralForCausalLM", "mistral");
   s.hidden_size = hidden;
   s.num_layers = layers;
@@ -112,8 +112,8 @@ CheckpointSpec mistral(const std::string& name, int64_t hidden, int64_t layers, 
 }  // namespace
 
 std::vector<std::string> known_checkpoint_shapes() {
-  return {"qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-7b", "llama-3.2-1b", "llama-3.2-3b",
-          "llama-3.1-8b", "mistral-7b", "smollm2-135m"};
+  return {"qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-7b", "llama-3.2-1b",
+          "llama-3.2-3b", "llama-3.1-8b", "mistral-7b", "smollm2-135m"};
 }
 
 Result<CheckpointSpec> checkpoint_spec_like(const std::string& name) {
@@ -136,7 +136,8 @@ Result<CheckpointSpec> checkpoint_spec_like(const std::string& name) {
   }
   std::string known;
   for (const auto& k : known_checkpoint_shapes()) known += (known.empty() ? "" : ", ") + k;
-  return make_error(ErrorCode::kInvalidArgument, "unknown model shape '" + name + "' (known: " + known + ")");
+  return make_error(ErrorCode::kInvalidArgument,
+                    "unknown model shape '" + name + "' (known: " + known + ")");
 }
 
 Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch) {
@@ -149,7 +150,8 @@ Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch) {
     return s;
   }
   if (arch == "mistral") return mistral("tiny-mistral", 64, 2, 4, 2, 128, 48);
-  return make_error(ErrorCode::kInvalidArgument, "unknown --arch '" + arch + "' (known: qwen2, llama, mistral)");
+  return make_error(ErrorCode::kInvalidArgument,
+                    "unknown --arch '" + arch + "' (known: qwen2, llama, mistral)");
 }
 
 Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std::string& dir) {
@@ -209,17 +211,18 @@ Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std
 
   SafetensorsWriter writer;
   writer.set_metadata("format", "pt");
-  auto add = [&](const std::string& name, std::vector<int64_t> shape, float center, float half_width) {
+  auto add = [&](const std::string& name, std::vector<int64_t> shape, float center,
+                 float half_width) {
     int64_t n = 1;
     for (int64_t d : shape) n *= d;
     const uint64_t stream = splitmix64(seed ^ fnv1a(name.data(), name.size()));
-    writer.add_lazy(name, DType::kBF16, std::move(shape), [=](uint8_t* dst) {
-      fill_uniform_bf16(dst, n, stream, center, half_width);
-    });
+    writer.add_lazy(name, DType::kBF16, std::move(shape),
+                    [=](uint8_t* dst) { fill_uniform_bf16(dst, n, stream, center, half_width); });
   };
-  // Scales: a uniform [-a, a] has std a/sqrt(3). Projections get std 1/sqrt(fan_in) so activations keep
-  // unit scale through the layers; the embedding / LM head get std 4/sqrt(hidden), so the final logits
-  // have std ~4 and the top-1/top-2 margins are clear (about 0.8 on average for a 150k vocabulary).
+  // Scales: a uniform [-a, a] has std a/sqrt(3). Projections get std 1/sqrt(fan_in) so activations
+  // keep unit scale through the layers; the embedding / LM head get std 4/sqrt(hidden), so the
+  // final logits have std ~4 and the top-1/top-2 margins are clear (about 0.8 on average for a 150k
+  // vocabulary).
   const float sqrt3 = std::sqrt(3.0f);
   auto proj_width = [&](int64_t fan_in) { return sqrt3 / std::sqrt(static_cast<float>(fan_in)); };
   const int64_t h = s.hidden_size, q = s.num_heads * s.head_dim, kv = s.num_kv_heads * s.head_dim;

@@ -1,7 +1,7 @@
 #pragma once
 // Random-weight checkpoints in Hugging Face layout (config.json + bf16 model.safetensors) for tests
-// and benchmarks: real model shapes (`like`) or tiny ones with the real vocabulary. Values come from a
-// counter-based RNG of our own keyed by (seed, tensor name, element index) and integer-exact
+// and benchmarks: real model shapes (`like`) or tiny ones with the real vocabulary. Values come
+// from a counter-based RNG of our own keyed by (seed, tensor name, element index) and integer-exact
 // arithmetic, so the files are bit-identical on every machine and independent of thread count.
 #include <cstdint>
 #include <string>
@@ -12,8 +12,8 @@
 namespace sglang {
 
 struct CheckpointSpec {
-  std::string name;               // "qwen2.5-0.5b", "tiny-qwen2", ...
-  std::string architecture;       // HF class name
+  std::string name;          // "qwen2.5-0.5b", "tiny-qwen2", ...
+  std::string architecture;  // HF class name
   std::string model_type;
   int64_t hidden_size = 0, num_layers = 0, num_heads = 0, num_kv_heads = 0, head_dim = 0;
   bool explicit_head_dim = false;  // write head_dim into config.json

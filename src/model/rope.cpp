@@ -28,7 +28,8 @@ std::vector<float> rope_inv_freq(const ModelConfig& c) {
       if (wavelen > low_freq_wavelen) {
         f = static_cast<float>(f / rs.factor);
       } else if (wavelen >= high_freq_wavelen) {
-        const double smooth = (old_len / wavelen - rs.low_freq_factor) / (rs.high_freq_factor - rs.low_freq_factor);
+        const double smooth =
+            (old_len / wavelen - rs.low_freq_factor) / (rs.high_freq_factor - rs.low_freq_factor);
         f = static_cast<float>((1.0 - smooth) * f / rs.factor + smooth * f);
       }
     }

@@ -67,20 +67,23 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::open(const std::string
       continue;
     }
     if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
-        !entry.contains("data_offsets") || !entry["dtype"].is_string() || !entry["shape"].is_array() ||
-        !entry["data_offsets"].is_array() || entry["data_offsets"].size() != 2) {
+        !entry.contains("data_offsets") || !entry["dtype"].is_string() ||
+        !entry["shape"].is_array() || !entry["data_offsets"].is_array() ||
+        entry["data_offsets"].size() != 2) {
       return corrupt("malformed entry for tensor '" + name + "'");
     }
     HostTensor t;
     if (!parse_dtype(entry["dtype"].get<std::string>(), &t.dtype)) {
-      return make_error(ErrorCode::kUnsupported, "tensor '" + name + "' in " + path +
-                                                     " has unsupported dtype " + entry["dtype"].dump());
+      return make_error(
+          ErrorCode::kUnsupported,
+          "tensor '" + name + "' in " + path + " has unsupported dtype " + entry["dtype"].dump());
     }
     uint64_t numel = 1;
     for (const auto& d : entry["shape"]) {
       if (!d.is_number_unsigned()) return corrupt("bad shape for tensor '" + name + "'");
       uint64_t dim = d.get<uint64_t>();
-      if (dim != 0 && numel > (uint64_t{1} << 50) / dim) return corrupt("shape too large for '" + name + "'");
+      if (dim != 0 && numel > (uint64_t{1} << 50) / dim)
+        return corrupt("shape too large for '" + name + "'");
       numel *= dim;
       t.shape.push_back(static_cast<int64_t>(dim));
     }
@@ -90,12 +93,14 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::open(const std::string
     }
     uint64_t begin = offs[0].get<uint64_t>(), end = offs[1].get<uint64_t>();
     if (begin > end || end > data_size) {
-      return corrupt("tensor '" + name + "' data [" + std::to_string(begin) + ", " + std::to_string(end) +
-                     ") lies outside the file's " + std::to_string(data_size) + " data bytes (truncated?)");
+      return corrupt("tensor '" + name + "' data [" + std::to_string(begin) + ", " +
+                     std::to_string(end) + ") lies outside the file's " +
+                     std::to_string(data_size) + " data bytes (truncated?)");
     }
     if (end - begin != numel * dtype_size(t.dtype)) {
-      return corrupt("tensor '" + name + "' holds " + std::to_string(end - begin) + " bytes but shape " +
-                     shape_string(t.shape) + " needs " + std::to_string(numel * dtype_size(t.dtype)));
+      return corrupt("tensor '" + name + "' holds " + std::to_string(end - begin) +
+                     " bytes but shape " + shape_string(t.shape) + " needs " +
+                     std::to_string(numel * dtype_size(t.dtype)));
     }
     t.data = data_begin + begin;
     out->tensors_.emplace(name, std::move(t));

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <memory>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 namespace sglang {
@@ -41,7 +41,8 @@ Status SafetensorsWriter::write(const std::string& path) const {
     offset += e.nbytes();
   }
   std::string text = header.dump();
-  while ((text.size() + 8) % 8 != 0) text.push_back(' ');  // align data to 8 bytes, as the format allows
+  while ((text.size() + 8) % 8 != 0)
+    text.push_back(' ');  // align data to 8 bytes, as the format allows
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -53,7 +54,8 @@ Status SafetensorsWriter::write(const std::string& path) const {
     for (const auto& [name, e] : tensors_) {
       bytes.assign(e.nbytes(), 0);
       e.fill(bytes.data());
-      out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+      out.write(reinterpret_cast<const char*>(bytes.data()),
+                static_cast<std::streamsize>(bytes.size()));
     }
     if (!out) return make_error(ErrorCode::kInternal, "failed writing " + tmp);
   }

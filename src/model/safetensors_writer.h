@@ -14,7 +14,8 @@ namespace sglang {
 class SafetensorsWriter {
  public:
   // `data` must hold numel * dtype_size bytes.
-  void add(const std::string& name, DType dtype, std::vector<int64_t> shape, std::vector<uint8_t> data);
+  void add(const std::string& name, DType dtype, std::vector<int64_t> shape,
+           std::vector<uint8_t> data);
   // A tensor whose bytes are produced only when the file is written, one tensor at a time, so a
   // multi-GB checkpoint never sits in memory whole. `fill` writes numel * dtype_size bytes.
   using Producer = std::function<void(uint8_t* dst)>;

@@ -23,12 +23,14 @@ Result<std::unique_ptr<WeightStore>> WeightStore::open(const std::string& model_
     ss << in.rdbuf();
     auto index = nlohmann::json::parse(ss.str(), nullptr, false);
     if (index.is_discarded() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
-      return make_error(ErrorCode::kCorrupt, "missing field 'weight_map' in " + index_path.string());
+      return make_error(ErrorCode::kCorrupt,
+                        "missing field 'weight_map' in " + index_path.string());
     }
     std::set<std::string> unique;
     for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
       if (!it.value().is_string()) {
-        return make_error(ErrorCode::kCorrupt, "bad weight_map entry '" + it.key() + "' in " + index_path.string());
+        return make_error(ErrorCode::kCorrupt,
+                          "bad weight_map entry '" + it.key() + "' in " + index_path.string());
       }
       unique.insert(it.value().get<std::string>());
     }
@@ -37,7 +39,8 @@ Result<std::unique_ptr<WeightStore>> WeightStore::open(const std::string& model_
     shard_names.push_back("model.safetensors");
   } else {
     for (const auto& e : fs::directory_iterator(model_dir, ec)) {
-      if (e.path().extension() == ".safetensors") shard_names.push_back(e.path().filename().string());
+      if (e.path().extension() == ".safetensors")
+        shard_names.push_back(e.path().filename().string());
     }
     std::sort(shard_names.begin(), shard_names.end());
   }
@@ -45,7 +48,8 @@ Result<std::unique_ptr<WeightStore>> WeightStore::open(const std::string& model_
     return make_error(ErrorCode::kNotFound, "no *.safetensors weights in " + model_dir);
   }
   for (const auto& name : shard_names) {
-    SGLANG_ASSIGN_OR_RETURN(auto file, SafetensorsFile::open((fs::path(model_dir) / name).string()));
+    SGLANG_ASSIGN_OR_RETURN(auto file,
+                            SafetensorsFile::open((fs::path(model_dir) / name).string()));
     store->files_.push_back(std::move(file));
   }
   return store;
@@ -70,17 +74,21 @@ const HostTensor* WeightStore::find(const std::string& name, std::string* where)
   return nullptr;
 }
 
-bool WeightStore::contains(const std::string& name) const { return find(name, nullptr) != nullptr; }
+bool WeightStore::contains(const std::string& name) const {
+  return find(name, nullptr) != nullptr;
+}
 
-Result<HostTensor> WeightStore::get(const std::string& name, const std::vector<int64_t>& shape) const {
+Result<HostTensor> WeightStore::get(const std::string& name,
+                                    const std::vector<int64_t>& shape) const {
   std::string where;
   const HostTensor* t = find(name, &where);
   if (t == nullptr) {
     return make_error(ErrorCode::kNotFound, "missing tensor '" + name + "' in " + dir_);
   }
   if (t->shape != shape) {
-    return make_error(ErrorCode::kCorrupt, "tensor " + where + " has shape " + shape_string(t->shape) +
-                                               ", expected " + shape_string(shape));
+    return make_error(ErrorCode::kCorrupt, "tensor " + where + " has shape " +
+                                               shape_string(t->shape) + ", expected " +
+                                               shape_string(shape));
   }
   return *t;
 }

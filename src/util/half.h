@@ -1,6 +1,6 @@
 #pragma once
-// Portable conversions between float32 and the 16-bit float formats. Bit-exact on every machine: the
-// checkpoint generator relies on it to write identical files everywhere.
+// Portable conversions between float32 and the 16-bit float formats. Bit-exact on every machine:
+// the checkpoint generator relies on it to write identical files everywhere.
 #include <cstdint>
 #include <cstring>
 

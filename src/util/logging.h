@@ -1,5 +1,6 @@
 #pragma once
-// Logging goes through spdlog (header-only). One process-wide logger; the level follows --log-level.
+// Logging goes through spdlog (header-only). One process-wide logger; the level follows
+// --log-level.
 #include <spdlog/spdlog.h>
 
 #include <string_view>

@@ -1,6 +1,6 @@
 #pragma once
-// A read-only memory-mapped file. Weights are read in place from the page cache: loading a checkpoint
-// costs no copies for tensors the backend can use as they are.
+// A read-only memory-mapped file. Weights are read in place from the page cache: loading a
+// checkpoint costs no copies for tensors the backend can use as they are.
 #include <cstddef>
 #include <cstdint>
 #include <memory>

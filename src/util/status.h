@@ -1,6 +1,7 @@
 #pragma once
-// Errors are values inside the engine (design.md: "Fail loud, lose nothing"). A Result<T> holds either
-// a T or an Error whose message is meant for a human: it names the file, field or tensor at fault.
+// Errors are values inside the engine (design.md: "Fail loud, lose nothing"). A Result<T> holds
+// either a T or an Error whose message is meant for a human: it names the file, field or tensor at
+// fault.
 #include <string>
 #include <utility>
 #include <variant>
@@ -24,7 +25,7 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : data_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : data_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return std::holds_alternative<T>(data_); }
@@ -35,6 +36,7 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
   const Error& error() const { return std::get<Error>(data_); }
 
  private:
@@ -55,14 +57,16 @@ class [[nodiscard]] Status {
   bool ok_ = true;
 };
 
-inline Error make_error(ErrorCode code, std::string message) { return Error{code, std::move(message)}; }
+inline Error make_error(ErrorCode code, std::string message) {
+  return Error{code, std::move(message)};
+}
 
 }  // namespace sglang
 
 // Propagate an error from an expression yielding Status or Result<T>.
-#define SGLANG_RETURN_IF_ERROR(expr)             \
-  do {                                           \
-    auto sglang_status_ = (expr);                \
+#define SGLANG_RETURN_IF_ERROR(expr)                         \
+  do {                                                       \
+    auto sglang_status_ = (expr);                            \
     if (!sglang_status_.ok()) return sglang_status_.error(); \
   } while (0)
 

@@ -1,13 +1,13 @@
-// The model against Hugging Face transformers (float32) on the tiny random checkpoints; reference data
-// made by tools/make_golden.py. Also: chunked prefill, prefill + decode and batching all give the
-// logits of one plain prefill. Every test runs on each CPU kernel table this machine supports.
+// The model against Hugging Face transformers (float32) on the tiny random checkpoints; reference
+// data made by tools/make_golden.py. Also: chunked prefill, prefill + decode and batching all give
+// the logits of one plain prefill. Every test runs on each CPU kernel table this machine supports.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <numeric>
-#include <cstdio>
 #include <ostream>
 #include <random>
 
@@ -28,7 +28,8 @@ struct GoldenModel {
   uint64_t seed;
 };
 
-const GoldenModel kModels[] = {{"tiny-qwen2", "qwen2", 1}, {"tiny-llama", "llama", 2}, {"tiny-mistral", "mistral", 3}};
+const GoldenModel kModels[] = {
+    {"tiny-qwen2", "qwen2", 1}, {"tiny-llama", "llama", 2}, {"tiny-mistral", "mistral", 3}};
 
 struct Param {
   GoldenModel model;
@@ -60,7 +61,8 @@ class GoldenTest : public ::testing::TestWithParam<Param> {
     auto model = load_causal_lm(testing::tiny_checkpoint(p.model.arch, p.model.seed), *backend_);
     ASSERT_TRUE(model.ok()) << model.error().message;
     model_ = std::move(*model);
-    auto golden = SafetensorsFile::open(std::string(SGLANG_GOLDEN_DIR) + "/" + p.model.file + ".safetensors");
+    auto golden =
+        SafetensorsFile::open(std::string(SGLANG_GOLDEN_DIR) + "/" + p.model.file + ".safetensors");
     ASSERT_TRUE(golden.ok()) << golden.error().message;
     golden_ = std::move(*golden);
     num_prompts_ = std::stoi(golden_->metadata().at("num_prompts"));
@@ -79,7 +81,8 @@ class GoldenTest : public ::testing::TestWithParam<Param> {
 
   // Logits of every prompt position, computed as prefill chunks of `chunk` tokens (0: one prefill),
   // with the sequence's pages taken in a shuffled order to exercise the page table.
-  std::vector<float> logits_by_chunks(const std::vector<int32_t>& ids, int64_t chunk, int64_t page_size) {
+  std::vector<float> logits_by_chunks(const std::vector<int32_t>& ids, int64_t chunk,
+                                      int64_t page_size) {
     const int64_t n = static_cast<int64_t>(ids.size());
     PagePool pool(n / page_size + 8, page_size);
     KvCache kv(*backend_, model_->kv_cache_shape(), pool.num_pages(), page_size);
@@ -91,8 +94,9 @@ class GoldenTest : public ::testing::TestWithParam<Param> {
     for (int64_t start = 0; start < n; start += step) {
       const int64_t len = std::min(step, n - start);
       ForwardBatch b;
-      b.add(std::span<const int32_t>(ids).subspan(static_cast<size_t>(start), static_cast<size_t>(len)), start, pages,
-            LogitsMode::kAll);
+      b.add(std::span<const int32_t>(ids).subspan(static_cast<size_t>(start),
+                                                  static_cast<size_t>(len)),
+            start, pages, LogitsMode::kAll);
       auto part = run(b, kv);
       all.insert(all.end(), part.begin(), part.end());
     }
@@ -121,7 +125,8 @@ TEST_P(GoldenTest, LogitsMatchTransformers) {
     const auto logits = logits_by_chunks(ids, 0, 1);
     ASSERT_EQ(logits.size(), n * static_cast<size_t>(vocab_));
     // The full last-position vector.
-    const double err_last = testing::relative_l2(logits.data() + (n - 1) * vocab_, last.data(), last.size());
+    const double err_last =
+        testing::relative_l2(logits.data() + (n - 1) * vocab_, last.data(), last.size());
     EXPECT_LE(err_last, 1e-3) << "prompt " << i;
     // Top-20 values and logsumexp at every position.
     std::vector<float> ours_top(top_ids.size()), ours_lse(n);
@@ -133,7 +138,8 @@ TEST_P(GoldenTest, LogitsMatchTransformers) {
       for (int64_t v = 0; v < vocab_; ++v) s += std::exp(static_cast<double>(row[v] - mx));
       ours_lse[t] = static_cast<float>(mx + std::log(s));
     }
-    const double err_top = testing::relative_l2(ours_top.data(), top_logits.data(), top_logits.size());
+    const double err_top =
+        testing::relative_l2(ours_top.data(), top_logits.data(), top_logits.size());
     const double err_lse = testing::relative_l2(ours_lse.data(), lse.data(), lse.size());
     EXPECT_LE(err_top, 1e-3) << "prompt " << i;
     EXPECT_LE(err_lse, 1e-3) << "prompt " << i;
@@ -141,8 +147,9 @@ TEST_P(GoldenTest, LogitsMatchTransformers) {
     worst_top = std::max(worst_top, err_top);
     worst_lse = std::max(worst_lse, err_lse);
   }
-  std::printf("worst relative L2 vs transformers: last-position logits %.2e, top-20 %.2e, logsumexp %.2e\n",
-              worst_last, worst_top, worst_lse);
+  std::printf(
+      "worst relative L2 vs transformers: last-position logits %.2e, top-20 %.2e, logsumexp %.2e\n",
+      worst_last, worst_top, worst_lse);
 }
 
 TEST_P(GoldenTest, GreedyContinuationMatchesTransformers) {
@@ -164,7 +171,8 @@ TEST_P(GoldenTest, GreedyContinuationMatchesTransformers) {
     for (size_t s = 0; s < ref.size(); ++s) {
       if (ours[s] != ref[s]) {
         // Only a near-tie may flip; after it the continuations legitimately diverge.
-        EXPECT_LE(margins[s], 1e-2f) << "prompt " << i << " step " << s << ": " << ours[s] << " vs " << ref[s];
+        EXPECT_LE(margins[s], 1e-2f)
+            << "prompt " << i << " step " << s << ": " << ours[s] << " vs " << ref[s];
         break;
       }
       ++compared;
@@ -194,44 +202,51 @@ TEST_P(GoldenTest, ChunkedPrefillAndDecodeMatchOnePrefill) {
 }
 
 TEST_P(GoldenTest, BatchOfFiveGivesEachItsOwnLogits) {
-  // Five different prompts in one batch: three prefills from scratch, one continuing a cached prefix
-  // (chunked prefill), one decode step; every row must equal the sequence run alone.
+  // Five different prompts in one batch: three prefills from scratch, one continuing a cached
+  // prefix (chunked prefill), one decode step; every row must equal the sequence run alone.
   std::vector<std::vector<int32_t>> prompts;
-  for (int i = 0; i < 5; ++i) prompts.push_back(read<int32_t>(*golden_, "p" + std::to_string(i % num_prompts_) + ".input_ids"));
+  for (int i = 0; i < 5; ++i)
+    prompts.push_back(
+        read<int32_t>(*golden_, "p" + std::to_string(i % num_prompts_) + ".input_ids"));
   std::reverse(prompts[3].begin(), prompts[3].end());  // make it differ from prompt 3 in the file
   const int64_t page_size = 4;
   PagePool pool(1024, page_size);
   KvCache kv(*backend_, model_->kv_cache_shape(), pool.num_pages(), page_size);
   std::vector<std::vector<int32_t>> pages(5);
   std::vector<int64_t> prefix(5, 0);
-  prefix[3] = static_cast<int64_t>(prompts[3].size()) / 2;   // half cached already
-  prefix[4] = static_cast<int64_t>(prompts[4].size()) - 1;   // everything but the last token: decode
+  prefix[3] = static_cast<int64_t>(prompts[3].size()) / 2;  // half cached already
+  prefix[4] = static_cast<int64_t>(prompts[4].size()) - 1;  // everything but the last token: decode
   for (int i = 0; i < 5; ++i) {
     pages[i] = *pool.allocate(pool.pages_for(static_cast<int64_t>(prompts[i].size())));
     if (prefix[i] > 0) {  // fill the cached prefix with a forward of its own
       ForwardBatch warm;
-      warm.add(std::span<const int32_t>(prompts[i]).first(static_cast<size_t>(prefix[i])), 0, pages[i], LogitsMode::kNone);
+      warm.add(std::span<const int32_t>(prompts[i]).first(static_cast<size_t>(prefix[i])), 0,
+               pages[i], LogitsMode::kNone);
       run(warm, kv);
     }
   }
   ForwardBatch batch;
   for (int i = 0; i < 5; ++i) {
-    batch.add(std::span<const int32_t>(prompts[i]).subspan(static_cast<size_t>(prefix[i])), prefix[i], pages[i],
-              LogitsMode::kAll);
+    batch.add(std::span<const int32_t>(prompts[i]).subspan(static_cast<size_t>(prefix[i])),
+              prefix[i], pages[i], LogitsMode::kAll);
   }
   const auto batched = run(batch, kv);
   size_t row = 0;
   for (int i = 0; i < 5; ++i) {
     const auto alone = logits_by_chunks(prompts[i], 0, 1);
     for (int64_t t = prefix[i]; t < static_cast<int64_t>(prompts[i].size()); ++t, ++row) {
-      ASSERT_LE(testing::relative_l2(batched.data() + row * vocab_, alone.data() + t * vocab_, vocab_), 1e-5)
+      ASSERT_LE(
+          testing::relative_l2(batched.data() + row * vocab_, alone.data() + t * vocab_, vocab_),
+          1e-5)
           << "sequence " << i << " position " << t;
     }
   }
   EXPECT_EQ(row * static_cast<size_t>(vocab_), batched.size());
 }
 
-void PrintTo(const Param& p, std::ostream* os) { *os << p.model.file << "/" << p.kernels->isa; }
+void PrintTo(const Param& p, std::ostream* os) {
+  *os << p.model.file << "/" << p.kernels->isa;
+}
 
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
   std::string n = info.param.model.file + "_" + info.param.kernels->isa;

@@ -33,10 +33,14 @@ class HostBuffer final : public DeviceBuffer {
 
 float to_f32(const HostTensor& t, int64_t i) {
   switch (t.dtype) {
-    case DType::kF32: return static_cast<const float*>(t.data)[i];
-    case DType::kBF16: return bf16_to_f32(static_cast<const uint16_t*>(t.data)[i]);
-    case DType::kF16: return f16_to_f32(static_cast<const uint16_t*>(t.data)[i]);
-    default: throw std::invalid_argument("weights must be F32, F16 or BF16");
+    case DType::kF32:
+      return static_cast<const float*>(t.data)[i];
+    case DType::kBF16:
+      return bf16_to_f32(static_cast<const uint16_t*>(t.data)[i]);
+    case DType::kF16:
+      return f16_to_f32(static_cast<const uint16_t*>(t.data)[i]);
+    default:
+      throw std::invalid_argument("weights must be F32, F16 or BF16");
   }
 }
 
@@ -119,10 +123,12 @@ Tensor CpuBackend::load_matmul_weight(const std::vector<HostTensor>& row_blocks)
     n += b.shape[0];
     if (b.dtype != dtype) dtype = DType::kF32;  // mixed dtypes: widen to f32, exact for both
   }
-  check(dtype == DType::kF32 || dtype == DType::kF16 || dtype == DType::kBF16, "weights must be float");
+  check(dtype == DType::kF32 || dtype == DType::kF16 || dtype == DType::kBF16,
+        "weights must be float");
   const int64_t panels = (n + cpu::kPanelRows - 1) / cpu::kPanelRows;
   const size_t esize = dtype_size(dtype);
-  auto buf = std::make_shared<HostBuffer>(static_cast<size_t>(panels * cpu::kPanelRows * k) * esize);
+  auto buf =
+      std::make_shared<HostBuffer>(static_cast<size_t>(panels * cpu::kPanelRows * k) * esize);
   std::memset(buf->data(), 0, buf->nbytes());
   char* dst = static_cast<char*>(buf->data());
   int64_t row0 = 0;
@@ -171,38 +177,48 @@ void CpuBackend::embedding(const Tensor& ids, const Tensor& table, const Tensor&
     for (int64_t kk = 0; kk < w.k; ++kk) {
       const int64_t idx = (p * w.k + kk) * cpu::kPanelRows + lane;
       switch (w.dtype) {
-        case DType::kF32: o[kk] = static_cast<const float*>(w.data)[idx]; break;
-        case DType::kBF16: o[kk] = bf16_to_f32(static_cast<const uint16_t*>(w.data)[idx]); break;
-        default: o[kk] = f16_to_f32(static_cast<const uint16_t*>(w.data)[idx]); break;
+        case DType::kF32:
+          o[kk] = static_cast<const float*>(w.data)[idx];
+          break;
+        case DType::kBF16:
+          o[kk] = bf16_to_f32(static_cast<const uint16_t*>(w.data)[idx]);
+          break;
+        default:
+          o[kk] = f16_to_f32(static_cast<const uint16_t*>(w.data)[idx]);
+          break;
       }
     }
   }
 }
 
 void CpuBackend::rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) {
-  check(x.cols() == weight.numel() && out.cols() == x.cols() && out.rows() == x.rows(), "rms_norm shapes");
+  check(x.cols() == weight.numel() && out.cols() == x.cols() && out.rows() == x.rows(),
+        "rms_norm shapes");
   kernels_.rms_norm(x.data<float>(), x.row_stride(), weight.data<float>(), x.rows(), x.cols(), eps,
                     out.data<float>(), out.row_stride());
 }
 
-void CpuBackend::add_rms_norm(const Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
-                              const Tensor& out) {
+void CpuBackend::add_rms_norm(const Tensor& residual, const Tensor& x, const Tensor& weight,
+                              float eps, const Tensor& out) {
   check(x.cols() == weight.numel() && residual.cols() == x.cols() && residual.rows() == x.rows() &&
             out.cols() == x.cols() && out.rows() == x.rows(),
         "add_rms_norm shapes");
-  kernels_.add_rms_norm(residual.data<float>(), residual.row_stride(), x.data<float>(), x.row_stride(),
-                        weight.data<float>(), x.rows(), x.cols(), eps, out.data<float>(), out.row_stride());
+  kernels_.add_rms_norm(residual.data<float>(), residual.row_stride(), x.data<float>(),
+                        x.row_stride(), weight.data<float>(), x.rows(), x.cols(), eps,
+                        out.data<float>(), out.row_stride());
 }
 
-void CpuBackend::linear(const Tensor& x, const Tensor& weight, const Tensor* bias, const Tensor& out) {
+void CpuBackend::linear(const Tensor& x, const Tensor& weight, const Tensor* bias,
+                        const Tensor& out) {
   const cpu::PackedWeight w = packed_view(weight);
   check(x.cols() == w.k && out.cols() == w.n && out.rows() == x.rows(), "linear shapes");
   check(bias == nullptr || bias->numel() == w.n, "linear bias shape");
-  kernels_.linear(x.data<float>(), x.row_stride(), x.rows(), w, bias ? bias->data<float>() : nullptr,
-                  out.data<float>(), out.row_stride());
+  kernels_.linear(x.data<float>(), x.row_stride(), x.rows(), w,
+                  bias ? bias->data<float>() : nullptr, out.data<float>(), out.row_stride());
 }
 
-void CpuBackend::rope_cos_sin(const Tensor& positions, const Tensor& inv_freq, const Tensor& cos_sin) {
+void CpuBackend::rope_cos_sin(const Tensor& positions, const Tensor& inv_freq,
+                              const Tensor& cos_sin) {
   const int64_t half = inv_freq.numel();
   check(cos_sin.cols() == 2 * half && cos_sin.rows() == positions.numel(), "rope_cos_sin shapes");
   const int32_t* pos = positions.data<int32_t>();
@@ -225,27 +241,29 @@ void CpuBackend::apply_rope(const Tensor& x, const Tensor& cos_sin, int64_t head
                       cos_sin.data<float>());
 }
 
-void CpuBackend::store_kv(const Tensor& k, const Tensor& v, const AttentionMetadata& meta, const Tensor& k_cache,
-                          const Tensor& v_cache) {
+void CpuBackend::store_kv(const Tensor& k, const Tensor& v, const AttentionMetadata& meta,
+                          const Tensor& k_cache, const Tensor& v_cache) {
   check(k.cols() == k_cache.cols() && v.cols() == v_cache.cols() && k.rows() == meta.num_tokens,
         "store_kv shapes");
   const int32_t* slots = meta.slot_mapping.data<int32_t>();
   const size_t row_bytes = static_cast<size_t>(k.cols()) * sizeof(float);
   for (int64_t t = 0; t < k.rows(); ++t) {
     check(slots[t] >= 0 && slots[t] < k_cache.rows(), "KV slot out of range");
-    std::memcpy(k_cache.data<float>() + slots[t] * k_cache.row_stride(), k.data<float>() + t * k.row_stride(),
-                row_bytes);
-    std::memcpy(v_cache.data<float>() + slots[t] * v_cache.row_stride(), v.data<float>() + t * v.row_stride(),
-                row_bytes);
+    std::memcpy(k_cache.data<float>() + slots[t] * k_cache.row_stride(),
+                k.data<float>() + t * k.row_stride(), row_bytes);
+    std::memcpy(v_cache.data<float>() + slots[t] * v_cache.row_stride(),
+                v.data<float>() + t * v.row_stride(), row_bytes);
   }
 }
 
 void CpuBackend::attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
-                           const AttentionMetadata& meta, const AttentionParams& p, const Tensor& out) {
+                           const AttentionMetadata& meta, const AttentionParams& p,
+                           const Tensor& out) {
   check(q.cols() == p.num_heads * p.head_dim && out.cols() == q.cols() && out.rows() == q.rows(),
         "attention shapes");
-  check(k_cache.cols() == p.num_kv_heads * p.head_dim && k_cache.contiguous() && v_cache.contiguous(),
-        "attention cache shapes");
+  check(
+      k_cache.cols() == p.num_kv_heads * p.head_dim && k_cache.contiguous() && v_cache.contiguous(),
+      "attention cache shapes");
   cpu::AttentionArgs a{q.data<float>(),
                        q.row_stride(),
                        k_cache.data<float>(),
@@ -267,12 +285,13 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k_cache, const Tensor&
 
 void CpuBackend::silu_and_mul(const Tensor& gate_up, const Tensor& out) {
   check(gate_up.cols() == 2 * out.cols() && gate_up.rows() == out.rows(), "silu_and_mul shapes");
-  kernels_.silu_and_mul(gate_up.data<float>(), gate_up.row_stride(), out.rows(), out.cols(), out.data<float>(),
-                        out.row_stride());
+  kernels_.silu_and_mul(gate_up.data<float>(), gate_up.row_stride(), out.rows(), out.cols(),
+                        out.data<float>(), out.row_stride());
 }
 
 void CpuBackend::add(const Tensor& a, const Tensor& b, const Tensor& out) {
-  check(a.rows() == b.rows() && a.cols() == b.cols() && out.rows() == a.rows() && out.cols() == a.cols(),
+  check(a.rows() == b.rows() && a.cols() == b.cols() && out.rows() == a.rows() &&
+            out.cols() == a.cols(),
         "add shapes");
   kernels_.add(a.data<float>(), a.row_stride(), b.data<float>(), b.row_stride(), a.rows(), a.cols(),
                out.data<float>(), out.row_stride());

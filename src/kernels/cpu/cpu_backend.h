@@ -1,6 +1,6 @@
 #pragma once
-// The CPU implementation of Backend: host memory, OpenMP across all cores, kernels chosen at run time
-// for the CPU's vector units (cpu_kernels.h).
+// The CPU implementation of Backend: host memory, OpenMP across all cores, kernels chosen at run
+// time for the CPU's vector units (cpu_kernels.h).
 #include <memory>
 #include <string>
 
@@ -32,13 +32,16 @@ class CpuBackend final : public Backend {
   void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) override;
   void add_rms_norm(const Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
                     const Tensor& out) override;
-  void linear(const Tensor& x, const Tensor& weight, const Tensor* bias, const Tensor& out) override;
-  void rope_cos_sin(const Tensor& positions, const Tensor& inv_freq, const Tensor& cos_sin) override;
+  void linear(const Tensor& x, const Tensor& weight, const Tensor* bias,
+              const Tensor& out) override;
+  void rope_cos_sin(const Tensor& positions, const Tensor& inv_freq,
+                    const Tensor& cos_sin) override;
   void apply_rope(const Tensor& x, const Tensor& cos_sin, int64_t head_dim) override;
-  void store_kv(const Tensor& k, const Tensor& v, const AttentionMetadata& meta, const Tensor& k_cache,
-                const Tensor& v_cache) override;
-  void attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const AttentionMetadata& meta,
-                 const AttentionParams& params, const Tensor& out) override;
+  void store_kv(const Tensor& k, const Tensor& v, const AttentionMetadata& meta,
+                const Tensor& k_cache, const Tensor& v_cache) override;
+  void attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                 const AttentionMetadata& meta, const AttentionParams& params,
+                 const Tensor& out) override;
   void silu_and_mul(const Tensor& gate_up, const Tensor& out) override;
   void add(const Tensor& a, const Tensor& b, const Tensor& out) override;
   void gather_rows(const Tensor& x, const Tensor& rows, const Tensor& out) override;

@@ -29,7 +29,8 @@ const CpuKernels& best_kernels() {
       if (f == "avx2") return isa_avx2::kernels();
       if (f == "avx512") return isa_avx512::kernels();
     }
-    SGLANG_LOG_WARN("SGLANG_CPU_ISA={} is unknown or unsupported by this CPU; choosing automatically", f);
+    SGLANG_LOG_WARN(
+        "SGLANG_CPU_ISA={} is unknown or unsupported by this CPU; choosing automatically", f);
   }
   if (cpu_supports("avx512")) return isa_avx512::kernels();
   if (cpu_supports("avx2")) return isa_avx2::kernels();

@@ -1,6 +1,6 @@
 #pragma once
-// The CPU kernels as plain functions on raw pointers. ops_isa.cpp and gemm_isa.cpp are compiled once
-// per instruction set (generic x86-64, AVX2+FMA+F16C, AVX-512) into their own namespace, each
+// The CPU kernels as plain functions on raw pointers. ops_isa.cpp and gemm_isa.cpp are compiled
+// once per instruction set (generic x86-64, AVX2+FMA+F16C, AVX-512) into their own namespace, each
 // exporting a CpuKernels table; cpu_features.cpp picks the best table the running CPU supports.
 // Every kernel parallelises over all cores with OpenMP.
 #include <cstdint>
@@ -10,9 +10,9 @@
 namespace sglang::cpu {
 
 // Weights for linear() are packed in panels of kPanelRows output rows: element (n, k) of an [N, K]
-// weight sits at ((n / kPanelRows) * K + k) * kPanelRows + n % kPanelRows. One panel row of K values is
-// what a microkernel streams while it accumulates kPanelRows outputs of several tokens at once.
-// N is padded with zero rows to a whole number of panels.
+// weight sits at ((n / kPanelRows) * K + k) * kPanelRows + n % kPanelRows. One panel row of K
+// values is what a microkernel streams while it accumulates kPanelRows outputs of several tokens at
+// once. N is padded with zero rows to a whole number of panels.
 inline constexpr int64_t kPanelRows = 16;
 
 struct PackedWeight {
@@ -27,7 +27,7 @@ struct AttentionArgs {
   int64_t q_stride;
   const float* k_cache;
   const float* v_cache;
-  int64_t kv_stride;  // floats per cache slot (num_kv_heads * head_dim)
+  int64_t kv_stride;        // floats per cache slot (num_kv_heads * head_dim)
   const int32_t* seq_info;  // [num_seqs, 4]: q_start, q_len, kv_len, page_table_start
   const int32_t* page_table;
   int64_t num_seqs;
@@ -71,7 +71,8 @@ namespace isa_avx512 {
 const CpuKernels& kernels();
 }
 
-// The best table for this CPU; SGLANG_CPU_ISA=generic|avx2|avx512 forces one (for tests and benches).
+// The best table for this CPU; SGLANG_CPU_ISA=generic|avx2|avx512 forces one (for tests and
+// benches).
 const CpuKernels& best_kernels();
 // True when the running CPU can execute the named table.
 bool cpu_supports(const char* isa);

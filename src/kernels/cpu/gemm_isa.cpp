@@ -1,10 +1,10 @@
 // linear(): out[T, N] = x[T, K] · W[N, K]^T against panel-packed weights (cpu_kernels.h), fp32
-// accumulation. Written once with GCC vector extensions on 16-lane vectors; compiled per ISA this is
-// two ymm registers per vector on AVX2 and one zmm on AVX-512.
+// accumulation. Written once with GCC vector extensions on 16-lane vectors; compiled per ISA this
+// is two ymm registers per vector on AVX2 and one zmm on AVX-512.
 //
-// Why this shape: a microkernel keeps a block of MR tokens x 16 outputs in registers and streams one
-// panel of the weight (K x 16 values) once for those MR tokens, so a decode step of N sequences reads
-// each weight once (T <= 6) or ceil(T/6) times from cache, never from memory more than once.
+// Why this shape: a microkernel keeps a block of MR tokens x 16 outputs in registers and streams
+// one panel of the weight (K x 16 values) once for those MR tokens, so a decode step of N sequences
+// reads each weight once (T <= 6) or ceil(T/6) times from cache, never from memory more than once.
 #include <omp.h>
 
 #include <algorithm>
@@ -82,7 +82,8 @@ void store_block(const f32x16* acc, int mr, int64_t n0, int64_t n, const float* 
 
 // MR tokens x 16 outputs over the full K.
 template <int MR, typename W>
-void micro_kernel(const float* x, int64_t x_stride, const PanelReader<W>& w, int64_t k, f32x16* acc) {
+void micro_kernel(const float* x, int64_t x_stride, const PanelReader<W>& w, int64_t k,
+                  f32x16* acc) {
   for (int r = 0; r < MR; ++r) acc[r] = f32x16{};
   if constexpr (MR == 1) {
     // One token: four independent accumulators hide the FMA latency.
@@ -125,12 +126,24 @@ void linear_typed(const float* x, int64_t x_stride, int64_t tokens, const Packed
     const float* xb = x + t0 * x_stride;
     f32x16 acc[kMaxRows];
     switch (mr) {
-      case 1: micro_kernel<1>(xb, x_stride, reader, k, acc); break;
-      case 2: micro_kernel<2>(xb, x_stride, reader, k, acc); break;
-      case 3: micro_kernel<3>(xb, x_stride, reader, k, acc); break;
-      case 4: micro_kernel<4>(xb, x_stride, reader, k, acc); break;
-      case 5: micro_kernel<5>(xb, x_stride, reader, k, acc); break;
-      default: micro_kernel<6>(xb, x_stride, reader, k, acc); break;
+      case 1:
+        micro_kernel<1>(xb, x_stride, reader, k, acc);
+        break;
+      case 2:
+        micro_kernel<2>(xb, x_stride, reader, k, acc);
+        break;
+      case 3:
+        micro_kernel<3>(xb, x_stride, reader, k, acc);
+        break;
+      case 4:
+        micro_kernel<4>(xb, x_stride, reader, k, acc);
+        break;
+      case 5:
+        micro_kernel<5>(xb, x_stride, reader, k, acc);
+        break;
+      default:
+        micro_kernel<6>(xb, x_stride, reader, k, acc);
+        break;
     }
     store_block<W>(acc, mr, p * kPanelRows, pw.n, bias, out + t0 * out_stride, out_stride);
   }
@@ -138,8 +151,8 @@ void linear_typed(const float* x, int64_t x_stride, int64_t tokens, const Packed
 
 }  // namespace
 
-void linear(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& w, const float* bias,
-            float* out, int64_t out_stride) {
+void linear(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& w,
+            const float* bias, float* out, int64_t out_stride) {
   if (tokens <= 0 || w.n <= 0) return;
   if (w.dtype == DType::kF32) {
     linear_typed<float>(x, x_stride, tokens, w, bias, out, out_stride);

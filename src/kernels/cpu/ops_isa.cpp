@@ -38,11 +38,13 @@ void normalize_row(const float* x, const float* weight, int64_t hidden, float ep
 void rms_norm(const float* x, int64_t x_stride, const float* weight, int64_t tokens, int64_t hidden,
               float eps, float* out, int64_t out_stride) {
 #pragma omp parallel for schedule(static) if (tokens * hidden >= kParallelThreshold)
-  for (int64_t t = 0; t < tokens; ++t) normalize_row(x + t * x_stride, weight, hidden, eps, out + t * out_stride);
+  for (int64_t t = 0; t < tokens; ++t)
+    normalize_row(x + t * x_stride, weight, hidden, eps, out + t * out_stride);
 }
 
-void add_rms_norm(float* residual, int64_t r_stride, const float* x, int64_t x_stride, const float* weight,
-                  int64_t tokens, int64_t hidden, float eps, float* out, int64_t out_stride) {
+void add_rms_norm(float* residual, int64_t r_stride, const float* x, int64_t x_stride,
+                  const float* weight, int64_t tokens, int64_t hidden, float eps, float* out,
+                  int64_t out_stride) {
 #pragma omp parallel for schedule(static) if (tokens * hidden >= kParallelThreshold)
   for (int64_t t = 0; t < tokens; ++t) {
     float* r = residual + t * r_stride;
@@ -107,7 +109,8 @@ void attention(const AttentionArgs& a) {
       const int64_t h = item % a.num_heads;
       const int32_t* pages = a.page_table + a.seq_info[tok.seq * 4 + 3];
       const int64_t t = tok.row, pos = tok.pos;
-      const int64_t lo = a.sliding_window > 0 ? std::max<int64_t>(0, pos - a.sliding_window + 1) : 0;
+      const int64_t lo =
+          a.sliding_window > 0 ? std::max<int64_t>(0, pos - a.sliding_window + 1) : 0;
       const int64_t n = pos - lo + 1;
       const float* q = a.q + t * a.q_stride + h * a.head_dim;
       const int64_t kv_off = (h / group) * a.head_dim;
@@ -115,7 +118,8 @@ void attention(const AttentionArgs& a) {
       float max_score = -std::numeric_limits<float>::infinity();
       for (int64_t j = 0; j < n; ++j) {
         const int64_t p = lo + j;
-        const int64_t slot = static_cast<int64_t>(pages[p / a.page_size]) * a.page_size + p % a.page_size;
+        const int64_t slot =
+            static_cast<int64_t>(pages[p / a.page_size]) * a.page_size + p % a.page_size;
         const float sc = dot(q, a.k_cache + slot * a.kv_stride + kv_off, a.head_dim) * a.scale;
         scores[static_cast<size_t>(j)] = sc;
         max_score = std::max(max_score, sc);
@@ -129,7 +133,8 @@ void attention(const AttentionArgs& a) {
       std::fill(acc.begin(), acc.end(), 0.0f);
       for (int64_t j = 0; j < n; ++j) {
         const int64_t p = lo + j;
-        const int64_t slot = static_cast<int64_t>(pages[p / a.page_size]) * a.page_size + p % a.page_size;
+        const int64_t slot =
+            static_cast<int64_t>(pages[p / a.page_size]) * a.page_size + p % a.page_size;
         const float* v = a.v_cache + slot * a.kv_stride + kv_off;
         const float w = scores[static_cast<size_t>(j)];
         for (int64_t d = 0; d < a.head_dim; ++d) acc[static_cast<size_t>(d)] += w * v[d];
@@ -141,8 +146,8 @@ void attention(const AttentionArgs& a) {
   }
 }
 
-void silu_and_mul(const float* gate_up, int64_t gu_stride, int64_t tokens, int64_t inter, float* out,
-                  int64_t out_stride) {
+void silu_and_mul(const float* gate_up, int64_t gu_stride, int64_t tokens, int64_t inter,
+                  float* out, int64_t out_stride) {
 #pragma omp parallel for schedule(static) if (tokens * inter >= kParallelThreshold)
   for (int64_t t = 0; t < tokens; ++t) {
     const float* g = gate_up + t * gu_stride;
@@ -152,11 +157,12 @@ void silu_and_mul(const float* gate_up, int64_t gu_stride, int64_t tokens, int64
   }
 }
 
-void add(const float* a, int64_t a_stride, const float* b, int64_t b_stride, int64_t tokens, int64_t cols,
-         float* out, int64_t out_stride) {
+void add(const float* a, int64_t a_stride, const float* b, int64_t b_stride, int64_t tokens,
+         int64_t cols, float* out, int64_t out_stride) {
 #pragma omp parallel for schedule(static) if (tokens * cols >= kParallelThreshold)
   for (int64_t t = 0; t < tokens; ++t) {
-    for (int64_t i = 0; i < cols; ++i) out[t * out_stride + i] = a[t * a_stride + i] + b[t * b_stride + i];
+    for (int64_t i = 0; i < cols; ++i)
+      out[t * out_stride + i] = a[t * a_stride + i] + b[t * b_stride + i];
   }
 }
 
@@ -165,11 +171,19 @@ void add(const float* a, int64_t a_stride, const float* b, int64_t b_stride, int
 
 const CpuKernels kTable = {
     SGLANG_STRINGIFY(SGLANG_ISA_NAMESPACE) + 4,  // "isa_avx2" -> "avx2"
-    &linear, &rms_norm, &add_rms_norm, &apply_rope, &attention, &silu_and_mul, &add,
+    &linear,
+    &rms_norm,
+    &add_rms_norm,
+    &apply_rope,
+    &attention,
+    &silu_and_mul,
+    &add,
 };
 
 }  // namespace
 
-const CpuKernels& kernels() { return kTable; }
+const CpuKernels& kernels() {
+  return kTable;
+}
 
 }  // namespace sglang::cpu::SGLANG_ISA_NAMESPACE
