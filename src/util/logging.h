@@ -1,5 +1,5 @@
 #pragma once
-// Logging goes through spdlog (header-only). One process-wide logger; the level follows
+// Logging goes through spdlog (Debian's compiled library). One process-wide logger; the level follows
 // --log-level.
 #include <spdlog/spdlog.h>
 

@@ -1,0 +1,130 @@
+// Forward-pass throughput of the CPU backend on a checkpoint directory:
+//   prefill: one sequence of --prefill-len random tokens, tokens / second of the whole forward;
+//   decode:  B sequences, each with --context cached tokens, then --decode-steps steps in which
+//   every
+//            sequence adds one token in one batched forward; B * steps / second.
+// Prints one JSON line (the same fields as bench/llama_cpp_forward.py) for bench/cpu_forward.sh.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "cache/kv_cache.h"
+#include "cache/page_pool.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "model/causal_lm.h"
+
+using namespace sglang;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::vector<int32_t> random_ids(std::mt19937& rng, int64_t n, int64_t vocab) {
+  std::uniform_int_distribution<int32_t> d(0, static_cast<int32_t>(vocab - 1));
+  std::vector<int32_t> v(static_cast<size_t>(n));
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+void check(const Result<Tensor>& r) {
+  if (!r.ok()) {
+    std::fprintf(stderr, "forward failed: %s\n", r.error().message.c_str());
+    std::exit(1);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sglang.cpp CPU forward benchmark"};
+  std::string model_path;
+  int threads = 0;
+  int64_t prefill_len = 512, context = 128, steps = 32;
+  std::vector<int64_t> batches = {1, 8, 32};
+  app.add_option("--model-path", model_path)->required();
+  app.add_option("--threads", threads);
+  app.add_option("--prefill-len", prefill_len);
+  app.add_option("--context", context);
+  app.add_option("--decode-steps", steps);
+  app.add_option("--batches", batches)->delimiter(',');
+  CLI11_PARSE(app, argc, argv);
+
+  CpuBackend backend(threads);
+  auto t_load = std::chrono::steady_clock::now();
+  auto loaded = load_causal_lm(model_path, backend);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "%s\n", loaded.error().message.c_str());
+    return 1;
+  }
+  const double load_s = seconds_since(t_load);
+  CausalLM& model = **loaded;
+  const int64_t vocab = model.config().vocab_size;
+  const int64_t max_batch = *std::max_element(batches.begin(), batches.end());
+  const int64_t page_size = 16;
+  const int64_t tokens_needed = std::max(prefill_len, max_batch * (context + steps + 1));
+  PagePool pool(tokens_needed / page_size + max_batch + 1, page_size);
+  KvCache kv(backend, model.kv_cache_shape(), pool.num_pages(), page_size);
+  std::mt19937 rng(1234);
+
+  // Prefill: one warm-up, then the median of three timed runs.
+  std::vector<double> prefill_times;
+  {
+    auto pages = *pool.allocate(pool.pages_for(prefill_len));
+    const auto ids = random_ids(rng, prefill_len, vocab);
+    for (int rep = 0; rep < 4; ++rep) {
+      ForwardBatch b;
+      b.add(ids, 0, pages, LogitsMode::kLast);
+      auto t0 = std::chrono::steady_clock::now();
+      auto out = model.forward(b, kv);
+      check(out);
+      backend.synchronize();
+      if (rep > 0) prefill_times.push_back(seconds_since(t0));
+    }
+    pool.free(pages);
+  }
+  std::sort(prefill_times.begin(), prefill_times.end());
+  nlohmann::ordered_json result;
+  result["engine"] = "sglang.cpp";
+  result["backend"] = backend.name();
+  result["threads"] = threads;
+  result["load_s"] = load_s;
+  result["prefill_len"] = prefill_len;
+  result["prefill_tok_s"] = static_cast<double>(prefill_len) / prefill_times[1];
+
+  nlohmann::ordered_json decode;
+  for (int64_t batch : batches) {
+    std::vector<std::vector<int32_t>> pages;
+    std::vector<int32_t> last(static_cast<size_t>(batch));
+    ForwardBatch pre;
+    std::vector<std::vector<int32_t>> prompts;
+    for (int64_t s = 0; s < batch; ++s) {
+      pages.push_back(*pool.allocate(pool.pages_for(context + steps + 1)));
+      prompts.push_back(random_ids(rng, context, vocab));
+    }
+    for (int64_t s = 0; s < batch; ++s) pre.add(prompts[s], 0, pages[s], LogitsMode::kLast);
+    check(model.forward(pre, kv));
+    double elapsed = 0;
+    for (int64_t step = 0; step <= steps; ++step) {  // step 0 is a warm-up
+      ForwardBatch b;
+      const auto next = random_ids(rng, batch, vocab);
+      for (int64_t s = 0; s < batch; ++s) {
+        b.add(std::span<const int32_t>(&next[static_cast<size_t>(s)], 1), context + step, pages[s],
+              LogitsMode::kLast);
+      }
+      auto t0 = std::chrono::steady_clock::now();
+      check(model.forward(b, kv));
+      backend.synchronize();
+      if (step > 0) elapsed += seconds_since(t0);
+    }
+    decode[std::to_string(batch)] = static_cast<double>(batch * steps) / elapsed;
+    for (auto& p : pages) pool.free(p);
+  }
+  result["decode_context"] = context;
+  result["decode_tok_s"] = decode;
+  std::printf("%s\n", result.dump().c_str());
+  return 0;
+}

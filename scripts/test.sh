@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test: set-up and build (scripts/setup.sh), formatting check, the unit and golden suites,
+# then the unit suites again under AddressSanitizer + UndefinedBehaviorSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+
+echo "== clang-format"
+git ls-files -co --exclude-standard '*.cpp' '*.h' | xargs clang-format --dry-run --Werror
+
+# Two test processes at a time on two cores; passive waiting keeps their OpenMP teams from spinning
+# against each other.
+export OMP_WAIT_POLICY=passive
+JOBS=$(nproc)
+
+echo "== unit + golden tests"
+ctest --test-dir build -j "$JOBS" --output-on-failure
+
+echo "== ASan + UBSan build"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSGLANG_SANITIZE=ON -DSGLANG_WERROR=ON >/dev/null
+ninja -C build-asan sglang_unit_tests sglang_golden_tests
+# All unit tests; of the golden suite, the best kernel table only (the sanitizers check memory and UB,
+# the release run above checks numbers on every table).
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan -j "$JOBS" --output-on-failure -E "GoldenTest.*generic"
