@@ -8,6 +8,7 @@
 #include <fstream>
 #include <new>
 #include <stdexcept>
+#include <type_traits>
 
 #include "util/half.h"
 
@@ -48,6 +49,25 @@ void check(bool ok, const char* what) {
   if (!ok) throw std::logic_error(std::string("CpuBackend: ") + what);
 }
 
+// Copies the rows of `b` into panel layout (cpu_kernels.h) as rows row0.. of the packed weight. E
+// is the packed element type: the source's own 16-bit pattern, or float (converting any source
+// dtype).
+template <typename E>
+void pack_rows(const HostTensor& b, int64_t row0, int64_t k, E* dst) {
+  const int64_t rows = b.shape[0];
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t n_idx = row0 + r;
+    E* out = dst + (n_idx / cpu::kPanelRows) * k * cpu::kPanelRows + n_idx % cpu::kPanelRows;
+    if constexpr (std::is_same_v<E, float>) {
+      for (int64_t kk = 0; kk < k; ++kk) out[kk * cpu::kPanelRows] = to_f32(b, r * k + kk);
+    } else {
+      const E* src = static_cast<const E*>(b.data) + r * k;
+      for (int64_t kk = 0; kk < k; ++kk) out[kk * cpu::kPanelRows] = src[kk];
+    }
+  }
+}
+
 cpu::PackedWeight packed_view(const Tensor& w) {
   check(w.layout() == Layout::kPackedMatmul, "linear weight must come from load_matmul_weight");
   return {w.dtype(), w.dim(0), w.dim(1), w.data<void>()};
@@ -81,16 +101,19 @@ Tensor CpuBackend::zeros(DType dtype, std::vector<int64_t> shape) {
 
 Tensor CpuBackend::from_host(const void* data, DType dtype, std::vector<int64_t> shape) {
   Tensor t = empty(dtype, std::move(shape));
-  std::memcpy(t.data<void>(), data, static_cast<size_t>(t.numel()) * dtype_size(dtype));
+  if (t.numel() > 0)
+    std::memcpy(t.data<void>(), data, static_cast<size_t>(t.numel()) * dtype_size(dtype));
   return t;
 }
 
 void CpuBackend::copy_from_host(const Tensor& dst, const void* src) {
   check(dst.contiguous(), "copy_from_host needs a contiguous tensor");
+  if (dst.numel() == 0) return;
   std::memcpy(dst.data<void>(), src, static_cast<size_t>(dst.numel()) * dtype_size(dst.dtype()));
 }
 
 void CpuBackend::copy_to_host(const Tensor& src, void* dst) {
+  if (src.numel() == 0) return;  // dst may be null then (an empty std::vector's data())
   const size_t row_bytes = static_cast<size_t>(src.cols()) * dtype_size(src.dtype());
   if (src.contiguous()) {
     std::memcpy(dst, src.data<void>(), row_bytes * static_cast<size_t>(src.rows()));
@@ -130,24 +153,12 @@ Tensor CpuBackend::load_matmul_weight(const std::vector<HostTensor>& row_blocks)
   auto buf =
       std::make_shared<HostBuffer>(static_cast<size_t>(panels * cpu::kPanelRows * k) * esize);
   std::memset(buf->data(), 0, buf->nbytes());
-  char* dst = static_cast<char*>(buf->data());
   int64_t row0 = 0;
   for (const auto& b : row_blocks) {
-    const bool same = b.dtype == dtype;
-    const char* src = static_cast<const char*>(b.data);
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < b.shape[0]; ++r) {
-      const int64_t n_idx = row0 + r;
-      const int64_t p = n_idx / cpu::kPanelRows, lane = n_idx % cpu::kPanelRows;
-      for (int64_t kk = 0; kk < k; ++kk) {
-        char* out = dst + static_cast<size_t>((p * k + kk) * cpu::kPanelRows + lane) * esize;
-        if (same) {
-          std::memcpy(out, src + static_cast<size_t>(r * k + kk) * esize, esize);
-        } else {
-          const float v = to_f32(b, r * k + kk);
-          std::memcpy(out, &v, 4);
-        }
-      }
+    if (dtype == DType::kF32) {
+      pack_rows<float>(b, row0, k, static_cast<float*>(buf->data()));
+    } else {
+      pack_rows<uint16_t>(b, row0, k, static_cast<uint16_t*>(buf->data()));
     }
     row0 += b.shape[0];
   }

@@ -1,6 +1,7 @@
 // linear(): out[T, N] = x[T, K] · W[N, K]^T against panel-packed weights (cpu_kernels.h), fp32
-// accumulation. Written once with GCC vector extensions on 16-lane vectors; compiled per ISA this
-// is two ymm registers per vector on AVX2 and one zmm on AVX-512.
+// accumulation. Written once with GCC vector extensions at the native width of the ISA this object
+// is compiled for (4 lanes SSE2, 8 AVX2, 16 AVX-512); one 16-wide panel row is kVecs such vectors.
+// Wider "emulated" vector types would be simpler but GCC spills them to the stack.
 //
 // Why this shape: a microkernel keeps a block of MR tokens x 16 outputs in registers and streams
 // one panel of the weight (K x 16 values) once for those MR tokens, so a decode step of N sequences
@@ -9,8 +10,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
-#if defined(__F16C__)
+#if defined(__F16C__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
@@ -21,86 +23,112 @@
 namespace sglang::cpu::SGLANG_ISA_NAMESPACE {
 namespace {
 
-typedef float f32x16 __attribute__((vector_size(64)));
-typedef uint16_t u16x16 __attribute__((vector_size(32)));
-typedef uint32_t u32x16 __attribute__((vector_size(64)));
+#if defined(__AVX512F__)
+constexpr int kLanes = 16;
+#elif defined(__AVX2__)
+constexpr int kLanes = 8;
+#else
+constexpr int kLanes = 4;
+#endif
+constexpr int kVecs = kPanelRows / kLanes;
 
-static_assert(kPanelRows == 16, "the microkernel holds one panel row in one f32x16");
+typedef float fvec __attribute__((vector_size(kLanes * 4)));
+typedef uint16_t hvec __attribute__((vector_size(kLanes * 2)));
+typedef uint32_t uvec __attribute__((vector_size(kLanes * 4)));
 
-inline f32x16 load_row(const float* p) {
-  f32x16 v;
+inline fvec load_vec(const float* p) {
+  fvec v;
   std::memcpy(&v, p, sizeof(v));
   return v;
 }
 
-inline f32x16 load_row(const uint16_t* p, DType dtype) {
-  if (dtype == DType::kBF16) {
-    u16x16 h;
-    std::memcpy(&h, p, sizeof(h));
-    u32x16 w = __builtin_convertvector(h, u32x16) << 16;
-    f32x16 f;
-    std::memcpy(&f, &w, sizeof(f));
-    return f;
-  }
-#if defined(__F16C__)
-  __m256 lo = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  __m256 hi = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8)));
-  f32x16 f;
-  std::memcpy(&f, &lo, 32);
-  std::memcpy(reinterpret_cast<char*>(&f) + 32, &hi, 32);
+inline fvec load_bf16(const uint16_t* p) {
+  hvec h;
+  std::memcpy(&h, p, sizeof(h));
+  const uvec w = __builtin_convertvector(h, uvec) << 16;
+  fvec f;
+  std::memcpy(&f, &w, sizeof(f));
   return f;
-#else
-  f32x16 f;
-  for (int i = 0; i < 16; ++i) f[i] = f16_to_f32(p[i]);
-  return f;
-#endif
 }
 
-// Weight element type: float, or uint16_t holding bf16/f16 bits.
+inline fvec load_f16(const uint16_t* p) {
+  fvec f;
+#if defined(__AVX512F__)
+  // GCC 12 warns about the intrinsic's own _mm512_undefined_ps() pass-through operand.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+  const __m512 v = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+#pragma GCC diagnostic pop
+  std::memcpy(&f, &v, sizeof(f));
+#elif defined(__F16C__) && defined(__AVX2__)
+  const __m256 v = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  std::memcpy(&f, &v, sizeof(f));
+#else
+  for (int i = 0; i < kLanes; ++i) f[i] = f16_to_f32(p[i]);
+#endif
+  return f;
+}
+
+// One panel row (16 values) of the weight at k, as kVecs float vectors.
 template <typename W>
 struct PanelReader {
   const W* panel;
   DType dtype;
-  f32x16 operator()(int64_t k) const {
-    if constexpr (std::is_same_v<W, float>) {
-      return load_row(panel + k * kPanelRows);
-    } else {
-      return load_row(panel + k * kPanelRows, dtype);
+  inline void operator()(int64_t k, fvec* out) const {
+    const W* row = panel + k * kPanelRows;
+    for (int v = 0; v < kVecs; ++v) {
+      if constexpr (std::is_same_v<W, float>) {
+        out[v] = load_vec(row + v * kLanes);
+      } else {
+        out[v] = dtype == DType::kBF16 ? load_bf16(row + v * kLanes) : load_f16(row + v * kLanes);
+      }
     }
   }
 };
 
-template <typename W>
-void store_block(const f32x16* acc, int mr, int64_t n0, int64_t n, const float* bias, float* out,
-                 int64_t out_stride) {
+void store_block(const fvec (*acc)[kVecs], int mr, int64_t n0, int64_t n, const float* bias,
+                 float* out, int64_t out_stride) {
   const int64_t valid = std::min<int64_t>(kPanelRows, n - n0);
   for (int r = 0; r < mr; ++r) {
     float* dst = out + r * out_stride + n0;
-    for (int64_t j = 0; j < valid; ++j) dst[j] = acc[r][j] + (bias ? bias[n0 + j] : 0.0f);
+    for (int64_t j = 0; j < valid; ++j)
+      dst[j] = acc[r][j / kLanes][j % kLanes] + (bias ? bias[n0 + j] : 0.0f);
   }
 }
 
 // MR tokens x 16 outputs over the full K.
 template <int MR, typename W>
 void micro_kernel(const float* x, int64_t x_stride, const PanelReader<W>& w, int64_t k,
-                  f32x16* acc) {
-  for (int r = 0; r < MR; ++r) acc[r] = f32x16{};
+                  fvec (*acc)[kVecs]) {
   if constexpr (MR == 1) {
-    // One token: four independent accumulators hide the FMA latency.
-    f32x16 a0{}, a1{}, a2{}, a3{};
+    // One token: two interleaved accumulator sets hide the FMA latency.
+    fvec a0[kVecs] = {}, a1[kVecs] = {}, wv0[kVecs], wv1[kVecs];
     int64_t kk = 0;
-    for (; kk + 4 <= k; kk += 4) {
-      a0 += x[kk] * w(kk);
-      a1 += x[kk + 1] * w(kk + 1);
-      a2 += x[kk + 2] * w(kk + 2);
-      a3 += x[kk + 3] * w(kk + 3);
+    for (; kk + 2 <= k; kk += 2) {
+      w(kk, wv0);
+      w(kk + 1, wv1);
+      for (int v = 0; v < kVecs; ++v) {
+        a0[v] += x[kk] * wv0[v];
+        a1[v] += x[kk + 1] * wv1[v];
+      }
     }
-    for (; kk < k; ++kk) a0 += x[kk] * w(kk);
-    acc[0] = (a0 + a1) + (a2 + a3);
+    if (kk < k) {
+      w(kk, wv0);
+      for (int v = 0; v < kVecs; ++v) a0[v] += x[kk] * wv0[v];
+    }
+    for (int v = 0; v < kVecs; ++v) acc[0][v] = a0[v] + a1[v];
   } else {
+    fvec a[MR][kVecs] = {};
+    fvec wv[kVecs];
     for (int64_t kk = 0; kk < k; ++kk) {
-      const f32x16 wv = w(kk);
-      for (int r = 0; r < MR; ++r) acc[r] += x[r * x_stride + kk] * wv;
+      w(kk, wv);
+      for (int r = 0; r < MR; ++r) {
+        const float xr = x[r * x_stride + kk];
+        for (int v = 0; v < kVecs; ++v) a[r][v] += xr * wv[v];
+      }
+    }
+    for (int r = 0; r < MR; ++r) {
+      for (int v = 0; v < kVecs; ++v) acc[r][v] = a[r][v];
     }
   }
 }
@@ -124,7 +152,7 @@ void linear_typed(const float* x, int64_t x_stride, int64_t tokens, const Packed
     const int mr = static_cast<int>(std::min<int64_t>(kMaxRows, tokens - t0));
     PanelReader<W> reader{base + p * k * kPanelRows, pw.dtype};
     const float* xb = x + t0 * x_stride;
-    f32x16 acc[kMaxRows];
+    fvec acc[kMaxRows][kVecs];
     switch (mr) {
       case 1:
         micro_kernel<1>(xb, x_stride, reader, k, acc);
@@ -145,7 +173,7 @@ void linear_typed(const float* x, int64_t x_stride, int64_t tokens, const Packed
         micro_kernel<6>(xb, x_stride, reader, k, acc);
         break;
     }
-    store_block<W>(acc, mr, p * kPanelRows, pw.n, bias, out + t0 * out_stride, out_stride);
+    store_block(acc, mr, p * kPanelRows, pw.n, bias, out + t0 * out_stride, out_stride);
   }
 }
 
