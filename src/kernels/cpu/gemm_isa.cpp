@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #if defined(__F16C__) || defined(__AVX512F__)
 #include <immintrin.h>
@@ -133,47 +134,78 @@ void micro_kernel(const float* x, int64_t x_stride, const PanelReader<W>& w, int
   }
 }
 
+constexpr int kMaxRows = 6;
+
+template <typename W>
+void run_block(const float* x, int64_t x_stride, int mr, const PanelReader<W>& reader, int64_t k,
+               fvec (*acc)[kVecs]) {
+  switch (mr) {
+    case 1:
+      micro_kernel<1>(x, x_stride, reader, k, acc);
+      break;
+    case 2:
+      micro_kernel<2>(x, x_stride, reader, k, acc);
+      break;
+    case 3:
+      micro_kernel<3>(x, x_stride, reader, k, acc);
+      break;
+    case 4:
+      micro_kernel<4>(x, x_stride, reader, k, acc);
+      break;
+    case 5:
+      micro_kernel<5>(x, x_stride, reader, k, acc);
+      break;
+    default:
+      micro_kernel<6>(x, x_stride, reader, k, acc);
+      break;
+  }
+}
+
+// Widens one panel (k x 16 values of bf16/f16) to float.
+void widen_panel(const uint16_t* panel, DType dtype, int64_t k, float* out) {
+  for (int64_t i = 0; i < k * kPanelRows; i += kLanes) {
+    const fvec v = dtype == DType::kBF16 ? load_bf16(panel + i) : load_f16(panel + i);
+    std::memcpy(out + i, &v, sizeof(v));
+  }
+}
+
 template <typename W>
 void linear_typed(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& pw,
                   const float* bias, float* out, int64_t out_stride) {
-  constexpr int kMaxRows = 6;
   const W* base = static_cast<const W*>(pw.data);
   const int64_t k = pw.k;
   const int64_t panels = (pw.n + kPanelRows - 1) / kPanelRows;
   const int64_t token_blocks = (tokens + kMaxRows - 1) / kMaxRows;
-  // Work items are (panel, token block), panel-major so a thread reuses a panel from cache across
-  // its token blocks. Small problems stay on one thread.
-  const int64_t work = panels * token_blocks;
   const bool parallel = pw.n * k * std::max<int64_t>(tokens, 4) >= (1 << 16);
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t item = 0; item < work; ++item) {
-    const int64_t p = item / token_blocks;
-    const int64_t t0 = (item % token_blocks) * kMaxRows;
+  auto block = [&](const auto& reader, int64_t p, int64_t t0) {
     const int mr = static_cast<int>(std::min<int64_t>(kMaxRows, tokens - t0));
-    PanelReader<W> reader{base + p * k * kPanelRows, pw.dtype};
-    const float* xb = x + t0 * x_stride;
     fvec acc[kMaxRows][kVecs];
-    switch (mr) {
-      case 1:
-        micro_kernel<1>(xb, x_stride, reader, k, acc);
-        break;
-      case 2:
-        micro_kernel<2>(xb, x_stride, reader, k, acc);
-        break;
-      case 3:
-        micro_kernel<3>(xb, x_stride, reader, k, acc);
-        break;
-      case 4:
-        micro_kernel<4>(xb, x_stride, reader, k, acc);
-        break;
-      case 5:
-        micro_kernel<5>(xb, x_stride, reader, k, acc);
-        break;
-      default:
-        micro_kernel<6>(xb, x_stride, reader, k, acc);
-        break;
-    }
+    run_block(x + t0 * x_stride, x_stride, mr, reader, k, acc);
     store_block(acc, mr, p * kPanelRows, pw.n, bias, out + t0 * out_stride, out_stride);
+  };
+  if (std::is_same_v<W, float> || token_blocks < 4) {
+    // Few tokens (decode): weights are read once, converted on the fly in registers. Work items are
+    // (panel, token block), panel-major so a thread reuses a panel from cache across its blocks.
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t item = 0; item < panels * token_blocks; ++item) {
+      const int64_t p = item / token_blocks;
+      block(PanelReader<W>{base + p * k * kPanelRows, pw.dtype}, p,
+            (item % token_blocks) * kMaxRows);
+    }
+    return;
+  }
+  // Many tokens (prefill): each panel is widened to float once into a per-thread buffer and reused
+  // by all token blocks, so the inner loop does no conversion.
+#pragma omp parallel if (parallel)
+  {
+    std::vector<float> wide(static_cast<size_t>(k * kPanelRows));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < panels; ++p) {
+      if constexpr (!std::is_same_v<W, float>)
+        widen_panel(base + p * k * kPanelRows, pw.dtype, k, wide.data());
+      const PanelReader<float> reader{wide.data(), DType::kF32};
+      for (int64_t tb = 0; tb < token_blocks; ++tb) block(reader, p, tb * kMaxRows);
+    }
   }
 }
 
