@@ -70,18 +70,24 @@ inline fvec load_f16(const uint16_t* p) {
   return f;
 }
 
-// One panel row (16 values) of the weight at k, as kVecs float vectors.
-template <typename W>
+// Storage type of a weight element of dtype D.
+template <DType D>
+using Elem = std::conditional_t<D == DType::kF32, float, uint16_t>;
+
+// One panel row (16 values) of a weight stored as D at k, as kVecs float vectors. The dtype is a
+// template parameter so the inner loops carry no branch.
+template <DType D>
 struct PanelReader {
-  const W* panel;
-  DType dtype;
+  const Elem<D>* panel;
   inline void operator()(int64_t k, fvec* out) const {
-    const W* row = panel + k * kPanelRows;
+    const Elem<D>* row = panel + k * kPanelRows;
     for (int v = 0; v < kVecs; ++v) {
-      if constexpr (std::is_same_v<W, float>) {
+      if constexpr (D == DType::kF32) {
         out[v] = load_vec(row + v * kLanes);
+      } else if constexpr (D == DType::kBF16) {
+        out[v] = load_bf16(row + v * kLanes);
       } else {
-        out[v] = dtype == DType::kBF16 ? load_bf16(row + v * kLanes) : load_f16(row + v * kLanes);
+        out[v] = load_f16(row + v * kLanes);
       }
     }
   }
@@ -98,8 +104,8 @@ void store_block(const fvec (*acc)[kVecs], int mr, int64_t n0, int64_t n, const 
 }
 
 // MR tokens x 16 outputs over the full K.
-template <int MR, typename W>
-void micro_kernel(const float* x, int64_t x_stride, const PanelReader<W>& w, int64_t k,
+template <int MR, DType D>
+void micro_kernel(const float* x, int64_t x_stride, const PanelReader<D>& w, int64_t k,
                   fvec (*acc)[kVecs]) {
   if constexpr (MR == 1) {
     // One token: two interleaved accumulator sets hide the FMA latency.
@@ -136,8 +142,8 @@ void micro_kernel(const float* x, int64_t x_stride, const PanelReader<W>& w, int
 
 constexpr int kMaxRows = 6;
 
-template <typename W>
-void run_block(const float* x, int64_t x_stride, int mr, const PanelReader<W>& reader, int64_t k,
+template <DType D>
+void run_block(const float* x, int64_t x_stride, int mr, const PanelReader<D>& reader, int64_t k,
                fvec (*acc)[kVecs]) {
   switch (mr) {
     case 1:
@@ -169,10 +175,10 @@ void widen_panel(const uint16_t* panel, DType dtype, int64_t k, float* out) {
   }
 }
 
-template <typename W>
+template <DType D>
 void linear_typed(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& pw,
                   const float* bias, float* out, int64_t out_stride) {
-  const W* base = static_cast<const W*>(pw.data);
+  const Elem<D>* base = static_cast<const Elem<D>*>(pw.data);
   const int64_t k = pw.k;
   const int64_t panels = (pw.n + kPanelRows - 1) / kPanelRows;
   const int64_t token_blocks = (tokens + kMaxRows - 1) / kMaxRows;
@@ -183,14 +189,13 @@ void linear_typed(const float* x, int64_t x_stride, int64_t tokens, const Packed
     run_block(x + t0 * x_stride, x_stride, mr, reader, k, acc);
     store_block(acc, mr, p * kPanelRows, pw.n, bias, out + t0 * out_stride, out_stride);
   };
-  if (std::is_same_v<W, float> || token_blocks < 4) {
+  if (D == DType::kF32 || token_blocks < 4) {
     // Few tokens (decode): weights are read once, converted on the fly in registers. Work items are
     // (panel, token block), panel-major so a thread reuses a panel from cache across its blocks.
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t item = 0; item < panels * token_blocks; ++item) {
       const int64_t p = item / token_blocks;
-      block(PanelReader<W>{base + p * k * kPanelRows, pw.dtype}, p,
-            (item % token_blocks) * kMaxRows);
+      block(PanelReader<D>{base + p * k * kPanelRows}, p, (item % token_blocks) * kMaxRows);
     }
     return;
   }
@@ -201,9 +206,8 @@ void linear_typed(const float* x, int64_t x_stride, int64_t tokens, const Packed
     std::vector<float> wide(static_cast<size_t>(k * kPanelRows));
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < panels; ++p) {
-      if constexpr (!std::is_same_v<W, float>)
-        widen_panel(base + p * k * kPanelRows, pw.dtype, k, wide.data());
-      const PanelReader<float> reader{wide.data(), DType::kF32};
+      if constexpr (D != DType::kF32) widen_panel(base + p * k * kPanelRows, D, k, wide.data());
+      const PanelReader<DType::kF32> reader{wide.data()};
       for (int64_t tb = 0; tb < token_blocks; ++tb) block(reader, p, tb * kMaxRows);
     }
   }
@@ -214,10 +218,16 @@ void linear_typed(const float* x, int64_t x_stride, int64_t tokens, const Packed
 void linear(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& w,
             const float* bias, float* out, int64_t out_stride) {
   if (tokens <= 0 || w.n <= 0) return;
-  if (w.dtype == DType::kF32) {
-    linear_typed<float>(x, x_stride, tokens, w, bias, out, out_stride);
-  } else {
-    linear_typed<uint16_t>(x, x_stride, tokens, w, bias, out, out_stride);
+  switch (w.dtype) {
+    case DType::kF32:
+      linear_typed<DType::kF32>(x, x_stride, tokens, w, bias, out, out_stride);
+      break;
+    case DType::kBF16:
+      linear_typed<DType::kBF16>(x, x_stride, tokens, w, bias, out, out_stride);
+      break;
+    default:
+      linear_typed<DType::kF16>(x, x_stride, tokens, w, bias, out, out_stride);
+      break;
   }
 }
 
