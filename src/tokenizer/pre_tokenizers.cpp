@@ -1,0 +1,234 @@
+// Pre-tokenizers of tokenizer.json. Implemented: Split (every behaviour, invert), ByteLevel,
+// Whitespace, WhitespaceSplit, Digits, Sequence. (Metaspace, BertPreTokenizer and Punctuation come
+// with the Unigram and WordPiece models.)
+#include <array>
+#include <nlohmann/json.hpp>
+
+#include "tokenizer/components.h"
+#include "tokenizer/regex.h"
+#include "tokenizer/unicode.h"
+
+namespace sglang::tok {
+
+Result<std::shared_ptr<const Regex>> compile_pattern(const nlohmann::json& p);  // normalizers.cpp
+
+namespace {
+
+using nlohmann::json;
+
+enum class Behavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWithNext, kContiguous };
+
+// Splits `text` at the regex's matches, treating matches as delimiters handled per `behavior`
+// (as HF's NormalizedString::split). With `invert`, the matches are the content and the text
+// between them the delimiters.
+void split_by(const Regex& re, Behavior behavior, bool invert, std::string_view text,
+              std::vector<std::string>& out) {
+  struct Segment {
+    size_t b, e;
+    bool delim;
+  };
+  std::vector<Segment> segs;
+  size_t last = 0;
+  for (auto [b, e] : re.find_all(text)) {
+    if (b > last) segs.push_back({last, b, invert});
+    segs.push_back({b, e, !invert});
+    last = e;
+  }
+  if (last < text.size()) segs.push_back({last, text.size(), invert});
+
+  std::string pending;  // MergedWithNext: delimiters waiting for the following piece
+  bool prev_delim = false;
+  for (const Segment& s : segs) {
+    std::string_view piece = text.substr(s.b, s.e - s.b);
+    switch (behavior) {
+      case Behavior::kRemoved:
+        if (!s.delim) out.emplace_back(piece);
+        break;
+      case Behavior::kIsolated:
+        out.emplace_back(piece);
+        break;
+      case Behavior::kContiguous:
+        if (s.delim && prev_delim && !out.empty()) {
+          out.back().append(piece);
+        } else {
+          out.emplace_back(piece);
+        }
+        break;
+      case Behavior::kMergedWithPrevious:
+        if (s.delim && !out.empty() && !prev_delim) {
+          out.back().append(piece);
+        } else {
+          out.emplace_back(piece);
+        }
+        break;
+      case Behavior::kMergedWithNext:
+        if (s.delim) {
+          pending.append(piece);
+        } else {
+          out.push_back(pending + std::string(piece));
+          pending.clear();
+        }
+        break;
+    }
+    prev_delim = s.delim;
+  }
+  if (!pending.empty()) out.push_back(pending);
+}
+
+class Split final : public PreTokenizer {
+ public:
+  Split(std::shared_ptr<const Regex> re, Behavior b, bool invert)
+      : re_(std::move(re)), behavior_(b), invert_(invert) {}
+  void split(std::vector<std::string>& pieces) const override {
+    std::vector<std::string> out;
+    for (const auto& p : pieces) split_by(*re_, behavior_, invert_, p, out);
+    pieces = std::move(out);
+  }
+
+ private:
+  std::shared_ptr<const Regex> re_;
+  Behavior behavior_;
+  bool invert_;
+};
+
+// GPT-2's split pattern, used by ByteLevel with use_regex.
+constexpr const char* kGpt2Pattern =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+
+class ByteLevel final : public PreTokenizer {
+ public:
+  ByteLevel(bool add_prefix_space, std::shared_ptr<const Regex> re)
+      : add_prefix_space_(add_prefix_space), re_(std::move(re)) {}
+  void split(std::vector<std::string>& pieces) const override {
+    std::vector<std::string> out;
+    for (auto& p : pieces) {
+      std::string s = p;
+      if (add_prefix_space_ && (s.empty() || s[0] != ' ')) s.insert(s.begin(), ' ');
+      std::vector<std::string> parts;
+      if (re_) {
+        split_by(*re_, Behavior::kIsolated, false, s, parts);
+      } else {
+        parts.push_back(std::move(s));
+      }
+      for (const auto& part : parts) {
+        std::string mapped;
+        mapped.reserve(part.size() * 2);
+        for (char c : part) mapped += byte_to_unicode(static_cast<uint8_t>(c));
+        out.push_back(std::move(mapped));
+      }
+    }
+    pieces = std::move(out);
+  }
+
+ private:
+  bool add_prefix_space_;
+  std::shared_ptr<const Regex> re_;
+};
+
+class RegexPreTokenizer final : public PreTokenizer {
+ public:
+  RegexPreTokenizer(std::shared_ptr<const Regex> re, Behavior b, bool invert)
+      : re_(std::move(re)), b_(b), invert_(invert) {}
+  void split(std::vector<std::string>& pieces) const override {
+    std::vector<std::string> out;
+    for (const auto& p : pieces) split_by(*re_, b_, invert_, p, out);
+    pieces = std::move(out);
+  }
+
+ private:
+  std::shared_ptr<const Regex> re_;
+  Behavior b_;
+  bool invert_;
+};
+
+class PreTokenizerSequence final : public PreTokenizer {
+ public:
+  explicit PreTokenizerSequence(std::vector<std::unique_ptr<PreTokenizer>> s)
+      : steps_(std::move(s)) {}
+  void split(std::vector<std::string>& pieces) const override {
+    for (const auto& s : steps_) s->split(pieces);
+  }
+
+ private:
+  std::vector<std::unique_ptr<PreTokenizer>> steps_;
+};
+
+Result<Behavior> parse_behavior(const std::string& s) {
+  if (s == "Removed") return Behavior::kRemoved;
+  if (s == "Isolated") return Behavior::kIsolated;
+  if (s == "MergedWithPrevious") return Behavior::kMergedWithPrevious;
+  if (s == "MergedWithNext") return Behavior::kMergedWithNext;
+  if (s == "Contiguous") return Behavior::kContiguous;
+  return make_error(ErrorCode::kUnsupported, "unknown split behavior '" + s + "'");
+}
+
+Result<std::unique_ptr<PreTokenizer>> regex_pre_tokenizer(const std::string& pattern, Behavior b,
+                                                          bool invert) {
+  SGLANG_ASSIGN_OR_RETURN(auto re, Regex::compile(pattern));
+  return std::unique_ptr<PreTokenizer>(new RegexPreTokenizer(std::move(re), b, invert));
+}
+
+}  // namespace
+
+const std::string& byte_to_unicode(uint8_t byte) {
+  // Printable Latin-1 bytes stand for themselves; the others map to U+0100 onwards, in byte order.
+  static const std::array<std::string, 256> table = [] {
+    std::array<std::string, 256> t;
+    int next = 0;
+    for (int b = 0; b < 256; ++b) {
+      const bool printable =
+          (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+      append_utf8(t[static_cast<size_t>(b)],
+                  printable ? static_cast<char32_t>(b) : static_cast<char32_t>(256 + next++));
+    }
+    return t;
+  }();
+  return table[byte];
+}
+
+int unicode_to_byte(char32_t cp) {
+  static const std::array<int, 324> table = [] {
+    std::array<int, 324> t;
+    t.fill(-1);
+    for (int b = 0; b < 256; ++b) {
+      size_t i = 0;
+      t[next_code_point(byte_to_unicode(static_cast<uint8_t>(b)), i)] = b;
+    }
+    return t;
+  }();
+  return cp < table.size() ? table[cp] : -1;
+}
+
+Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const json& j) {
+  const std::string type = j.value("type", "");
+  if (type == "Split") {
+    SGLANG_ASSIGN_OR_RETURN(auto re, compile_pattern(j.value("pattern", json())));
+    SGLANG_ASSIGN_OR_RETURN(Behavior b, parse_behavior(j.value("behavior", "Isolated")));
+    return std::unique_ptr<PreTokenizer>(new Split(std::move(re), b, j.value("invert", false)));
+  }
+  if (type == "ByteLevel") {
+    std::shared_ptr<const Regex> re;
+    if (j.value("use_regex", true)) {
+      SGLANG_ASSIGN_OR_RETURN(re, Regex::compile(kGpt2Pattern));
+    }
+    return std::unique_ptr<PreTokenizer>(
+        new ByteLevel(j.value("add_prefix_space", true), std::move(re)));
+  }
+  if (type == "Whitespace") return regex_pre_tokenizer(R"(\w+|[^\w\s]+)", Behavior::kRemoved, true);
+  if (type == "WhitespaceSplit") return regex_pre_tokenizer(R"(\s+)", Behavior::kRemoved, false);
+  if (type == "Digits") {
+    return regex_pre_tokenizer(j.value("individual_digits", false) ? R"(\p{N})" : R"(\p{N}+)",
+                               Behavior::kIsolated, false);
+  }
+  if (type == "Sequence") {
+    std::vector<std::unique_ptr<PreTokenizer>> steps;
+    for (const auto& s : j.value("pretokenizers", json::array())) {
+      SGLANG_ASSIGN_OR_RETURN(auto p, make_pre_tokenizer(s));
+      steps.push_back(std::move(p));
+    }
+    return std::unique_ptr<PreTokenizer>(new PreTokenizerSequence(std::move(steps)));
+  }
+  return make_error(ErrorCode::kUnsupported, "unsupported pre_tokenizer type '" + type + "'");
+}
+
+}  // namespace sglang::tok

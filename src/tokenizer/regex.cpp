@@ -1,0 +1,73 @@
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "tokenizer/regex.h"
+
+#include <pcre2.h>
+
+namespace sglang::tok {
+
+Result<std::shared_ptr<const Regex>> Regex::compile(const std::string& pattern) {
+  int error = 0;
+  PCRE2_SIZE offset = 0;
+  pcre2_code* code =
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                    PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &error, &offset, nullptr);
+  if (code == nullptr) {
+    PCRE2_UCHAR msg[256];
+    pcre2_get_error_message(error, msg, sizeof(msg));
+    return make_error(ErrorCode::kInvalidArgument, "bad regex '" + pattern + "' at offset " +
+                                                       std::to_string(offset) + ": " +
+                                                       reinterpret_cast<const char*>(msg));
+  }
+  pcre2_jit_compile(code,
+                    PCRE2_JIT_COMPLETE);  // falls back to the interpreter if JIT is unavailable
+  auto r = std::shared_ptr<Regex>(new Regex());
+  r->pattern_ = pattern;
+  r->code_ = code;
+  return std::shared_ptr<const Regex>(std::move(r));
+}
+
+Regex::~Regex() {
+  pcre2_code_free(static_cast<pcre2_code*>(code_));
+}
+
+std::vector<std::pair<size_t, size_t>> Regex::find_all(std::string_view text) const {
+  std::vector<std::pair<size_t, size_t>> out;
+  auto* code = static_cast<pcre2_code*>(code_);
+  pcre2_match_data* md = pcre2_match_data_create_from_pattern(code, nullptr);
+  const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
+  size_t start = 0;
+  while (start <= text.size()) {
+    const int rc = pcre2_match(code, subject, text.size(), start, PCRE2_NO_UTF_CHECK, md, nullptr);
+    if (rc < 0) break;
+    const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+    const size_t b = ov[0], e = ov[1];
+    if (e == b) {
+      // Empty match: skip one whole character so matching continues at a character boundary.
+      if (b >= text.size()) break;
+      size_t next = b + 1;
+      while (next < text.size() && (static_cast<uint8_t>(text[next]) & 0xc0) == 0x80) ++next;
+      start = next;
+      continue;
+    }
+    out.emplace_back(b, e);
+    start = e;
+  }
+  pcre2_match_data_free(md);
+  return out;
+}
+
+std::string regex_escape(std::string_view literal) {
+  std::string out = "\\Q";
+  // \Q...\E quotes everything except a literal "\E", which is split out.
+  for (size_t i = 0; i < literal.size(); ++i) {
+    if (literal.substr(i, 2) == "\\E") {
+      out += "\\E\\\\E\\Q";
+      ++i;
+    } else {
+      out.push_back(literal[i]);
+    }
+  }
+  return out + "\\E";
+}
+
+}  // namespace sglang::tok
