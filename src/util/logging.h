@@ -1,5 +1,6 @@
 #pragma once
-// Logging goes through spdlog (Debian's compiled library). One process-wide logger; the level follows
+// Logging goes through spdlog (Debian's compiled library). One process-wide logger; the level
+// follows
 // --log-level.
 #include <spdlog/spdlog.h>
 

@@ -39,7 +39,7 @@ built from pieces drawn from weighted character classes: ASCII letters,
 digits, punctuation, whitespace (incl. "\\r\\n" and exotic spaces), every
 script above, emoji and emoji modifiers, lone combining marks, ZWJ/ZWNJ and
 variation selectors, compatibility characters, C0/C1 controls and NUL, BOM
-U+FEFF, U+FFFD, noncharacters, private-use (BMP and planes 15/16), and
+U+FEFF, U+FFFD, noncharacters, private-use (BMP and planes 15/16),
 characters assigned only in recent Unicode versions, and uniformly random
 code points from all 17 planes (so mostly unassigned ones).
 Fragments (special-token spellings, contractions, words) are mixed in and may
@@ -213,7 +213,7 @@ CURATED = [
     "\ufb01\u0301 \ufb01\u0301\u0301 \u216b\u0301 \uff11\u0301 \uff11\u20e3 \u2460\u0308",
     # Unicode-version-sensitive characters (marks, letters, digits, format
     # characters, punctuation and case pairs added in Unicode 10..17):
-    "a\u1df6\u0316 a\u1ac1\u0316 a\u0898\u0316 a\u07fd\u0316 \u0890\u13430",
+    "a\u1df6\u0316 a\u1ac1\u0316 a\u0898\u0316 a\u07fd\u0316 \u0890\U00013430",
     "\U00010d50\U00010d70 \U00016ea0\U00016ebb \ua7cb\u0264 \u1c89\u1c8a",
     "\U00010d40\U00010d41 \U0001e4f0 \U00010940 \u2e43\u2e52 \u166d",
     "\u03a3\u0391\u03a3 \u0130stanbul \u1e9e \u01c5 \u2126",

@@ -80,6 +80,10 @@ def dumps(obj) -> str:
     return json.dumps(obj, ensure_ascii=True, separators=(",", ":"))
 
 
+def corpus_sha256(texts: list[str]) -> str:
+    return hashlib.sha256(dumps(texts).encode("ascii")).hexdigest()
+
+
 def make_pairs(texts: list[str], seed: int) -> list[tuple[str, str]]:
     """500 deterministic (a, b) pairs: a few fixed edge cases, then random."""
     fixed = [
@@ -150,7 +154,7 @@ def main(argv=None) -> int:
 
     t0 = time.monotonic()
     texts = corpus_mod.build_corpus(args.seed, args.n_random)
-    corpus_sha = hashlib.sha256(dumps(texts).encode("ascii")).hexdigest()
+    corpus_sha = corpus_sha256(texts)
     pairs = make_pairs(texts, args.seed)
     print(f"corpus: {len(texts)} strings ({len(corpus_mod.CURATED)} curated), "
           f"{time.monotonic() - t0:.2f}s")
