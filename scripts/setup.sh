@@ -35,5 +35,8 @@ if [ ! -x .venv/bin/python ] || ! cmp -s requirements-test.txt .venv/.requiremen
   cp requirements-test.txt .venv/.requirements-test.txt
 fi
 
+# Real tokenizer files for the tests, when ../shared/assets is not beside the checkout.
+./scripts/fetch_assets.sh
+
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSGLANG_WERROR=ON >/dev/null
 ninja -C build
