@@ -3,9 +3,83 @@
 
 #include <pcre2.h>
 
-namespace sglang::tok {
+#include <cstdio>
 
-Result<std::shared_ptr<const Regex>> Regex::compile(const std::string& pattern) {
+namespace sglang::tok {
+namespace {
+
+struct CodePointRange {
+  char32_t lo, hi;
+};
+#include "tokenizer/unicode_classes.inc"
+
+template <size_t N>
+std::string class_body(const CodePointRange (&ranges)[N]) {
+  std::string out;
+  char buf[40];
+  for (const auto& r : ranges) {
+    if (r.lo == r.hi) {
+      std::snprintf(buf, sizeof(buf), "\\x{%x}", static_cast<unsigned>(r.lo));
+    } else {
+      std::snprintf(buf, sizeof(buf), "\\x{%x}-\\x{%x}", static_cast<unsigned>(r.lo),
+                    static_cast<unsigned>(r.hi));
+    }
+    out += buf;
+  }
+  return out;
+}
+
+// Replaces \p{L}, \p{N}, \s and (outside classes) \S with explicit code point classes taken from
+// Hugging Face tokenizers' own regex engine (unicode_classes.inc): PCRE2's built-in Unicode tables
+// are an older Unicode version, and ids must not depend on it.
+std::string with_tokenizers_classes(const std::string& pattern) {
+  static const std::string letters = class_body(kLetterRanges), numbers = class_body(kNumberRanges),
+                           spaces = class_body(kSpaceRanges);
+  std::string out;
+  bool in_class = false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      const std::string_view rest = std::string_view(pattern).substr(i);
+      const std::string* body = nullptr;
+      size_t len = 2;
+      if (rest.substr(0, 5) == "\\p{L}") {
+        body = &letters;
+        len = 5;
+      } else if (rest.substr(0, 5) == "\\p{N}") {
+        body = &numbers;
+        len = 5;
+      } else if (rest[1] == 's') {
+        body = &spaces;
+      }
+      if (body) {
+        out += in_class ? *body : "[" + *body + "]";
+      } else if (rest[1] == 'S' && !in_class) {
+        out += "[^" + spaces + "]";
+      } else {
+        out.append(rest.substr(0, 2));
+      }
+      i += len - 1;
+      continue;
+    }
+    if (c == '[' && !in_class) {
+      in_class = true;
+      out.push_back(c);
+      if (i + 1 < pattern.size() && pattern[i + 1] == '^') out.push_back(pattern[++i]);
+      if (i + 1 < pattern.size() && pattern[i + 1] == ']')
+        out.push_back(pattern[++i]);  // literal ]
+      continue;
+    }
+    if (c == ']' && in_class) in_class = false;
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Regex>> Regex::compile(const std::string& original) {
+  const std::string pattern = with_tokenizers_classes(original);
   int error = 0;
   PCRE2_SIZE offset = 0;
   pcre2_code* code =
@@ -14,14 +88,14 @@ Result<std::shared_ptr<const Regex>> Regex::compile(const std::string& pattern) 
   if (code == nullptr) {
     PCRE2_UCHAR msg[256];
     pcre2_get_error_message(error, msg, sizeof(msg));
-    return make_error(ErrorCode::kInvalidArgument, "bad regex '" + pattern + "' at offset " +
+    return make_error(ErrorCode::kInvalidArgument, "bad regex '" + original + "' at offset " +
                                                        std::to_string(offset) + ": " +
                                                        reinterpret_cast<const char*>(msg));
   }
   pcre2_jit_compile(code,
                     PCRE2_JIT_COMPLETE);  // falls back to the interpreter if JIT is unavailable
   auto r = std::shared_ptr<Regex>(new Regex());
-  r->pattern_ = pattern;
+  r->pattern_ = original;
   r->code_ = code;
   return std::shared_ptr<const Regex>(std::move(r));
 }

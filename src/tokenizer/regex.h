@@ -14,7 +14,7 @@ namespace sglang::tok {
 
 class Regex {
  public:
-  static Result<std::shared_ptr<const Regex>> compile(const std::string& pattern);
+  static Result<std::shared_ptr<const Regex>> compile(const std::string& original);
   ~Regex();
   Regex(const Regex&) = delete;
   Regex& operator=(const Regex&) = delete;

@@ -1,6 +1,7 @@
 #include "tokenizer/unicode.h"
 
 #include <unicode/normalizer2.h>
+#include <unicode/uniset.h>
 #include <unicode/unistr.h>
 
 #include <stdexcept>
@@ -102,7 +103,9 @@ bool is_valid_utf8(std::string_view s) {
   return true;
 }
 
-std::string normalize(std::string_view text, NormalForm form) {
+namespace {
+
+const icu::Normalizer2& base_normalizer(NormalForm form) {
   UErrorCode status = U_ZERO_ERROR;
   const icu::Normalizer2* n = nullptr;
   switch (form) {
@@ -119,16 +122,60 @@ std::string normalize(std::string_view text, NormalForm form) {
       n = icu::Normalizer2::getNFKDInstance(status);
       break;
   }
-  if (U_FAILURE(status)) throw std::runtime_error("ICU normalizer unavailable");
-  const icu::UnicodeString src = icu::UnicodeString::fromUTF8(
-      icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));
+  if (U_FAILURE(status) || n == nullptr) throw std::runtime_error("ICU normalizer unavailable");
+  return *n;
+}
+
+// Characters Unicode 9.0 had assigned (ICU's [:age=9.0:] is "assigned in 9.0 or earlier").
+const icu::UnicodeSet& assigned_in_unicode9() {
+  static const icu::UnicodeSet* set = [] {
+    UErrorCode status = U_ZERO_ERROR;
+    auto* s = new icu::UnicodeSet(icu::UnicodeString("[:age=9.0:]"), status);
+    if (U_FAILURE(status)) throw std::runtime_error("ICU cannot build [:age=9.0:]");
+    s->freeze();
+    return s;
+  }();
+  return *set;
+}
+
+std::string normalize_run(const icu::Normalizer2& n, std::string_view run) {
+  if (run.empty()) return {};
+  UErrorCode status = U_ZERO_ERROR;
+  const icu::UnicodeString src =
+      icu::UnicodeString::fromUTF8(icu::StringPiece(run.data(), static_cast<int32_t>(run.size())));
   // Fast path: most text is already normalised.
-  if (n->isNormalized(src, status) && U_SUCCESS(status)) return std::string(text);
+  if (n.isNormalized(src, status) && U_SUCCESS(status)) return std::string(run);
   status = U_ZERO_ERROR;
-  const icu::UnicodeString dst = n->normalize(src, status);
+  const icu::UnicodeString dst = n.normalize(src, status);
   if (U_FAILURE(status)) throw std::runtime_error("ICU normalization failed");
   std::string out;
   dst.toUTF8String(out);
+  return out;
+}
+
+}  // namespace
+
+std::string normalize(std::string_view text, NormalForm form) {
+  // Hugging Face tokenizers normalises with Unicode 9.0 data; ICU's is newer. In 9.0 a character
+  // assigned later was unassigned: a starter without decomposition, across which nothing reorders
+  // or composes. So runs of 9.0 characters are normalised on their own and later ones copied as
+  // they are. (ICU's FilteredNormalizer2 differs: it still reorders across filtered-out
+  // characters.)
+  const icu::Normalizer2& n = base_normalizer(form);
+  const icu::UnicodeSet& known = assigned_in_unicode9();
+  std::string out;
+  out.reserve(text.size());
+  size_t run_start = 0, i = 0;
+  while (i < text.size()) {
+    const size_t cp_start = i;
+    const char32_t cp = next_code_point(text, i);
+    if (!known.contains(static_cast<UChar32>(cp))) {
+      out += normalize_run(n, text.substr(run_start, cp_start - run_start));
+      out.append(text.substr(cp_start, i - cp_start));
+      run_start = i;
+    }
+  }
+  out += normalize_run(n, text.substr(run_start));
   return out;
 }
 
