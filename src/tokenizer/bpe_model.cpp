@@ -189,6 +189,7 @@ Result<std::unique_ptr<Model>> make_model(const json& j) {
     SGLANG_RETURN_IF_ERROR(m->load(j));
     return std::unique_ptr<Model>(std::move(m));
   }
+  if (type == "WordPiece") return make_wordpiece(j);
   return make_error(ErrorCode::kUnsupported, "unsupported model type '" + type + "'");
 }
 

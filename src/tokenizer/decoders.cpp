@@ -33,6 +33,45 @@ class ByteLevelDecoder final : public Decoder {
   }
 };
 
+// "##" pieces join the previous token, others are preceded by a space; with cleanup, the spaces
+// BERT puts before punctuation and contractions are removed (per token, as HF does).
+class WordPieceDecoder final : public Decoder {
+ public:
+  WordPieceDecoder(std::string prefix, bool cleanup)
+      : prefix_(std::move(prefix)), cleanup_(cleanup) {}
+  std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      std::string& t = tokens[i];
+      if (i > 0) {
+        if (t.rfind(prefix_, 0) == 0) {
+          t.erase(0, prefix_.size());
+        } else {
+          t.insert(t.begin(), ' ');
+        }
+      }
+      if (cleanup_) t = clean_up(t);
+    }
+    return tokens;
+  }
+
+  static std::string clean_up(std::string s) {
+    static const std::pair<const char*, const char*> kRules[] = {
+        {" .", "."},   {" ?", "?"},     {" !", "!"},    {" ,", ","},
+        {" ' ", "'"},  {" n't", "n't"}, {" 'm", "'m"},  {" do not", " don't"},
+        {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+    for (const auto& [from, to] : kRules) {
+      const std::string f = from, t = to;
+      for (size_t pos = 0; (pos = s.find(f, pos)) != std::string::npos; pos += t.size())
+        s.replace(pos, f.size(), t);
+    }
+    return s;
+  }
+
+ private:
+  std::string prefix_;
+  bool cleanup_;
+};
+
 class DecoderSequence final : public Decoder {
  public:
   explicit DecoderSequence(std::vector<std::unique_ptr<Decoder>> s) : steps_(std::move(s)) {}
@@ -50,6 +89,10 @@ class DecoderSequence final : public Decoder {
 Result<std::unique_ptr<Decoder>> make_decoder(const json& j) {
   const std::string type = j.value("type", "");
   if (type == "ByteLevel") return std::unique_ptr<Decoder>(new ByteLevelDecoder());
+  if (type == "WordPiece") {
+    return std::unique_ptr<Decoder>(
+        new WordPieceDecoder(j.value("prefix", "##"), j.value("cleanup", true)));
+  }
   if (type == "Sequence") {
     std::vector<std::unique_ptr<Decoder>> steps;
     for (const auto& s : j.value("decoders", json::array())) {

@@ -1,8 +1,6 @@
 // Normalizers of tokenizer.json. Implemented: NFC, NFD, NFKC, NFKD, Lowercase, Replace, Prepend,
 // Strip, Sequence. (BertNormalizer, StripAccents and Precompiled come with the WordPiece and
 // Unigram models.)
-#include <unicode/locid.h>
-#include <unicode/unistr.h>
 
 #include <nlohmann/json.hpp>
 
@@ -24,16 +22,70 @@ class UnicodeNormalizer final : public Normalizer {
   NormalForm form_;
 };
 
+// Applies f(code point, out) to every code point.
+template <typename F>
+std::string map_code_points(std::string_view t, F f) {
+  std::string out;
+  out.reserve(t.size());
+  for (size_t i = 0; i < t.size();) f(next_code_point(t, i), out);
+  return out;
+}
+
 class Lowercase final : public Normalizer {
  public:
   std::string normalize(std::string_view t) const override {
-    icu::UnicodeString s =
-        icu::UnicodeString::fromUTF8(icu::StringPiece(t.data(), static_cast<int32_t>(t.size())));
-    s.toLower(icu::Locale::getRoot());
-    std::string out;
-    s.toUTF8String(out);
-    return out;
+    return map_code_points(t, [](char32_t c, std::string& out) { append_lowercase(out, c); });
   }
+};
+
+class StripAccents final : public Normalizer {
+ public:
+  std::string normalize(std::string_view t) const override {
+    return map_code_points(t, [](char32_t c, std::string& out) {
+      if (!has_class(CharClass::kAccentMark, c)) append_utf8(out, c);
+    });
+  }
+};
+
+bool is_chinese_char(char32_t c) {
+  // The CJK blocks of BERT's original tokenizer.
+  return (c >= 0x4e00 && c <= 0x9fff) || (c >= 0x3400 && c <= 0x4dbf) ||
+         (c >= 0x20000 && c <= 0x2a6df) || (c >= 0x2a700 && c <= 0x2b73f) ||
+         (c >= 0x2b740 && c <= 0x2b81f) || (c >= 0x2b920 && c <= 0x2ceaf) ||
+         (c >= 0xf900 && c <= 0xfaff) || (c >= 0x2f800 && c <= 0x2fa1f);
+}
+
+// BERT's text cleanup, in HF's order: clean_text, handle_chinese_chars, strip_accents (NFD, then
+// drop nonspacing marks; by default on when lowercasing), lowercase.
+class BertNormalizer final : public Normalizer {
+ public:
+  BertNormalizer(bool clean, bool chinese, bool strip, bool lower)
+      : clean_(clean), chinese_(chinese), strip_(strip), lower_(lower) {}
+  std::string normalize(std::string_view t) const override {
+    std::string s = map_code_points(t, [this](char32_t c, std::string& out) {
+      if (clean_ && has_class(CharClass::kBertRemoved, c)) return;
+      if (clean_ && has_class(CharClass::kBertSpace, c)) {
+        out.push_back(' ');
+      } else if (chinese_ && is_chinese_char(c)) {
+        out.push_back(' ');
+        append_utf8(out, c);
+        out.push_back(' ');
+      } else {
+        append_utf8(out, c);
+      }
+    });
+    if (strip_) {
+      s = map_code_points(tok::normalize(s, NormalForm::kNFD), [](char32_t c, std::string& out) {
+        if (!has_class(CharClass::kBertMark, c)) append_utf8(out, c);
+      });
+    }
+    if (lower_)
+      s = map_code_points(s, [](char32_t c, std::string& out) { append_lowercase(out, c); });
+    return s;
+  }
+
+ private:
+  bool clean_, chinese_, strip_, lower_;
 };
 
 class Replace final : public Normalizer {
@@ -137,6 +189,15 @@ Result<std::unique_ptr<Normalizer>> make_normalizer(const json& j) {
   if (type == "NFKC") return std::unique_ptr<Normalizer>(new UnicodeNormalizer(NormalForm::kNFKC));
   if (type == "NFKD") return std::unique_ptr<Normalizer>(new UnicodeNormalizer(NormalForm::kNFKD));
   if (type == "Lowercase") return std::unique_ptr<Normalizer>(new Lowercase());
+  if (type == "StripAccents") return std::unique_ptr<Normalizer>(new StripAccents());
+  if (type == "BertNormalizer") {
+    const bool lower = j.value("lowercase", true);
+    const bool strip = j.contains("strip_accents") && j["strip_accents"].is_boolean()
+                           ? j["strip_accents"].get<bool>()
+                           : lower;
+    return std::unique_ptr<Normalizer>(new BertNormalizer(
+        j.value("clean_text", true), j.value("handle_chinese_chars", true), strip, lower));
+  }
   if (type == "Prepend") return std::unique_ptr<Normalizer>(new Prepend(j.value("prepend", "")));
   if (type == "Strip") {
     return std::unique_ptr<Normalizer>(

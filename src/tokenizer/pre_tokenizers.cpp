@@ -141,6 +141,35 @@ class RegexPreTokenizer final : public PreTokenizer {
   bool invert_;
 };
 
+// BERT: split on whitespace (dropped), then isolate every punctuation character.
+class BertPreTokenizer final : public PreTokenizer {
+ public:
+  void split(std::vector<std::string>& pieces) const override {
+    std::vector<std::string> out;
+    for (const auto& p : pieces) {
+      std::string cur;
+      auto flush = [&] {
+        if (!cur.empty()) out.push_back(std::move(cur));
+        cur.clear();
+      };
+      for (size_t i = 0; i < p.size();) {
+        const size_t b = i;
+        const char32_t c = next_code_point(p, i);
+        if (has_class(CharClass::kSpace, c)) {
+          flush();
+        } else if (has_class(CharClass::kBertPunctuation, c)) {
+          flush();
+          out.emplace_back(p.substr(b, i - b));
+        } else {
+          cur.append(p, b, i - b);
+        }
+      }
+      flush();
+    }
+    pieces = std::move(out);
+  }
+};
+
 class PreTokenizerSequence final : public PreTokenizer {
  public:
   explicit PreTokenizerSequence(std::vector<std::unique_ptr<PreTokenizer>> s)
@@ -220,6 +249,7 @@ Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const json& j) {
     return regex_pre_tokenizer(j.value("individual_digits", false) ? R"(\p{N})" : R"(\p{N}+)",
                                Behavior::kIsolated, false);
   }
+  if (type == "BertPreTokenizer") return std::unique_ptr<PreTokenizer>(new BertPreTokenizer());
   if (type == "Sequence") {
     std::vector<std::unique_ptr<PreTokenizer>> steps;
     for (const auto& s : j.value("pretokenizers", json::array())) {

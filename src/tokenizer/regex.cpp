@@ -5,19 +5,15 @@
 
 #include <cstdio>
 
+#include "tokenizer/unicode.h"
+
 namespace sglang::tok {
 namespace {
 
-struct CodePointRange {
-  char32_t lo, hi;
-};
-#include "tokenizer/unicode_classes.inc"
-
-template <size_t N>
-std::string class_body(const CodePointRange (&ranges)[N]) {
+std::string class_body(CharClass c) {
   std::string out;
   char buf[40];
-  for (const auto& r : ranges) {
+  for (const auto& r : class_ranges(c)) {
     if (r.lo == r.hi) {
       std::snprintf(buf, sizeof(buf), "\\x{%x}", static_cast<unsigned>(r.lo));
     } else {
@@ -33,8 +29,9 @@ std::string class_body(const CodePointRange (&ranges)[N]) {
 // Hugging Face tokenizers' own regex engine (unicode_classes.inc): PCRE2's built-in Unicode tables
 // are an older Unicode version, and ids must not depend on it.
 std::string with_tokenizers_classes(const std::string& pattern) {
-  static const std::string letters = class_body(kLetterRanges), numbers = class_body(kNumberRanges),
-                           spaces = class_body(kSpaceRanges);
+  static const std::string letters = class_body(CharClass::kLetter),
+                           numbers = class_body(CharClass::kNumber),
+                           spaces = class_body(CharClass::kSpace);
   std::string out;
   bool in_class = false;
   for (size_t i = 0; i < pattern.size(); ++i) {

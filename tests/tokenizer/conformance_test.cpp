@@ -92,7 +92,8 @@ TEST_P(Conformance, IncrementalDetokenizerStreamsTheFullDecode) {
 
 INSTANTIATE_TEST_SUITE_P(Tokenizers, Conformance,
                          ::testing::Values(Case{"qwen3", "qwen3-tokenizer"},
-                                           Case{"llama3", "llama3-tokenizer"}),
+                                           Case{"llama3", "llama3-tokenizer"},
+                                           Case{"minilm", "minilm-l6-v2"}),
                          [](const auto& param_info) { return param_info.param.name; });
 
 }  // namespace
