@@ -67,6 +67,10 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_json(const std::string& text,
       return make_error(ErrorCode::kCorrupt, "bad added token " + a.dump() + " in " + source);
     t->added_.push_back(std::move(tok));
   }
+  for (size_t i = 0; i < t->added_.size(); ++i) {
+    const AddedToken& a = t->added_[i];
+    t->added_by_first_byte_[a.normalized ? 1 : 0][static_cast<uint8_t>(a.content[0])].push_back(i);
+  }
   return t;
 }
 
@@ -84,8 +88,10 @@ void Tokenizer::split_added(std::string_view text, bool normalized_pass,
   while (pos < text.size()) {
     // The longest added token of this pass starting at pos.
     const AddedToken* best = nullptr;
-    for (const AddedToken& a : added_) {
-      if (a.normalized != normalized_pass || a.content.size() > text.size() - pos) continue;
+    for (size_t index :
+         added_by_first_byte_[normalized_pass ? 1 : 0][static_cast<uint8_t>(text[pos])]) {
+      const AddedToken& a = added_[index];
+      if (a.content.size() > text.size() - pos) continue;
       if (text.compare(pos, a.content.size(), a.content) != 0) continue;
       if (best && best->content.size() >= a.content.size()) continue;
       if (a.single_word) {

@@ -3,6 +3,7 @@
 // first, then each remaining segment goes normalizer -> pre-tokenizer -> model, and the
 // post-processor adds the special tokens; decode maps ids back through the decoder. Encode and
 // decode are const and thread-safe.
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -56,6 +57,9 @@ class Tokenizer {
   std::unique_ptr<tok::PostProcessor> post_processor_;
   std::unique_ptr<tok::Decoder> decoder_;
   std::vector<AddedToken> added_;
+  // Indices into added_ by the token's first byte, per pass (0: raw text, 1: normalized text), so
+  // the scan for added tokens costs one table lookup per byte of text.
+  std::array<std::array<std::vector<size_t>, 256>, 2> added_by_first_byte_;
 };
 
 }  // namespace sglang

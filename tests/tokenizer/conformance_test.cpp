@@ -5,9 +5,11 @@
 // the test fails.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "test_support.h"
 #include "tokenizer/incremental_detokenizer.h"
@@ -88,6 +90,25 @@ TEST_P(Conformance, IncrementalDetokenizerStreamsTheFullDecode) {
     }
   }
   EXPECT_EQ(bad, 0u);
+}
+
+TEST_P(Conformance, ConcurrentEncodeIsThreadSafe) {
+  // Four threads encode interleaved shares of the corpus at once (the server tokenizes in many
+  // threads); every result must still equal the reference.
+  std::atomic<size_t> bad{0};
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t i = t; i < lines_.size(); i += 4) {
+        const auto& l = lines_[i];
+        if (tokenizer_->encode(l["text"].get<std::string>(), true) !=
+            l["ids"].get<std::vector<int32_t>>())
+          ++bad;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bad.load(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Tokenizers, Conformance,
