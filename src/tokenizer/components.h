@@ -59,7 +59,9 @@ class Decoder {
 Result<std::unique_ptr<Normalizer>> make_normalizer(const nlohmann::json& j);
 Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const nlohmann::json& j);
 Result<std::unique_ptr<Model>> make_model(const nlohmann::json& j);
+Result<std::unique_ptr<Normalizer>> make_precompiled(const nlohmann::json& j);
 Result<std::unique_ptr<Model>> make_wordpiece(const nlohmann::json& j);
+Result<std::unique_ptr<Model>> make_unigram(const nlohmann::json& j);
 Result<std::unique_ptr<PostProcessor>> make_post_processor(const nlohmann::json& j,
                                                            const Model& model);
 Result<std::unique_ptr<Decoder>> make_decoder(const nlohmann::json& j);

@@ -72,6 +72,34 @@ class WordPieceDecoder final : public Decoder {
   bool cleanup_;
 };
 
+// U+2581 back to spaces; the first token loses its leading space (unless prepend_scheme is never).
+class MetaspaceDecoder final : public Decoder {
+ public:
+  MetaspaceDecoder(std::string rep, bool strip_first)
+      : rep_(std::move(rep)), strip_first_(strip_first) {}
+  std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      std::string& t = tokens[i];
+      std::string out;
+      for (size_t pos = 0; pos < t.size();) {
+        if (t.compare(pos, rep_.size(), rep_) == 0) {
+          out.push_back(' ');
+          pos += rep_.size();
+        } else {
+          out.push_back(t[pos++]);
+        }
+      }
+      if (i == 0 && strip_first_ && !out.empty() && out[0] == ' ') out.erase(0, 1);
+      t = std::move(out);
+    }
+    return tokens;
+  }
+
+ private:
+  std::string rep_;
+  bool strip_first_;
+};
+
 class DecoderSequence final : public Decoder {
  public:
   explicit DecoderSequence(std::vector<std::unique_ptr<Decoder>> s) : steps_(std::move(s)) {}
@@ -89,6 +117,12 @@ class DecoderSequence final : public Decoder {
 Result<std::unique_ptr<Decoder>> make_decoder(const json& j) {
   const std::string type = j.value("type", "");
   if (type == "ByteLevel") return std::unique_ptr<Decoder>(new ByteLevelDecoder());
+  if (type == "Metaspace") {
+    std::string scheme = j.value("prepend_scheme", "");
+    if (scheme.empty()) scheme = j.value("add_prefix_space", true) ? "always" : "never";
+    return std::unique_ptr<Decoder>(
+        new MetaspaceDecoder(j.value("replacement", "\u2581"), scheme != "never"));
+  }
   if (type == "WordPiece") {
     return std::unique_ptr<Decoder>(
         new WordPieceDecoder(j.value("prefix", "##"), j.value("cleanup", true)));

@@ -189,6 +189,7 @@ Result<std::unique_ptr<Normalizer>> make_normalizer(const json& j) {
   if (type == "NFKC") return std::unique_ptr<Normalizer>(new UnicodeNormalizer(NormalForm::kNFKC));
   if (type == "NFKD") return std::unique_ptr<Normalizer>(new UnicodeNormalizer(NormalForm::kNFKD));
   if (type == "Lowercase") return std::unique_ptr<Normalizer>(new Lowercase());
+  if (type == "Precompiled") return make_precompiled(j);
   if (type == "StripAccents") return std::unique_ptr<Normalizer>(new StripAccents());
   if (type == "BertNormalizer") {
     const bool lower = j.value("lowercase", true);

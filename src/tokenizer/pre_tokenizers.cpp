@@ -170,6 +170,45 @@ class BertPreTokenizer final : public PreTokenizer {
   }
 };
 
+// SentencePiece-style: spaces become the replacement character (U+2581), which is prepended to each
+// piece per prepend_scheme, and with `split` each piece is cut before every replacement character.
+class Metaspace final : public PreTokenizer {
+ public:
+  Metaspace(std::string replacement, std::string scheme, bool split_pieces)
+      : rep_(std::move(replacement)), scheme_(std::move(scheme)), split_(split_pieces) {}
+  void split(std::vector<std::string>& pieces) const override {
+    std::vector<std::string> out;
+    for (size_t n = 0; n < pieces.size(); ++n) {
+      std::string s;
+      for (char c : pieces[n]) {
+        if (c == ' ') {
+          s += rep_;
+        } else {
+          s.push_back(c);
+        }
+      }
+      const bool starts = s.rfind(rep_, 0) == 0;
+      if (!starts && (scheme_ == "always" || (scheme_ == "first" && n == 0))) s = rep_ + s;
+      if (!split_) {
+        out.push_back(std::move(s));
+        continue;
+      }
+      size_t start = 0;
+      for (size_t pos = s.find(rep_, 1); pos != std::string::npos;
+           pos = s.find(rep_, pos + rep_.size())) {
+        out.push_back(s.substr(start, pos - start));
+        start = pos;
+      }
+      if (start < s.size()) out.push_back(s.substr(start));
+    }
+    pieces = std::move(out);
+  }
+
+ private:
+  std::string rep_, scheme_;
+  bool split_;
+};
+
 class PreTokenizerSequence final : public PreTokenizer {
  public:
   explicit PreTokenizerSequence(std::vector<std::unique_ptr<PreTokenizer>> s)
@@ -248,6 +287,12 @@ Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const json& j) {
   if (type == "Digits") {
     return regex_pre_tokenizer(j.value("individual_digits", false) ? R"(\p{N})" : R"(\p{N}+)",
                                Behavior::kIsolated, false);
+  }
+  if (type == "Metaspace") {
+    std::string scheme = j.value("prepend_scheme", "");
+    if (scheme.empty()) scheme = j.value("add_prefix_space", true) ? "always" : "never";
+    return std::unique_ptr<PreTokenizer>(
+        new Metaspace(j.value("replacement", "\u2581"), scheme, j.value("split", true)));
   }
   if (type == "BertPreTokenizer") return std::unique_ptr<PreTokenizer>(new BertPreTokenizer());
   if (type == "Sequence") {

@@ -29,6 +29,7 @@ enum class CharClass {
   kAccentMark,       // removed by StripAccents
   kBertMark,         // removed by BertNormalizer's strip_accents (after NFD)
   kBertPunctuation,  // isolated by BertPreTokenizer
+  kGraphemeExtend,   // extends the grapheme before it (Precompiled's segmentation)
 };
 bool has_class(CharClass c, char32_t cp);
 std::span<const CodePointRange> class_ranges(CharClass c);

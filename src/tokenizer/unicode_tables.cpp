@@ -37,6 +37,8 @@ std::span<const CodePointRange> class_ranges(CharClass c) {
       return span_of(kBertMarkRanges);
     case CharClass::kBertPunctuation:
       return span_of(kBertPunctuationRanges);
+    case CharClass::kGraphemeExtend:
+      return span_of(kGraphemeExtendRanges);
   }
   return {};
 }
