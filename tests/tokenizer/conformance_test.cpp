@@ -93,6 +93,27 @@ TEST_P(Conformance, IncrementalDetokenizerStreamsTheFullDecode) {
   EXPECT_EQ(bad, 0u);
 }
 
+TEST_P(Conformance, PairsEqualTokenizers) {
+  // Text pairs (cross-encoder input) where the reference has them: ids and segment ids.
+  std::ifstream in(reference_dir() + "/" + GetParam().name + ".pairs.jsonl");
+  if (!in)
+    GTEST_SKIP() << "the reference has no pairs for " << GetParam().name
+                 << " (decoder-only tokenizer)";
+  size_t n = 0, bad = 0;
+  for (std::string line; std::getline(in, line); ++n) {
+    const auto l = nlohmann::json::parse(line);
+    std::vector<int32_t> types;
+    const auto ids =
+        tokenizer_->encode_pair(l["a"].get<std::string>(), l["b"].get<std::string>(), true, &types);
+    if (ids != l["ids"].get<std::vector<int32_t>>() ||
+        types != l["type_ids"].get<std::vector<int32_t>>()) {
+      if (bad++ < 3) ADD_FAILURE() << "pair " << l["a"].dump() << " / " << l["b"].dump();
+    }
+  }
+  EXPECT_EQ(n, 500u);
+  EXPECT_EQ(bad, 0u);
+}
+
 TEST_P(Conformance, ConcurrentEncodeIsThreadSafe) {
   // Four threads encode interleaved shares of the corpus at once (the server tokenizes in many
   // threads); every result must still equal the reference.
