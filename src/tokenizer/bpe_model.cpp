@@ -9,6 +9,7 @@
 
 #include "tokenizer/components.h"
 #include "tokenizer/unicode.h"
+#include "tokenizer/vocab.h"
 
 namespace sglang::tok {
 namespace {
@@ -22,16 +23,7 @@ struct PairHash {
 class Bpe final : public Model {
  public:
   Status load(const json& j) {
-    if (!j.contains("vocab") || !j["vocab"].is_object()) {
-      return make_error(ErrorCode::kCorrupt, "BPE model without a 'vocab' object");
-    }
-    for (auto it = j["vocab"].begin(); it != j["vocab"].end(); ++it) {
-      const int32_t id = it.value().get<int32_t>();
-      vocab_[it.key()] = id;
-      if (static_cast<size_t>(id) >= id_to_token_.size())
-        id_to_token_.resize(static_cast<size_t>(id) + 1);
-      id_to_token_[static_cast<size_t>(id)] = it.key();
-    }
+    SGLANG_RETURN_IF_ERROR(vocab_.load(j.value("vocab", json()), "BPE"));
     int32_t rank = 0;
     for (const auto& m : j.value("merges", json::array())) {
       std::string a, b;
@@ -93,16 +85,9 @@ class Bpe final : public Model {
     cache_.emplace(std::string(piece), std::move(ids));
   }
 
-  int64_t vocab_size() const override { return static_cast<int64_t>(id_to_token_.size()); }
-  std::string id_to_token(int32_t id) const override {
-    return id >= 0 && static_cast<size_t>(id) < id_to_token_.size()
-               ? id_to_token_[static_cast<size_t>(id)]
-               : "";
-  }
-  int32_t token_to_id(std::string_view t) const override {
-    auto it = vocab_.find(std::string(t));
-    return it == vocab_.end() ? -1 : it->second;
-  }
+  int64_t vocab_size() const override { return vocab_.size(); }
+  std::string id_to_token(int32_t id) const override { return vocab_.id_to_token(id); }
+  int32_t token_to_id(std::string_view t) const override { return vocab_.token_to_id(t); }
 
  private:
   struct Merge {
@@ -170,8 +155,7 @@ class Bpe final : public Model {
     return syms;
   }
 
-  std::unordered_map<std::string, int32_t> vocab_;
-  std::vector<std::string> id_to_token_;
+  Vocab vocab_;
   std::unordered_map<uint64_t, Merge, PairHash> merges_;
   bool ignore_merges_ = false, byte_fallback_ = false, fuse_unk_ = false;
   int32_t unk_id_ = -1;

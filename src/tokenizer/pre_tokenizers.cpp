@@ -75,6 +75,7 @@ void split_by(const Regex& re, Behavior behavior, bool invert, std::string_view 
   if (!pending.empty()) out.push_back(pending);
 }
 
+// Split, and the fixed-pattern pre-tokenizers (Whitespace, WhitespaceSplit, Digits) built on it.
 class Split final : public PreTokenizer {
  public:
   Split(std::shared_ptr<const Regex> re, Behavior b, bool invert)
@@ -123,22 +124,6 @@ class ByteLevel final : public PreTokenizer {
  private:
   bool add_prefix_space_;
   std::shared_ptr<const Regex> re_;
-};
-
-class RegexPreTokenizer final : public PreTokenizer {
- public:
-  RegexPreTokenizer(std::shared_ptr<const Regex> re, Behavior b, bool invert)
-      : re_(std::move(re)), b_(b), invert_(invert) {}
-  void split(std::vector<std::string>& pieces) const override {
-    std::vector<std::string> out;
-    for (const auto& p : pieces) split_by(*re_, b_, invert_, p, out);
-    pieces = std::move(out);
-  }
-
- private:
-  std::shared_ptr<const Regex> re_;
-  Behavior b_;
-  bool invert_;
 };
 
 // BERT: split on whitespace (dropped), then isolate every punctuation character.
@@ -233,7 +218,7 @@ Result<Behavior> parse_behavior(const std::string& s) {
 Result<std::unique_ptr<PreTokenizer>> regex_pre_tokenizer(const std::string& pattern, Behavior b,
                                                           bool invert) {
   SGLANG_ASSIGN_OR_RETURN(auto re, Regex::compile(pattern));
-  return std::unique_ptr<PreTokenizer>(new RegexPreTokenizer(std::move(re), b, invert));
+  return std::unique_ptr<PreTokenizer>(new Split(std::move(re), b, invert));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "tokenizer/components.h"
 #include "tokenizer/unicode.h"
+#include "tokenizer/vocab.h"
 
 namespace sglang::tok {
 namespace {
@@ -15,16 +16,7 @@ using nlohmann::json;
 class WordPiece final : public Model {
  public:
   Status load(const json& j) {
-    if (!j.contains("vocab") || !j["vocab"].is_object()) {
-      return make_error(ErrorCode::kCorrupt, "WordPiece model without a 'vocab' object");
-    }
-    for (auto it = j["vocab"].begin(); it != j["vocab"].end(); ++it) {
-      const int32_t id = it.value().get<int32_t>();
-      vocab_[it.key()] = id;
-      if (static_cast<size_t>(id) >= id_to_token_.size())
-        id_to_token_.resize(static_cast<size_t>(id) + 1);
-      id_to_token_[static_cast<size_t>(id)] = it.key();
-    }
+    SGLANG_RETURN_IF_ERROR(vocab_.load(j.value("vocab", json()), "WordPiece"));
     prefix_ = j.value("continuing_subword_prefix", "##");
     max_chars_ = j.value("max_input_chars_per_word", 100);
     const std::string unk = j.value("unk_token", "[UNK]");
@@ -69,20 +61,12 @@ class WordPiece final : public Model {
     out.insert(out.end(), pieces.begin(), pieces.end());
   }
 
-  int64_t vocab_size() const override { return static_cast<int64_t>(id_to_token_.size()); }
-  std::string id_to_token(int32_t id) const override {
-    return id >= 0 && static_cast<size_t>(id) < id_to_token_.size()
-               ? id_to_token_[static_cast<size_t>(id)]
-               : "";
-  }
-  int32_t token_to_id(std::string_view t) const override {
-    auto it = vocab_.find(std::string(t));
-    return it == vocab_.end() ? -1 : it->second;
-  }
+  int64_t vocab_size() const override { return vocab_.size(); }
+  std::string id_to_token(int32_t id) const override { return vocab_.id_to_token(id); }
+  int32_t token_to_id(std::string_view t) const override { return vocab_.token_to_id(t); }
 
  private:
-  std::unordered_map<std::string, int32_t> vocab_;
-  std::vector<std::string> id_to_token_;
+  Vocab vocab_;
   std::string prefix_;
   int64_t max_chars_ = 100;
   int32_t unk_id_ = -1;
