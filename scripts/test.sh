@@ -18,8 +18,8 @@ ctest --test-dir build -j "$JOBS" --output-on-failure
 
 echo "== ASan + UBSan build"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSGLANG_SANITIZE=ON -DSGLANG_WERROR=ON >/dev/null
-ninja -C build-asan sglang_unit_tests sglang_golden_tests
-# All unit tests; of the golden suite, the best kernel table only (the sanitizers check memory and UB,
+ninja -C build-asan sglang_unit_tests sglang_golden_tests sglang_tokenizer_conformance
+# All unit and tokenizer tests; of the golden suite, the best kernel table only (the sanitizers check memory and UB,
 # the release run above checks numbers on every table).
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan -j "$JOBS" --output-on-failure -E "GoldenTest.*generic"
