@@ -70,6 +70,8 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_json(const std::string& text,
   for (size_t i = 0; i < t->added_.size(); ++i) {
     const AddedToken& a = t->added_[i];
     t->added_by_first_byte_[a.normalized ? 1 : 0][static_cast<uint8_t>(a.content[0])].push_back(i);
+    t->added_by_id_.emplace(a.id, i);  // the first entry wins, as the scans did
+    t->added_by_content_.emplace(a.content, i);
   }
   return t;
 }
@@ -203,22 +205,18 @@ int64_t Tokenizer::vocab_size() const {
 }
 
 std::string Tokenizer::id_to_token(int32_t id) const {
-  for (const auto& a : added_) {
-    if (a.id == id) return a.content;
-  }
-  return model_->id_to_token(id);
+  auto it = added_by_id_.find(id);
+  return it != added_by_id_.end() ? added_[it->second].content : model_->id_to_token(id);
 }
 
 int32_t Tokenizer::token_to_id(std::string_view token) const {
-  for (const auto& a : added_) {
-    if (a.content == token) return a.id;
-  }
-  return model_->token_to_id(token);
+  auto it = added_by_content_.find(std::string(token));
+  return it != added_by_content_.end() ? added_[it->second].id : model_->token_to_id(token);
 }
 
 bool Tokenizer::is_special(int32_t id) const {
-  return std::any_of(added_.begin(), added_.end(),
-                     [&](const AddedToken& a) { return a.id == id && a.special; });
+  auto it = added_by_id_.find(id);
+  return it != added_by_id_.end() && added_[it->second].special;
 }
 
 }  // namespace sglang

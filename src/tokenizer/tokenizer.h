@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "tokenizer/components.h"
@@ -60,6 +61,9 @@ class Tokenizer {
   // Indices into added_ by the token's first byte, per pass (0: raw text, 1: normalized text), so
   // the scan for added tokens costs one table lookup per byte of text.
   std::array<std::array<std::vector<size_t>, 256>, 2> added_by_first_byte_;
+  // Indices into added_ by id and by content: decode looks every id up, so no scan of added_.
+  std::unordered_map<int32_t, size_t> added_by_id_;
+  std::unordered_map<std::string, size_t> added_by_content_;
 };
 
 }  // namespace sglang
