@@ -1,0 +1,159 @@
+#pragma once
+// A generation request as the scheduler sees it, and the channel its results flow back through.
+// The HTTP layer (or the offline runner) creates a Request, submits it, and reads StepOutputs from
+// its RequestStream; only the scheduler thread touches the rest of the Request.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "cache/radix_tree.h"
+#include "sampling/sampler.h"
+#include "sampling/sampling_params.h"
+
+namespace sglang {
+
+// SGLang's finish_reason: {"type": "stop", "matched": <token id or string>},
+// {"type": "length", "length": max_new_tokens}, {"type": "abort", "message": ...}.
+struct FinishReason {
+  enum class Kind { kStopToken, kStopString, kLength, kAbort };
+  Kind kind = Kind::kLength;
+  int64_t matched_token = 0;
+  std::string matched_string;
+  int64_t length = 0;
+  std::string message;
+  // HTTP status the abort maps to (SGLang's FINISH_ABORT carries one), e.g. 400 for a bad prompt.
+  int status_code = 500;
+
+  static FinishReason stop_token(int64_t id) { return {Kind::kStopToken, id, {}, 0, {}, 0}; }
+  static FinishReason stop_string(std::string s) {
+    return {Kind::kStopString, 0, std::move(s), 0, {}, 0};
+  }
+  static FinishReason length_reached(int64_t n) { return {Kind::kLength, 0, {}, n, {}, 0}; }
+  static FinishReason abort(std::string msg, int status = 500) {
+    return {Kind::kAbort, 0, {}, 0, std::move(msg), status};
+  }
+};
+
+// Input logprob entry: the logprob of prompt token `token_id` given the tokens before it (none for
+// the first token of the prompt).
+struct InputLogprob {
+  int32_t token_id = 0;
+  std::optional<float> logprob;
+  std::vector<TokenLogprob> top;  // empty for the first prompt token
+};
+
+// What one scheduler step produced for one request. Token ids and logprobs are the new ones since
+// the previous StepOutput; the counters are totals.
+struct StepOutput {
+  std::vector<int32_t> new_token_ids;
+  std::vector<TokenLogprob> new_token_logprobs;  // parallel to new_token_ids, if return_logprob
+  std::vector<std::vector<TokenLogprob>> new_top_logprobs;  // if top_logprobs_num > 0
+  std::vector<InputLogprob> input_logprobs;  // once, when the prompt's logprobs are complete
+  bool finished = false;
+  std::optional<FinishReason> finish_reason;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t cached_tokens = 0;
+};
+
+// A single-producer (scheduler) multi-step channel. The consumer either blocks in pop() or
+// registers a notifier that the scheduler calls after each push (an event loop's wake-up).
+class RequestStream {
+ public:
+  void push(StepOutput out) {
+    std::function<void()> notify;
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(out));
+      notify = notifier_;
+    }
+    cv_.notify_all();
+    if (notify) notify();
+  }
+  // Blocks until an output is there.
+  StepOutput pop() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !queue_.empty(); });
+    StepOutput out = std::move(queue_.front());
+    queue_.pop_front();
+    return out;
+  }
+  std::optional<StepOutput> try_pop() {
+    std::lock_guard lock(mu_);
+    if (queue_.empty()) return std::nullopt;
+    StepOutput out = std::move(queue_.front());
+    queue_.pop_front();
+    return out;
+  }
+  void set_notifier(std::function<void()> f) {
+    std::lock_guard lock(mu_);
+    notifier_ = std::move(f);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<StepOutput> queue_;
+  std::function<void()> notifier_;
+};
+
+struct LogprobOptions {
+  bool return_logprob = false;
+  int64_t top_logprobs_num = 0;
+  // First prompt position whose logprob is returned; -1: SGLang's default (the last prompt token).
+  int64_t logprob_start_len = -1;
+};
+
+enum class RequestState { kWaiting, kRunning, kFinished };
+
+struct Request {
+  // Set by the submitter.
+  std::string rid;
+  std::vector<int32_t> prompt;
+  SamplingParams params;
+  LogprobOptions logprob;
+  std::shared_ptr<RequestStream> stream;
+  // Requests with the same non-empty group (the copies of an n > 1 request) share their prompt:
+  // the scheduler prefills the first and admits the others once its prefix is in the cache.
+  std::string prefix_group;
+
+  // Scheduler state.
+  RequestState state = RequestState::kWaiting;
+  std::vector<int32_t> output;
+  PenaltyState penalties;
+  uint64_t seed = 0;
+  std::vector<int32_t> pages;  // page table: the tree's prefix pages, then the request's own
+  int64_t tree_pages = 0;      // leading entries of `pages` owned by the radix tree
+  RadixTree::Node* last_node = nullptr;  // locked while the request runs
+  int64_t kv_len = 0;                    // tokens of prompt+output whose K/V are in `pages`
+  int64_t cached_tokens = 0;             // prefix reused from the cache at the first admission
+  bool cached_tokens_set = false;
+  int64_t admit_order = 0;      // larger = admitted later (retraction picks the newest)
+  int64_t computed_before = 0;  // most tokens this request had computed before a retraction
+  bool admitted_once = false;
+  std::vector<InputLogprob> input_logprobs;
+  bool input_logprobs_done = false;  // all prompt positions from logprob_start_len are in
+  bool input_logprobs_sent = false;
+  std::vector<TokenLogprob> output_logprobs;  // one per output token, if asked
+  std::vector<std::vector<TokenLogprob>> output_top_logprobs;
+  int64_t emitted = 0;  // output tokens already sent on the stream
+  std::chrono::steady_clock::time_point arrival;
+  bool abort_requested = false;
+  std::string abort_message;
+
+  int64_t total_len() const { return static_cast<int64_t>(prompt.size() + output.size()); }
+  int32_t token_at(int64_t i) const {
+    const auto p = static_cast<int64_t>(prompt.size());
+    return i < p ? prompt[static_cast<size_t>(i)] : output[static_cast<size_t>(i - p)];
+  }
+};
+
+}  // namespace sglang

@@ -1,0 +1,747 @@
+#include "engine/scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "tokenizer/tokenizer.h"
+#include "util/logging.h"
+
+namespace sglang {
+namespace {
+
+// Without --max-total-tokens, the KV pool takes this fraction of the memory the backend reports
+// free, at most kDefaultMaxPoolTokens tokens (the CPU pool is zeroed up front; a smaller default
+// keeps start-up fast). --max-total-tokens / --mem-fraction-static override.
+constexpr double kDefaultMemFraction = 0.3;
+constexpr int64_t kDefaultMaxPoolTokens = 262144;
+// SGLang's PrefillAdder clips each running request's reserved future tokens to this.
+constexpr int64_t kNewTokenClip = 4096;
+constexpr double kInitNewTokenRatio = 0.7;
+constexpr double kMinNewTokenRatio = 0.1;
+constexpr double kNewTokenRatioDecay = 0.001;
+
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+
+std::vector<int32_t> tokens_of(const Request& r, int64_t begin, int64_t end) {
+  std::vector<int32_t> out;
+  out.reserve(static_cast<size_t>(end - begin));
+  for (int64_t i = begin; i < end; ++i) out.push_back(r.token_at(i));
+  return out;
+}
+
+int64_t input_logprob_start(const Request& r) {
+  const auto prompt = static_cast<int64_t>(r.prompt.size());
+  const int64_t start = r.logprob.logprob_start_len;
+  return start < 0 ? prompt - 1 : std::min(start, prompt - 1);
+}
+
+bool wants_input_logprobs(const Request& r) {
+  return r.logprob.return_logprob && !r.input_logprobs_done;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(CausalLM& model, const Tokenizer* tokenizer, const SchedulerConfig& config)
+    : model_(model), tokenizer_(tokenizer), config_(config) {
+  if (config_.page_size < 1) throw std::invalid_argument("page_size must be at least 1");
+  const ModelConfig& mc = model.config();
+  context_length_ =
+      config_.context_length > 0 ? config_.context_length : mc.max_position_embeddings;
+  const KvCacheShape shape = model.kv_cache_shape();
+  int64_t tokens = config_.max_total_tokens;
+  if (tokens <= 0) {
+    const double fraction =
+        config_.mem_fraction_static > 0 ? config_.mem_fraction_static : kDefaultMemFraction;
+    const double bytes = static_cast<double>(model.backend().available_memory_bytes()) * fraction;
+    tokens = static_cast<int64_t>(bytes / static_cast<double>(shape.bytes_per_token()));
+    if (config_.mem_fraction_static <= 0) tokens = std::min(tokens, kDefaultMaxPoolTokens);
+  }
+  if (tokens < 2 * config_.page_size) {
+    throw std::invalid_argument("the KV cache pool would hold only " + std::to_string(tokens) +
+                                " tokens; raise --max-total-tokens or --mem-fraction-static");
+  }
+  const int64_t num_pages = tokens / config_.page_size;
+  pool_ = std::make_unique<PagePool>(num_pages, config_.page_size);
+  kv_ = std::make_unique<KvCache>(model.backend(), shape, num_pages, config_.page_size);
+  if (!config_.disable_radix_cache) tree_ = std::make_unique<RadixTree>(*pool_);
+  const int64_t total = num_pages * config_.page_size;
+  max_running_ =
+      config_.max_running_requests > 0
+          ? config_.max_running_requests
+          : std::min<int64_t>(
+                std::max<int64_t>(total * 512 / std::max<int64_t>(context_length_, 1), 2048), 4096);
+  max_running_ = std::min(max_running_, num_pages);
+  counters_.max_total_num_tokens = total;
+  counters_.max_running_requests = max_running_;
+  counters_.context_length = context_length_;
+  counters_.page_size = config_.page_size;
+  new_token_ratio_ = kInitNewTokenRatio;
+  publish_stats();
+}
+
+Scheduler::~Scheduler() {
+  stop();
+  // Requests still held (step() used without the thread) give their pages back before the tree
+  // and the pool go away.
+  for (auto& r : running_) release(*r);
+  running_.clear();
+  tree_.reset();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Submission and commands (any thread)
+
+Status Scheduler::validate(const Request& req) const {
+  auto bad = [](std::string msg) {
+    return make_error(ErrorCode::kInvalidArgument, std::move(msg));
+  };
+  const int64_t vocab = model_.config().vocab_size;
+  const auto n = static_cast<int64_t>(req.prompt.size());
+  if (n == 0) return bad("The input is empty; a prompt needs at least one token.");
+  for (int32_t id : req.prompt) {
+    if (id < 0 || id >= vocab) {
+      return bad("The input_ids contains values greater than the vocab size (" +
+                 std::to_string(vocab) + "): " + std::to_string(id) + ".");
+    }
+  }
+  SGLANG_RETURN_IF_ERROR(req.params.verify(vocab));
+  if (!req.params.stop.empty() && tokenizer_ == nullptr) {
+    return bad("stop strings are unavailable without a tokenizer.");
+  }
+  // As SGLang's TokenizerManager._validate_token_len.
+  if (n >= context_length_) {
+    return bad("The input (" + std::to_string(n) + " tokens) is longer than the model's context " +
+               "length (" + std::to_string(context_length_) + " tokens).");
+  }
+  if (req.params.max_new_tokens + n >= context_length_) {
+    const int64_t total = req.params.max_new_tokens + n;
+    return bad("Requested token count exceeds the model's maximum context length of " +
+               std::to_string(context_length_) + " tokens. You requested a total of " +
+               std::to_string(total) + " tokens: " + std::to_string(n) +
+               " tokens from the input messages and " + std::to_string(req.params.max_new_tokens) +
+               " tokens for the completion. Please reduce the number of tokens in the input " +
+               "messages or the completion to fit within the limit.");
+  }
+  const int64_t pool_tokens = pool_->num_pages() * config_.page_size;
+  if (n + 1 > pool_tokens) {
+    return bad("Input length (" + std::to_string(n) + " tokens) exceeds the maximum allowed " +
+               "length (" + std::to_string(pool_tokens - 1) + " tokens) of the KV cache pool.");
+  }
+  return {};
+}
+
+Status Scheduler::submit(std::unique_ptr<Request> req) {
+  SGLANG_RETURN_IF_ERROR(validate(*req));
+  if (!req->stream) req->stream = std::make_shared<RequestStream>();
+  req->arrival = std::chrono::steady_clock::now();
+  Command cmd;
+  cmd.kind = Command::Kind::kSubmit;
+  cmd.request = std::move(req);
+  push_command(std::move(cmd));
+  return {};
+}
+
+void Scheduler::abort(const std::string& rid, const std::string& message) {
+  Command cmd;
+  cmd.kind = Command::Kind::kAbort;
+  cmd.rid = rid;
+  cmd.message = message;
+  push_command(std::move(cmd));
+}
+
+void Scheduler::abort_all(const std::string& message) {
+  Command cmd;
+  cmd.kind = Command::Kind::kAbortAll;
+  cmd.message = message;
+  push_command(std::move(cmd));
+}
+
+std::future<bool> Scheduler::flush_cache() {
+  Command cmd;
+  cmd.kind = Command::Kind::kFlush;
+  auto fut = cmd.flushed.get_future();
+  push_command(std::move(cmd));
+  return fut;
+}
+
+std::future<Status> Scheduler::run_between_steps(std::function<Status()> fn) {
+  Command cmd;
+  cmd.kind = Command::Kind::kCall;
+  cmd.fn = std::move(fn);
+  auto fut = cmd.called.get_future();
+  push_command(std::move(cmd));
+  return fut;
+}
+
+void Scheduler::push_command(Command cmd) {
+  {
+    std::lock_guard lock(inbox_mu_);
+    inbox_.push_back(std::move(cmd));
+  }
+  inbox_cv_.notify_one();
+}
+
+void Scheduler::start() {
+  if (thread_.joinable()) return;
+  {
+    std::lock_guard lock(inbox_mu_);
+    stop_requested_ = false;
+  }
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Scheduler::stop() {
+  if (!thread_.joinable()) return;
+  abort_all("The server is shutting down.");
+  {
+    std::lock_guard lock(inbox_mu_);
+    stop_requested_ = true;
+  }
+  inbox_cv_.notify_one();
+  thread_.join();
+}
+
+void Scheduler::loop() {
+  while (true) {
+    {
+      std::unique_lock lock(inbox_mu_);
+      inbox_cv_.wait(lock, [&] { return stop_requested_ || !inbox_.empty() || has_work(); });
+      if (stop_requested_ && inbox_.empty()) break;
+    }
+    try {
+      step();
+    } catch (const std::exception& e) {
+      // A bug must not take the server down with every request in it: fail what is in flight.
+      SGLANG_LOG_ERROR("scheduler step failed: {}", e.what());
+      for (auto& r : running_)
+        finish(*r, FinishReason::abort(std::string("internal error: ") + e.what()));
+      running_.clear();
+    }
+  }
+}
+
+void Scheduler::process_inbox() {
+  std::deque<Command> cmds;
+  {
+    std::lock_guard lock(inbox_mu_);
+    cmds.swap(inbox_);
+  }
+  for (Command& cmd : cmds) {
+    switch (cmd.kind) {
+      case Command::Kind::kSubmit: {
+        Request& r = *cmd.request;
+        r.state = RequestState::kWaiting;
+        r.seed = r.params.sampling_seed
+                     ? *r.params.sampling_seed
+                     : config_.random_seed * 0x9E3779B97F4A7C15ull + ++seed_counter_;
+        waiting_.push_back(std::move(cmd.request));
+        break;
+      }
+      case Command::Kind::kAbort:
+      case Command::Kind::kAbortAll: {
+        const bool all = cmd.kind == Command::Kind::kAbortAll;
+        auto matches = [&](const Request& r) {
+          return all || r.rid == cmd.rid || (!r.prefix_group.empty() && r.prefix_group == cmd.rid);
+        };
+        for (auto it = waiting_.begin(); it != waiting_.end();) {
+          if (matches(**it)) {
+            finish(**it, FinishReason::abort(cmd.message));
+            it = waiting_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+        for (auto& r : running_) {
+          if (matches(*r)) {
+            r->abort_requested = true;
+            r->abort_message = cmd.message;
+          }
+        }
+        break;
+      }
+      case Command::Kind::kFlush: {
+        bool ok = false;
+        if (has_work()) {
+          SGLANG_LOG_WARN(
+              "Cache not flushed because there are pending requests. #queue-req: {}, "
+              "#running-req: {}",
+              waiting_.size(), running_.size());
+        } else {
+          ok = tree_ ? tree_->reset() : true;
+          if (ok) SGLANG_LOG_INFO("Cache flushed successfully!");
+        }
+        cmd.flushed.set_value(ok);
+        break;
+      }
+      case Command::Kind::kCall: {
+        Status st;
+        try {
+          st = cmd.fn();
+        } catch (const std::exception& e) {
+          st = make_error(ErrorCode::kInternal, e.what());
+        }
+        cmd.called.set_value(std::move(st));
+        break;
+      }
+    }
+  }
+  // Aborted running requests end now, between steps.
+  for (auto& r : running_) {
+    if (r->abort_requested) finish(*r, FinishReason::abort(r->abort_message));
+  }
+  std::erase_if(running_, [](const auto& r) { return r->state == RequestState::kFinished; });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pages
+
+int64_t Scheduler::available_pages() const {
+  return pool_->num_free() + (tree_ ? tree_->evictable_pages() : 0);
+}
+
+std::optional<std::vector<int32_t>> Scheduler::allocate_pages(int64_t n) {
+  if (pool_->num_free() < n && tree_) tree_->evict(n - pool_->num_free());
+  return pool_->allocate(n);
+}
+
+bool Scheduler::grow_pages(Request& r, int64_t tokens) {
+  const int64_t need = ceil_div(tokens, config_.page_size) - static_cast<int64_t>(r.pages.size());
+  if (need <= 0) return true;
+  auto pages = allocate_pages(need);
+  if (!pages) return false;
+  r.pages.insert(r.pages.end(), pages->begin(), pages->end());
+  return true;
+}
+
+void Scheduler::cache_prefix(Request& r) {
+  if (!tree_) return;
+  const int64_t full = r.kv_len / config_.page_size;
+  if (full <= r.tree_pages) return;
+  const std::vector<int32_t> tokens = tokens_of(r, 0, full * config_.page_size);
+  const int64_t existing =
+      tree_->insert(tokens, std::span<const int32_t>(r.pages).first(static_cast<size_t>(full)));
+  // Pages whose tokens another request cached meanwhile: the tree keeps its copy, ours go back.
+  const int64_t existing_pages = existing / config_.page_size;
+  if (existing_pages > r.tree_pages) {
+    pool_->free(std::span<const int32_t>(r.pages).subspan(
+        static_cast<size_t>(r.tree_pages), static_cast<size_t>(existing_pages - r.tree_pages)));
+  }
+  RadixTree::Match m = tree_->match_prefix(tokens);
+  if (static_cast<int64_t>(m.pages.size()) != full) {
+    throw std::logic_error("radix tree lost a prefix it was just given");
+  }
+  std::copy(m.pages.begin(), m.pages.end(), r.pages.begin());
+  tree_->lock(m.last_node);
+  if (r.last_node != nullptr) tree_->unlock(r.last_node);
+  r.last_node = m.last_node;
+  r.tree_pages = full;
+}
+
+void Scheduler::release(Request& r) {
+  if (tree_) {
+    cache_prefix(r);
+    pool_->free(std::span<const int32_t>(r.pages).subspan(static_cast<size_t>(r.tree_pages)));
+    if (r.last_node != nullptr) tree_->unlock(r.last_node);
+  } else {
+    pool_->free(r.pages);
+  }
+  r.pages.clear();
+  r.tree_pages = 0;
+  r.last_node = nullptr;
+  r.computed_before = std::max(r.computed_before, r.kv_len);
+  r.kv_len = 0;
+}
+
+void Scheduler::retract(Request& r) {
+  // As SGLang's retract_decode: the request goes back to the front of the queue with its output so
+  // far; its KV is recomputed (or found in the cache) when it is admitted again.
+  release(r);
+  if (!r.input_logprobs_done) r.input_logprobs.clear();  // recomputed from the start
+  r.state = RequestState::kWaiting;
+  ++counters_.total_retractions;
+  new_token_ratio_ = std::min(1.0, new_token_ratio_ + 0.3);
+}
+
+int64_t Scheduler::prefix_cap(const Request& r) const {
+  // At least the last token is computed: its logits give the next token.
+  int64_t cap = r.total_len() - 1;
+  // Input logprobs need the logits of every position from logprob_start_len - 1 on.
+  if (wants_input_logprobs(r))
+    cap = std::min(cap, std::max<int64_t>(input_logprob_start(r) - 1, 0));
+  return cap;
+}
+
+void Scheduler::admit(Request& r) {
+  r.state = RequestState::kRunning;
+  r.admit_order = ++admit_counter_;
+  r.cached_tokens += std::max<int64_t>(0, r.kv_len - r.computed_before);
+  if (!r.admitted_once) {
+    r.admitted_once = true;
+    counters_.total_prompt_tokens += static_cast<int64_t>(r.prompt.size());
+    counters_.total_cached_tokens += r.kv_len;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One step
+
+bool Scheduler::step() {
+  process_inbox();
+  if (!has_work()) {
+    publish_stats();
+    return false;
+  }
+  std::vector<Planned> plan = schedule();
+  if (!plan.empty()) run_batch(plan);
+  std::erase_if(running_, [](const auto& r) { return r->state == RequestState::kFinished; });
+  publish_stats();
+  return true;
+}
+
+std::vector<Scheduler::Planned> Scheduler::schedule() {
+  const int64_t page = config_.page_size;
+  std::vector<Planned> plan;
+  std::sort(running_.begin(), running_.end(),
+            [](const auto& a, const auto& b) { return a->admit_order < b->admit_order; });
+
+  // 1. Room for every decoding request's next token; retract the newest requests until it fits.
+  bool retracted = false;
+  while (true) {
+    int64_t need = 0;
+    for (const auto& r : running_) {
+      if (r->total_len() - r->kv_len == 1) {
+        need += std::max<int64_t>(
+            0, ceil_div(r->kv_len + 1, page) - static_cast<int64_t>(r->pages.size()));
+      }
+    }
+    if (need <= available_pages() || running_.empty()) break;
+    if (running_.size() == 1) {
+      Request& r = *running_.front();
+      finish(r, FinishReason::abort("The KV cache pool (" + std::to_string(max_total_tokens()) +
+                                    " tokens) cannot hold this request's " +
+                                    std::to_string(r.total_len()) + " tokens."));
+      running_.clear();
+      break;
+    }
+    std::unique_ptr<Request> victim = std::move(running_.back());
+    running_.pop_back();
+    retract(*victim);
+    waiting_.push_front(std::move(victim));
+    retracted = true;
+  }
+  for (auto& r : running_) {
+    if (r->total_len() - r->kv_len != 1) continue;
+    if (!grow_pages(*r, r->kv_len + 1)) throw std::logic_error("decode pages vanished");
+    plan.push_back(
+        {r.get(), 1, wants_input_logprobs(*r) ? LogitsMode::kAll : LogitsMode::kLast, true});
+  }
+  if (!plan.empty())
+    new_token_ratio_ = std::max(kMinNewTokenRatio, new_token_ratio_ - kNewTokenRatioDecay);
+
+  // 2. Prefill: running requests in the middle of their prompt first, then new admissions, within
+  // the step's budget of prompt tokens.
+  int64_t budget = config_.chunked_prefill_size > 0 ? config_.chunked_prefill_size
+                                                    : std::numeric_limits<int64_t>::max();
+  auto plan_prefill = [&](Request& r) -> bool {
+    const int64_t pending = r.total_len() - r.kv_len;
+    const int64_t chunk = std::min(pending, budget);
+    if (!grow_pages(r, r.kv_len + chunk)) return false;
+    const bool last = chunk == pending;
+    const LogitsMode mode = wants_input_logprobs(r) ? LogitsMode::kAll
+                            : last                  ? LogitsMode::kLast
+                                                    : LogitsMode::kNone;
+    plan.push_back({&r, chunk, mode, last});
+    budget -= chunk;
+    return true;
+  };
+  for (auto& r : running_) {
+    if (budget <= 0) break;
+    if (r->total_len() - r->kv_len > 1) plan_prefill(*r);
+  }
+  if (retracted || budget <= 0) return plan;
+
+  // Future tokens the running requests will need, in pages (SGLang's PrefillAdder reservation).
+  auto reserved_pages = [&](const Request& r) {
+    const int64_t remaining_new =
+        std::max<int64_t>(0, r.params.max_new_tokens - static_cast<int64_t>(r.output.size()));
+    const double future =
+        static_cast<double>(r.total_len() - r.kv_len) +
+        static_cast<double>(std::min(remaining_new, kNewTokenClip)) * new_token_ratio_;
+    return ceil_div(r.kv_len + static_cast<int64_t>(future), page) -
+           static_cast<int64_t>(r.pages.size());
+  };
+  int64_t reserved = 0;
+  for (const auto& r : running_) reserved += std::max<int64_t>(0, reserved_pages(*r));
+
+  // Admission order: fcfs, or longest cached prefix first (SGLang falls back to fcfs for long
+  // queues, where matching every request each step costs too much).
+  std::vector<Request*> order;
+  for (auto& r : waiting_) order.push_back(r.get());
+  if (config_.schedule_policy == SchedulePolicy::kLpm && tree_ && order.size() <= 128) {
+    std::vector<std::pair<int64_t, Request*>> keyed;
+    for (Request* r : order) {
+      const auto toks = tokens_of(*r, 0, prefix_cap(*r));
+      keyed.push_back({tree_->match_prefix(toks).num_tokens(), r});
+    }
+    std::stable_sort(keyed.begin(), keyed.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (size_t i = 0; i < keyed.size(); ++i) order[i] = keyed[i].second;
+  }
+  std::vector<Request*> admitted;
+  for (Request* rp : order) {
+    if (budget <= 0 || static_cast<int64_t>(running_.size()) >= max_running_) break;
+    Request& r = *rp;
+    // Copies of an n > 1 request wait until the first copy's prompt is cached.
+    if (!r.prefix_group.empty()) {
+      const bool leader_prefilling =
+          std::any_of(running_.begin(), running_.end(), [&](const auto& o) {
+            return o->prefix_group == r.prefix_group &&
+                   o->kv_len < static_cast<int64_t>(o->prompt.size());
+          });
+      const bool leader_admitted_now =
+          std::any_of(admitted.begin(), admitted.end(),
+                      [&](Request* o) { return o->prefix_group == r.prefix_group; });
+      if (leader_prefilling || leader_admitted_now) continue;
+    }
+    if (tree_) {
+      RadixTree::Match m = tree_->match_prefix(tokens_of(r, 0, prefix_cap(r)));
+      tree_->lock(m.last_node);
+      r.pages = std::move(m.pages);
+      r.tree_pages = static_cast<int64_t>(r.pages.size());
+      r.last_node = m.last_node;
+      r.kv_len = r.tree_pages * page;
+    }
+    const int64_t chunk = std::min(r.total_len() - r.kv_len, budget);
+    const int64_t need_now =
+        ceil_div(r.kv_len + chunk, page) - static_cast<int64_t>(r.pages.size());
+    const int64_t own_future = std::max<int64_t>(0, reserved_pages(r) - need_now);
+    const bool fits = running_.empty() ? need_now <= available_pages()
+                                       : need_now + reserved + own_future <= available_pages();
+    if (!fits) {
+      if (tree_) tree_->unlock(r.last_node);
+      r.pages.clear();
+      r.tree_pages = 0;
+      r.last_node = nullptr;
+      r.kv_len = 0;
+      break;  // head-of-line, as SGLang: later requests do not overtake one that does not fit
+    }
+    admit(r);
+    reserved += own_future;
+    admitted.push_back(&r);
+    auto it = std::find_if(waiting_.begin(), waiting_.end(),
+                           [&](const auto& w) { return w.get() == &r; });
+    running_.push_back(std::move(*it));
+    waiting_.erase(it);
+    if (!plan_prefill(r)) throw std::logic_error("admitted request lost its pages");
+  }
+  return plan;
+}
+
+void Scheduler::run_batch(std::vector<Planned>& plan) {
+  const auto step_start = std::chrono::steady_clock::now();
+  ForwardBatch batch;
+  for (const Planned& p : plan) {
+    const std::vector<int32_t> toks = tokens_of(*p.req, p.req->kv_len, p.req->kv_len + p.num_new);
+    const int64_t pages_used = ceil_div(p.req->kv_len + p.num_new, config_.page_size);
+    batch.add(toks, p.req->kv_len,
+              std::span<const int32_t>(p.req->pages).first(static_cast<size_t>(pages_used)),
+              p.mode);
+  }
+  auto logits = model_.forward(batch, *kv_);
+  ++counters_.total_forward_steps;
+  if (!logits.ok()) {
+    SGLANG_LOG_ERROR("forward failed: {}", logits.error().message);
+    for (const Planned& p : plan) finish(*p.req, FinishReason::abort(logits.error().message));
+    return;
+  }
+  const int64_t vocab = model_.config().vocab_size;
+  logits_host_.resize(static_cast<size_t>(logits->numel()));
+  model_.backend().copy_to_host(*logits, logits_host_.data());
+  const float* rows = logits_host_.data();
+  int64_t decoded = 0;
+  for (Planned& p : plan) {
+    const int64_t n_rows =
+        p.mode == LogitsMode::kAll ? p.num_new : (p.mode == LogitsMode::kLast ? 1 : 0);
+    process_logits(p, rows, vocab);
+    rows += n_rows * vocab;
+    if (p.samples) ++decoded;
+  }
+  counters_.total_generated_tokens += decoded;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
+  if (seconds > 0) counters_.last_gen_throughput = static_cast<double>(decoded) / seconds;
+}
+
+void Scheduler::process_logits(Planned& p, const float* rows, int64_t vocab) {
+  Request& r = *p.req;
+  const int64_t begin = r.kv_len;
+  const bool was_prefill = p.num_new > 1 || begin < static_cast<int64_t>(r.prompt.size());
+  r.kv_len += p.num_new;
+  const auto prompt_len = static_cast<int64_t>(r.prompt.size());
+
+  if (p.mode == LogitsMode::kAll && wants_input_logprobs(r)) {
+    const int64_t start = input_logprob_start(r);
+    if (start == 0 && begin == 0) r.input_logprobs.push_back({r.prompt[0], std::nullopt, {}});
+    for (int64_t q = begin; q < begin + p.num_new; ++q) {
+      const int64_t j = q + 1;  // the prompt position row q predicts
+      if (j < start || j >= prompt_len) continue;
+      row_scratch_.assign(rows + (q - begin) * vocab, rows + (q - begin + 1) * vocab);
+      SampleResult lp = logprob_of(row_scratch_, r.params, r.prompt[static_cast<size_t>(j)],
+                                   r.logprob.top_logprobs_num);
+      r.input_logprobs.push_back({r.prompt[static_cast<size_t>(j)], lp.logprob, std::move(lp.top)});
+    }
+    if (r.kv_len >= prompt_len) r.input_logprobs_done = true;
+  }
+  // As SGLang's cache_unfinished_req: a prefilled prompt is shared at once, not at the end.
+  if (was_prefill) cache_prefix(r);
+  if (!p.samples) return;
+
+  if (r.params.max_new_tokens == 0) {
+    finish(r, FinishReason::length_reached(0));
+    return;
+  }
+  const int64_t last_row = p.mode == LogitsMode::kAll ? p.num_new - 1 : 0;
+  row_scratch_.assign(rows + last_row * vocab, rows + (last_row + 1) * vocab);
+  std::vector<int64_t> stop_ids = r.params.stop_token_ids;
+  for (int64_t e : model_.config().eos_token_ids) stop_ids.push_back(e);
+  const auto n_out = static_cast<int64_t>(r.output.size());
+  apply_logit_processors(row_scratch_, r.params, r.penalties, n_out, stop_ids);
+  SampleResult s = sample_from_logits(row_scratch_, r.params, r.seed, n_out,
+                                      r.logprob.return_logprob, r.logprob.top_logprobs_num);
+  r.output.push_back(s.token_id);
+  r.penalties.add_output_token(s.token_id);
+  if (r.logprob.return_logprob) {
+    r.output_logprobs.push_back({s.token_id, s.logprob});
+    r.output_top_logprobs.push_back(std::move(s.top));
+  }
+  check_finished(r);
+  if (r.state != RequestState::kFinished) emit(r);
+}
+
+void Scheduler::check_finished(Request& r) {
+  // The order of SGLang's Req.check_finished: abort, length, stop token, stop string.
+  if (r.abort_requested) return finish(r, FinishReason::abort(r.abort_message));
+  if (static_cast<int64_t>(r.output.size()) >= r.params.max_new_tokens) {
+    return finish(r, FinishReason::length_reached(r.params.max_new_tokens));
+  }
+  const int32_t last = r.output.back();
+  if (!r.params.ignore_eos) {
+    const auto& eos = model_.config().eos_token_ids;
+    const auto& stop_ids = r.params.stop_token_ids;
+    if (std::find(stop_ids.begin(), stop_ids.end(), last) != stop_ids.end() ||
+        std::find(eos.begin(), eos.end(), last) != eos.end()) {
+      return finish(r, FinishReason::stop_token(last));
+    }
+  }
+  if (!r.params.stop.empty() && tokenizer_ != nullptr) {
+    // As SGLang: decode the last stop_str_max_len + 1 tokens, so a stop string split across
+    // tokens is still seen.
+    const auto n = static_cast<int64_t>(r.output.size());
+    const int64_t from = std::max<int64_t>(0, n - (r.params.stop_str_max_len + 1));
+    const std::vector<int32_t> tail(r.output.begin() + from, r.output.end());
+    const std::string text = tokenizer_->decode(tail, false);
+    for (const std::string& stop : r.params.stop) {
+      if (!stop.empty() && text.find(stop) != std::string::npos) {
+        return finish(r, FinishReason::stop_string(stop));
+      }
+    }
+  }
+}
+
+void Scheduler::finish(Request& r, FinishReason reason) {
+  if (r.state == RequestState::kFinished) return;
+  if (r.state == RequestState::kRunning) release(r);
+  r.state = RequestState::kFinished;
+  ++counters_.total_finished_reqs;
+  StepOutput out;
+  out.finished = true;
+  out.finish_reason = std::move(reason);
+  // emit() fills in the tokens and counters not sent yet.
+  const auto from = static_cast<size_t>(r.emitted);
+  out.new_token_ids.assign(r.output.begin() + static_cast<std::ptrdiff_t>(from), r.output.end());
+  if (r.logprob.return_logprob) {
+    out.new_token_logprobs.assign(r.output_logprobs.begin() + static_cast<std::ptrdiff_t>(from),
+                                  r.output_logprobs.end());
+    if (r.logprob.top_logprobs_num > 0) {
+      out.new_top_logprobs.assign(r.output_top_logprobs.begin() + static_cast<std::ptrdiff_t>(from),
+                                  r.output_top_logprobs.end());
+    }
+    if (!r.input_logprobs_sent) {
+      out.input_logprobs = r.input_logprobs;
+      r.input_logprobs_sent = true;
+    }
+  }
+  r.emitted = static_cast<int64_t>(r.output.size());
+  out.prompt_tokens = static_cast<int64_t>(r.prompt.size());
+  out.completion_tokens = static_cast<int64_t>(r.output.size());
+  out.cached_tokens = r.cached_tokens;
+  if (r.stream) r.stream->push(std::move(out));
+}
+
+void Scheduler::emit(Request& r) {
+  const int64_t interval = r.params.stream_interval.value_or(1);
+  const auto n = static_cast<int64_t>(r.output.size());
+  if (n - r.emitted < std::max<int64_t>(interval, 1)) return;
+  StepOutput out;
+  const auto from = static_cast<std::ptrdiff_t>(r.emitted);
+  out.new_token_ids.assign(r.output.begin() + from, r.output.end());
+  if (r.logprob.return_logprob) {
+    out.new_token_logprobs.assign(r.output_logprobs.begin() + from, r.output_logprobs.end());
+    if (r.logprob.top_logprobs_num > 0) {
+      out.new_top_logprobs.assign(r.output_top_logprobs.begin() + from,
+                                  r.output_top_logprobs.end());
+    }
+    if (!r.input_logprobs_sent && r.input_logprobs_done) {
+      out.input_logprobs = r.input_logprobs;
+      r.input_logprobs_sent = true;
+    }
+  }
+  r.emitted = n;
+  out.prompt_tokens = static_cast<int64_t>(r.prompt.size());
+  out.completion_tokens = n;
+  out.cached_tokens = r.cached_tokens;
+  if (r.stream) r.stream->push(std::move(out));
+}
+
+void Scheduler::publish_stats() {
+  SchedulerStats s = counters_;
+  s.num_running_reqs = static_cast<int64_t>(running_.size());
+  s.num_waiting_reqs = static_cast<int64_t>(waiting_.size());
+  s.num_free_pages = pool_->num_free();
+  s.num_cached_pages = tree_ ? tree_->total_pages() : 0;
+  s.num_evictable_pages = tree_ ? tree_->evictable_pages() : 0;
+  s.num_radix_nodes = tree_ ? tree_->num_nodes() : 0;
+  s.num_used_tokens =
+      (pool_->num_pages() - pool_->num_free() - s.num_evictable_pages) * config_.page_size;
+  std::lock_guard lock(stats_mu_);
+  stats_ = s;
+}
+
+SchedulerStats Scheduler::stats() const {
+  std::lock_guard lock(stats_mu_);
+  return stats_;
+}
+
+GenerationResult wait_for_result(RequestStream& stream) {
+  GenerationResult res;
+  while (true) {
+    StepOutput out = stream.pop();
+    res.output_ids.insert(res.output_ids.end(), out.new_token_ids.begin(), out.new_token_ids.end());
+    res.output_logprobs.insert(res.output_logprobs.end(), out.new_token_logprobs.begin(),
+                               out.new_token_logprobs.end());
+    for (auto& t : out.new_top_logprobs) res.output_top_logprobs.push_back(std::move(t));
+    if (!out.input_logprobs.empty()) res.input_logprobs = std::move(out.input_logprobs);
+    res.prompt_tokens = out.prompt_tokens;
+    res.completion_tokens = out.completion_tokens;
+    res.cached_tokens = out.cached_tokens;
+    if (out.finished) {
+      res.finish_reason = *out.finish_reason;
+      return res;
+    }
+  }
+}
+
+}  // namespace sglang

@@ -1,0 +1,187 @@
+#pragma once
+// The scheduler: one thread that owns the model, the KV pages and the radix tree, and runs SGLang's
+// loop (srt/managers/scheduler.py) with continuous batching:
+//   take new requests and commands (abort, flush, run-between-steps) from the inbox;
+//   make room for every running request's next token, retracting the newest requests back to the
+//   queue when the pool cannot hold them all;
+//   admit waiting requests by policy (fcfs, or lpm = longest cached prefix first) while pages,
+//   --max-running-requests and the step's prefill budget allow, reusing their cached prefix;
+//   run one forward over decodes and prefill chunks (at most --chunked-prefill-size prompt tokens
+//   a step) together; sample; check stop conditions; stream a StepOutput to each request;
+//   insert prefilled and finished sequences into the radix tree.
+// Other threads only submit, abort and read statistics; none touches the model or the caches.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cache/kv_cache.h"
+#include "cache/page_pool.h"
+#include "cache/radix_tree.h"
+#include "engine/request.h"
+#include "model/causal_lm.h"
+
+namespace sglang {
+
+class Tokenizer;
+
+enum class SchedulePolicy { kFcfs, kLpm };
+
+struct SchedulerConfig {
+  int64_t page_size = 1;
+  // KV pool size in tokens; 0: a fraction of the backend's available memory (mem_fraction_static).
+  int64_t max_total_tokens = 0;
+  double mem_fraction_static = 0.0;     // 0: the backend's default fraction
+  int64_t max_running_requests = 0;     // 0: derived from the pool, as SGLang
+  int64_t chunked_prefill_size = 1024;  // prompt tokens per step; <= 0: whole prompts
+  bool disable_radix_cache = false;
+  SchedulePolicy schedule_policy = SchedulePolicy::kFcfs;
+  int64_t context_length = 0;  // 0: the model's
+  uint64_t random_seed = 0;    // seeds requests without sampling_seed
+};
+
+// A snapshot for /get_server_info, /metrics and tests.
+struct SchedulerStats {
+  int64_t max_total_num_tokens = 0;
+  int64_t max_running_requests = 0;
+  int64_t context_length = 0;
+  int64_t page_size = 1;
+  int64_t num_running_reqs = 0;
+  int64_t num_waiting_reqs = 0;
+  int64_t num_used_tokens = 0;   // pages held by requests or protected in the tree, in tokens
+  int64_t num_free_pages = 0;    // pages in the pool's free list
+  int64_t num_cached_pages = 0;  // pages owned by the radix tree
+  int64_t num_evictable_pages = 0;
+  int64_t num_radix_nodes = 0;
+  int64_t total_prompt_tokens = 0;  // prompt tokens of admitted requests
+  int64_t total_cached_tokens = 0;  // of those, served from the radix cache
+  int64_t total_generated_tokens = 0;
+  int64_t total_retractions = 0;
+  int64_t total_finished_reqs = 0;
+  int64_t total_forward_steps = 0;
+  double last_gen_throughput = 0;  // output tokens per second over the last decode steps
+};
+
+class Scheduler {
+ public:
+  // `tokenizer` may be null (no stop strings then). Allocates the KV pool on the model's backend.
+  Scheduler(CausalLM& model, const Tokenizer* tokenizer, const SchedulerConfig& config);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Checks the request (sampling params, prompt within the context length and the pool) without
+  // queueing it; the error message is SGLang's.
+  Status validate(const Request& req) const;
+  // Validates and queues; thread-safe. On error nothing is queued.
+  Status submit(std::unique_ptr<Request> req);
+  // Aborts a queued or running request; its stream ends with finish_reason abort. Unknown rids are
+  // ignored (the request may have finished already). Thread-safe.
+  void abort(const std::string& rid, const std::string& message = "Abort request.");
+  void abort_all(const std::string& message);
+  // SGLang's flush_cache: empties the radix tree, refused (false) while requests are queued or
+  // running.
+  std::future<bool> flush_cache();
+  // Runs `fn` on the scheduler thread between two steps (weight updates, health checks).
+  std::future<Status> run_between_steps(std::function<Status()> fn);
+
+  // Starts / stops the scheduler thread. stop() aborts whatever is still queued or running.
+  void start();
+  void stop();
+  // Without the thread (tests): one iteration; false when there was nothing to do.
+  bool step();
+
+  SchedulerStats stats() const;
+  const SchedulerConfig& config() const { return config_; }
+  int64_t context_length() const { return context_length_; }
+  int64_t max_total_tokens() const { return pool_->num_pages() * config_.page_size; }
+  CausalLM& model() { return model_; }
+
+ private:
+  struct Command {
+    enum class Kind { kSubmit, kAbort, kAbortAll, kFlush, kCall } kind = Kind::kSubmit;
+    std::unique_ptr<Request> request;
+    std::string rid, message;
+    std::promise<bool> flushed;
+    std::function<Status()> fn;
+    std::promise<Status> called;
+  };
+  struct Planned {
+    Request* req;
+    int64_t num_new;
+    LogitsMode mode;
+    bool samples;  // this chunk ends the request's pending tokens: a token is sampled from it
+  };
+
+  void loop();
+  void push_command(Command cmd);
+  void process_inbox();
+  bool has_work() const { return !running_.empty() || !waiting_.empty(); }
+
+  // Pages
+  std::optional<std::vector<int32_t>> allocate_pages(int64_t n);
+  int64_t available_pages() const;
+  bool grow_pages(Request& r, int64_t tokens);  // pages covering `tokens`
+  void cache_prefix(Request& r);                // insert r's computed full pages into the tree
+  void release(Request& r);                     // r stops using KV (finish, abort, retract)
+  void retract(Request& r);
+  int64_t prefix_cap(const Request& r) const;
+  void admit(Request& r);
+
+  // One step
+  std::vector<Planned> schedule();
+  void run_batch(std::vector<Planned>& plan);
+  void process_logits(Planned& p, const float* rows, int64_t vocab);
+  void check_finished(Request& r);
+  void finish(Request& r, FinishReason reason);
+  void emit(Request& r);
+  void publish_stats();
+
+  CausalLM& model_;
+  const Tokenizer* tokenizer_;
+  SchedulerConfig config_;
+  int64_t context_length_ = 0;
+  int64_t max_running_ = 0;
+  std::unique_ptr<PagePool> pool_;
+  std::unique_ptr<KvCache> kv_;
+  std::unique_ptr<RadixTree> tree_;
+
+  std::deque<std::unique_ptr<Request>> waiting_;
+  std::vector<std::unique_ptr<Request>> running_;
+  int64_t admit_counter_ = 0;
+  double new_token_ratio_ = 0.7;
+  uint64_t seed_counter_ = 0;
+  std::vector<float> logits_host_;
+  std::vector<float> row_scratch_;
+
+  mutable std::mutex inbox_mu_;
+  std::condition_variable inbox_cv_;
+  std::deque<Command> inbox_;
+  bool stop_requested_ = false;
+  std::thread thread_;
+
+  mutable std::mutex stats_mu_;
+  SchedulerStats stats_;
+  SchedulerStats counters_;  // scheduler-thread copy of the running totals
+};
+
+// Blocks on `stream` until the request finishes; returns all output tokens and the final output
+// (its counters and finish reason), with the logprobs of every step concatenated.
+struct GenerationResult {
+  std::vector<int32_t> output_ids;
+  std::vector<TokenLogprob> output_logprobs;
+  std::vector<std::vector<TokenLogprob>> output_top_logprobs;
+  std::vector<InputLogprob> input_logprobs;
+  FinishReason finish_reason;
+  int64_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
+};
+GenerationResult wait_for_result(RequestStream& stream);
+
+}  // namespace sglang
