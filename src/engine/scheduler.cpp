@@ -78,7 +78,7 @@ Scheduler::Scheduler(CausalLM& model, const Tokenizer* tokenizer, const Schedule
   counters_.max_running_requests = max_running_;
   counters_.context_length = context_length_;
   counters_.page_size = config_.page_size;
-  new_token_ratio_ = kInitNewTokenRatio;
+  new_token_ratio_ = init_new_token_ratio();
   publish_stats();
 }
 
@@ -362,7 +362,11 @@ void Scheduler::retract(Request& r) {
   if (!r.input_logprobs_done) r.input_logprobs.clear();  // recomputed from the start
   r.state = RequestState::kWaiting;
   ++counters_.total_retractions;
-  new_token_ratio_ = std::min(1.0, new_token_ratio_ + 0.3);
+  new_token_ratio_ = std::min(1.0, new_token_ratio_ + 0.3 * config_.schedule_conservativeness);
+}
+
+double Scheduler::init_new_token_ratio() const {
+  return std::min(1.0, kInitNewTokenRatio * config_.schedule_conservativeness);
 }
 
 int64_t Scheduler::prefix_cap(const Request& r) const {
@@ -438,8 +442,10 @@ std::vector<Scheduler::Planned> Scheduler::schedule() {
     plan.push_back(
         {r.get(), 1, wants_input_logprobs(*r) ? LogitsMode::kAll : LogitsMode::kLast, true});
   }
-  if (!plan.empty())
-    new_token_ratio_ = std::max(kMinNewTokenRatio, new_token_ratio_ - kNewTokenRatioDecay);
+  if (!plan.empty()) {
+    new_token_ratio_ = std::max(std::min(kMinNewTokenRatio, init_new_token_ratio()),
+                                new_token_ratio_ - kNewTokenRatioDecay);
+  }
 
   // 2. Prefill: running requests in the middle of their prompt first, then new admissions, within
   // the step's budget of prompt tokens.

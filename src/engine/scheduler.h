@@ -43,6 +43,9 @@ struct SchedulerConfig {
   int64_t chunked_prefill_size = 1024;  // prompt tokens per step; <= 0: whole prompts
   bool disable_radix_cache = false;
   SchedulePolicy schedule_policy = SchedulePolicy::kFcfs;
+  // SGLang's --schedule-conservativeness: scales the share of max_new_tokens reserved for running
+  // requests when admitting new ones (0: admit greedily and rely on retraction).
+  double schedule_conservativeness = 1.0;
   int64_t context_length = 0;  // 0: the model's
   uint64_t random_seed = 0;    // seeds requests without sampling_seed
 };
@@ -133,6 +136,7 @@ class Scheduler {
   void release(Request& r);                     // r stops using KV (finish, abort, retract)
   void retract(Request& r);
   int64_t prefix_cap(const Request& r) const;
+  double init_new_token_ratio() const;
   void admit(Request& r);
 
   // One step
