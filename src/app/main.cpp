@@ -5,15 +5,16 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "cache/kv_cache.h"
-#include "cache/page_pool.h"
-#include "engine/offline_generator.h"
+#include "engine/scheduler.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "model/causal_lm.h"
 #include "model/random_checkpoint.h"
+#include "sampling/sampling_params.h"
 #include "util/logging.h"
 
 namespace {
@@ -63,17 +64,82 @@ int run_make_checkpoint(const MakeCheckpointArgs& a) {
 }
 
 struct GenerateArgs {
-  std::string model_path, input_ids;
+  std::string model_path, input_ids, input_file, schedule_policy = "fcfs";
   int64_t max_new_tokens = 16;
-  int64_t chunked_prefill_size = 0;
   int threads = 0;
   bool ignore_eos = false;
+  SchedulerConfig engine;
 };
 
+Result<SchedulePolicy> parse_policy(const std::string& name) {
+  if (name == "fcfs") return SchedulePolicy::kFcfs;
+  if (name == "lpm") return SchedulePolicy::kLpm;
+  return make_error(ErrorCode::kInvalidArgument,
+                    "--schedule-policy must be fcfs or lpm, got " + name);
+}
+
+std::string finish_reason_json(const FinishReason& f) {
+  nlohmann::json j;
+  switch (f.kind) {
+    case FinishReason::Kind::kStopToken:
+      j = {{"type", "stop"}, {"matched", f.matched_token}};
+      break;
+    case FinishReason::Kind::kStopString:
+      j = {{"type", "stop"}, {"matched", f.matched_string}};
+      break;
+    case FinishReason::Kind::kLength:
+      j = {{"type", "length"}, {"length", f.length}};
+      break;
+    case FinishReason::Kind::kAbort:
+      j = {{"type", "abort"}, {"message", f.message}};
+      break;
+  }
+  return j.dump();
+}
+
+// Requests from --input-ids (one prompt) or --input-file (JSON lines: {"input_ids": [...],
+// "sampling_params": {...}, "rid": "..."}), all submitted at once to the scheduler; one JSON line
+// per request on stdout in input order, throughput on stderr.
 int run_generate(const GenerateArgs& a) {
-  std::vector<int32_t> ids;
-  if (!parse_ids(a.input_ids, &ids))
-    return fail("--input-ids must be a comma-separated list of token ids");
+  std::vector<std::unique_ptr<Request>> reqs;
+  if (!a.input_ids.empty()) {
+    auto r = std::make_unique<Request>();
+    if (!parse_ids(a.input_ids, &r->prompt)) {
+      return fail("--input-ids must be a comma-separated list of token ids");
+    }
+    r->params.max_new_tokens = a.max_new_tokens;
+    r->params.temperature = 0;
+    r->params.ignore_eos = a.ignore_eos;
+    r->params.apply_defaults();
+    reqs.push_back(std::move(r));
+  } else if (!a.input_file.empty()) {
+    std::ifstream in(a.input_file);
+    if (!in) return fail("cannot open --input-file " + a.input_file);
+    std::string line;
+    int line_no = 0;
+    while (std::getline(in, line)) {
+      ++line_no;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      const std::string where = a.input_file + ":" + std::to_string(line_no) + ": ";
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.is_object()) return fail(where + "not a JSON object");
+      auto r = std::make_unique<Request>();
+      const auto ids = j.value("input_ids", nlohmann::json());
+      if (!ids.is_array()) return fail(where + "input_ids must be a list of token ids");
+      for (const auto& t : ids) {
+        if (!t.is_number_integer()) return fail(where + "input_ids must be a list of token ids");
+        r->prompt.push_back(t.get<int32_t>());
+      }
+      auto params = sampling_params_from_json(j.value("sampling_params", nlohmann::json()));
+      if (!params.ok()) return fail(where + params.error().message);
+      r->params = *params;
+      r->rid = j.value("rid", std::to_string(reqs.size()));
+      reqs.push_back(std::move(r));
+    }
+  } else {
+    return fail("give --input-ids or --input-file");
+  }
+
   CpuBackend backend(a.threads);
   auto t0 = std::chrono::steady_clock::now();
   auto model = load_causal_lm(a.model_path, backend);
@@ -81,19 +147,66 @@ int run_generate(const GenerateArgs& a) {
   double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   SGLANG_LOG_INFO("loaded {} from {} on {} in {:.2f} s", (*model)->config().architecture_name,
                   a.model_path, backend.name(), load_s);
-  const int64_t total = static_cast<int64_t>(ids.size()) + a.max_new_tokens;
-  const int64_t page_size = 16;
-  PagePool pool((total + page_size - 1) / page_size, page_size);
-  KvCache kv(backend, (*model)->kv_cache_shape(), pool.num_pages(), page_size);
-  GreedyOptions opt;
-  opt.max_new_tokens = a.max_new_tokens;
-  opt.stop_at_eos = !a.ignore_eos;
-  opt.prefill_chunk = a.chunked_prefill_size;
-  auto out = generate_greedy(**model, kv, pool, {ids}, opt);
-  if (!out.ok()) return fail(out.error().message);
-  std::string line;
-  for (int32_t id : (*out)[0]) line += (line.empty() ? "" : ",") + std::to_string(id);
-  std::printf("%s\n", line.c_str());
+  SchedulerConfig cfg = a.engine;
+  auto policy = parse_policy(a.schedule_policy);
+  if (!policy.ok()) return fail(policy.error().message);
+  cfg.schedule_policy = *policy;
+  std::unique_ptr<Scheduler> scheduler;
+  try {
+    scheduler = std::make_unique<Scheduler>(**model, nullptr, cfg);
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+  SGLANG_LOG_INFO("KV cache: {} tokens, page size {}, max running requests {}",
+                  scheduler->max_total_tokens(), cfg.page_size,
+                  scheduler->stats().max_running_requests);
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  int64_t input_tokens = 0;
+  const auto start = std::chrono::steady_clock::now();
+  scheduler->start();
+  for (auto& r : reqs) {
+    r->stream = std::make_shared<RequestStream>();
+    streams.push_back(r->stream);
+    input_tokens += static_cast<int64_t>(r->prompt.size());
+    const std::string rid = r->rid;
+    Status st = scheduler->submit(std::move(r));
+    if (!st.ok()) return fail("request " + rid + ": " + st.error().message);
+  }
+  int64_t output_tokens = 0, cached_tokens = 0;
+  std::vector<GenerationResult> results;
+  for (auto& s : streams) {
+    results.push_back(wait_for_result(*s));
+    output_tokens += results.back().completion_tokens;
+    cached_tokens += results.back().cached_tokens;
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const SchedulerStats stats = scheduler->stats();
+  scheduler->stop();
+  for (size_t i = 0; i < results.size(); ++i) {
+    const GenerationResult& g = results[i];
+    if (a.input_file.empty()) {
+      std::string line;
+      for (int32_t id : g.output_ids) line += (line.empty() ? "" : ",") + std::to_string(id);
+      std::printf("%s\n", line.c_str());
+      continue;
+    }
+    nlohmann::json out = {
+        {"index", i},
+        {"output_ids", g.output_ids},
+        {"meta_info",
+         {{"finish_reason", nlohmann::json::parse(finish_reason_json(g.finish_reason))},
+          {"prompt_tokens", g.prompt_tokens},
+          {"completion_tokens", g.completion_tokens},
+          {"cached_tokens", g.cached_tokens}}}};
+    std::printf("%s\n", out.dump().c_str());
+  }
+  SGLANG_LOG_INFO(
+      "{} requests in {:.2f} s: input {:.1f} tok/s, output {:.1f} tok/s, cached prompt tokens {} "
+      "of {}, forward steps {}, retractions {}",
+      results.size(), secs, static_cast<double>(input_tokens) / secs,
+      static_cast<double>(output_tokens) / secs, cached_tokens, input_tokens,
+      stats.total_forward_steps, stats.total_retractions);
   return 0;
 }
 
@@ -120,17 +233,32 @@ int main(int argc, char** argv) {
   make_cmd->add_option("--out", mk.out, "output directory")->required();
 
   GenerateArgs gen;
-  auto* gen_cmd =
-      app.add_subcommand("generate", "greedy generation from token ids, printed as ids");
+  auto* gen_cmd = app.add_subcommand(
+      "generate", "offline generation through the scheduler (token ids in, token ids out)");
   gen_cmd->add_option("--model-path", gen.model_path, "Hugging Face model directory")->required();
-  gen_cmd->add_option("--input-ids", gen.input_ids, "prompt token ids, comma-separated")
-      ->required();
-  gen_cmd->add_option("--max-new-tokens", gen.max_new_tokens, "tokens to generate")
-      ->check(CLI::PositiveNumber);
-  gen_cmd->add_option("--chunked-prefill-size", gen.chunked_prefill_size,
-                      "prefill chunk size (0: whole prompt)");
+  auto* ids_opt =
+      gen_cmd->add_option("--input-ids", gen.input_ids, "one prompt: comma-separated token ids");
+  gen_cmd
+      ->add_option("--input-file", gen.input_file,
+                   "JSON lines: {\"input_ids\": [...], \"sampling_params\": {...}}")
+      ->excludes(ids_opt);
+  gen_cmd->add_option("--max-new-tokens", gen.max_new_tokens, "tokens to generate (--input-ids)")
+      ->check(CLI::NonNegativeNumber);
+  gen_cmd->add_flag("--ignore-eos", gen.ignore_eos, "keep generating after EOS (--input-ids)");
   gen_cmd->add_option("--threads", gen.threads, "CPU threads (0: all cores)");
-  gen_cmd->add_flag("--ignore-eos", gen.ignore_eos, "keep generating after an EOS token");
+  gen_cmd->add_option("--chunked-prefill-size", gen.engine.chunked_prefill_size,
+                      "prompt tokens per step (<= 0: whole prompts)");
+  gen_cmd->add_option("--max-total-tokens", gen.engine.max_total_tokens, "KV cache pool in tokens");
+  gen_cmd->add_option("--mem-fraction-static", gen.engine.mem_fraction_static,
+                      "share of free memory for the KV cache pool");
+  gen_cmd->add_option("--page-size", gen.engine.page_size, "tokens per KV page")
+      ->check(CLI::PositiveNumber);
+  gen_cmd->add_option("--max-running-requests", gen.engine.max_running_requests,
+                      "requests decoded together");
+  gen_cmd->add_flag("--disable-radix-cache", gen.engine.disable_radix_cache,
+                    "no prefix reuse between requests");
+  gen_cmd->add_option("--schedule-policy", gen.schedule_policy, "fcfs or lpm");
+  gen_cmd->add_option("--random-seed", gen.engine.random_seed, "seed of unseeded sampling");
 
   CLI11_PARSE(app, argc, argv);
   // Logs go to stderr: stdout carries results (generate prints ids there).

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 
 #include "tokenizer/tokenizer.h"
 
@@ -113,6 +114,166 @@ void SamplingParams::normalize(const Tokenizer* tokenizer) {
                             : static_cast<int64_t>(s.size());
     stop_str_max_len = std::max(stop_str_max_len, len);
   }
+}
+
+namespace {
+
+Error type_error(const std::string& field, const std::string& want, const nlohmann::json& got) {
+  return make_error(ErrorCode::kInvalidArgument,
+                    "sampling_params." + field + " must be " + want + ", got " + got.dump() + ".");
+}
+
+Status read_number(const nlohmann::json& j, const std::string& f, double* out) {
+  if (j.is_null()) return {};
+  if (!j.is_number()) return type_error(f, "a number", j);
+  *out = j.get<double>();
+  return {};
+}
+
+Status read_int(const nlohmann::json& j, const std::string& f, int64_t* out) {
+  if (j.is_null()) return {};
+  if (j.is_number_integer()) {
+    *out = j.get<int64_t>();
+    return {};
+  }
+  // Python accepts 3.0 where an int is expected only by accident; SGLang's comparisons would take
+  // it, so an integral float is allowed.
+  if (j.is_number_float() && std::floor(j.get<double>()) == j.get<double>()) {
+    *out = static_cast<int64_t>(j.get<double>());
+    return {};
+  }
+  return type_error(f, "an integer", j);
+}
+
+Status read_bool(const nlohmann::json& j, const std::string& f, bool* out) {
+  if (j.is_null()) return {};
+  if (!j.is_boolean()) return type_error(f, "a boolean", j);
+  *out = j.get<bool>();
+  return {};
+}
+
+Status read_opt_string(const nlohmann::json& j, const std::string& f,
+                       std::optional<std::string>* out) {
+  if (j.is_null()) return {};
+  if (j.is_string()) {
+    *out = j.get<std::string>();
+  } else if (j.is_object() || j.is_array()) {
+    *out = j.dump();  // a JSON schema given as an object
+  } else {
+    return type_error(f, "a string", j);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<SamplingParams> sampling_params_from_json(const nlohmann::json& j) {
+  SamplingParams p;
+  if (j.is_null()) {
+    p.apply_defaults();
+    return p;
+  }
+  if (!j.is_object()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "sampling_params must be an object, got " + j.dump() + ".");
+  }
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& k = it.key();
+    const nlohmann::json& v = it.value();
+    if (k == "max_new_tokens") {
+      SGLANG_RETURN_IF_ERROR(read_int(v, k, &p.max_new_tokens));
+    } else if (k == "min_new_tokens") {
+      SGLANG_RETURN_IF_ERROR(read_int(v, k, &p.min_new_tokens));
+    } else if (k == "n") {
+      SGLANG_RETURN_IF_ERROR(read_int(v, k, &p.n));
+    } else if (k == "top_k") {
+      SGLANG_RETURN_IF_ERROR(read_int(v, k, &p.top_k));
+    } else if (k == "temperature") {
+      SGLANG_RETURN_IF_ERROR(read_number(v, k, &p.temperature));
+    } else if (k == "top_p") {
+      SGLANG_RETURN_IF_ERROR(read_number(v, k, &p.top_p));
+    } else if (k == "min_p") {
+      SGLANG_RETURN_IF_ERROR(read_number(v, k, &p.min_p));
+    } else if (k == "frequency_penalty") {
+      SGLANG_RETURN_IF_ERROR(read_number(v, k, &p.frequency_penalty));
+    } else if (k == "presence_penalty") {
+      SGLANG_RETURN_IF_ERROR(read_number(v, k, &p.presence_penalty));
+    } else if (k == "repetition_penalty") {
+      SGLANG_RETURN_IF_ERROR(read_number(v, k, &p.repetition_penalty));
+    } else if (k == "ignore_eos") {
+      SGLANG_RETURN_IF_ERROR(read_bool(v, k, &p.ignore_eos));
+    } else if (k == "skip_special_tokens") {
+      SGLANG_RETURN_IF_ERROR(read_bool(v, k, &p.skip_special_tokens));
+    } else if (k == "spaces_between_special_tokens") {
+      SGLANG_RETURN_IF_ERROR(read_bool(v, k, &p.spaces_between_special_tokens));
+    } else if (k == "no_stop_trim") {
+      SGLANG_RETURN_IF_ERROR(read_bool(v, k, &p.no_stop_trim));
+    } else if (k == "stop") {
+      if (v.is_string()) {
+        p.stop = {v.get<std::string>()};
+      } else if (v.is_array()) {
+        for (const auto& s : v) {
+          if (!s.is_string()) return type_error(k, "a string or a list of strings", v);
+          p.stop.push_back(s.get<std::string>());
+        }
+      } else if (!v.is_null()) {
+        return type_error(k, "a string or a list of strings", v);
+      }
+    } else if (k == "stop_token_ids") {
+      if (v.is_array()) {
+        for (const auto& t : v) {
+          if (t.is_null()) continue;
+          if (!t.is_number_integer()) return type_error(k, "a list of integers", v);
+          p.stop_token_ids.push_back(t.get<int64_t>());
+        }
+      } else if (!v.is_null()) {
+        return type_error(k, "a list of integers", v);
+      }
+    } else if (k == "json_schema") {
+      SGLANG_RETURN_IF_ERROR(read_opt_string(v, k, &p.json_schema));
+    } else if (k == "regex") {
+      SGLANG_RETURN_IF_ERROR(read_opt_string(v, k, &p.regex));
+    } else if (k == "ebnf") {
+      SGLANG_RETURN_IF_ERROR(read_opt_string(v, k, &p.ebnf));
+    } else if (k == "stream_interval") {
+      if (!v.is_null()) {
+        int64_t x = 1;
+        SGLANG_RETURN_IF_ERROR(read_int(v, k, &x));
+        p.stream_interval = x;
+      }
+    } else if (k == "sampling_seed") {
+      if (!v.is_null()) {
+        int64_t x = 0;
+        SGLANG_RETURN_IF_ERROR(read_int(v, k, &x));
+        p.sampling_seed = static_cast<uint64_t>(x);
+      }
+    } else if (k == "logit_bias") {
+      if (v.is_object()) {
+        for (auto b = v.begin(); b != v.end(); ++b) {
+          if (!b.value().is_number()) return type_error(k, "a map of token id to number", v);
+          try {
+            size_t used = 0;
+            const long long id = std::stoll(b.key(), &used);
+            if (used != b.key().size()) throw std::invalid_argument(b.key());
+            p.logit_bias[id] = b.value().get<double>();
+          } catch (const std::exception&) {
+            return type_error(k, "a map of token id to number", v);
+          }
+        }
+      } else if (!v.is_null()) {
+        return type_error(k, "a map of token id to number", v);
+      }
+    } else if (k == "structural_tag" || k == "custom_params" || k == "stop_regex") {
+      // Accepted and ignored: constrained decoding by structural tags and custom logit processors
+      // are not implemented.
+    } else {
+      // SGLang builds SamplingParams(**sampling_params): Python's message for an unknown keyword.
+      return make_error(ErrorCode::kInvalidArgument,
+                        "SamplingParams.__init__() got an unexpected keyword argument '" + k + "'");
+    }
+  }
+  p.apply_defaults();
+  return p;
 }
 
 }  // namespace sglang

@@ -4,6 +4,7 @@
 // vocabulary) and the same validation messages, so a client sees identical errors.
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,4 +57,8 @@ struct SamplingParams {
 // Python's repr of a float as SGLang's f-strings print it ("0.0", "1.5", "inf", "-2.5e-07").
 std::string python_float_repr(double v);
 
+// A request's "sampling_params" object: SGLang's field names; null means the default; an unknown
+// field or a value of the wrong type is an InvalidArgument error naming it. apply_defaults() is
+// applied; verify() is not (the caller knows the vocabulary size).
+Result<SamplingParams> sampling_params_from_json(const nlohmann::json& j);
 }  // namespace sglang
