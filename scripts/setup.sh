@@ -10,6 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libgtest-dev libgmock-dev        # GoogleTest
+  libboost-dev                     # HTTP server (Boost.Beast / Asio, header-only)
   nlohmann-json3-dev               # JSON
   libcli11-dev                     # command line
   libspdlog-dev libfmt-dev         # logging
