@@ -1,0 +1,368 @@
+#include "server/http_server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "util/logging.h"
+
+namespace sglang::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+std::string Request::header(const std::string& lower_name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == lower_name) return v;
+  }
+  return "";
+}
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// One connection: read a request, hand it to the handler, write its response (full or chunked),
+// repeat while keep-alive. Everything runs on the connection's strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const Handler& handler, uint64_t body_limit)
+      : stream_(std::move(socket)), handler_(handler), body_limit_(body_limit) {}
+
+  void start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
+  }
+
+  // --- called through the Exchange (posted onto the strand) ---
+  void respond(int status, std::string content_type, std::string body,
+               std::vector<std::pair<std::string, std::string>> extra) {
+    if (responding_ || closed_) return;
+    responding_ = true;
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
+        static_cast<bhttp::status>(status), version_);
+    res->set(bhttp::field::server, "sglang-cpp");
+    res->set(bhttp::field::content_type, content_type);
+    for (auto& [k, v] : extra) res->set(k, v);
+    res->keep_alive(keep_alive_);
+    res->body() = std::move(body);
+    res->prepare_payload();
+    bhttp::async_write(stream_, *res,
+                       [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                         self->after_response(ec);
+                       });
+  }
+
+  void start_stream(int status, std::string content_type) {
+    if (responding_ || closed_) return;
+    responding_ = true;
+    streaming_ = true;
+    stream_res_ = std::make_shared<bhttp::response<bhttp::empty_body>>(
+        static_cast<bhttp::status>(status), version_);
+    stream_res_->set(bhttp::field::server, "sglang-cpp");
+    stream_res_->set(bhttp::field::content_type, content_type);
+    stream_res_->set(bhttp::field::cache_control, "no-cache");
+    stream_res_->keep_alive(keep_alive_);
+    stream_res_->chunked(true);
+    serializer_ = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*stream_res_);
+    writing_ = true;
+    bhttp::async_write_header(stream_, *serializer_,
+                              [self = shared_from_this()](beast::error_code ec, size_t) {
+                                self->writing_ = false;
+                                if (ec) return self->fail();
+                                self->write_next_chunk();
+                              });
+  }
+
+  void send_chunk(std::string data) {
+    if (!streaming_ || closed_ || data.empty()) return;
+    chunks_.push_back(std::move(data));
+    write_next_chunk();
+  }
+
+  void end_stream() {
+    if (!streaming_ || closed_) return;
+    stream_ended_ = true;
+    write_next_chunk();
+  }
+
+  void on_close(std::function<void()> cb) {
+    if (closed_) {
+      if (cb) cb();
+      return;
+    }
+    on_close_ = std::move(cb);
+  }
+
+  bool closed() const { return closed_; }
+  // The connection's strand (the socket was accepted onto one).
+  asio::any_io_executor executor() { return stream_.get_executor(); }
+
+ private:
+  void read_request() {
+    parser_.emplace();
+    parser_->body_limit(body_limit_);
+    stream_.expires_after(std::chrono::seconds(300));  // idle keep-alive connections go away
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        self->on_read(ec);
+                      });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof) return close();
+    if (ec == bhttp::error::body_limit) {
+      keep_alive_ = false;
+      version_ = 11;
+      return respond(413, "application/json",
+                     R"({"error":{"message":"Request body too large."}})", {});
+    }
+    if (ec) return close();
+    stream_.expires_never();
+    auto& msg = parser_->get();
+    Request req;
+    req.method = std::string(msg.method_string());
+    const std::string target(msg.target());
+    const size_t q = target.find('?');
+    req.path = target.substr(0, q);
+    if (q != std::string::npos) req.query = target.substr(q + 1);
+    req.body = std::move(msg.body());
+    for (const auto& f : msg) req.headers.emplace_back(lower(std::string(f.name_string())), std::string(f.value()));
+    version_ = msg.version();
+    keep_alive_ = msg.keep_alive();
+    ++request_gen_;
+    responding_ = streaming_ = stream_ended_ = false;
+    chunks_.clear();
+    on_close_ = nullptr;
+    watch_disconnect();
+    auto exchange = make_exchange();
+    try {
+      handler_(req, exchange);
+    } catch (const std::exception& e) {
+      SGLANG_LOG_ERROR("handler for {} {} threw: {}", req.method, req.path, e.what());
+      exchange->respond(500, "application/json",
+                        R"({"error":{"message":"Internal server error."}})");
+    }
+  }
+
+  // While a handler works, a client that hangs up shows as the socket becoming readable with
+  // nothing to read. (A pipelined next request also makes it readable; then it is left alone.)
+  void watch_disconnect() {
+    const uint64_t gen = request_gen_;
+    stream_.socket().async_wait(
+        tcp::socket::wait_read, [self = shared_from_this(), gen](beast::error_code ec) {
+          if (ec == asio::error::operation_aborted || self->closed_ || gen != self->request_gen_) {
+            return;
+          }
+          beast::error_code avail_ec;
+          const size_t avail = self->stream_.socket().available(avail_ec);
+          if (ec || avail_ec || avail == 0) self->fail();
+        });
+  }
+
+  void write_next_chunk() {
+    if (writing_ || closed_) return;
+    if (!chunks_.empty()) {
+      writing_ = true;
+      auto data = std::make_shared<std::string>(std::move(chunks_.front()));
+      chunks_.pop_front();
+      asio::async_write(stream_, bhttp::make_chunk(asio::buffer(*data)),
+                        [self = shared_from_this(), data](beast::error_code ec, size_t) {
+                          self->writing_ = false;
+                          if (ec) return self->fail();
+                          self->write_next_chunk();
+                        });
+      return;
+    }
+    if (stream_ended_) {
+      writing_ = true;
+      asio::async_write(stream_, bhttp::make_chunk_last(),
+                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                          self->writing_ = false;
+                          self->after_response(ec);
+                        });
+    }
+  }
+
+  void after_response(beast::error_code ec) {
+    if (ec) return fail();
+    ++request_gen_;
+    on_close_ = nullptr;
+    beast::error_code cancel_ec;
+    stream_.socket().cancel(cancel_ec);  // the disconnect watch of this request
+    if (!keep_alive_) return close();
+    read_request();
+  }
+
+  void fail() {
+    if (closed_) return;
+    auto cb = std::move(on_close_);
+    on_close_ = nullptr;
+    close();
+    if (cb) cb();
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  std::shared_ptr<Exchange> make_exchange();
+
+  beast::tcp_stream stream_;
+  const Handler& handler_;
+  uint64_t body_limit_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  bool responding_ = false, streaming_ = false, stream_ended_ = false, writing_ = false;
+  bool closed_ = false;
+  uint64_t request_gen_ = 0;
+  std::deque<std::string> chunks_;
+  std::function<void()> on_close_;
+  std::shared_ptr<bhttp::response<bhttp::empty_body>> stream_res_;
+  std::shared_ptr<bhttp::response_serializer<bhttp::empty_body>> serializer_;
+};
+
+// The handler's view of a Session: every call hops onto the session's executor.
+class SessionExchange final : public Exchange {
+ public:
+  explicit SessionExchange(std::shared_ptr<Session> s) : session_(std::move(s)) {}
+  void respond(int status, std::string ct, std::string body,
+               std::vector<std::pair<std::string, std::string>> extra) override {
+    post([=, body = std::move(body), extra = std::move(extra)](Session& s) mutable {
+      s.respond(status, ct, std::move(body), std::move(extra));
+    });
+  }
+  void start_stream(int status, std::string ct) override {
+    post([=](Session& s) { s.start_stream(status, ct); });
+  }
+  void send_chunk(std::string data) override {
+    post([data = std::move(data)](Session& s) mutable { s.send_chunk(std::move(data)); });
+  }
+  void end_stream() override {
+    post([](Session& s) { s.end_stream(); });
+  }
+  bool closed() const override { return gone_.load(); }
+  void on_close(std::function<void()> cb) override {
+    post([this, cb = std::move(cb)](Session& s) mutable {
+      s.on_close([this, cb = std::move(cb)] {
+        gone_ = true;
+        if (cb) cb();
+      });
+    });
+  }
+
+ private:
+  template <typename F>
+  void post(F&& f) {
+    asio::post(session_->executor(),
+               [s = session_, f = std::forward<F>(f)]() mutable { f(*s); });
+  }
+  std::shared_ptr<Session> session_;
+  std::atomic<bool> gone_{false};
+};
+
+std::shared_ptr<Exchange> Session::make_exchange() {
+  return std::make_shared<SessionExchange>(shared_from_this());
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  ServerOptions options;
+  Handler handler;
+  asio::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  int bound_port = 0;
+
+  void accept() {
+    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket sock) {
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+        SGLANG_LOG_WARN("accept failed: {}", ec.message());
+      } else {
+        beast::error_code opt_ec;
+        sock.set_option(tcp::no_delay(true), opt_ec);
+        std::make_shared<Session>(std::move(sock), handler, options.body_limit)->start();
+      }
+      accept();
+    });
+  }
+};
+
+HttpServer::HttpServer(ServerOptions options, Handler handler) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->handler = std::move(handler);
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+Status HttpServer::listen() {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(impl_->options.host, ec);
+  if (ec) {
+    // A host name such as "localhost": resolve it.
+    tcp::resolver resolver(impl_->ioc);
+    auto results = resolver.resolve(impl_->options.host, std::to_string(impl_->options.port), ec);
+    if (ec || results.empty()) {
+      return make_error(ErrorCode::kInvalidArgument, "cannot resolve --host " + impl_->options.host);
+    }
+    address = results.begin()->endpoint().address();
+  }
+  const tcp::endpoint ep(address, static_cast<unsigned short>(impl_->options.port));
+  auto& acc = impl_->acceptor;
+  acc.open(ep.protocol(), ec);
+  if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(ep, ec);
+  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return make_error(ErrorCode::kInvalidArgument, "cannot listen on " + impl_->options.host + ":" +
+                                                       std::to_string(impl_->options.port) + ": " +
+                                                       ec.message());
+  }
+  impl_->bound_port = acc.local_endpoint().port();
+  return {};
+}
+
+int HttpServer::port() const { return impl_->bound_port; }
+
+void HttpServer::run() {
+  impl_->work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
+      impl_->ioc.get_executor());
+  impl_->accept();
+  std::vector<std::thread> threads;
+  const int n = std::max(1, impl_->options.io_threads);
+  for (int i = 1; i < n; ++i) threads.emplace_back([this] { impl_->ioc.run(); });
+  impl_->ioc.run();
+  for (auto& t : threads) t.join();
+}
+
+void HttpServer::stop(int grace_ms) {
+  if (!impl_) return;
+  asio::post(impl_->ioc, [this] {
+    beast::error_code ec;
+    impl_->acceptor.close(ec);
+  });
+  if (grace_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(grace_ms));
+  impl_->work.reset();
+  impl_->ioc.stop();
+}
+
+}  // namespace sglang::http
