@@ -53,6 +53,8 @@ void split_at(const std::vector<std::pair<size_t, size_t>>& matches, Behavior be
     for (size_t k = rev.size(); k-- > 0;) out.push_back(std::move(rev[k]));
     return;
   }
+  // Merging looks only at this text's own pieces, never at the previous text's in `out`.
+  const size_t first = out.size();
   bool prev_delim = false;
   for (const Segment& s : segs) {
     std::string_view piece = text.substr(s.b, s.e - s.b);
@@ -64,14 +66,14 @@ void split_at(const std::vector<std::pair<size_t, size_t>>& matches, Behavior be
         out.emplace_back(piece);
         break;
       case Behavior::kContiguous:
-        if (s.delim && prev_delim && !out.empty()) {
+        if (s.delim && prev_delim && out.size() > first) {
           out.back().append(piece);
         } else {
           out.emplace_back(piece);
         }
         break;
       case Behavior::kMergedWithPrevious:
-        if (s.delim && !out.empty() && !prev_delim) {
+        if (s.delim && out.size() > first && !prev_delim) {
           out.back().append(piece);
         } else {
           out.emplace_back(piece);

@@ -17,8 +17,18 @@ bool is_word_char(char32_t c) {
   return c == '_' || (c < 0x80 ? std::isalnum(static_cast<int>(c)) != 0 : c >= 0xaa);
 }
 
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+// Rust's char::is_whitespace (Unicode White_Space), which HF's lstrip / rstrip use.
+bool is_white_space(char32_t c) {
+  return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f ||
+         c == 0x3000;
+}
+
+// Start of the code point that ends at byte `end` (> 0).
+size_t prev_code_point_start(std::string_view s, size_t end) {
+  size_t b = end - 1;
+  while (b > 0 && (static_cast<uint8_t>(s[b]) & 0xc0) == 0x80) --b;
+  return b;
 }
 
 }  // namespace
@@ -172,10 +182,19 @@ void Tokenizer::split_added(std::string_view text, bool normalized_pass,
     }
     size_t b = pos, e = pos + best->content.size();
     if (best->lstrip) {
-      while (b > plain_start && is_space(text[b - 1])) --b;
+      while (b > plain_start) {
+        const size_t p = prev_code_point_start(text, b);
+        size_t i = p;
+        if (!is_white_space(tok::next_code_point(text, i))) break;
+        b = p;
+      }
     }
     if (best->rstrip) {
-      while (e < text.size() && is_space(text[e])) ++e;
+      while (e < text.size()) {
+        size_t i = e;
+        if (!is_white_space(tok::next_code_point(text, i))) break;
+        e = i;
+      }
     }
     if (b > plain_start)
       out.push_back({std::string(text.substr(plain_start, b - plain_start)), -1});
@@ -253,8 +272,13 @@ void truncate_to(tok::EncodedSequence& s, size_t n, bool left) {
 }
 
 // HF's truncate_encodings.
-Status truncate(std::vector<tok::EncodedSequence>& seqs, const Truncation& t, size_t max_length) {
+Status truncate(std::vector<tok::EncodedSequence>& seqs, const Truncation& t, size_t max_length,
+                bool add_special_tokens) {
   auto& first = seqs[0];
+  // Known difference: with a pair where one sequence encodes to nothing, tokenizers 0.23.2
+  // sometimes truncates the other one or fails where truncation.rs says otherwise (depending on
+  // add_special_tokens and more we did not pin down); this follows truncation.rs.
+  (void)add_special_tokens;
   tok::EncodedSequence* second = seqs.size() > 1 ? &seqs[1] : nullptr;
   if (max_length == 0) {
     for (auto& s : seqs) truncate_to(s, 0, t.left);
@@ -268,6 +292,11 @@ Status truncate(std::vector<tok::EncodedSequence>& seqs, const Truncation& t, si
       truncate_to(first, total - to_remove, t.left);
       return {};
     }
+    // As tokenizers' truncate_encodings: n1 the shorter length, kept whole if the longer one can
+    // give up enough, else both get half. Known difference: when the shorter one does not fit
+    // either (n1 >= max_length) and max_length is odd, tokenizers 0.23.2 gives the odd id to a
+    // sequence chosen by something other than the lengths (measured: it follows the number of
+    // pre-tokenized words); here the longer sequence gets it, as truncation.rs reads.
     size_t n1 = first.ids.size(), n2 = second->ids.size();
     const bool swap = n1 > n2;
     if (swap) std::swap(n1, n2);
@@ -314,7 +343,7 @@ Result<Encoding> Tokenizer::encode_impl(std::string_view a, const std::string_vi
     const size_t added = o.add_special_tokens ? post_processor_->added_tokens(b != nullptr) : 0;
     const size_t max_length =
         o.truncation->max_length > added ? o.truncation->max_length - added : 0;
-    SGLANG_RETURN_IF_ERROR(truncate(seqs, *o.truncation, max_length));
+    SGLANG_RETURN_IF_ERROR(truncate(seqs, *o.truncation, max_length, o.add_special_tokens));
   }
   post_processor_->process(seqs, o.add_special_tokens);
   Encoding e;
