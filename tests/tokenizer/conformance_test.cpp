@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "test_support.h"
 #include "tokenizer/incremental_detokenizer.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_config.h"
 #include "tokenizer/unicode.h"
 
 namespace sglang {
@@ -283,6 +285,45 @@ TEST_P(Conformance, ConcurrentEncodeIsThreadSafe) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(bad.load(), 0u);
+}
+
+// A GPT-2-style model directory (vocab.json + merges.txt + tokenizer_config.json, no
+// tokenizer.json) made of the Qwen3 files: load_tokenizer_from_dir must build what `tokenizers`
+// builds from the same files (make_reference.py's gpt2-style-qwen3), added tokens included.
+TEST(TokenizerFromDir, VocabAndMergesEqualTokenizers) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "sglang_gpt2_style_qwen3";
+  fs::create_directories(dir);
+  for (const char* f : {"vocab.json", "merges.txt", "tokenizer_config.json"}) {
+    fs::copy_file(testing::asset_path(std::string("qwen3-tokenizer/") + f), dir / f,
+                  fs::copy_options::overwrite_existing);
+  }
+  auto loaded = load_tokenizer_from_dir(dir.string());
+  fs::remove_all(dir);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  const Tokenizer& t = *loaded->tokenizer;
+  EXPECT_EQ(t.vocab_size(), 151669);
+  EXPECT_EQ(loaded->config.eos_token, "<|im_end|>");
+  auto from_json =
+      Tokenizer::from_file(reference_dir() + "/synthetic/gpt2-style-qwen3/tokenizer.json");
+  ASSERT_TRUE(from_json.ok()) << from_json.error().message;
+  std::ifstream in(reference_dir() + "/gpt2-style-qwen3.jsonl");
+  ASSERT_TRUE(in);
+  size_t n = 0, bad = 0;
+  for (std::string line; std::getline(in, line); ++n) {
+    const auto l = nlohmann::json::parse(line);
+    const std::string text = l["text"].get<std::string>();
+    const auto ids = t.encode(text, true);
+    const auto want = l["ids"].get<std::vector<int32_t>>();
+    if (ids != want || t.encode(text, false) != l["ids_nospecial"].get<std::vector<int32_t>>() ||
+        (*from_json)->encode(text, true) != ids ||
+        t.decode(want) != l["decoded"].get<std::string>() ||
+        t.decode(want, true) != l["decoded_skip"].get<std::string>()) {
+      if (bad++ < 5) ADD_FAILURE() << "text " << l["text"].dump();
+    }
+  }
+  EXPECT_GT(n, 3000u);
+  EXPECT_EQ(bad, 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(
