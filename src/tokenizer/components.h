@@ -40,12 +40,21 @@ class Model {
   virtual int32_t token_to_id(std::string_view token) const = 0;  // -1 if absent
 };
 
-// Adds special tokens around one sequence (or a pair) of ids.
+// One encoded sequence on its way through the post-processor.
+struct EncodedSequence {
+  std::vector<int32_t> ids;
+  std::vector<int32_t> type_ids;
+};
+
+// Adds special tokens around one sequence (or a pair) of ids, as HF's process_encodings: it
+// rewrites the list of sequences (one, or two for a pair), which the tokenizer then concatenates.
+// It runs with add_special_tokens false too, since some processors also set the type ids then.
 class PostProcessor {
  public:
   virtual ~PostProcessor() = default;
-  virtual void process(std::vector<int32_t>& ids, std::vector<int32_t>* pair,
-                       std::vector<int32_t>& type_ids) const = 0;
+  virtual void process(std::vector<EncodedSequence>& seqs, bool add_special_tokens) const = 0;
+  // How many ids process() adds with add_special_tokens (truncation leaves room for them).
+  virtual size_t added_tokens(bool pair) const = 0;
 };
 
 // Joins tokens back into text.
@@ -64,6 +73,9 @@ Result<std::unique_ptr<Model>> make_wordpiece(const nlohmann::json& j);
 Result<std::unique_ptr<Model>> make_unigram(const nlohmann::json& j);
 Result<std::unique_ptr<PostProcessor>> make_post_processor(const nlohmann::json& j,
                                                            const Model& model);
+// transformers' update_post_processor: "[bos] $A:0 [eos]" / "[bos] $A:0 [eos] [bos]:1 $B:1 [eos]:1"
+// with the given ids (-1: not added).
+std::unique_ptr<PostProcessor> make_bos_eos_template(int32_t bos_id, int32_t eos_id);
 Result<std::unique_ptr<Decoder>> make_decoder(const nlohmann::json& j);
 
 // GPT-2's reversible byte <-> printable-character map used by the ByteLevel stages.

@@ -1,6 +1,5 @@
-// Pre-tokenizers of tokenizer.json. Implemented: Split (every behaviour, invert), ByteLevel,
-// Whitespace, WhitespaceSplit, Digits, Sequence. (Metaspace, BertPreTokenizer and Punctuation come
-// with the Unigram and WordPiece models.)
+// Pre-tokenizers of tokenizer.json: Split (every behaviour, invert), ByteLevel, Whitespace,
+// WhitespaceSplit, Digits, Metaspace, BertPreTokenizer, Punctuation (every behaviour), Sequence.
 #include <array>
 #include <nlohmann/json.hpp>
 
@@ -18,25 +17,44 @@ using nlohmann::json;
 
 enum class Behavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWithNext, kContiguous };
 
-// Splits `text` at the regex's matches, treating matches as delimiters handled per `behavior`
-// (as HF's NormalizedString::split). With `invert`, the matches are the content and the text
-// between them the delimiters.
-void split_by(const Regex& re, Behavior behavior, bool invert, std::string_view text,
-              std::vector<std::string>& out) {
+// Splits `text` at the delimiters `matches` (sorted, non-overlapping byte ranges), handled per
+// `behavior` (as HF's NormalizedString::split). With `invert`, the matches are the content and the
+// text between them the delimiters.
+void split_at(const std::vector<std::pair<size_t, size_t>>& matches, Behavior behavior, bool invert,
+              std::string_view text, std::vector<std::string>& out) {
   struct Segment {
     size_t b, e;
     bool delim;
   };
   std::vector<Segment> segs;
   size_t last = 0;
-  for (auto [b, e] : re.find_all(text)) {
+  for (auto [b, e] : matches) {
     if (b > last) segs.push_back({last, b, invert});
     segs.push_back({b, e, !invert});
     last = e;
   }
   if (last < text.size()) segs.push_back({last, text.size(), invert});
 
-  std::string pending;  // MergedWithNext: delimiters waiting for the following piece
+  if (behavior == Behavior::kMergedWithNext) {
+    // A delimiter joins the piece after it unless that piece is a delimiter too (HF folds from the
+    // right), so "a..b" becomes "a", ".", ".b".
+    std::vector<std::string> rev;
+    bool next_delim = false;
+    for (size_t k = segs.size(); k-- > 0;) {
+      const Segment& s = segs[k];
+      std::string_view piece = text.substr(s.b, s.e - s.b);
+      if (s.delim && !next_delim && !rev.empty()) {
+        rev.back().insert(0, piece);
+      } else {
+        rev.emplace_back(piece);
+      }
+      next_delim = s.delim;
+    }
+    for (size_t k = rev.size(); k-- > 0;) out.push_back(std::move(rev[k]));
+    return;
+  }
+  // Merging looks only at this text's own pieces, never at the previous text's in `out`.
+  const size_t first = out.size();
   bool prev_delim = false;
   for (const Segment& s : segs) {
     std::string_view piece = text.substr(s.b, s.e - s.b);
@@ -48,31 +66,29 @@ void split_by(const Regex& re, Behavior behavior, bool invert, std::string_view 
         out.emplace_back(piece);
         break;
       case Behavior::kContiguous:
-        if (s.delim && prev_delim && !out.empty()) {
+        if (s.delim && prev_delim && out.size() > first) {
           out.back().append(piece);
         } else {
           out.emplace_back(piece);
         }
         break;
       case Behavior::kMergedWithPrevious:
-        if (s.delim && !out.empty() && !prev_delim) {
+        if (s.delim && out.size() > first && !prev_delim) {
           out.back().append(piece);
         } else {
           out.emplace_back(piece);
         }
         break;
-      case Behavior::kMergedWithNext:
-        if (s.delim) {
-          pending.append(piece);
-        } else {
-          out.push_back(pending + std::string(piece));
-          pending.clear();
-        }
+      case Behavior::kMergedWithNext:  // handled above
         break;
     }
     prev_delim = s.delim;
   }
-  if (!pending.empty()) out.push_back(pending);
+}
+
+void split_by(const Regex& re, Behavior behavior, bool invert, std::string_view text,
+              std::vector<std::string>& out) {
+  split_at(re.find_all(text), behavior, invert, text, out);
 }
 
 // Split, and the fixed-pattern pre-tokenizers (Whitespace, WhitespaceSplit, Digits) built on it.
@@ -153,6 +169,30 @@ class BertPreTokenizer final : public PreTokenizer {
     }
     pieces = std::move(out);
   }
+};
+
+// Every punctuation character (ASCII punctuation or Unicode category P*, the set BERT uses) is a
+// delimiter of its own, handled per `behavior` (default Isolated).
+class Punctuation final : public PreTokenizer {
+ public:
+  explicit Punctuation(Behavior b) : behavior_(b) {}
+  void split(std::vector<std::string>& pieces) const override {
+    std::vector<std::string> out;
+    std::vector<std::pair<size_t, size_t>> matches;
+    for (const auto& p : pieces) {
+      matches.clear();
+      for (size_t i = 0; i < p.size();) {
+        const size_t b = i;
+        if (has_class(CharClass::kBertPunctuation, next_code_point(p, i)))
+          matches.emplace_back(b, i);
+      }
+      split_at(matches, behavior_, false, p, out);
+    }
+    pieces = std::move(out);
+  }
+
+ private:
+  Behavior behavior_;
 };
 
 // SentencePiece-style: spaces become the replacement character (U+2581), which is prepended to each
@@ -280,6 +320,10 @@ Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const json& j) {
         new Metaspace(j.value("replacement", "\u2581"), scheme, j.value("split", true)));
   }
   if (type == "BertPreTokenizer") return std::unique_ptr<PreTokenizer>(new BertPreTokenizer());
+  if (type == "Punctuation") {
+    SGLANG_ASSIGN_OR_RETURN(Behavior b, parse_behavior(j.value("behavior", "Isolated")));
+    return std::unique_ptr<PreTokenizer>(new Punctuation(b));
+  }
   if (type == "Sequence") {
     std::vector<std::unique_ptr<PreTokenizer>> steps;
     for (const auto& s : j.value("pretokenizers", json::array())) {

@@ -17,8 +17,18 @@ bool is_word_char(char32_t c) {
   return c == '_' || (c < 0x80 ? std::isalnum(static_cast<int>(c)) != 0 : c >= 0xaa);
 }
 
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+// Rust's char::is_whitespace (Unicode White_Space), which HF's lstrip / rstrip use.
+bool is_white_space(char32_t c) {
+  return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f ||
+         c == 0x3000;
+}
+
+// Start of the code point that ends at byte `end` (> 0).
+size_t prev_code_point_start(std::string_view s, size_t end) {
+  size_t b = end - 1;
+  while (b > 0 && (static_cast<uint8_t>(s[b]) & 0xc0) == 0x80) --b;
+  return b;
 }
 
 }  // namespace
@@ -29,6 +39,12 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_json(const std::string& text,
   if (j.is_discarded() || !j.is_object()) {
     return make_error(ErrorCode::kCorrupt, source + " is not a valid JSON object");
   }
+  return from_json_value(j, source);
+}
+
+Result<std::unique_ptr<Tokenizer>> Tokenizer::from_json_value(const json& j,
+                                                              const std::string& source) {
+  if (!j.is_object()) return make_error(ErrorCode::kCorrupt, source + " is not a JSON object");
   auto wrap = [&](const Error& e) { return make_error(e.code, e.message + " in " + source); };
   auto t = std::unique_ptr<Tokenizer>(new Tokenizer());
   if (!j.contains("model") || !j["model"].is_object())
@@ -67,13 +83,61 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_json(const std::string& text,
       return make_error(ErrorCode::kCorrupt, "bad added token " + a.dump() + " in " + source);
     t->added_.push_back(std::move(tok));
   }
-  for (size_t i = 0; i < t->added_.size(); ++i) {
-    const AddedToken& a = t->added_[i];
-    t->added_by_first_byte_[a.normalized ? 1 : 0][static_cast<uint8_t>(a.content[0])].push_back(i);
-    t->added_by_id_.emplace(a.id, i);  // the first entry wins, as the scans did
-    t->added_by_content_.emplace(a.content, i);
+  t->index_added();
+  if (const json tr = j.value("truncation", json()); tr.is_object()) {
+    Truncation x;
+    x.max_length = tr.value("max_length", size_t{512});
+    x.stride = tr.value("stride", size_t{0});
+    x.left = tr.value("direction", "Right") == "Left";
+    const std::string strategy = tr.value("strategy", "LongestFirst");
+    if (strategy == "OnlyFirst") {
+      x.strategy = Truncation::Strategy::kOnlyFirst;
+    } else if (strategy == "OnlySecond") {
+      x.strategy = Truncation::Strategy::kOnlySecond;
+    } else if (strategy != "LongestFirst") {
+      return make_error(ErrorCode::kCorrupt,
+                        "unknown truncation strategy '" + strategy + "' in " + source);
+    }
+    t->file_truncation_ = x;
+  }
+  if (const json pd = j.value("padding", json()); pd.is_object()) {
+    Padding x;
+    const json strategy = pd.value("strategy", json("BatchLongest"));
+    if (strategy.is_object() && strategy.contains("Fixed"))
+      x.length = strategy["Fixed"].get<size_t>();
+    x.left = pd.value("direction", "Right") == "Left";
+    if (pd.contains("pad_to_multiple_of") && pd["pad_to_multiple_of"].is_number_unsigned())
+      x.pad_to_multiple_of = pd["pad_to_multiple_of"].get<size_t>();
+    x.pad_id = pd.value("pad_id", 0);
+    x.pad_type_id = pd.value("pad_type_id", 0);
+    x.pad_token = pd.value("pad_token", "[PAD]");
+    t->file_padding_ = x;
   }
   return t;
+}
+
+void Tokenizer::index_added() {
+  for (auto& table : added_by_first_byte_)
+    for (auto& v : table) v.clear();
+  added_by_id_.clear();
+  added_by_content_.clear();
+  for (size_t i = 0; i < added_.size(); ++i) {
+    const AddedToken& a = added_[i];
+    added_by_first_byte_[a.normalized ? 1 : 0][static_cast<uint8_t>(a.content[0])].push_back(i);
+    added_by_id_.emplace(a.id, i);  // the first entry wins, as the scans did
+    added_by_content_.emplace(a.content, i);
+  }
+}
+
+void Tokenizer::add_tokens(const std::vector<AddedToken>& tokens) {
+  for (const AddedToken& a : tokens) {
+    if (a.content.empty() || added_by_id_.count(a.id) || added_by_content_.count(a.content))
+      continue;
+    added_.push_back(a);
+    added_by_id_.emplace(a.id, added_.size() - 1);
+    added_by_content_.emplace(a.content, added_.size() - 1);
+  }
+  index_added();
 }
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::from_file(const std::string& path) {
@@ -118,10 +182,19 @@ void Tokenizer::split_added(std::string_view text, bool normalized_pass,
     }
     size_t b = pos, e = pos + best->content.size();
     if (best->lstrip) {
-      while (b > plain_start && is_space(text[b - 1])) --b;
+      while (b > plain_start) {
+        const size_t p = prev_code_point_start(text, b);
+        size_t i = p;
+        if (!is_white_space(tok::next_code_point(text, i))) break;
+        b = p;
+      }
     }
     if (best->rstrip) {
-      while (e < text.size() && is_space(text[e])) ++e;
+      while (e < text.size()) {
+        size_t i = e;
+        if (!is_white_space(tok::next_code_point(text, i))) break;
+        e = i;
+      }
     }
     if (b > plain_start)
       out.push_back({std::string(text.substr(plain_start, b - plain_start)), -1});
@@ -157,28 +230,147 @@ std::vector<int32_t> Tokenizer::encode_sequence(std::string_view text) const {
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
-  std::vector<int32_t> ids =
-      encode_sequence(tok::is_valid_utf8(text) ? std::string(text) : tok::utf8_lossy(text));
-  if (add_special_tokens) {
-    std::vector<int32_t> types;
-    post_processor_->process(ids, nullptr, types);
-  }
-  return ids;
+  EncodeOptions o;
+  o.add_special_tokens = add_special_tokens;
+  auto e = encode_impl(text, nullptr, o);  // cannot fail without truncation
+  return e.ok() ? std::move(e->ids) : std::vector<int32_t>();
 }
 
 std::vector<int32_t> Tokenizer::encode_pair(std::string_view a, std::string_view b,
                                             bool add_special_tokens,
                                             std::vector<int32_t>* type_ids) const {
-  std::vector<int32_t> ids = encode(a, false), second = encode(b, false), types;
-  if (add_special_tokens) {
-    post_processor_->process(ids, &second, types);
+  EncodeOptions o;
+  o.add_special_tokens = add_special_tokens;
+  auto e = encode_impl(a, &b, o);
+  if (!e.ok()) return {};
+  if (type_ids) *type_ids = std::move(e->type_ids);
+  return std::move(e->ids);
+}
+
+Result<Encoding> Tokenizer::encode_with(std::string_view text, const EncodeOptions& o) const {
+  return encode_impl(text, nullptr, o);
+}
+
+Result<Encoding> Tokenizer::encode_pair_with(std::string_view a, std::string_view b,
+                                             const EncodeOptions& o) const {
+  return encode_impl(a, &b, o);
+}
+
+namespace {
+
+// HF's Encoding::truncate (no overflow pieces are kept).
+void truncate_to(tok::EncodedSequence& s, size_t n, bool left) {
+  if (s.ids.size() <= n) return;
+  const auto cut = static_cast<std::ptrdiff_t>(s.ids.size() - n);
+  if (left) {
+    s.ids.erase(s.ids.begin(), s.ids.begin() + cut);
+    s.type_ids.erase(s.type_ids.begin(), s.type_ids.begin() + cut);
   } else {
-    types.assign(ids.size(), 0);
-    types.insert(types.end(), second.size(), 1);
-    ids.insert(ids.end(), second.begin(), second.end());
+    s.ids.resize(n);
+    s.type_ids.resize(n);
   }
-  if (type_ids) *type_ids = std::move(types);
-  return ids;
+}
+
+// HF's truncate_encodings.
+Status truncate(std::vector<tok::EncodedSequence>& seqs, const Truncation& t, size_t max_length,
+                bool add_special_tokens) {
+  auto& first = seqs[0];
+  // Known difference: with a pair where one sequence encodes to nothing, tokenizers 0.23.2
+  // sometimes truncates the other one or fails where truncation.rs says otherwise (depending on
+  // add_special_tokens and more we did not pin down); this follows truncation.rs.
+  (void)add_special_tokens;
+  tok::EncodedSequence* second = seqs.size() > 1 ? &seqs[1] : nullptr;
+  if (max_length == 0) {
+    for (auto& s : seqs) truncate_to(s, 0, t.left);
+    return {};
+  }
+  const size_t total = first.ids.size() + (second ? second->ids.size() : 0);
+  if (total <= max_length) return {};
+  const size_t to_remove = total - max_length;
+  if (t.strategy == Truncation::Strategy::kLongestFirst) {
+    if (!second) {
+      truncate_to(first, total - to_remove, t.left);
+      return {};
+    }
+    // As tokenizers' truncate_encodings: n1 the shorter length, kept whole if the longer one can
+    // give up enough, else both get half. Known difference: when the shorter one does not fit
+    // either (n1 >= max_length) and max_length is odd, tokenizers 0.23.2 gives the odd id to a
+    // sequence chosen by something other than the lengths (measured: it follows the number of
+    // pre-tokenized words); here the longer sequence gets it, as truncation.rs reads.
+    size_t n1 = first.ids.size(), n2 = second->ids.size();
+    const bool swap = n1 > n2;
+    if (swap) std::swap(n1, n2);
+    n2 = n1 > max_length ? n1 : std::max(n1, max_length - n1);
+    if (n1 + n2 > max_length) {
+      n1 = max_length / 2;
+      n2 = n1 + max_length % 2;
+    }
+    if (swap) std::swap(n1, n2);
+    truncate_to(first, n1, t.left);
+    truncate_to(*second, n2, t.left);
+    return {};
+  }
+  tok::EncodedSequence* target = &first;
+  if (t.strategy == Truncation::Strategy::kOnlySecond) {
+    if (!second) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "Truncation error: Second sequence not provided");
+    }
+    target = second;
+  }
+  if (target->ids.size() <= to_remove) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "Truncation error: Sequence to truncate too short to respect the provided "
+                      "max_length");
+  }
+  truncate_to(*target, target->ids.size() - to_remove, t.left);
+  return {};
+}
+
+}  // namespace
+
+Result<Encoding> Tokenizer::encode_impl(std::string_view a, const std::string_view* b,
+                                        const EncodeOptions& o) const {
+  std::vector<tok::EncodedSequence> seqs;
+  for (int k = 0; k < (b ? 2 : 1); ++k) {
+    const std::string_view text = k == 0 ? a : *b;
+    tok::EncodedSequence s;
+    s.ids = encode_sequence(tok::is_valid_utf8(text) ? std::string(text) : tok::utf8_lossy(text));
+    s.type_ids.assign(s.ids.size(), k);
+    seqs.push_back(std::move(s));
+  }
+  if (o.truncation) {
+    const size_t added = o.add_special_tokens ? post_processor_->added_tokens(b != nullptr) : 0;
+    const size_t max_length =
+        o.truncation->max_length > added ? o.truncation->max_length - added : 0;
+    SGLANG_RETURN_IF_ERROR(truncate(seqs, *o.truncation, max_length, o.add_special_tokens));
+  }
+  post_processor_->process(seqs, o.add_special_tokens);
+  Encoding e;
+  for (auto& s : seqs) {
+    e.ids.insert(e.ids.end(), s.ids.begin(), s.ids.end());
+    e.type_ids.insert(e.type_ids.end(), s.type_ids.begin(), s.type_ids.end());
+  }
+  e.attention_mask.assign(e.ids.size(), 1);
+  if (o.padding) {
+    const Padding& p = *o.padding;
+    size_t target = p.length.value_or(e.ids.size());
+    if (p.pad_to_multiple_of > 0 && target % p.pad_to_multiple_of != 0)
+      target += p.pad_to_multiple_of - target % p.pad_to_multiple_of;
+    if (e.ids.size() < target) {
+      const size_t n = target - e.ids.size();
+      const auto at = [&](std::vector<int32_t>& v) { return p.left ? v.begin() : v.end(); };
+      e.ids.insert(at(e.ids), n, p.pad_id);
+      e.type_ids.insert(at(e.type_ids), n, p.pad_type_id);
+      e.attention_mask.insert(at(e.attention_mask), n, 0);
+    }
+  }
+  return e;
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids, const DecodeOptions& options) const {
+  // options.spaces_between_special_tokens has no effect: see DecodeOptions.
+  return decode(ids, options.skip_special_tokens);
 }
 
 std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const {
