@@ -4,17 +4,22 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "engine/scheduler.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "model/causal_lm.h"
 #include "model/random_checkpoint.h"
 #include "sampling/sampling_params.h"
+#include "server/api_server.h"
+#include "server/http_server.h"
+#include "server/server_args.h"
 #include "util/logging.h"
 
 namespace {
@@ -210,6 +215,57 @@ int run_generate(const GenerateArgs& a) {
   return 0;
 }
 
+// `serve` / `launch_server`: SGLang's HTTP server. SIGTERM or SIGINT: stop accepting, abort what
+// runs (clients get their finish_reason abort), exit 0.
+int run_serve(ServerArgs& args) {
+  Status st = args.finalize();
+  if (!st.ok()) return fail(st.error().message);
+  if (!set_log_level(args.str("log_level")))
+    return fail("unknown --log-level " + args.str("log_level"));
+  // Signals go to one thread that waits for them; every other thread blocks them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  CpuBackend backend(static_cast<int>(args.integer("threads", 0)));
+  const auto t0 = std::chrono::steady_clock::now();
+  SGLANG_LOG_INFO("Loading {} on {}", args.str("model_path"), backend.name());
+  auto api = ApiServer::create(args, backend);
+  if (!api.ok()) return fail(api.error().message);
+  const double load_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  http::ServerOptions opt;
+  opt.host = args.str("host");
+  opt.port = static_cast<int>(args.integer("port", 30000));
+  opt.io_threads = static_cast<int>(args.integer("http_threads", 2));
+  opt.body_limit = static_cast<uint64_t>(args.integer("max_http_body_bytes", 64 << 20));
+  ApiServer* api_ptr = api->get();
+  http::HttpServer server(opt,
+                          [api_ptr](const http::Request& req, std::shared_ptr<http::Exchange> ex) {
+                            api_ptr->handle(req, std::move(ex));
+                          });
+  st = server.listen();
+  if (!st.ok()) return fail(st.error().message);
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    SGLANG_LOG_INFO("Received signal {}; shutting down.", sig);
+    api_ptr->shutdown();
+    server.stop(500);
+  });
+  SGLANG_LOG_INFO("Loaded in {:.2f} s. Serving on http://{}:{}", load_s, opt.host, server.port());
+  SGLANG_LOG_INFO("The server is fired up and ready to roll!");
+  server.run();
+  // run() returns after stop(); a stop that did not come from a signal still needs the thread.
+  if (signal_thread.joinable()) {
+    pthread_kill(signal_thread.native_handle(), SIGTERM);
+    signal_thread.join();
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -260,6 +316,13 @@ int main(int argc, char** argv) {
   gen_cmd->add_option("--schedule-policy", gen.schedule_policy, "fcfs or lpm");
   gen_cmd->add_option("--random-seed", gen.engine.random_seed, "seed of unseeded sampling");
 
+  // The HTTP server: `serve`, or `launch_server` as in `python -m sglang.launch_server`.
+  ServerArgs serve_args, launch_args;
+  auto* serve_cmd = app.add_subcommand("serve", "serve SGLang's HTTP API");
+  serve_args.add_to(*serve_cmd);
+  auto* launch_cmd = app.add_subcommand("launch_server", "the same as serve (SGLang's name)");
+  launch_args.add_to(*launch_cmd);
+
   CLI11_PARSE(app, argc, argv);
   // Logs go to stderr: stdout carries results (generate prints ids there).
   spdlog::set_default_logger(spdlog::stderr_color_mt("sglang-cpp"));
@@ -267,5 +330,7 @@ int main(int argc, char** argv) {
   if (!set_log_level(log_level)) return fail("unknown --log-level " + log_level);
   if (*make_cmd) return run_make_checkpoint(mk);
   if (*gen_cmd) return run_generate(gen);
+  if (*serve_cmd) return run_serve(serve_args);
+  if (*launch_cmd) return run_serve(launch_args);
   return 0;
 }

@@ -29,15 +29,16 @@ struct FinishReason {
   std::string matched_string;
   int64_t length = 0;
   std::string message;
-  // HTTP status the abort maps to (SGLang's FINISH_ABORT carries one), e.g. 400 for a bad prompt.
-  int status_code = 500;
+  // HTTP status the abort maps to (SGLang's FINISH_ABORT carries one): 400 for a request the
+  // engine cannot serve, 500 for an internal failure, 0 (null) for a user abort, which answers 200.
+  int status_code = 0;
 
   static FinishReason stop_token(int64_t id) { return {Kind::kStopToken, id, {}, 0, {}, 0}; }
   static FinishReason stop_string(std::string s) {
     return {Kind::kStopString, 0, std::move(s), 0, {}, 0};
   }
   static FinishReason length_reached(int64_t n) { return {Kind::kLength, 0, {}, n, {}, 0}; }
-  static FinishReason abort(std::string msg, int status = 500) {
+  static FinishReason abort(std::string msg, int status = 0) {
     return {Kind::kAbort, 0, {}, 0, std::move(msg), status};
   }
 };

@@ -45,7 +45,7 @@ bool wants_input_logprobs(const Request& r) {
 }  // namespace
 
 Scheduler::Scheduler(CausalLM& model, const Tokenizer* tokenizer, const SchedulerConfig& config)
-    : model_(model), tokenizer_(tokenizer), config_(config) {
+    : model_(&model), tokenizer_(tokenizer), config_(config) {
   if (config_.page_size < 1) throw std::invalid_argument("page_size must be at least 1");
   const ModelConfig& mc = model.config();
   context_length_ =
@@ -98,7 +98,7 @@ Status Scheduler::validate(const Request& req) const {
   auto bad = [](std::string msg) {
     return make_error(ErrorCode::kInvalidArgument, std::move(msg));
   };
-  const int64_t vocab = model_.config().vocab_size;
+  const int64_t vocab = model_->config().vocab_size;
   const auto n = static_cast<int64_t>(req.prompt.size());
   if (n == 0) return bad("The input is empty; a prompt needs at least one token.");
   for (int32_t id : req.prompt) {
@@ -176,6 +176,30 @@ std::future<Status> Scheduler::run_between_steps(std::function<Status()> fn) {
   return fut;
 }
 
+std::future<Status> Scheduler::run_when_idle(std::function<Status()> fn) {
+  Command cmd;
+  cmd.kind = Command::Kind::kCallWhenIdle;
+  cmd.fn = std::move(fn);
+  auto fut = cmd.called.get_future();
+  push_command(std::move(cmd));
+  return fut;
+}
+
+void Scheduler::run_idle_tasks() {
+  if (!running_.empty()) return;
+  while (!idle_tasks_.empty()) {
+    Command cmd = std::move(idle_tasks_.front());
+    idle_tasks_.pop_front();
+    Status st;
+    try {
+      st = cmd.fn();
+    } catch (const std::exception& e) {
+      st = make_error(ErrorCode::kInternal, e.what());
+    }
+    cmd.called.set_value(std::move(st));
+  }
+}
+
 void Scheduler::push_command(Command cmd) {
   {
     std::lock_guard lock(inbox_mu_);
@@ -216,8 +240,9 @@ void Scheduler::loop() {
     } catch (const std::exception& e) {
       // A bug must not take the server down with every request in it: fail what is in flight.
       SGLANG_LOG_ERROR("scheduler step failed: {}", e.what());
-      for (auto& r : running_)
-        finish(*r, FinishReason::abort(std::string("internal error: ") + e.what()));
+      for (auto& r : running_) {
+        finish(*r, FinishReason::abort(std::string("internal error: ") + e.what(), 500));
+      }
       running_.clear();
     }
   }
@@ -264,7 +289,7 @@ void Scheduler::process_inbox() {
       }
       case Command::Kind::kFlush: {
         bool ok = false;
-        if (has_work()) {
+        if (!running_.empty() || !waiting_.empty()) {
           SGLANG_LOG_WARN(
               "Cache not flushed because there are pending requests. #queue-req: {}, "
               "#running-req: {}",
@@ -276,6 +301,9 @@ void Scheduler::process_inbox() {
         cmd.flushed.set_value(ok);
         break;
       }
+      case Command::Kind::kCallWhenIdle:
+        idle_tasks_.push_back(std::move(cmd));
+        break;
       case Command::Kind::kCall: {
         Status st;
         try {
@@ -394,6 +422,7 @@ void Scheduler::admit(Request& r) {
 
 bool Scheduler::step() {
   process_inbox();
+  run_idle_tasks();
   if (!has_work()) {
     publish_stats();
     return false;
@@ -425,8 +454,9 @@ std::vector<Scheduler::Planned> Scheduler::schedule() {
     if (running_.size() == 1) {
       Request& r = *running_.front();
       finish(r, FinishReason::abort("The KV cache pool (" + std::to_string(max_total_tokens()) +
-                                    " tokens) cannot hold this request's " +
-                                    std::to_string(r.total_len()) + " tokens."));
+                                        " tokens) cannot hold this request's " +
+                                        std::to_string(r.total_len()) + " tokens.",
+                                    400));
       running_.clear();
       break;
     }
@@ -467,7 +497,8 @@ std::vector<Scheduler::Planned> Scheduler::schedule() {
     if (budget <= 0) break;
     if (r->total_len() - r->kv_len > 1) plan_prefill(*r);
   }
-  if (retracted || budget <= 0) return plan;
+  // Admissions pause while a run_when_idle task waits for the running requests to drain.
+  if (retracted || budget <= 0 || !idle_tasks_.empty()) return plan;
 
   // Future tokens the running requests will need, in pages (SGLang's PrefillAdder reservation).
   auto reserved_pages = [&](const Request& r) {
@@ -556,16 +587,16 @@ void Scheduler::run_batch(std::vector<Planned>& plan) {
               std::span<const int32_t>(p.req->pages).first(static_cast<size_t>(pages_used)),
               p.mode);
   }
-  auto logits = model_.forward(batch, *kv_);
+  auto logits = model_->forward(batch, *kv_);
   ++counters_.total_forward_steps;
   if (!logits.ok()) {
     SGLANG_LOG_ERROR("forward failed: {}", logits.error().message);
-    for (const Planned& p : plan) finish(*p.req, FinishReason::abort(logits.error().message));
+    for (const Planned& p : plan) finish(*p.req, FinishReason::abort(logits.error().message, 500));
     return;
   }
-  const int64_t vocab = model_.config().vocab_size;
+  const int64_t vocab = model_->config().vocab_size;
   logits_host_.resize(static_cast<size_t>(logits->numel()));
-  model_.backend().copy_to_host(*logits, logits_host_.data());
+  model_->backend().copy_to_host(*logits, logits_host_.data());
   const float* rows = logits_host_.data();
   int64_t decoded = 0;
   for (Planned& p : plan) {
@@ -612,7 +643,7 @@ void Scheduler::process_logits(Planned& p, const float* rows, int64_t vocab) {
   const int64_t last_row = p.mode == LogitsMode::kAll ? p.num_new - 1 : 0;
   row_scratch_.assign(rows + last_row * vocab, rows + (last_row + 1) * vocab);
   std::vector<int64_t> stop_ids = r.params.stop_token_ids;
-  for (int64_t e : model_.config().eos_token_ids) stop_ids.push_back(e);
+  for (int64_t e : model_->config().eos_token_ids) stop_ids.push_back(e);
   const auto n_out = static_cast<int64_t>(r.output.size());
   apply_logit_processors(row_scratch_, r.params, r.penalties, n_out, stop_ids);
   SampleResult s = sample_from_logits(row_scratch_, r.params, r.seed, n_out,
@@ -635,7 +666,7 @@ void Scheduler::check_finished(Request& r) {
   }
   const int32_t last = r.output.back();
   if (!r.params.ignore_eos) {
-    const auto& eos = model_.config().eos_token_ids;
+    const auto& eos = model_->config().eos_token_ids;
     const auto& stop_ids = r.params.stop_token_ids;
     if (std::find(stop_ids.begin(), stop_ids.end(), last) != stop_ids.end() ||
         std::find(eos.begin(), eos.end(), last) != eos.end()) {

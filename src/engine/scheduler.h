@@ -92,8 +92,16 @@ class Scheduler {
   // SGLang's flush_cache: empties the radix tree, refused (false) while requests are queued or
   // running.
   std::future<bool> flush_cache();
-  // Runs `fn` on the scheduler thread between two steps (weight updates, health checks).
+  // Runs `fn` on the scheduler thread between two steps.
   std::future<Status> run_between_steps(std::function<Status()> fn);
+  // Runs `fn` on the scheduler thread once no request is running: admissions pause until then, so
+  // nothing is dropped (SGLang's update_weights_from_disk waits for in-flight requests the same
+  // way). For swapping weights: `fn` may call replace_model() and flush_now().
+  std::future<Status> run_when_idle(std::function<Status()> fn);
+  // Scheduler thread only (inside run_when_idle): serve with another model of the same shape.
+  void replace_model(CausalLM& model) { model_ = &model; }
+  // Scheduler thread only: empties the radix tree (false if a node is still locked).
+  bool flush_now() { return tree_ ? tree_->reset() : true; }
 
   // Starts / stops the scheduler thread. stop() aborts whatever is still queued or running.
   void start();
@@ -105,11 +113,18 @@ class Scheduler {
   const SchedulerConfig& config() const { return config_; }
   int64_t context_length() const { return context_length_; }
   int64_t max_total_tokens() const { return pool_->num_pages() * config_.page_size; }
-  CausalLM& model() { return model_; }
+  CausalLM& model() { return *model_; }
 
  private:
   struct Command {
-    enum class Kind { kSubmit, kAbort, kAbortAll, kFlush, kCall } kind = Kind::kSubmit;
+    enum class Kind {
+      kSubmit,
+      kAbort,
+      kAbortAll,
+      kFlush,
+      kCall,
+      kCallWhenIdle
+    } kind = Kind::kSubmit;
     std::unique_ptr<Request> request;
     std::string rid, message;
     std::promise<bool> flushed;
@@ -126,7 +141,8 @@ class Scheduler {
   void loop();
   void push_command(Command cmd);
   void process_inbox();
-  bool has_work() const { return !running_.empty() || !waiting_.empty(); }
+  bool has_work() const { return !running_.empty() || !waiting_.empty() || !idle_tasks_.empty(); }
+  void run_idle_tasks();
 
   // Pages
   std::optional<std::vector<int32_t>> allocate_pages(int64_t n);
@@ -148,7 +164,7 @@ class Scheduler {
   void emit(Request& r);
   void publish_stats();
 
-  CausalLM& model_;
+  CausalLM* model_;
   const Tokenizer* tokenizer_;
   SchedulerConfig config_;
   int64_t context_length_ = 0;
@@ -157,6 +173,7 @@ class Scheduler {
   std::unique_ptr<KvCache> kv_;
   std::unique_ptr<RadixTree> tree_;
 
+  std::deque<Command> idle_tasks_;  // run_when_idle commands waiting for running_ to drain
   std::deque<std::unique_ptr<Request>> waiting_;
   std::vector<std::unique_ptr<Request>> running_;
   int64_t admit_counter_ = 0;

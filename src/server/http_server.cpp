@@ -8,6 +8,7 @@
 #include <cctype>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "util/logging.h"
@@ -114,10 +115,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(body_limit_);
     stream_.expires_after(std::chrono::seconds(300));  // idle keep-alive connections go away
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                        self->on_read(ec);
-                      });
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -125,8 +125,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == bhttp::error::body_limit) {
       keep_alive_ = false;
       version_ = 11;
-      return respond(413, "application/json",
-                     R"({"error":{"message":"Request body too large."}})", {});
+      return respond(413, "application/json", R"({"error":{"message":"Request body too large."}})",
+                     {});
     }
     if (ec) return close();
     stream_.expires_never();
@@ -138,7 +138,8 @@ class Session : public std::enable_shared_from_this<Session> {
     req.path = target.substr(0, q);
     if (q != std::string::npos) req.query = target.substr(q + 1);
     req.body = std::move(msg.body());
-    for (const auto& f : msg) req.headers.emplace_back(lower(std::string(f.name_string())), std::string(f.value()));
+    for (const auto& f : msg)
+      req.headers.emplace_back(lower(std::string(f.name_string())), std::string(f.value()));
     version_ = msg.version();
     keep_alive_ = msg.keep_alive();
     ++request_gen_;
@@ -258,6 +259,9 @@ class SessionExchange final : public Exchange {
   void end_stream() override {
     post([](Session& s) { s.end_stream(); });
   }
+  void defer(std::function<void()> fn) override {
+    post([fn = std::move(fn)](Session&) { fn(); });
+  }
   bool closed() const override { return gone_.load(); }
   void on_close(std::function<void()> cb) override {
     post([this, cb = std::move(cb)](Session& s) mutable {
@@ -271,8 +275,7 @@ class SessionExchange final : public Exchange {
  private:
   template <typename F>
   void post(F&& f) {
-    asio::post(session_->executor(),
-               [s = session_, f = std::forward<F>(f)]() mutable { f(*s); });
+    asio::post(session_->executor(), [s = session_, f = std::forward<F>(f)]() mutable { f(*s); });
   }
   std::shared_ptr<Session> session_;
   std::atomic<bool> gone_{false};
@@ -312,7 +315,9 @@ HttpServer::HttpServer(ServerOptions options, Handler handler) : impl_(std::make
   impl_->handler = std::move(handler);
 }
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+}
 
 Status HttpServer::listen() {
   beast::error_code ec;
@@ -322,7 +327,8 @@ Status HttpServer::listen() {
     tcp::resolver resolver(impl_->ioc);
     auto results = resolver.resolve(impl_->options.host, std::to_string(impl_->options.port), ec);
     if (ec || results.empty()) {
-      return make_error(ErrorCode::kInvalidArgument, "cannot resolve --host " + impl_->options.host);
+      return make_error(ErrorCode::kInvalidArgument,
+                        "cannot resolve --host " + impl_->options.host);
     }
     address = results.begin()->endpoint().address();
   }
@@ -341,7 +347,9 @@ Status HttpServer::listen() {
   return {};
 }
 
-int HttpServer::port() const { return impl_->bound_port; }
+int HttpServer::port() const {
+  return impl_->bound_port;
+}
 
 void HttpServer::run() {
   impl_->work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(

@@ -39,6 +39,9 @@ class Exchange {
   virtual bool closed() const = 0;
   // Called once, from an I/O thread, if the client disconnects before the response completes.
   virtual void on_close(std::function<void()> callback) = 0;
+  // Runs `fn` on an I/O thread, serialized with this exchange's other work (the handler itself,
+  // earlier defer()s): the way back from the engine's thread to the connection.
+  virtual void defer(std::function<void()> fn) = 0;
 };
 
 using Handler = std::function<void(const Request&, std::shared_ptr<Exchange>)>;

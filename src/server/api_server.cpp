@@ -1,0 +1,511 @@
+#include "server/api_server.h"
+
+#include <algorithm>
+#include <ctime>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "util/logging.h"
+
+namespace sglang {
+
+using json = nlohmann::ordered_json;
+
+namespace {
+
+// The SGLang release whose native API this server mirrors (reported as "version").
+constexpr const char* kSGLangApiVersion = "0.5.5";
+constexpr const char* kSGLangCppVersion = "0.1.0";
+
+constexpr const char* kFlushMessage =
+    "Cache flushed.\nPlease check backend logs for more details. (When there are running or "
+    "waiting requests, the operation will not be performed.)\n";
+
+Result<json> read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return make_error(ErrorCode::kNotFound, "cannot open " + path);
+  json j = json::parse(in, nullptr, false);
+  if (j.is_discarded()) return make_error(ErrorCode::kCorrupt, path + " is not valid JSON");
+  return j;
+}
+
+// Runs blocking work (weight loading, waiting on the scheduler) off the I/O threads.
+template <typename F>
+void run_blocking(F&& f) {
+  std::thread(std::forward<F>(f)).detach();
+}
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace
+
+std::string error_body(const std::string& message) {
+  return dump(json{{"error", {{"message", message}}}});
+}
+
+std::string openai_error_body(const std::string& message, const std::string& type, int code) {
+  json j;
+  j["object"] = "error";
+  j["message"] = message;
+  j["type"] = type;
+  j["param"] = nullptr;
+  j["code"] = code;
+  return dump(j);
+}
+
+std::string validation_error_body(const std::string& message) {
+  return openai_error_body(message, "Bad Request", 400);
+}
+
+std::string http_exception_body(int code, const std::string& message) {
+  return openai_error_body(message, std::to_string(code), code);
+}
+
+ApiServer::~ApiServer() {
+  if (scheduler_) scheduler_->stop();
+}
+
+Result<std::unique_ptr<ApiServer>> ApiServer::create(ServerArgs args, Backend& backend) {
+  std::unique_ptr<ApiServer> s(new ApiServer(std::move(args), backend));
+  SGLANG_RETURN_IF_ERROR(s->load());
+  return s;
+}
+
+Status ApiServer::load() {
+  const std::string model_path = args_.str("model_path");
+  SGLANG_ASSIGN_OR_RETURN(hf_config_, read_json_file(model_path + "/config.json"));
+  SGLANG_ASSIGN_OR_RETURN(model_, load_causal_lm(model_path, backend_));
+  if (!args_.flag("skip_tokenizer_init")) {
+    SGLANG_ASSIGN_OR_RETURN(LoadedTokenizer t,
+                            load_tokenizer_from_dir(args_.str("tokenizer_path")));
+    tokenizer_ = std::move(t.tokenizer);
+    tokenizer_config_ = std::move(t.config);
+  }
+  weight_version_ = args_.str("weight_version");
+  vocab_size_ = model_->config().vocab_size;
+  kv_bytes_per_token_ = model_->kv_cache_shape().bytes_per_token();
+  SchedulerConfig sc;
+  sc.page_size = args_.integer("page_size", 1);
+  sc.max_total_tokens = args_.integer("max_total_tokens", 0);
+  sc.mem_fraction_static = args_.number("mem_fraction_static", 0);
+  sc.max_running_requests = args_.integer("max_running_requests", 0);
+  const int64_t chunk = args_.integer("chunked_prefill_size", sc.chunked_prefill_size);
+  sc.chunked_prefill_size = chunk < 0 ? 0 : chunk;
+  sc.disable_radix_cache = args_.flag("disable_radix_cache");
+  sc.schedule_policy =
+      args_.str("schedule_policy") == "lpm" ? SchedulePolicy::kLpm : SchedulePolicy::kFcfs;
+  sc.schedule_conservativeness = args_.number("schedule_conservativeness", 1.0);
+  sc.context_length = args_.integer("context_length", 0);
+  sc.random_seed = static_cast<uint64_t>(args_.integer("random_seed", 0));
+  try {
+    scheduler_ = std::make_unique<Scheduler>(*model_, tokenizer_.get(), sc);
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::kInvalidArgument, e.what());
+  }
+  // What SGLang derives at start-up shows in /get_server_info as the value in use.
+  args_.json()["chunked_prefill_size"] = chunk;
+  args_.json()["context_length"] = scheduler_->context_length();
+  args_.json()["max_total_tokens"] = scheduler_->max_total_tokens();
+  args_.json()["max_running_requests"] = scheduler_->stats().max_running_requests;
+  scheduler_->start();
+  return {};
+}
+
+std::string ApiServer::next_rid() {
+  // SGLang uses uuid4().hex; any unique 32-hex-digit id serves.
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[33];
+  std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng() ^ ++rid_counter_));
+  return buf;
+}
+
+bool ApiServer::authorized(const http::Request& req) const {
+  if (args_.is_null("api_key")) return true;
+  if (req.method == "OPTIONS") return true;
+  // As SGLang's API-key middleware: health checks and metrics stay open.
+  if (req.path.rfind("/health", 0) == 0 || req.path.rfind("/metrics", 0) == 0) return true;
+  return req.header("authorization") == "Bearer " + args_.str("api_key");
+}
+
+void ApiServer::shutdown() {
+  shutting_down_ = true;
+  if (scheduler_) scheduler_->stop();
+}
+
+void ApiServer::handle(const http::Request& req, std::shared_ptr<http::Exchange> ex) {
+  if (!authorized(req)) {
+    ex->respond(401, "application/json", R"({"error":"Unauthorized"})");
+    return;
+  }
+  if (args_.flag("log_requests")) SGLANG_LOG_INFO("{} {}", req.method, req.path);
+  const std::string& p = req.path;
+  const std::string& m = req.method;
+  const bool get = m == "GET", post = m == "POST", get_or_post = get || post;
+  auto not_allowed = [&] {
+    ex->respond(405, "application/json", R"({"detail":"Method Not Allowed"})");
+  };
+  if (p == "/generate") return post ? generate(req, ex) : not_allowed();
+  if (p == "/health" || p == "/health_generate") {
+    return get ? health(req, ex, p == "/health_generate") : not_allowed();
+  }
+  if (p == "/get_model_info" || p == "/model_info") {
+    if (!get) return not_allowed();
+    if (p == "/get_model_info") {
+      SGLANG_LOG_WARN(
+          "Endpoint '/get_model_info' is deprecated and will be removed in a future version. "
+          "Please use '/model_info' instead.");
+    }
+    return model_info(ex);
+  }
+  if (p == "/get_server_info" || p == "/server_info") {
+    if (!get) return not_allowed();
+    if (p == "/get_server_info") {
+      SGLANG_LOG_WARN(
+          "Endpoint '/get_server_info' is deprecated and will be removed in a future version. "
+          "Please use '/server_info' instead.");
+    }
+    return server_info(ex);
+  }
+  if (p == "/flush_cache") return get_or_post ? flush_cache(ex) : not_allowed();
+  if (p == "/update_weights_from_disk") {
+    return post ? update_weights_from_disk(req, ex) : not_allowed();
+  }
+  if (p == "/tokenize") return post ? tokenize(req, ex) : not_allowed();
+  if (p == "/detokenize") return post ? detokenize(req, ex) : not_allowed();
+  if (p == "/abort_request") return post ? abort_request(req, ex) : not_allowed();
+  if (p == "/v1/models") return get ? list_models(ex) : not_allowed();
+  if (p == "/metrics" && args_.flag("enable_metrics")) return get ? metrics(ex) : not_allowed();
+  ex->respond(404, "application/json", R"({"detail":"Not Found"})");
+}
+
+void ApiServer::health(const http::Request&, std::shared_ptr<http::Exchange> ex, bool generate) {
+  if (shutting_down_) {
+    SGLANG_LOG_INFO("Health check request received during shutdown. Returning 503.");
+    ex->respond(503, "text/plain", "");
+    return;
+  }
+  (void)generate;  // as SGLang (SGLANG_ENABLE_HEALTH_ENDPOINT_GENERATION defaults to true)
+  // One greedy token through the scheduler proves the whole path works.
+  auto req = std::make_unique<Request>();
+  req->rid = "HEALTH_CHECK_" + next_rid();
+  req->prompt = {0};
+  req->params.max_new_tokens = 1;
+  req->params.temperature = 0;
+  req->params.apply_defaults();
+  auto stream = std::make_shared<RequestStream>();
+  req->stream = stream;
+  stream->set_notifier([stream, ex] {
+    ex->defer([stream, ex] {
+      while (auto out = stream->try_pop()) {
+        if (!out->finished) continue;
+        stream->set_notifier(nullptr);
+        const bool ok = out->finish_reason->kind != FinishReason::Kind::kAbort;
+        ex->respond(ok ? 200 : 503, "text/plain", "");
+      }
+    });
+  });
+  Status st = scheduler_->submit(std::move(req));
+  if (!st.ok()) ex->respond(503, "text/plain", "");
+}
+
+void ApiServer::model_info(std::shared_ptr<http::Exchange> ex) {
+  std::lock_guard lock(weight_version_mu_);  // model_path and the version change on updates
+  const std::string& version = weight_version_;
+  json j;
+  j["model_path"] = args_.str("model_path");
+  j["tokenizer_path"] = args_.str("tokenizer_path");
+  j["is_generation"] = !args_.flag("is_embedding");
+  j["preferred_sampling_params"] = nullptr;
+  j["weight_version"] = version;
+  j["has_image_understanding"] = false;
+  j["has_audio_understanding"] = false;
+  j["model_type"] = hf_config_.value("model_type", json(nullptr));
+  j["architectures"] = hf_config_.value("architectures", json(nullptr));
+  ex->respond(200, "application/json", dump(j));
+}
+
+void ApiServer::server_info(std::shared_ptr<http::Exchange> ex) {
+  const SchedulerStats st = scheduler_->stats();
+  json j;
+  {
+    std::lock_guard lock(weight_version_mu_);
+    j = args_.json();
+    j["weight_version"] = weight_version_;
+  }
+  j["status"] = shutting_down_ ? "shutting_down" : "ready";
+  j["max_total_num_tokens"] = st.max_total_num_tokens;
+  j["max_req_input_len"] = std::min(scheduler_->context_length(), st.max_total_num_tokens) - 1;
+  const double kv_gb =
+      static_cast<double>(st.max_total_num_tokens) * static_cast<double>(kv_bytes_per_token_) / 1e9;
+  json state = j;
+  state["last_gen_throughput"] = st.last_gen_throughput;
+  state["memory_usage"] = {{"weight", 0.0},  // not tracked per tensor yet
+                           {"kvcache", kv_gb},
+                           {"token_capacity", st.max_total_num_tokens},
+                           {"graph", 0.0}};
+  state["effective_max_running_requests_per_dp"] = st.max_running_requests;
+  state["num_running_reqs"] = st.num_running_reqs;
+  state["num_waiting_reqs"] = st.num_waiting_reqs;
+  state["num_used_tokens"] = st.num_used_tokens;
+  state["num_free_pages"] = st.num_free_pages;
+  state["num_cached_pages"] = st.num_cached_pages;
+  state["cache_hit_rate"] = st.total_prompt_tokens > 0
+                                ? static_cast<double>(st.total_cached_tokens) /
+                                      static_cast<double>(st.total_prompt_tokens)
+                                : 0.0;
+  state["num_retractions"] = st.total_retractions;
+  j["internal_states"] = json::array({state});
+  j["version"] = kSGLangApiVersion;
+  j["sglang_cpp_version"] = kSGLangCppVersion;
+  ex->respond(200, "application/json", dump(j));
+}
+
+void ApiServer::flush_cache(std::shared_ptr<http::Exchange> ex) {
+  auto fut = std::make_shared<std::future<bool>>(scheduler_->flush_cache());
+  run_blocking([fut, ex] {
+    const bool ok = fut->get();
+    ex->respond(ok ? 200 : 400, "text/plain; charset=utf-8", kFlushMessage);
+  });
+}
+
+void ApiServer::update_weights_from_disk(const http::Request& req,
+                                         std::shared_ptr<http::Exchange> ex) {
+  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    ex->respond(400, "application/json", validation_error_body("JSON decode error"));
+    return;
+  }
+  if (!body.contains("model_path") || !body["model_path"].is_string()) {
+    ex->respond(400, "application/json", validation_error_body("Field required: model_path"));
+    return;
+  }
+  const std::string path = body["model_path"];
+  const std::string load_format = body.value("load_format", json("auto")).is_string()
+                                      ? body.value("load_format", std::string("auto"))
+                                      : "auto";
+  std::optional<std::string> new_version;
+  if (body.contains("weight_version") && body["weight_version"].is_string()) {
+    new_version = body["weight_version"].get<std::string>();
+  }
+  run_blocking([this, ex, path, load_format, new_version] {
+    std::lock_guard update_lock(weights_mu_);
+    auto reply = [&](bool ok, const std::string& message) {
+      json j = {{"success", ok}, {"message", message}, {"num_paused_requests", 0}};
+      ex->respond(ok ? 200 : 400, "application/json", dump(j));
+    };
+    if (load_format != "auto" && load_format != "safetensors") {
+      return reply(false, "Failed to update weights: load_format " + load_format +
+                              " is not supported (auto, safetensors).");
+    }
+    // As SGLang: a path that holds no weights is "repository not found".
+    auto cfg = read_json_file(path + "/config.json");
+    if (!cfg.ok()) {
+      SGLANG_LOG_ERROR("Failed to get weights iterator: {} (repository not found).", path);
+      return reply(false, "Failed to get weights iterator: " + path + " (repository not found).");
+    }
+    auto fresh = load_causal_lm(path, backend_);
+    if (!fresh.ok()) {
+      return reply(false,
+                   "Failed to get weights iterator: " + path + " (" + fresh.error().message + ").");
+    }
+    const ModelConfig& a = model_->config();
+    const ModelConfig& b = (*fresh)->config();
+    if (a.architecture_name != b.architecture_name || a.hidden_size != b.hidden_size ||
+        a.num_hidden_layers != b.num_hidden_layers || a.vocab_size != b.vocab_size ||
+        a.num_attention_heads != b.num_attention_heads ||
+        a.num_key_value_heads != b.num_key_value_heads || a.head_dim != b.head_dim ||
+        a.intermediate_size != b.intermediate_size) {
+      return reply(false, "Failed to update weights: the model at " + path +
+                              " has a different architecture or shape than the served one.");
+    }
+    std::unique_ptr<CausalLM> incoming = std::move(*fresh);
+    CausalLM* incoming_raw = incoming.get();
+    Status st = scheduler_
+                    ->run_when_idle([&]() -> Status {
+                      scheduler_->replace_model(*incoming_raw);
+                      scheduler_->flush_now();  // cached KV belongs to the old weights
+                      return {};
+                    })
+                    .get();
+    if (!st.ok()) return reply(false, "Failed to update weights: " + st.error().message);
+    std::unique_ptr<CausalLM> old = std::move(model_);
+    model_ = std::move(incoming);
+    old.reset();
+    std::string message = "Succeeded to update model weights.";
+    {
+      std::lock_guard lock(weight_version_mu_);
+      if (new_version) {
+        weight_version_ = *new_version;
+        message += " Weight version updated to " + *new_version + ".";
+      }
+      // As SGLang: the served path (and the default served name) follow the new weights.
+      if (args_.str("served_model_name") == args_.str("model_path")) {
+        args_.json()["served_model_name"] = path;
+      }
+      args_.json()["model_path"] = path;
+    }
+    SGLANG_LOG_INFO("Updated weights from {}", path);
+    reply(true, message);
+  });
+}
+
+bool ApiServer::is_json_request(const http::Request& req,
+                                const std::shared_ptr<http::Exchange>& ex) {
+  // As SGLang's validate_json_request on the OpenAI-style routes.
+  std::string ct = req.header("content-type");
+  ct = ct.substr(0, ct.find(';'));
+  while (!ct.empty() && ct.back() == ' ') ct.pop_back();
+  if (ct == "application/json") return true;
+  ex->respond(400, "application/json",
+              validation_error_body("Unsupported Media Type: Only 'application/json' is allowed"));
+  return false;
+}
+
+void ApiServer::tokenize(const http::Request& req, std::shared_ptr<http::Exchange> ex) {
+  if (!is_json_request(req, ex)) return;
+  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    ex->respond(400, "application/json", validation_error_body("JSON decode error"));
+    return;
+  }
+  if (!body.contains("prompt")) {
+    ex->respond(400, "application/json", validation_error_body("Field required: prompt"));
+    return;
+  }
+  if (!tokenizer_) {
+    ex->respond(400, "application/json", error_body("The server has no tokenizer."));
+    return;
+  }
+  const bool add_special = body.value("add_special_tokens", true);
+  const nlohmann::json& prompt = body["prompt"];
+  // As SGLang: the tokenizer's own model_max_length (-1 when it has none), not the context length.
+  const int64_t max_len = tokenizer_config_.model_max_length.value_or(-1);
+  if (prompt.is_string()) {
+    auto ids = tokenizer_->encode(prompt.get<std::string>(), add_special);
+    ex->respond(200, "application/json",
+                dump(json{{"tokens", ids}, {"count", ids.size()}, {"max_model_len", max_len}}));
+    return;
+  }
+  if (prompt.is_array()) {
+    json tokens = json::array(), counts = json::array();
+    for (const auto& s : prompt) {
+      if (!s.is_string()) {
+        ex->respond(400, "application/json",
+                    validation_error_body("prompt must be a string or a list of strings"));
+        return;
+      }
+      auto ids = tokenizer_->encode(s.get<std::string>(), add_special);
+      counts.push_back(ids.size());
+      tokens.push_back(std::move(ids));
+    }
+    ex->respond(200, "application/json",
+                dump(json{{"tokens", tokens}, {"count", counts}, {"max_model_len", max_len}}));
+    return;
+  }
+  ex->respond(400, "application/json",
+              validation_error_body("prompt must be a string or a list of strings"));
+}
+
+void ApiServer::detokenize(const http::Request& req, std::shared_ptr<http::Exchange> ex) {
+  if (!is_json_request(req, ex)) return;
+  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    ex->respond(400, "application/json", validation_error_body("JSON decode error"));
+    return;
+  }
+  if (!body.contains("tokens")) {
+    ex->respond(400, "application/json", validation_error_body("Field required: tokens"));
+    return;
+  }
+  if (!tokenizer_) {
+    ex->respond(400, "application/json",
+                openai_error_body("The server has no tokenizer.", "BadRequestError", 400));
+    return;
+  }
+  const bool skip = body.value("skip_special_tokens", true);
+  const nlohmann::json& tokens = body["tokens"];
+  auto bad = [&](const std::string& m) {
+    ex->respond(400, "application/json", openai_error_body(m, "BadRequestError", 400));
+  };
+  auto decode_error = [&](const std::string& m) {
+    ex->respond(400, "application/json",
+                openai_error_body("Error decoding tokens: " + m +
+                                      ". Input tokens might be invalid for the model.",
+                                  "DecodeError", 400));
+  };
+  // Ids must exist in the vocabulary; the message names the first one that does not.
+  auto to_ids = [&](const nlohmann::json& list, std::vector<int32_t>* ids) -> std::string {
+    for (const auto& t : list) {
+      const int64_t v = t.get<int64_t>();
+      if (v < 0 || v >= tokenizer_->vocab_size())
+        return "token id " + std::to_string(v) + " is out of range";
+      ids->push_back(static_cast<int32_t>(v));
+    }
+    return "";
+  };
+  if (!tokens.is_array()) return bad("Invalid input: 'tokens' must be a list of integers.");
+  json result;
+  if (!tokens.empty() && tokens[0].is_array()) {
+    result = json::array();
+    for (const auto& l : tokens) {
+      if (!l.is_array() ||
+          !std::all_of(l.begin(), l.end(), [](const auto& x) { return x.is_number_integer(); })) {
+        return bad("Invalid input: Sublist in 'tokens' must contain only integers. Found: " +
+                   l.dump());
+      }
+      std::vector<int32_t> ids;
+      if (auto e = to_ids(l, &ids); !e.empty()) return decode_error(e);
+      result.push_back(tokenizer_->decode(ids, skip));
+    }
+  } else {
+    if (!std::all_of(tokens.begin(), tokens.end(),
+                     [](const auto& x) { return x.is_number_integer(); })) {
+      return bad("Invalid input: 'tokens' must be a list of integers.");
+    }
+    std::vector<int32_t> ids;
+    if (auto e = to_ids(tokens, &ids); !e.empty()) return decode_error(e);
+    result = tokenizer_->decode(ids, skip);
+  }
+  json out;
+  out["text"] = result;
+  ex->respond(200, "application/json", dump(out));
+}
+
+void ApiServer::abort_request(const http::Request& req, std::shared_ptr<http::Exchange> ex) {
+  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    ex->respond(400, "application/json", validation_error_body("JSON decode error"));
+    return;
+  }
+  if (body.value("abort_all", false)) {
+    scheduler_->abort_all("Abort all requests.");
+  } else if (body.contains("rid") && body["rid"].is_string()) {
+    scheduler_->abort(body["rid"].get<std::string>(),
+                      "Abort request " + body["rid"].get<std::string>() + ".");
+  }
+  ex->respond(200, "text/plain", "");
+}
+
+void ApiServer::list_models(std::shared_ptr<http::Exchange> ex) {
+  const std::string name = args_.str("served_model_name");
+  json j = {{"object", "list"},
+            {"data", json::array({json{{"id", name},
+                                       {"object", "model"},
+                                       {"created", static_cast<int64_t>(std::time(nullptr))},
+                                       {"owned_by", "sglang"},
+                                       {"root", name},
+                                       {"parent", nullptr},
+                                       {"max_model_len", scheduler_->context_length()}}})}};
+  ex->respond(200, "application/json", dump(j));
+}
+
+void ApiServer::metrics(std::shared_ptr<http::Exchange> ex) {
+  ex->respond(200, "text/plain; version=0.0.4; charset=utf-8",
+              metrics_.render(args_.str("served_model_name"), scheduler_->stats()));
+}
+
+}  // namespace sglang

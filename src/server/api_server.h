@@ -1,0 +1,85 @@
+#pragma once
+// SGLang's native HTTP API over the engine (python/sglang/srt/entrypoints/http_server.py): routes,
+// request parsing with SGLang's field names and defaults, responses with SGLang's keys, errors in
+// SGLang's shapes and status codes. HTTP threads parse, tokenize and format; only the scheduler
+// thread touches the model and the caches.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "engine/scheduler.h"
+#include "kernels/backend.h"
+#include "model/causal_lm.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/server_args.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_config.h"
+
+namespace sglang {
+
+class ApiServer {
+ public:
+  // Loads the model and tokenizer named by `args` onto `backend` and starts the scheduler.
+  static Result<std::unique_ptr<ApiServer>> create(ServerArgs args, Backend& backend);
+  ~ApiServer();
+
+  // The HTTP handler serving every route.
+  void handle(const http::Request& req, std::shared_ptr<http::Exchange> ex);
+  // SIGTERM: refuse new work (health turns 503), abort what runs, stop the scheduler.
+  void shutdown();
+  const ServerArgs& args() const { return args_; }
+
+ private:
+  ApiServer(ServerArgs args, Backend& backend) : args_(std::move(args)), backend_(backend) {}
+  Status load();
+
+  // Routes (one function each; the generate family lives in generate_route.cpp).
+  void generate(const http::Request& req, std::shared_ptr<http::Exchange> ex);
+  void model_info(std::shared_ptr<http::Exchange> ex);
+  void server_info(std::shared_ptr<http::Exchange> ex);
+  void health(const http::Request& req, std::shared_ptr<http::Exchange> ex, bool generate);
+  void flush_cache(std::shared_ptr<http::Exchange> ex);
+  void update_weights_from_disk(const http::Request& req, std::shared_ptr<http::Exchange> ex);
+  void tokenize(const http::Request& req, std::shared_ptr<http::Exchange> ex);
+  void detokenize(const http::Request& req, std::shared_ptr<http::Exchange> ex);
+  void abort_request(const http::Request& req, std::shared_ptr<http::Exchange> ex);
+  void list_models(std::shared_ptr<http::Exchange> ex);
+  void metrics(std::shared_ptr<http::Exchange> ex);
+
+  bool authorized(const http::Request& req) const;
+  static bool is_json_request(const http::Request& req, const std::shared_ptr<http::Exchange>& ex);
+  std::string next_rid();
+
+  ServerArgs args_;
+  Backend& backend_;
+  std::unique_ptr<CausalLM> model_;
+  std::unique_ptr<CausalLM> retired_model_;  // the previous weights, kept until the next update
+  std::unique_ptr<Tokenizer> tokenizer_;
+  TokenizerConfig tokenizer_config_;
+  nlohmann::ordered_json hf_config_;  // config.json of the served model
+  std::unique_ptr<Scheduler> scheduler_;
+  std::mutex weights_mu_;  // one weight update at a time
+  std::string weight_version_;
+  int64_t vocab_size_ = 0;
+  int64_t kv_bytes_per_token_ = 0;
+  std::mutex weight_version_mu_;
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<uint64_t> rid_counter_{0};
+  Metrics metrics_;
+  friend class GenerateCall;
+};
+
+// Error bodies in SGLang's three shapes: {"error": {"message": ...}} for a ValueError of the
+// generate family; {"object": "error", "message", "type": "Bad Request", "param": null, "code":
+// 400} for request validation (bad JSON, wrong types); the same with type "<code>" for an
+// HTTPException.
+std::string error_body(const std::string& message);
+std::string validation_error_body(const std::string& message);
+std::string http_exception_body(int code, const std::string& message);
+std::string openai_error_body(const std::string& message, const std::string& type, int code);
+
+}  // namespace sglang

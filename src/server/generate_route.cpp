@@ -1,0 +1,455 @@
+// POST /generate: SGLang's GenerateReqInput in, SGLang's output dicts out (one, or a list for a
+// batch or n > 1), as one JSON body or as SSE events ("data: {...}\n\n" ... "data: [DONE]\n\n").
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/api_server.h"
+#include "tokenizer/incremental_detokenizer.h"
+#include "util/logging.h"
+
+namespace sglang {
+
+using json = nlohmann::ordered_json;
+
+namespace {
+
+// A field that may be given once for all prompts or as a list with one entry per prompt.
+const nlohmann::json* per_prompt(const nlohmann::json& body, const char* key, size_t i,
+                                 bool batch) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return nullptr;
+  if (batch && it->is_array() && std::string(key) != "stop") return &(*it)[i];
+  return &*it;
+}
+
+json finish_reason_json(const FinishReason& f) {
+  switch (f.kind) {
+    case FinishReason::Kind::kStopToken:
+      return {{"type", "stop"}, {"matched", f.matched_token}};
+    case FinishReason::Kind::kStopString:
+      return {{"type", "stop"}, {"matched", f.matched_string}};
+    case FinishReason::Kind::kLength:
+      return {{"type", "length"}, {"length", f.length}};
+    case FinishReason::Kind::kAbort:
+      return {{"type", "abort"},
+              {"message", f.message},
+              {"status_code", f.status_code ? json(f.status_code) : json(nullptr)},
+              {"err_type", f.status_code == 400   ? json("BadRequestError")
+                           : f.status_code == 500 ? json("InternalServerError")
+                                                  : json(nullptr)}};
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+// One /generate call: its requests, their streams, and the text decoded so far. Lives until the
+// last request finishes; all its methods run serialized on the connection's I/O strand.
+class GenerateCall : public std::enable_shared_from_this<GenerateCall> {
+ public:
+  struct Item {
+    std::unique_ptr<Request> request;  // until submitted
+    std::string rid;
+    size_t index = 0;
+    std::shared_ptr<RequestStream> stream;
+    SamplingParams params;
+    LogprobOptions logprob;
+    std::vector<int32_t> prompt;
+    std::optional<IncrementalDetokenizer> detok;
+    std::string text;
+    std::vector<int32_t> output_ids;
+    json output_token_logprobs = json::array(), output_top_logprobs = json::array();
+    json input_token_logprobs = json::array(), input_top_logprobs = json::array();
+    bool finished = false;
+    std::optional<FinishReason> finish;
+    int64_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
+    std::chrono::steady_clock::time_point last_token_time;
+    bool got_first_token = false;
+  };
+
+  GenerateCall(ApiServer& server, std::shared_ptr<http::Exchange> ex)
+      : server_(server), ex_(std::move(ex)), start_(std::chrono::steady_clock::now()) {}
+
+  // Parses the body into items; an error is the message of SGLang's 400 response.
+  Status parse(const nlohmann::json& body);
+  void submit();
+
+ private:
+  json token_logprob_entry(int32_t token, std::optional<float> logprob) const;
+  json top_entry(const std::vector<TokenLogprob>& top) const;
+  void drain();
+  void absorb(Item& it, StepOutput& out);
+  json output_json(const Item& it, bool final);
+  std::string final_text(const Item& it) const;
+
+  ApiServer& server_;
+  std::shared_ptr<http::Exchange> ex_;
+  std::chrono::steady_clock::time_point start_;
+  std::vector<Item> items_;
+  bool batch_ = false;  // the response is a list
+  bool stream_ = false;
+  bool return_text_in_logprobs_ = false;
+  bool done_ = false;
+  bool first_sent_ = false;
+  std::string weight_version_;
+};
+
+json GenerateCall::token_logprob_entry(int32_t token, std::optional<float> logprob) const {
+  json text = nullptr;
+  if (return_text_in_logprobs_ && server_.tokenizer_)
+    text = server_.tokenizer_->decode({token}, false);
+  return json::array({logprob ? json(*logprob) : json(nullptr), token, text});
+}
+
+json GenerateCall::top_entry(const std::vector<TokenLogprob>& top) const {
+  json arr = json::array();
+  for (const auto& t : top) arr.push_back(token_logprob_entry(t.token_id, t.logprob));
+  return arr;
+}
+
+Status GenerateCall::parse(const nlohmann::json& body) {
+  {
+    std::lock_guard lock(server_.weight_version_mu_);
+    weight_version_ = server_.weight_version_;
+  }
+  auto bad = [](std::string m) { return make_error(ErrorCode::kInvalidArgument, std::move(m)); };
+  const bool has_text = body.contains("text") && !body["text"].is_null();
+  const bool has_ids = body.contains("input_ids") && !body["input_ids"].is_null();
+  // As SGLang's GenerateReqInput: text or input_ids; with both, input_ids are used.
+  if (!has_text && !has_ids)
+    return bad("Either text, input_ids or input_embeds should be provided.");
+  std::vector<std::vector<int32_t>> prompts;
+  const int64_t vocab = server_.vocab_size_;
+  if (!has_ids) {
+    const nlohmann::json& t = body["text"];
+    if (server_.tokenizer_ == nullptr) {
+      return bad(
+          "The engine initialized with skip_tokenizer_init=True cannot accept text prompts. Please "
+          "provide input_ids or re-initialize the engine with skip_tokenizer_init=False.");
+    }
+    auto encode = [&](const nlohmann::json& s) -> Result<std::vector<int32_t>> {
+      if (!s.is_string()) return bad("text must be a string or a list of strings.");
+      return server_.tokenizer_->encode(s.get<std::string>(), true);
+    };
+    if (t.is_array()) {
+      batch_ = true;
+      for (const auto& s : t) {
+        SGLANG_ASSIGN_OR_RETURN(auto ids, encode(s));
+        prompts.push_back(std::move(ids));
+      }
+    } else {
+      SGLANG_ASSIGN_OR_RETURN(auto ids, encode(t));
+      prompts.push_back(std::move(ids));
+    }
+  } else {
+    const nlohmann::json& ids = body["input_ids"];
+    auto read = [&](const nlohmann::json& list) -> Result<std::vector<int32_t>> {
+      std::vector<int32_t> out;
+      for (const auto& x : list) {
+        if (!x.is_number_integer())
+          return bad("input_ids must be a list of integers or a list of lists of integers.");
+        const int64_t v = x.get<int64_t>();
+        if (v < 0 || v >= vocab) {
+          return bad("The input_ids " + list.dump() +
+                     " contains values greater than the vocab size (" + std::to_string(vocab) +
+                     ").");
+        }
+        out.push_back(static_cast<int32_t>(v));
+      }
+      return out;
+    };
+    if (!ids.is_array())
+      return bad("input_ids must be a list of integers or a list of lists of integers.");
+    if (!ids.empty() && ids[0].is_array()) {
+      batch_ = true;
+      for (const auto& l : ids) {
+        if (!l.is_array())
+          return bad("input_ids must be a list of integers or a list of lists of integers.");
+        SGLANG_ASSIGN_OR_RETURN(auto v, read(l));
+        prompts.push_back(std::move(v));
+      }
+    } else {
+      if (ids.empty()) return bad("input_ids cannot be empty.");
+      SGLANG_ASSIGN_OR_RETURN(auto v, read(ids));
+      prompts.push_back(std::move(v));
+    }
+  }
+  for (const auto& p : prompts) {
+    if (p.empty()) return bad("texts cannot be empty and tokenizer must be initialized");
+  }
+  if (batch_ && prompts.empty()) return bad("The batch is empty.");
+  stream_ = body.value("stream", false);
+  return_text_in_logprobs_ = body.value("return_text_in_logprobs", false);
+
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const nlohmann::json* sp = per_prompt(body, "sampling_params", i, batch_);
+    SGLANG_ASSIGN_OR_RETURN(SamplingParams params,
+                            sampling_params_from_json(sp ? *sp : nlohmann::json()));
+    params.normalize(server_.tokenizer_.get());
+    if (params.stream_interval.has_value() == false) {
+      params.stream_interval = server_.args_.integer("stream_interval", 1);
+    }
+    LogprobOptions lp;
+    if (const nlohmann::json* v = per_prompt(body, "return_logprob", i, batch_)) {
+      if (!v->is_boolean()) return bad("return_logprob must be a boolean.");
+      lp.return_logprob = v->get<bool>();
+    }
+    if (const nlohmann::json* v = per_prompt(body, "top_logprobs_num", i, batch_)) {
+      if (!v->is_number_integer()) return bad("top_logprobs_num must be an integer.");
+      lp.top_logprobs_num = v->get<int64_t>();
+    }
+    if (const nlohmann::json* v = per_prompt(body, "logprob_start_len", i, batch_)) {
+      if (!v->is_number_integer()) return bad("logprob_start_len must be an integer.");
+      lp.logprob_start_len = v->get<int64_t>();
+    }
+    if (lp.top_logprobs_num < 0) return bad("top_logprobs_num must be non-negative.");
+    std::string rid;
+    if (body.contains("rid") && !body["rid"].is_null()) {
+      const nlohmann::json& r = body["rid"];
+      if (r.is_string()) {
+        rid = batch_ ? r.get<std::string>() + "_" + std::to_string(i) : r.get<std::string>();
+      } else if (r.is_array() && batch_) {
+        if (r.size() != prompts.size()) {
+          return bad(
+              "The specified rids length mismatch with the batch_size for batch processing.");
+        }
+        if (!r[i].is_string()) return bad("The rid should be a string or a list of strings.");
+        rid = r[i].get<std::string>();
+      } else {
+        return bad("The rid should be a string or a list of strings.");
+      }
+    } else {
+      rid = server_.next_rid();
+    }
+    const int64_t n = params.n;
+    if (n > 1) batch_ = true;
+    for (int64_t c = 0; c < n; ++c) {
+      Item it;
+      // As SGLang: every sample of n > 1 gets its own fresh id.
+      it.rid = n > 1 ? server_.next_rid() : rid;
+      it.index = items_.size();
+      it.params = params;
+      it.params.n = 1;
+      it.logprob = lp;
+      it.prompt = prompts[i];
+      auto req = std::make_unique<Request>();
+      req->rid = it.rid;
+      req->prompt = prompts[i];
+      req->params = it.params;
+      req->logprob = lp;
+      if (n > 1) req->prefix_group = rid;
+      it.stream = std::make_shared<RequestStream>();
+      req->stream = it.stream;
+      SGLANG_RETURN_IF_ERROR(server_.scheduler_->validate(*req));
+      it.request = std::move(req);
+      if (server_.tokenizer_) it.detok.emplace(*server_.tokenizer_, it.params.skip_special_tokens);
+      it.prompt_tokens = static_cast<int64_t>(it.prompt.size());
+      items_.push_back(std::move(it));
+    }
+  }
+  return {};
+}
+
+void GenerateCall::submit() {
+  auto self = shared_from_this();
+  ex_->on_close([self] {
+    // The client went away: abort what still runs, so its pages are freed (SGLang does the same
+    // when the HTTP request is disconnected).
+    for (auto& it : self->items_) {
+      if (!it.finished) self->server_.scheduler_->abort(it.rid, "The client disconnected.");
+    }
+  });
+  if (stream_) ex_->start_stream(200, "text/event-stream");
+  for (auto& it : items_) {
+    it.stream->set_notifier([self] { self->ex_->defer([self] { self->drain(); }); });
+    it.last_token_time = start_;
+    Status st = server_.scheduler_->submit(std::move(it.request));
+    if (!st.ok()) {
+      // Validated already; only a race with shutdown gets here.
+      it.finished = true;
+      it.finish = FinishReason::abort(st.error().message, 400);
+    }
+  }
+  drain();
+}
+
+void GenerateCall::absorb(Item& it, StepOutput& out) {
+  const auto now = std::chrono::steady_clock::now();
+  if (!out.new_token_ids.empty()) {
+    const double dt = std::chrono::duration<double>(now - it.last_token_time).count();
+    if (!it.got_first_token) {
+      server_.metrics_.on_first_token(dt);
+      it.got_first_token = true;
+    } else {
+      server_.metrics_.on_inter_token(dt / static_cast<double>(out.new_token_ids.size()));
+    }
+    it.last_token_time = now;
+  }
+  std::vector<int32_t> ids = out.new_token_ids;
+  it.output_ids.insert(it.output_ids.end(), ids.begin(), ids.end());
+  // As SGLang's detokenizer: a matched stop token is not part of the text.
+  if (out.finished && out.finish_reason &&
+      out.finish_reason->kind == FinishReason::Kind::kStopToken && !it.params.no_stop_trim &&
+      !ids.empty()) {
+    ids.pop_back();
+  }
+  if (it.detok) {
+    it.text += it.detok->push(ids);
+    if (out.finished) it.text += it.detok->finish();
+  }
+  for (size_t k = 0; k < out.new_token_logprobs.size(); ++k) {
+    it.output_token_logprobs.push_back(
+        token_logprob_entry(out.new_token_logprobs[k].token_id, out.new_token_logprobs[k].logprob));
+    if (it.logprob.top_logprobs_num > 0 && k < out.new_top_logprobs.size()) {
+      it.output_top_logprobs.push_back(top_entry(out.new_top_logprobs[k]));
+    }
+  }
+  if (!out.input_logprobs.empty()) {
+    for (const auto& il : out.input_logprobs) {
+      it.input_token_logprobs.push_back(token_logprob_entry(il.token_id, il.logprob));
+      if (it.logprob.top_logprobs_num > 0) {
+        it.input_top_logprobs.push_back(il.logprob ? top_entry(il.top) : json(nullptr));
+      }
+    }
+  }
+  it.prompt_tokens = out.prompt_tokens;
+  it.completion_tokens = out.completion_tokens;
+  it.cached_tokens = out.cached_tokens;
+  if (out.finished) {
+    it.finished = true;
+    it.finish = out.finish_reason;
+    server_.metrics_.on_finished(it.prompt_tokens, it.completion_tokens, it.cached_tokens,
+                                 std::chrono::duration<double>(now - start_).count());
+  }
+}
+
+std::string GenerateCall::final_text(const Item& it) const {
+  // As SGLang's trim_matched_stop: the text ends before the matched stop string.
+  if (it.finish && it.finish->kind == FinishReason::Kind::kStopString && !it.params.no_stop_trim) {
+    const size_t pos = it.text.find(it.finish->matched_string);
+    if (pos != std::string::npos) return it.text.substr(0, pos);
+  }
+  return it.text;
+}
+
+json GenerateCall::output_json(const Item& it, bool final) {
+  // meta_info keys in SGLang's order.
+  json meta;
+  meta["id"] = it.rid;
+  meta["finish_reason"] = it.finish ? finish_reason_json(*it.finish) : json(nullptr);
+  meta["prompt_tokens"] = it.prompt_tokens;
+  meta["weight_version"] = weight_version_;
+  meta["total_retractions"] = 0;
+  if (it.logprob.return_logprob) {
+    meta["input_token_logprobs"] = it.input_token_logprobs;
+    meta["output_token_logprobs"] = it.output_token_logprobs;
+    if (it.logprob.top_logprobs_num > 0) {
+      meta["input_top_logprobs"] = it.input_top_logprobs;
+      meta["output_top_logprobs"] = it.output_top_logprobs;
+    }
+  }
+  meta["completion_tokens"] = it.completion_tokens;
+  meta["cached_tokens"] = it.cached_tokens;
+  meta["cached_tokens_details"] = nullptr;
+  meta["dp_rank"] = nullptr;
+  if (it.finished) {
+    meta["e2e_latency"] =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+  if (!first_sent_) {
+    meta["response_sent_to_client_ts"] =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    if (stream_) first_sent_ = true;
+  }
+  json out;
+  if (server_.tokenizer_) out["text"] = final ? final_text(it) : it.text;
+  out["output_ids"] = it.output_ids;
+  out["meta_info"] = std::move(meta);
+  if (stream_ && batch_) out["index"] = it.index;
+  return out;
+}
+
+void GenerateCall::drain() {
+  if (done_) return;
+  bool all_finished = true;
+  for (auto& it : items_) {
+    bool changed = false;
+    while (!it.finished) {
+      auto out = it.stream->try_pop();
+      if (!out) break;
+      absorb(it, *out);
+      changed = true;
+    }
+    if (stream_ && changed) {
+      ex_->send_chunk(
+          "data: " +
+          output_json(it, it.finished).dump(-1, ' ', false, json::error_handler_t::replace) +
+          "\n\n");
+    }
+    all_finished = all_finished && it.finished;
+  }
+  if (!all_finished) return;
+  done_ = true;
+  for (auto& it : items_) it.stream->set_notifier(nullptr);
+  if (stream_) {
+    ex_->send_chunk("data: [DONE]\n\n");
+    ex_->end_stream();
+    return;
+  }
+  // As SGLang: an abort the engine raised with status 400 becomes a 400 error; 500/503 an error of
+  // that status; a user's abort (no status) is an ordinary 200 answer with finish_reason abort.
+  for (const auto& it : items_) {
+    if (!it.finish || it.finish->kind != FinishReason::Kind::kAbort) continue;
+    const int code = it.finish->status_code;
+    if (code == 400) {
+      ex_->respond(400, "application/json", error_body(it.finish->message));
+      return;
+    }
+    if (code != 0) {
+      ex_->respond(code, "application/json", http_exception_body(code, it.finish->message));
+      return;
+    }
+  }
+  json body;
+  if (batch_) {
+    body = json::array();
+    for (const auto& it : items_) body.push_back(output_json(it, true));
+  } else {
+    body = output_json(items_[0], true);
+  }
+  ex_->respond(200, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+void ApiServer::generate(const http::Request& req, std::shared_ptr<http::Exchange> ex) {
+  nlohmann::json raw = nlohmann::json::parse(req.body, nullptr, false);
+  if (raw.is_discarded()) {
+    ex->respond(400, "application/json", validation_error_body("JSON decode error"));
+    return;
+  }
+  if (!raw.is_object()) {
+    ex->respond(400, "application/json",
+                validation_error_body("Input should be a valid dictionary or object"));
+    return;
+  }
+  auto call = std::make_shared<GenerateCall>(*this, ex);
+  Status st = call->parse(raw);
+  if (!st.ok()) {
+    SGLANG_LOG_ERROR("[http_server] Error: {}", st.error().message);
+    if (raw.value("stream", false) == true) {
+      // As SGLang: a streaming request's errors arrive inside the (200) event stream.
+      ex->start_stream(200, "text/event-stream");
+      ex->send_chunk("data: " + error_body(st.error().message) + "\n\n");
+      ex->send_chunk("data: [DONE]\n\n");
+      ex->end_stream();
+      return;
+    }
+    ex->respond(400, "application/json", error_body(st.error().message));
+    return;
+  }
+  call->submit();
+}
+
+}  // namespace sglang
