@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# Starts sglang.cpp. Until the HTTP server lands this runs the offline generator: it writes a tiny
-# random-weight Qwen2 checkpoint (real vocabulary, hidden size 64) into models/ and prints the greedy
-# continuation of a prompt given as token ids.
+# Starts the sglang.cpp HTTP server (SGLang's native API on http://127.0.0.1:30000) on a tiny
+# random-weight Qwen2 checkpoint (real Qwen vocabulary and tokenizer files, hidden size 64) written
+# into models/tiny-qwen2 on first use. Extra arguments go to `sglang-cpp serve` (SGLang's flags,
+# e.g. --port 8000 --host 0.0.0.0); MODEL=dir serves another Hugging Face model directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL=models/tiny-qwen2
-if [ ! -f "$MODEL/model.safetensors" ]; then
-  ./build/src/sglang-cpp make-checkpoint --tiny --arch qwen2 --seed 1 --out "$MODEL"
+if [ -z "${MODEL:-}" ]; then
+  MODEL=models/tiny-qwen2
+  if [ ! -f "$MODEL/model.safetensors" ]; then
+    ./build/src/sglang-cpp make-checkpoint --tiny --arch qwen2 --seed 1 --out "$MODEL"
+  fi
+  if [ ! -f "$MODEL/tokenizer.json" ]; then
+    TOK=../shared/assets/qwen3-tokenizer
+    [ -f "$TOK/tokenizer.json" ] || TOK=models/assets/qwen3-tokenizer
+    for f in tokenizer.json tokenizer_config.json vocab.json merges.txt; do
+      [ -f "$TOK/$f" ] && cp "$TOK/$f" "$MODEL/"
+    done
+  fi
 fi
-exec ./build/src/sglang-cpp generate --model-path "$MODEL" --input-ids "${INPUT_IDS:-9707,11,1879,0}" \
-  --max-new-tokens "${MAX_NEW_TOKENS:-16}"
+exec ./build/src/sglang-cpp serve --model-path "$MODEL" "$@"

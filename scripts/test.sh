@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: set-up and build (scripts/setup.sh), formatting check, the unit and golden suites,
-# then the unit suites again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Runs every test: set-up and build (scripts/setup.sh), formatting check, the unit, golden and
+# tokenizer suites, the HTTP API suite, then the unit suites again under AddressSanitizer +
+# UndefinedBehaviorSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -15,6 +16,9 @@ JOBS=$(nproc)
 
 echo "== unit + golden tests"
 ctest --test-dir build -j "$JOBS" --output-on-failure
+
+echo "== HTTP API tests (pytest against launched servers)"
+.venv/bin/python -m pytest -q tests/api
 
 echo "== ASan + UBSan build"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSGLANG_SANITIZE=ON -DSGLANG_WERROR=ON >/dev/null

@@ -1,0 +1,137 @@
+"""Black-box tests of the HTTP API: a real `sglang-cpp serve` process per test module, on a tiny
+random-weight Qwen2 checkpoint with the real Qwen tokenizer files beside it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("SGLANG_CPP_BIN", ROOT / "build" / "src" / "sglang-cpp"))
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt")
+
+
+def assets_dir() -> Path:
+    for cand in (ROOT.parent / "shared" / "assets", ROOT / "models" / "assets"):
+        if (cand / "qwen3-tokenizer" / "tokenizer.json").is_file():
+            return cand
+    pytest.fail("no qwen3-tokenizer asset: run scripts/setup.sh")
+
+
+def make_model(dest: Path, arch: str = "qwen2", seed: int = 1) -> Path:
+    """A tiny checkpoint (make-checkpoint) plus the Qwen tokenizer files."""
+    if not (dest / "model.safetensors").is_file():
+        tmp = dest.with_name(dest.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        subprocess.run([str(BIN), "make-checkpoint", "--tiny", "--arch", arch, "--seed", str(seed),
+                        "--out", str(tmp)], check=True, capture_output=True)
+        tok = assets_dir() / "qwen3-tokenizer"
+        for name in TOKENIZER_FILES:
+            if (tok / name).is_file():
+                shutil.copy(tok / name, tmp / name)
+        tmp.rename(dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def models_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def model_path(models_root) -> str:
+    return str(make_model(models_root / "tiny-qwen2"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, model: str, *extra: str, log_dir: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_dir / f"server-{self.port}.log"
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [str(BIN), "serve", "--model-path", model, "--port", str(self.port),
+             "--max-total-tokens", "20000", *extra],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited ({self.proc.returncode}):\n{self.logs()}")
+            try:
+                if requests.get(self.url + "/health", timeout=5).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not become healthy:\n" + self.logs())
+
+    def logs(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text()
+
+    def get(self, path, **kw):
+        return requests.get(self.url + path, timeout=kw.pop("timeout", 60), **kw)
+
+    def post(self, path, **kw):
+        return requests.post(self.url + path, timeout=kw.pop("timeout", 60), **kw)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="module")
+def server(model_path, tmp_path_factory):
+    s = Server(model_path, log_dir=tmp_path_factory.mktemp("logs"))
+    yield s
+    assert s.stop() == 0, "SIGTERM must end the server with exit code 0"
+
+
+@pytest.fixture(scope="session")
+def launch(tmp_path_factory):
+    """Start an extra server with custom flags; stopped at the end of the test session."""
+    started = []
+
+    def _launch(model: str, *extra: str) -> Server:
+        s = Server(model, *extra, log_dir=tmp_path_factory.mktemp("logs"))
+        started.append(s)
+        return s
+
+    yield _launch
+    for s in started:
+        s.stop()
+
+
+def sse_events(response) -> list:
+    """The `data:` payloads of an SSE response, in order (the final [DONE] as the string)."""
+    import json
+
+    events = []
+    for line in response.iter_lines(decode_unicode=True):
+        if not line:
+            continue
+        assert line.startswith("data: "), line
+        payload = line[len("data: "):]
+        events.append(payload if payload == "[DONE]" else json.loads(payload))
+    return events
