@@ -43,7 +43,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", default="build/src/sglang-cpp")
     ap.add_argument("--out", default="tests/golden/data")
+    ap.add_argument("--pooled-only", action="store_true", help="only pooled.safetensors")
     args = ap.parse_args()
+    if args.pooled_only:
+        return pooled(args)
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(0)
     for name, arch, seed in MODELS:
@@ -89,6 +92,46 @@ def main():
             path = os.path.join(args.out, f"{name}.safetensors")
             save_file(tensors, path, metadata=meta)
             print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB)")
+    pooled(args)
+
+
+# Pooled outputs for embedding servers (--is-embedding): the normalised last-token hidden state of
+# the tiny Qwen2 (SGLang's LAST pooling) and the score of a tiny Llama reward model
+# (LlamaForSequenceClassification, one label), per prompt, in tests/golden/data/pooled.safetensors.
+POOLED_PROMPT_LENGTHS = [1, 9, 40]
+
+
+def pooled(args):
+    tensors = {}
+    rng = np.random.RandomState(77)
+    with tempfile.TemporaryDirectory() as ckpt:
+        subprocess.run([args.binary, "make-checkpoint", "--tiny", "--arch", "qwen2", "--seed", "1",
+                        "--out", ckpt], check=True)
+        base = transformers.AutoModel.from_pretrained(ckpt, torch_dtype=torch.float32,
+                                                      attn_implementation="eager").eval()
+        for i, length in enumerate(POOLED_PROMPT_LENGTHS):
+            ids = rng.randint(0, base.config.vocab_size, size=length).astype(np.int64)
+            with torch.no_grad():
+                h = base(torch.from_numpy(ids)[None]).last_hidden_state[0, -1].float()
+            tensors[f"embed{i}.input_ids"] = ids.astype(np.int32)
+            tensors[f"embed{i}.embedding"] = torch.nn.functional.normalize(h, dim=-1).numpy()
+    with tempfile.TemporaryDirectory() as ckpt:
+        subprocess.run([args.binary, "make-checkpoint", "--tiny", "--arch", "llama-reward", "--seed",
+                        "4", "--out", ckpt], check=True)
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(
+            ckpt, torch_dtype=torch.float32, attn_implementation="eager").eval()
+        for i, length in enumerate(POOLED_PROMPT_LENGTHS):
+            ids = rng.randint(0, model.config.vocab_size - 1000, size=length).astype(np.int64)
+            with torch.no_grad():
+                score = model(torch.from_numpy(ids)[None]).logits[0].float()
+            tensors[f"reward{i}.input_ids"] = ids.astype(np.int32)
+            tensors[f"reward{i}.score"] = score.numpy()
+    meta = {"num_prompts": str(len(POOLED_PROMPT_LENGTHS)), "torch": torch.__version__,
+            "transformers": transformers.__version__, "embed": "tiny-qwen2 seed 1",
+            "reward": "tiny-llama-reward seed 4"}
+    path = os.path.join(args.out, "pooled.safetensors")
+    save_file(tensors, path, metadata=meta)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

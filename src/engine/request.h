@@ -58,6 +58,7 @@ struct StepOutput {
   std::vector<TokenLogprob> new_token_logprobs;  // parallel to new_token_ids, if return_logprob
   std::vector<std::vector<TokenLogprob>> new_top_logprobs;  // if top_logprobs_num > 0
   std::vector<InputLogprob> input_logprobs;  // once, when the prompt's logprobs are complete
+  std::vector<float> embedding;  // embedding servers: the pooled output, in the final StepOutput
   bool finished = false;
   std::optional<FinishReason> finish_reason;
   int64_t prompt_tokens = 0;
@@ -143,6 +144,7 @@ struct Request {
   std::vector<InputLogprob> input_logprobs;
   bool input_logprobs_done = false;  // all prompt positions from logprob_start_len are in
   bool input_logprobs_sent = false;
+  std::vector<float> embedding;               // embedding servers: set when the prompt is prefilled
   std::vector<TokenLogprob> output_logprobs;  // one per output token, if asked
   std::vector<std::vector<TokenLogprob>> output_top_logprobs;
   int64_t emitted = 0;  // output tokens already sent on the stream

@@ -587,14 +587,16 @@ void Scheduler::run_batch(std::vector<Planned>& plan) {
               std::span<const int32_t>(p.req->pages).first(static_cast<size_t>(pages_used)),
               p.mode);
   }
-  auto logits = model_->forward(batch, *kv_);
+  // An embedding server reads the final hidden states (pooled below), or a classifier's scores.
+  const bool pooled_hidden = config_.embedding && model_->config().head == Head::kLanguageModel;
+  auto logits = pooled_hidden ? model_->forward_hidden(batch, *kv_) : model_->forward(batch, *kv_);
   ++counters_.total_forward_steps;
   if (!logits.ok()) {
     SGLANG_LOG_ERROR("forward failed: {}", logits.error().message);
     for (const Planned& p : plan) finish(*p.req, FinishReason::abort(logits.error().message, 500));
     return;
   }
-  const int64_t vocab = model_->config().vocab_size;
+  const int64_t vocab = logits->rows() > 0 ? logits->cols() : 0;
   logits_host_.resize(static_cast<size_t>(logits->numel()));
   model_->backend().copy_to_host(*logits, logits_host_.data());
   const float* rows = logits_host_.data();
@@ -636,11 +638,23 @@ void Scheduler::process_logits(Planned& p, const float* rows, int64_t vocab) {
   if (was_prefill) cache_prefix(r);
   if (!p.samples) return;
 
+  const int64_t last_row = p.mode == LogitsMode::kAll ? p.num_new - 1 : 0;
+  if (config_.embedding) {
+    r.embedding.assign(rows + last_row * vocab, rows + (last_row + 1) * vocab);
+    if (model_->config().head == Head::kLanguageModel) {
+      double norm = 0;
+      for (float v : r.embedding) norm += static_cast<double>(v) * v;
+      // torch.nn.functional.normalize: x / max(||x||, 1e-12)
+      const float inv = static_cast<float>(1.0 / std::max(std::sqrt(norm), 1e-12));
+      for (float& v : r.embedding) v *= inv;
+    }
+    finish(r, FinishReason::length_reached(0));
+    return;
+  }
   if (r.params.max_new_tokens == 0) {
     finish(r, FinishReason::length_reached(0));
     return;
   }
-  const int64_t last_row = p.mode == LogitsMode::kAll ? p.num_new - 1 : 0;
   row_scratch_.assign(rows + last_row * vocab, rows + (last_row + 1) * vocab);
   std::vector<int64_t> stop_ids = r.params.stop_token_ids;
   for (int64_t e : model_->config().eos_token_ids) stop_ids.push_back(e);
@@ -715,6 +729,7 @@ void Scheduler::finish(Request& r, FinishReason reason) {
   out.prompt_tokens = static_cast<int64_t>(r.prompt.size());
   out.completion_tokens = static_cast<int64_t>(r.output.size());
   out.cached_tokens = r.cached_tokens;
+  out.embedding = std::move(r.embedding);
   if (r.stream) r.stream->push(std::move(out));
 }
 

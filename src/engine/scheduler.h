@@ -48,6 +48,10 @@ struct SchedulerConfig {
   double schedule_conservativeness = 1.0;
   int64_t context_length = 0;  // 0: the model's
   uint64_t random_seed = 0;    // seeds requests without sampling_seed
+  // An embedding server (--is-embedding): requests are prefilled only and answer with the pooled
+  // last-token hidden state (L2-normalised, SGLang's LAST pooling for decoder embedding models),
+  // or with the score head's outputs for a sequence-classification (reward) model.
+  bool embedding = false;
 };
 
 // A snapshot for /get_server_info, /metrics and tests.

@@ -21,6 +21,15 @@ class CausalLM {
   // [batch.num_logit_rows(), vocab_size] on the backend, rows in sequence order. A malformed batch
   // (token id out of range, pages that do not cover the sequence) is an error, not a crash.
   virtual Result<Tensor> forward(const ForwardBatch& batch, KvCache& kv) = 0;
+  // The same forward, returning what the head would read instead of the head's output: the final
+  // (normed) hidden states [rows, hidden_size] of the rows `batch` asks logits for. An embedding
+  // server pools these (SGLang's last-token pooling for decoder embedding models).
+  virtual Result<Tensor> forward_hidden(const ForwardBatch& batch, KvCache& kv) = 0;
+  // Width of forward()'s rows: vocab_size, or num_labels for a sequence-classification head.
+  int64_t output_width() const {
+    return config().head == Head::kSequenceClassification ? config().num_labels
+                                                          : config().vocab_size;
+  }
 };
 
 // Reads DIR/config.json and the safetensors weights in DIR onto `backend`.

@@ -52,7 +52,11 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const ModelConfig& c, const
   }
   SGLANG_ASSIGN_OR_RETURN(auto norm, w.get("model.norm.weight", {h}));
   m->final_norm_ = backend.load_vector({norm});
-  if (c.tie_word_embeddings) {
+  if (c.head == Head::kSequenceClassification) {
+    // LlamaForSequenceClassification: score = Linear(hidden, num_labels, bias=False).
+    SGLANG_ASSIGN_OR_RETURN(auto score, w.get("score.weight", {c.num_labels, h}));
+    m->lm_head_ = backend.load_matmul_weight({score});
+  } else if (c.tie_word_embeddings) {
     m->lm_head_ = m->embed_tokens_;
   } else {
     // lm_head sits outside the "model." scope in HF checkpoints.
@@ -118,6 +122,19 @@ Status LlamaModel::validate(const ForwardBatch& batch, const KvCache& kv) const 
 }
 
 Result<Tensor> LlamaModel::forward(const ForwardBatch& batch, KvCache& kv) {
+  SGLANG_ASSIGN_OR_RETURN(Tensor selected, run_decoder(batch, kv));
+  const int64_t R = batch.num_logit_rows();
+  Tensor logits = backend_.empty(DType::kF32, {R, output_width()});
+  if (R == 0) return logits;
+  backend_.linear(selected, lm_head_, nullptr, logits);
+  return logits;
+}
+
+Result<Tensor> LlamaModel::forward_hidden(const ForwardBatch& batch, KvCache& kv) {
+  return run_decoder(batch, kv);
+}
+
+Result<Tensor> LlamaModel::run_decoder(const ForwardBatch& batch, KvCache& kv) {
   SGLANG_RETURN_IF_ERROR(validate(batch, kv));
   const ModelConfig& c = config_;
   Backend& be = backend_;
@@ -208,16 +225,12 @@ Result<Tensor> LlamaModel::forward(const ForwardBatch& batch, KvCache& kv) {
   be.add_rms_norm(residual, proj, final_norm_, static_cast<float>(c.rms_norm_eps), hidden);
 
   const int64_t R = static_cast<int64_t>(logit_rows.size());
-  Tensor logits = be.empty(DType::kF32, {R, c.vocab_size});
-  if (R == 0) return logits;
-  Tensor selected = hidden;
-  if (R != T) {
-    Tensor rows = be.from_host(logit_rows.data(), DType::kI32, {R});
-    selected = be.empty(DType::kF32, {R, c.hidden_size});
-    be.gather_rows(hidden, rows, selected);
-  }
-  be.linear(selected, lm_head_, nullptr, logits);
-  return logits;
+  if (R == T) return hidden;
+  Tensor selected = be.empty(DType::kF32, {R, c.hidden_size});
+  if (R == 0) return selected;
+  Tensor rows = be.from_host(logit_rows.data(), DType::kI32, {R});
+  be.gather_rows(hidden, rows, selected);
+  return selected;
 }
 
 Result<std::unique_ptr<CausalLM>> load_causal_lm(const std::string& model_dir, Backend& backend) {

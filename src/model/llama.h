@@ -20,6 +20,7 @@ class LlamaModel final : public CausalLM {
     return {config_.num_hidden_layers, config_.num_key_value_heads, config_.head_dim};
   }
   Result<Tensor> forward(const ForwardBatch& batch, KvCache& kv) override;
+  Result<Tensor> forward_hidden(const ForwardBatch& batch, KvCache& kv) override;
 
  private:
   struct Layer {
@@ -38,13 +39,15 @@ class LlamaModel final : public CausalLM {
   LlamaModel(const ModelConfig& config, Backend& backend) : config_(config), backend_(backend) {}
   void ensure_workspace(int64_t tokens);
   Status validate(const ForwardBatch& batch, const KvCache& kv) const;
+  // The decoder: returns the final-normed hidden states of the rows the batch asks logits for.
+  Result<Tensor> run_decoder(const ForwardBatch& batch, KvCache& kv);
 
   ModelConfig config_;
   Backend& backend_;
   Tensor embed_tokens_;
   std::vector<Layer> layers_;
   Tensor final_norm_;
-  Tensor lm_head_;  // the embedding when tied
+  Tensor lm_head_;  // the embedding when tied; the score head of a classification model
   Tensor inv_freq_;
   Workspace ws_;
 };

@@ -128,17 +128,39 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
     return make_error(ErrorCode::kNotFound, "missing field 'architectures' in " + source);
   }
   c.architecture_name = j.at("architectures")[0].get<std::string>();
-  if (c.architecture_name == "LlamaForCausalLM") {
+  const std::string& an = c.architecture_name;
+  const std::string kCls = "ForSequenceClassification";
+  if (an.size() > kCls.size() && an.compare(an.size() - kCls.size(), kCls.size(), kCls) == 0) {
+    c.head = Head::kSequenceClassification;
+  }
+  const std::string family = an.substr(0, an.find("For"));
+  if (family == "Llama") {
     c.architecture = Architecture::kLlama;
-  } else if (c.architecture_name == "Qwen2ForCausalLM") {
+  } else if (family == "Qwen2") {
     c.architecture = Architecture::kQwen2;
-  } else if (c.architecture_name == "MistralForCausalLM") {
+  } else if (family == "Mistral") {
     c.architecture = Architecture::kMistral;
-  } else {
-    return make_error(ErrorCode::kUnsupported,
-                      "unsupported architecture '" + c.architecture_name +
-                          "' in field 'architectures' of " + source +
-                          " (supported: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM)");
+  }
+  const bool known_head = an == family + "ForCausalLM" || an == family + kCls;
+  if (!known_head || (family != "Llama" && family != "Qwen2" && family != "Mistral")) {
+    return make_error(
+        ErrorCode::kUnsupported,
+        "unsupported architecture '" + an + "' in field 'architectures' of " + source +
+            " (supported: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM and their "
+            "ForSequenceClassification variants)");
+  }
+  if (c.head == Head::kSequenceClassification) {
+    // transformers' PretrainedConfig: num_labels is the size of id2label (2 when absent).
+    c.num_labels = 2;
+    if (j.contains("id2label") && j["id2label"].is_object()) {
+      c.num_labels = static_cast<int64_t>(j["id2label"].size());
+    }
+    if (j.contains("num_labels") && j["num_labels"].is_number_integer()) {
+      c.num_labels = j["num_labels"].get<int64_t>();
+    }
+    if (c.num_labels <= 0) {
+      return make_error(ErrorCode::kCorrupt, "num_labels in " + source + " must be positive");
+    }
   }
   c.model_type = j.value("model_type", std::string());
 

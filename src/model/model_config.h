@@ -22,9 +22,16 @@ struct RopeScaling {
   int64_t original_max_position_embeddings = 8192;
 };
 
+// What sits on top of the decoder: the LM head (next-token logits) or, for
+// *ForSequenceClassification (reward models, SGLang's /classify), a score head of num_labels
+// outputs read at the last token.
+enum class Head { kLanguageModel, kSequenceClassification };
+
 struct ModelConfig {
   std::string architecture_name;  // "Qwen2ForCausalLM", as in config.json
   Architecture architecture = Architecture::kLlama;
+  Head head = Head::kLanguageModel;
+  int64_t num_labels = 0;  // score head outputs (kSequenceClassification)
   std::string model_type;  // "qwen2", "llama", "mistral"
   int64_t hidden_size = 0;
   int64_t num_hidden_layers = 0;

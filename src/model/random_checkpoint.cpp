@@ -150,8 +150,15 @@ Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch) {
     return s;
   }
   if (arch == "mistral") return mistral("tiny-mistral", 64, 2, 4, 2, 128, 48);
+  if (arch == "llama-reward") {
+    SGLANG_ASSIGN_OR_RETURN(CheckpointSpec s, checkpoint_spec_tiny("llama"));
+    s.name = "tiny-llama-reward";
+    s.architecture = "LlamaForSequenceClassification";
+    s.num_labels = 1;
+    return s;
+  }
   return make_error(ErrorCode::kInvalidArgument,
-                    "unknown --arch '" + arch + "' (known: qwen2, llama, mistral)");
+                    "unknown --arch '" + arch + "' (known: qwen2, llama, mistral, llama-reward)");
 }
 
 Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std::string& dir) {
@@ -181,7 +188,17 @@ Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std
   } else {
     cfg["rope_scaling"] = nullptr;
   }
-  if (s.architecture == "LlamaForCausalLM") {
+  if (s.num_labels > 0) {
+    nlohmann::ordered_json id2label, label2id;
+    for (int64_t i = 0; i < s.num_labels; ++i) {
+      id2label[std::to_string(i)] = "LABEL_" + std::to_string(i);
+      label2id["LABEL_" + std::to_string(i)] = i;
+    }
+    cfg["id2label"] = id2label;
+    cfg["label2id"] = label2id;
+    cfg["pad_token_id"] = s.eos_token_ids.at(0);
+  }
+  if (s.architecture == "LlamaForCausalLM" || s.architecture == "LlamaForSequenceClassification") {
     cfg["attention_bias"] = false;
     cfg["mlp_bias"] = false;
   }
@@ -229,7 +246,11 @@ Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std
   const int64_t inter = s.intermediate_size;
   const float embed_width = 4.0f * sqrt3 / std::sqrt(static_cast<float>(h));
   add("model.embed_tokens.weight", {s.vocab_size, h}, 0.0f, embed_width);
-  if (!s.tie_word_embeddings) add("lm_head.weight", {s.vocab_size, h}, 0.0f, embed_width);
+  if (s.num_labels > 0) {
+    add("score.weight", {s.num_labels, h}, 0.0f, proj_width(h));
+  } else if (!s.tie_word_embeddings) {
+    add("lm_head.weight", {s.vocab_size, h}, 0.0f, embed_width);
+  }
   add("model.norm.weight", {h}, 1.0f, 0.25f);
   for (int64_t i = 0; i < s.num_layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";

@@ -27,12 +27,14 @@ struct CheckpointSpec {
   int64_t llama3_original_max = 8192;
   int64_t bos_token_id = 0;
   std::vector<int64_t> eos_token_ids;
+  int64_t num_labels = 0;  // > 0: a *ForSequenceClassification checkpoint (score head, no LM head)
 };
 
 // Names accepted by `--like` and `--tiny --arch`.
 std::vector<std::string> known_checkpoint_shapes();
 Result<CheckpointSpec> checkpoint_spec_like(const std::string& name);
-// Tiny: hidden 64, 2 layers, the real vocabulary of the family ("qwen2", "llama", "mistral").
+// Tiny: hidden 64, 2 layers, the real vocabulary of the family ("qwen2", "llama", "mistral"), and
+// "llama-reward": the tiny Llama as LlamaForSequenceClassification with one label (a reward model).
 Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch);
 
 // Writes DIR/config.json and DIR/model.safetensors (created if missing).

@@ -100,6 +100,7 @@ Status ApiServer::load() {
   sc.schedule_conservativeness = args_.number("schedule_conservativeness", 1.0);
   sc.context_length = args_.integer("context_length", 0);
   sc.random_seed = static_cast<uint64_t>(args_.integer("random_seed", 0));
+  sc.embedding = args_.flag("is_embedding");
   try {
     scheduler_ = std::make_unique<Scheduler>(*model_, tokenizer_.get(), sc);
   } catch (const std::exception& e) {
@@ -148,7 +149,28 @@ void ApiServer::handle(const http::Request& req, std::shared_ptr<http::Exchange>
   auto not_allowed = [&] {
     ex->respond(405, "application/json", R"({"detail":"Method Not Allowed"})");
   };
-  if (p == "/generate") return post ? generate(req, ex) : not_allowed();
+  const bool put_or_post = post || m == "PUT";
+  if (p == "/generate") {
+    if (!put_or_post) return not_allowed();
+    if (args_.flag("is_embedding")) {
+      ex->respond(400, "application/json",
+                  error_body("This model does not appear to be a generation model. Use /encode "
+                             "(the server was launched with --is-embedding)."));
+      return;
+    }
+    return generate(req, ex);
+  }
+  if (p == "/encode" || p == "/classify") return put_or_post ? encode(req, ex) : not_allowed();
+  if (p == "/v1/rerank") {
+    if (!put_or_post) return not_allowed();
+    // SGLang serves rerank with cross-encoder models (XLMRobertaForSequenceClassification,
+    // bge-reranker); that encoder family is not implemented here yet.
+    ex->respond(400, "application/json",
+                error_body("This model does not support rerank: /v1/rerank needs a cross-encoder "
+                           "model (e.g. XLMRobertaForSequenceClassification), not " +
+                           hf_config_.value("architectures", json::array()).dump() + "."));
+    return;
+  }
   if (p == "/health" || p == "/health_generate") {
     return get ? health(req, ex, p == "/health_generate") : not_allowed();
   }

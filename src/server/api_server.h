@@ -39,6 +39,7 @@ class ApiServer {
 
   // Routes (one function each; the generate family lives in generate_route.cpp).
   void generate(const http::Request& req, std::shared_ptr<http::Exchange> ex);
+  void encode(const http::Request& req, std::shared_ptr<http::Exchange> ex);  // and /classify
   void model_info(std::shared_ptr<http::Exchange> ex);
   void server_info(std::shared_ptr<http::Exchange> ex);
   void health(const http::Request& req, std::shared_ptr<http::Exchange> ex, bool generate);

@@ -26,14 +26,15 @@ def assets_dir() -> Path:
     pytest.fail("no qwen3-tokenizer asset: run scripts/setup.sh")
 
 
-def make_model(dest: Path, arch: str = "qwen2", seed: int = 1) -> Path:
-    """A tiny checkpoint (make-checkpoint) plus the Qwen tokenizer files."""
+def make_model(dest: Path, arch: str = "qwen2", seed: int = 1, tokenizer: str = "") -> Path:
+    """A tiny checkpoint (make-checkpoint) plus the family's real tokenizer files."""
+    tokenizer = tokenizer or ("llama3-tokenizer" if arch.startswith("llama") else "qwen3-tokenizer")
     if not (dest / "model.safetensors").is_file():
         tmp = dest.with_name(dest.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         subprocess.run([str(BIN), "make-checkpoint", "--tiny", "--arch", arch, "--seed", str(seed),
                         "--out", str(tmp)], check=True, capture_output=True)
-        tok = assets_dir() / "qwen3-tokenizer"
+        tok = assets_dir() / tokenizer
         for name in TOKENIZER_FILES:
             if (tok / name).is_file():
                 shutil.copy(tok / name, tmp / name)
