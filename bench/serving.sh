@@ -2,7 +2,8 @@
 # Online serving benchmark: SGLang's own client (`python -m sglang.bench_serving --backend sglang`,
 # from the sglang PyPI package installed without its GPU dependencies) against our server on a
 # random checkpoint of a real shape with the real Qwen tokenizer: request throughput, TTFT and ITL
-# percentiles at three request rates, random token-id prompts.
+# percentiles at three request rates, random token-id prompts (the same prompts at every rate; the
+# radix cache is flushed before each run, so no run reuses the previous one's prefixes).
 # Usage: bench/serving.sh [shape=qwen2.5-0.5b]   (MODEL=dir for an existing checkpoint;
 #        RATES="0.25 0.5 1" NUM_PROMPTS=24 INPUT_LEN=256 OUTPUT_LEN=64 to change the load)
 # Needs scripts/setup.sh done. Run it on an idle machine.
@@ -47,7 +48,7 @@ for rate in $RATES; do
   HF_HUB_OFFLINE=1 "$VENV/bin/python" -m sglang.bench_serving --backend sglang --host 127.0.0.1 \
     --port "$PORT" --model "$MODEL" --tokenizer "$MODEL" --dataset-name random-ids \
     --random-input-len "$INPUT_LEN" --random-output-len "$OUTPUT_LEN" --random-range-ratio 1.0 \
-    --num-prompts "$NUM_PROMPTS" --request-rate "$rate" --seed 1 \
+    --num-prompts "$NUM_PROMPTS" --request-rate "$rate" --seed 1 --flush-cache \
     --output-file "$OUT/serving_rate_$rate.jsonl" >"$OUT/serving_rate_$rate.txt" 2>&1 || {
       tail -30 "$OUT/serving_rate_$rate.txt" >&2
       exit 1
