@@ -83,25 +83,6 @@ Result<SchedulePolicy> parse_policy(const std::string& name) {
                     "--schedule-policy must be fcfs or lpm, got " + name);
 }
 
-std::string finish_reason_json(const FinishReason& f) {
-  nlohmann::json j;
-  switch (f.kind) {
-    case FinishReason::Kind::kStopToken:
-      j = {{"type", "stop"}, {"matched", f.matched_token}};
-      break;
-    case FinishReason::Kind::kStopString:
-      j = {{"type", "stop"}, {"matched", f.matched_string}};
-      break;
-    case FinishReason::Kind::kLength:
-      j = {{"type", "length"}, {"length", f.length}};
-      break;
-    case FinishReason::Kind::kAbort:
-      j = {{"type", "abort"}, {"message", f.message}};
-      break;
-  }
-  return j.dump();
-}
-
 // Requests from --input-ids (one prompt) or --input-file (JSON lines: {"input_ids": [...],
 // "sampling_params": {...}, "rid": "..."}), all submitted at once to the scheduler; one JSON line
 // per request on stdout in input order, throughput on stderr.
@@ -196,14 +177,13 @@ int run_generate(const GenerateArgs& a) {
       std::printf("%s\n", line.c_str());
       continue;
     }
-    nlohmann::json out = {
-        {"index", i},
-        {"output_ids", g.output_ids},
-        {"meta_info",
-         {{"finish_reason", nlohmann::json::parse(finish_reason_json(g.finish_reason))},
-          {"prompt_tokens", g.prompt_tokens},
-          {"completion_tokens", g.completion_tokens},
-          {"cached_tokens", g.cached_tokens}}}};
+    nlohmann::json out = {{"index", i},
+                          {"output_ids", g.output_ids},
+                          {"meta_info",
+                           {{"finish_reason", to_json(g.finish_reason)},
+                            {"prompt_tokens", g.prompt_tokens},
+                            {"completion_tokens", g.completion_tokens},
+                            {"cached_tokens", g.cached_tokens}}}};
     std::printf("%s\n", out.dump().c_str());
   }
   SGLANG_LOG_INFO(

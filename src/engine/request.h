@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <variant>
@@ -42,6 +43,9 @@ struct FinishReason {
     return {Kind::kAbort, 0, {}, 0, std::move(msg), status};
   }
 };
+
+// SGLang's JSON of a finish reason (meta_info.finish_reason); aborts carry status_code/err_type.
+nlohmann::ordered_json to_json(const FinishReason& f);
 
 // Input logprob entry: the logprob of prompt token `token_id` given the tokens before it (none for
 // the first token of the prompt).

@@ -167,22 +167,21 @@ std::future<bool> Scheduler::flush_cache() {
   return fut;
 }
 
-std::future<Status> Scheduler::run_between_steps(std::function<Status()> fn) {
+std::future<Status> Scheduler::push_call(Command::Kind kind, std::function<Status()> fn) {
   Command cmd;
-  cmd.kind = Command::Kind::kCall;
+  cmd.kind = kind;
   cmd.fn = std::move(fn);
   auto fut = cmd.called.get_future();
   push_command(std::move(cmd));
   return fut;
 }
 
+std::future<Status> Scheduler::run_between_steps(std::function<Status()> fn) {
+  return push_call(Command::Kind::kCall, std::move(fn));
+}
+
 std::future<Status> Scheduler::run_when_idle(std::function<Status()> fn) {
-  Command cmd;
-  cmd.kind = Command::Kind::kCallWhenIdle;
-  cmd.fn = std::move(fn);
-  auto fut = cmd.called.get_future();
-  push_command(std::move(cmd));
-  return fut;
+  return push_call(Command::Kind::kCallWhenIdle, std::move(fn));
 }
 
 void Scheduler::run_idle_tasks() {
@@ -190,14 +189,18 @@ void Scheduler::run_idle_tasks() {
   while (!idle_tasks_.empty()) {
     Command cmd = std::move(idle_tasks_.front());
     idle_tasks_.pop_front();
-    Status st;
-    try {
-      st = cmd.fn();
-    } catch (const std::exception& e) {
-      st = make_error(ErrorCode::kInternal, e.what());
-    }
-    cmd.called.set_value(std::move(st));
+    run_call(cmd);
   }
+}
+
+void Scheduler::run_call(Command& cmd) {
+  Status st;
+  try {
+    st = cmd.fn();
+  } catch (const std::exception& e) {
+    st = make_error(ErrorCode::kInternal, e.what());
+  }
+  cmd.called.set_value(std::move(st));
 }
 
 void Scheduler::push_command(Command cmd) {
@@ -304,16 +307,9 @@ void Scheduler::process_inbox() {
       case Command::Kind::kCallWhenIdle:
         idle_tasks_.push_back(std::move(cmd));
         break;
-      case Command::Kind::kCall: {
-        Status st;
-        try {
-          st = cmd.fn();
-        } catch (const std::exception& e) {
-          st = make_error(ErrorCode::kInternal, e.what());
-        }
-        cmd.called.set_value(std::move(st));
+      case Command::Kind::kCall:
+        run_call(cmd);
         break;
-      }
     }
   }
   // Aborted running requests end now, between steps.
@@ -702,41 +698,7 @@ void Scheduler::check_finished(Request& r) {
   }
 }
 
-void Scheduler::finish(Request& r, FinishReason reason) {
-  if (r.state == RequestState::kFinished) return;
-  if (r.state == RequestState::kRunning) release(r);
-  r.state = RequestState::kFinished;
-  ++counters_.total_finished_reqs;
-  StepOutput out;
-  out.finished = true;
-  out.finish_reason = std::move(reason);
-  // emit() fills in the tokens and counters not sent yet.
-  const auto from = static_cast<size_t>(r.emitted);
-  out.new_token_ids.assign(r.output.begin() + static_cast<std::ptrdiff_t>(from), r.output.end());
-  if (r.logprob.return_logprob) {
-    out.new_token_logprobs.assign(r.output_logprobs.begin() + static_cast<std::ptrdiff_t>(from),
-                                  r.output_logprobs.end());
-    if (r.logprob.top_logprobs_num > 0) {
-      out.new_top_logprobs.assign(r.output_top_logprobs.begin() + static_cast<std::ptrdiff_t>(from),
-                                  r.output_top_logprobs.end());
-    }
-    if (!r.input_logprobs_sent) {
-      out.input_logprobs = r.input_logprobs;
-      r.input_logprobs_sent = true;
-    }
-  }
-  r.emitted = static_cast<int64_t>(r.output.size());
-  out.prompt_tokens = static_cast<int64_t>(r.prompt.size());
-  out.completion_tokens = static_cast<int64_t>(r.output.size());
-  out.cached_tokens = r.cached_tokens;
-  out.embedding = std::move(r.embedding);
-  if (r.stream) r.stream->push(std::move(out));
-}
-
-void Scheduler::emit(Request& r) {
-  const int64_t interval = r.params.stream_interval.value_or(1);
-  const auto n = static_cast<int64_t>(r.output.size());
-  if (n - r.emitted < std::max<int64_t>(interval, 1)) return;
+StepOutput Scheduler::take_unsent(Request& r, bool final) {
   StepOutput out;
   const auto from = static_cast<std::ptrdiff_t>(r.emitted);
   out.new_token_ids.assign(r.output.begin() + from, r.output.end());
@@ -746,15 +708,35 @@ void Scheduler::emit(Request& r) {
       out.new_top_logprobs.assign(r.output_top_logprobs.begin() + from,
                                   r.output_top_logprobs.end());
     }
-    if (!r.input_logprobs_sent && r.input_logprobs_done) {
+    // Input logprobs go out once, when complete (or with the final output, whatever exists).
+    if (!r.input_logprobs_sent && (final || r.input_logprobs_done)) {
       out.input_logprobs = r.input_logprobs;
       r.input_logprobs_sent = true;
     }
   }
-  r.emitted = n;
+  r.emitted = static_cast<int64_t>(r.output.size());
   out.prompt_tokens = static_cast<int64_t>(r.prompt.size());
-  out.completion_tokens = n;
+  out.completion_tokens = r.emitted;
   out.cached_tokens = r.cached_tokens;
+  return out;
+}
+
+void Scheduler::finish(Request& r, FinishReason reason) {
+  if (r.state == RequestState::kFinished) return;
+  if (r.state == RequestState::kRunning) release(r);
+  r.state = RequestState::kFinished;
+  ++counters_.total_finished_reqs;
+  StepOutput out = take_unsent(r, true);
+  out.finished = true;
+  out.finish_reason = std::move(reason);
+  out.embedding = std::move(r.embedding);
+  if (r.stream) r.stream->push(std::move(out));
+}
+
+void Scheduler::emit(Request& r) {
+  const int64_t interval = r.params.stream_interval.value_or(1);
+  if (static_cast<int64_t>(r.output.size()) - r.emitted < std::max<int64_t>(interval, 1)) return;
+  StepOutput out = take_unsent(r, false);
   if (r.stream) r.stream->push(std::move(out));
 }
 

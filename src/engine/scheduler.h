@@ -144,6 +144,8 @@ class Scheduler {
 
   void loop();
   void push_command(Command cmd);
+  std::future<Status> push_call(Command::Kind kind, std::function<Status()> fn);
+  void run_call(Command& cmd);  // runs cmd.fn, fulfils cmd.called (exceptions become errors)
   void process_inbox();
   bool has_work() const { return !running_.empty() || !waiting_.empty() || !idle_tasks_.empty(); }
   void run_idle_tasks();
@@ -166,6 +168,8 @@ class Scheduler {
   void check_finished(Request& r);
   void finish(Request& r, FinishReason reason);
   void emit(Request& r);
+  // The tokens and logprobs `r` has not sent yet, with the running counters; marks them sent.
+  StepOutput take_unsent(Request& r, bool final);
   void publish_stats();
 
   CausalLM* model_;

@@ -81,11 +81,7 @@ class EncodeCall : public std::enable_shared_from_this<EncodeCall> {
     auto one = [&](const Item& it) {
       json meta;
       meta["id"] = it.rid;
-      if (it.finish->kind == FinishReason::Kind::kAbort) {
-        meta["finish_reason"] = {{"type", "abort"}, {"message", it.finish->message}};
-      } else {
-        meta["finish_reason"] = {{"type", "length"}, {"length", 0}};
-      }
+      meta["finish_reason"] = to_json(*it.finish);
       meta["prompt_tokens"] = it.prompt_tokens;
       meta["weight_version"] = weight_version_;
       meta["cached_tokens"] = it.cached_tokens;

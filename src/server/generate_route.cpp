@@ -25,25 +25,6 @@ const nlohmann::json* per_prompt(const nlohmann::json& body, const char* key, si
   return &*it;
 }
 
-json finish_reason_json(const FinishReason& f) {
-  switch (f.kind) {
-    case FinishReason::Kind::kStopToken:
-      return {{"type", "stop"}, {"matched", f.matched_token}};
-    case FinishReason::Kind::kStopString:
-      return {{"type", "stop"}, {"matched", f.matched_string}};
-    case FinishReason::Kind::kLength:
-      return {{"type", "length"}, {"length", f.length}};
-    case FinishReason::Kind::kAbort:
-      return {{"type", "abort"},
-              {"message", f.message},
-              {"status_code", f.status_code ? json(f.status_code) : json(nullptr)},
-              {"err_type", f.status_code == 400   ? json("BadRequestError")
-                           : f.status_code == 500 ? json("InternalServerError")
-                                                  : json(nullptr)}};
-  }
-  return nullptr;
-}
-
 }  // namespace
 
 // One /generate call: its requests, their streams, and the text decoded so far. Lives until the
@@ -339,7 +320,7 @@ json GenerateCall::output_json(const Item& it, bool final) {
   // meta_info keys in SGLang's order.
   json meta;
   meta["id"] = it.rid;
-  meta["finish_reason"] = it.finish ? finish_reason_json(*it.finish) : json(nullptr);
+  meta["finish_reason"] = it.finish ? to_json(*it.finish) : json(nullptr);
   meta["prompt_tokens"] = it.prompt_tokens;
   meta["weight_version"] = weight_version_;
   meta["total_retractions"] = 0;
