@@ -6,12 +6,15 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
+#include <sys/socket.h>
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+
 #include <cctype>
+#include <cerrno>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -172,9 +175,18 @@ class Session : public std::enable_shared_from_this<Session> {
           if (ec == asio::error::operation_aborted || self->closed_ || gen != self->request_gen_) {
             return;
           }
-          beast::error_code avail_ec;
-          const size_t avail = self->stream_.socket().available(avail_ec);
-          if (ec || avail_ec || avail == 0) self->fail();
+          if (ec) return self->fail();
+          // Readiness alone is not a hang-up: the reactor can report a stale edge left by the
+          // request's own bytes. Peek: 0 bytes is the peer's FIN; "would block" means nothing
+          // happened, so keep watching; data is a pipelined request, left for the next read.
+          char byte;
+          const ssize_t n =
+              ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+          if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            self->fail();
+          } else if (n < 0) {
+            self->watch_disconnect();
+          }
         });
   }
 
