@@ -125,14 +125,19 @@ def launch(tmp_path_factory):
 
 
 def sse_events(response) -> list:
-    """The `data:` payloads of an SSE response, in order (the final [DONE] as the string)."""
+    """The `data:` payloads of an SSE response, in order (the final [DONE] as the string).
+
+    Events are split on the blank line in the raw bytes: str.splitlines (what requests' iter_lines
+    uses) would also split inside a JSON string at U+2028, U+0085 and the like, which generated text
+    may contain."""
     import json
 
+    raw = b"".join(response.iter_content(chunk_size=None))
     events = []
-    for line in response.iter_lines(decode_unicode=True):
-        if not line:
+    for block in raw.split(b"\n\n"):
+        if not block:
             continue
-        assert line.startswith("data: "), line
-        payload = line[len("data: "):]
+        assert block.startswith(b"data: "), block[:80]
+        payload = block[len(b"data: "):].decode("utf-8")
         events.append(payload if payload == "[DONE]" else json.loads(payload))
     return events
