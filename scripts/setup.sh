@@ -39,5 +39,5 @@ fi
 # Real tokenizer files for the tests, when ../shared/assets is not beside the checkout.
 ./scripts/fetch_assets.sh
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSGLANG_WERROR=ON >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSGLANG_WERROR=ON >/dev/null
 ninja -C build
