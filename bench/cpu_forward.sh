@@ -13,6 +13,7 @@ THREADS=${THREADS:-$(nproc)}
 OUT=bench/out
 MODEL=models/bench/$SHAPE
 VENV=${BENCH_VENV:-.venv-bench}
+ASSETS=../shared/assets; [ -d "$ASSETS" ] || { ./scripts/fetch_assets.sh; ASSETS=models/assets; }
 mkdir -p "$OUT"
 
 ninja -C build sglang-cpp sglang-bench-forward sglang-membw >/dev/null
@@ -25,7 +26,7 @@ if [ ! -x "$VENV/bin/python" ] || ! cmp -s bench/requirements-llamacpp.txt "$VEN
   cp bench/requirements-llamacpp.txt "$VENV/.requirements"
 fi
 GGUF=$MODEL/model-$GGUF_TYPE.gguf
-[ -f "$GGUF" ] || "$VENV/bin/python" bench/to_gguf.py "$MODEL" "$GGUF" --outtype "$GGUF_TYPE"
+[ -f "$GGUF" ] || "$VENV/bin/python" tools/hf_to_gguf.py "$MODEL" "$GGUF" --outtype "$GGUF_TYPE" --assets "$ASSETS"
 
 echo "== memory bandwidth"
 ./build/bench/sglang-membw | tee "$OUT/membw.json"

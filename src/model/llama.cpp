@@ -63,7 +63,18 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const ModelConfig& c, const
     SGLANG_ASSIGN_OR_RETURN(auto head, w.get("lm_head.weight", {c.vocab_size, h}));
     m->lm_head_ = backend.load_matmul_weight({head});
   }
-  const std::vector<float> inv_freq = rope_inv_freq(c);
+  std::vector<float> inv_freq = rope_inv_freq(c);
+  // A Llama 3 GGUF file carries its rope scaling as one divisor per frequency (llama.cpp's
+  // rope_freqs tensor) instead of config fields.
+  if (w.contains("rope_freqs.weight")) {
+    const int64_t n = static_cast<int64_t>(inv_freq.size());
+    SGLANG_ASSIGN_OR_RETURN(auto factors, w.get("rope_freqs.weight", {n}));
+    if (factors.dtype != DType::kF32) {
+      return make_error(ErrorCode::kUnsupported, "rope_freqs.weight must be F32");
+    }
+    const auto* f = static_cast<const float*>(factors.data);
+    for (int64_t i = 0; i < n; ++i) inv_freq[i] /= f[i];
+  }
   m->inv_freq_ =
       backend.from_host(inv_freq.data(), DType::kF32, {static_cast<int64_t>(inv_freq.size())});
   return m;

@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "model/gguf_model.h"
+
 namespace sglang {
 namespace {
 
@@ -231,6 +233,12 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
 }
 
 Result<ModelConfig> load_model_config(const std::string& model_dir) {
+  SGLANG_ASSIGN_OR_RETURN(std::string gguf_path, find_gguf_file(model_dir));
+  if (!gguf_path.empty()) {
+    SGLANG_ASSIGN_OR_RETURN(auto gguf, GgufFile::open(gguf_path));
+    SGLANG_ASSIGN_OR_RETURN(auto config, hf_config_from_gguf(*gguf));
+    return parse_model_config(config.dump(), gguf_path);
+  }
   std::string path = model_dir + "/config.json";
   std::ifstream in(path);
   if (!in) return make_error(ErrorCode::kNotFound, "cannot open " + path);

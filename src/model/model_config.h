@@ -59,7 +59,7 @@ struct ModelConfig {
 
 // Parses the text of a config.json; `source` names the file in error messages.
 Result<ModelConfig> parse_model_config(const std::string& json_text, const std::string& source);
-// Reads DIR/config.json.
+// Reads DIR/config.json, or the metadata of a GGUF model path (model/gguf_model.h).
 Result<ModelConfig> load_model_config(const std::string& model_dir);
 
 }  // namespace sglang

@@ -7,12 +7,25 @@
 #include <set>
 #include <sstream>
 
+#include "model/gguf_model.h"
+
 namespace sglang {
 
 namespace fs = std::filesystem;
 
-Result<std::unique_ptr<WeightStore>> WeightStore::open(const std::string& model_dir) {
-  auto store = std::unique_ptr<WeightStore>(new WeightStore());
+Result<std::unique_ptr<WeightStore>> WeightStore::open(const std::string& model_path) {
+  SGLANG_ASSIGN_OR_RETURN(std::string gguf, find_gguf_file(model_path));
+  if (!gguf.empty()) {
+    SGLANG_ASSIGN_OR_RETURN(auto store, open_gguf_weights(gguf));
+    return std::unique_ptr<WeightStore>(std::move(store));
+  }
+  SGLANG_ASSIGN_OR_RETURN(auto store, SafetensorsWeightStore::open(model_path));
+  return std::unique_ptr<WeightStore>(std::move(store));
+}
+
+Result<std::unique_ptr<SafetensorsWeightStore>> SafetensorsWeightStore::open(
+    const std::string& model_dir) {
+  auto store = std::unique_ptr<SafetensorsWeightStore>(new SafetensorsWeightStore());
   store->dir_ = model_dir;
   std::vector<std::string> shard_names;
   fs::path index_path = fs::path(model_dir) / "model.safetensors.index.json";
@@ -55,7 +68,7 @@ Result<std::unique_ptr<WeightStore>> WeightStore::open(const std::string& model_
   return store;
 }
 
-const HostTensor* WeightStore::find(const std::string& name, std::string* where) const {
+const HostTensor* SafetensorsWeightStore::find(const std::string& name, std::string* where) const {
   std::vector<std::string> candidates = {name};
   if (name.rfind("model.", 0) == 0) {
     candidates.push_back(name.substr(6));
@@ -74,12 +87,12 @@ const HostTensor* WeightStore::find(const std::string& name, std::string* where)
   return nullptr;
 }
 
-bool WeightStore::contains(const std::string& name) const {
+bool SafetensorsWeightStore::contains(const std::string& name) const {
   return find(name, nullptr) != nullptr;
 }
 
-Result<HostTensor> WeightStore::get(const std::string& name,
-                                    const std::vector<int64_t>& shape) const {
+Result<HostTensor> SafetensorsWeightStore::get(const std::string& name,
+                                               const std::vector<int64_t>& shape) const {
   std::string where;
   const HostTensor* t = find(name, &where);
   if (t == nullptr) {

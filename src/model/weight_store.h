@@ -1,6 +1,5 @@
 #pragma once
-// All the safetensors files of a Hugging Face model directory behind one name lookup: single file,
-// sharded (model.safetensors.index.json), names with or without the "model." prefix.
+// Model weights by Hugging Face tensor name, from safetensors or GGUF.
 #include <map>
 #include <memory>
 #include <string>
@@ -11,14 +10,30 @@
 
 namespace sglang {
 
+// The weights of a model by Hugging Face tensor name, whatever file format holds them: the
+// safetensors of a HF directory (this file) or a GGUF file (model/gguf_model.h), so that model code
+// reads every format the same way.
 class WeightStore {
  public:
-  static Result<std::unique_ptr<WeightStore>> open(const std::string& model_dir);
-
+  virtual ~WeightStore() = default;
+  // Opens the weights of `model_path`: a GGUF file or a directory holding one (see
+  // find_gguf_file), else the safetensors files of a HF model directory.
+  static Result<std::unique_ptr<WeightStore>> open(const std::string& model_path);
   // Looks `name` up as given, then with the "model." prefix added or removed.
-  bool contains(const std::string& name) const;
+  virtual bool contains(const std::string& name) const = 0;
   // The tensor, checked against `shape`: a missing tensor or another shape is an error naming both.
-  Result<HostTensor> get(const std::string& name, const std::vector<int64_t>& shape) const;
+  // The view stays valid as long as the store.
+  virtual Result<HostTensor> get(const std::string& name,
+                                 const std::vector<int64_t>& shape) const = 0;
+};
+
+// All the safetensors files of a Hugging Face model directory behind one name lookup: single file,
+// sharded (model.safetensors.index.json), names with or without the "model." prefix.
+class SafetensorsWeightStore final : public WeightStore {
+ public:
+  static Result<std::unique_ptr<SafetensorsWeightStore>> open(const std::string& model_dir);
+  bool contains(const std::string& name) const override;
+  Result<HostTensor> get(const std::string& name, const std::vector<int64_t>& shape) const override;
 
  private:
   const HostTensor* find(const std::string& name, std::string* where) const;

@@ -6,6 +6,7 @@
 #include <random>
 #include <thread>
 
+#include "model/gguf_model.h"
 #include "util/logging.h"
 
 namespace sglang {
@@ -21,14 +22,6 @@ constexpr const char* kSGLangCppVersion = "0.1.0";
 constexpr const char* kFlushMessage =
     "Cache flushed.\nPlease check backend logs for more details. (When there are running or "
     "waiting requests, the operation will not be performed.)\n";
-
-Result<json> read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return make_error(ErrorCode::kNotFound, "cannot open " + path);
-  json j = json::parse(in, nullptr, false);
-  if (j.is_discarded()) return make_error(ErrorCode::kCorrupt, path + " is not valid JSON");
-  return j;
-}
 
 // Runs blocking work (weight loading, waiting on the scheduler) off the I/O threads.
 template <typename F>
@@ -76,7 +69,21 @@ Result<std::unique_ptr<ApiServer>> ApiServer::create(ServerArgs args, Backend& b
 
 Status ApiServer::load() {
   const std::string model_path = args_.str("model_path");
-  SGLANG_ASSIGN_OR_RETURN(hf_config_, read_json_file(model_path + "/config.json"));
+  const std::string load_format = args_.str("load_format");
+  if (load_format != "auto") {
+    SGLANG_ASSIGN_OR_RETURN(std::string gguf, find_gguf_file(model_path));
+    if (load_format != "gguf" && load_format != "safetensors") {
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          "--load-format " + load_format + " is not supported (auto, safetensors, gguf)");
+    }
+    if ((load_format == "gguf") != !gguf.empty()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--load-format " + load_format + " does not match " + model_path +
+                            (gguf.empty() ? " (no GGUF file there)" : " (a GGUF model)"));
+    }
+  }
+  SGLANG_ASSIGN_OR_RETURN(hf_config_, read_hf_config(model_path));
   SGLANG_ASSIGN_OR_RETURN(model_, load_causal_lm(model_path, backend_));
   if (!args_.flag("skip_tokenizer_init")) {
     SGLANG_ASSIGN_OR_RETURN(LoadedTokenizer t,
@@ -319,12 +326,12 @@ void ApiServer::update_weights_from_disk(const http::Request& req,
       json j = {{"success", ok}, {"message", message}, {"num_paused_requests", 0}};
       ex->respond(ok ? 200 : 400, "application/json", dump(j));
     };
-    if (load_format != "auto" && load_format != "safetensors") {
+    if (load_format != "auto" && load_format != "safetensors" && load_format != "gguf") {
       return reply(false, "Failed to update weights: load_format " + load_format +
-                              " is not supported (auto, safetensors).");
+                              " is not supported (auto, safetensors, gguf).");
     }
     // As SGLang: a path that holds no weights is "repository not found".
-    auto cfg = read_json_file(path + "/config.json");
+    auto cfg = read_hf_config(path);
     if (!cfg.ok()) {
       SGLANG_LOG_ERROR("Failed to get weights iterator: {} (repository not found).", path);
       return reply(false, "Failed to get weights iterator: " + path + " (repository not found).");

@@ -26,7 +26,7 @@ const std::vector<ServerArgs::Flag>& ServerArgs::flags() {
       {"tokenizer_path", 's', nullptr, true, "tokenizer directory (default: the model path)"},
       {"tokenizer_mode", 's', "auto", false, ""},
       {"skip_tokenizer_init", 'b', false, true, "take and return token ids only"},
-      {"load_format", 's', "auto", true, "auto or safetensors"},
+      {"load_format", 's', "auto", true, "auto, safetensors or gguf (auto: detected)"},
       {"trust_remote_code", 'b', false, false, ""},
       {"dtype", 's', "auto", true, "auto, float32, bfloat16, float16"},
       {"kv_cache_dtype", 's', "auto", false, ""},

@@ -26,17 +26,53 @@ class HostBuffer final : public DeviceBuffer {
     // pages: decode streams every weight byte each step, and 4 KiB pages cost a TLB miss per page.
     const size_t align = nbytes >= kHugePage ? kHugePage : 64;
     const size_t rounded = (std::max<size_t>(nbytes, 1) + align - 1) / align * align;
+#if !defined(__SANITIZE_ADDRESS__)
+    if (align == kHugePage) {
+      // Straight from the kernel: memory that is zero until first touched, so a large KV pool
+      // costs nothing until it is used (and zeros() need not write it). Sanitizer builds keep the
+      // heap, where ASan sees overflows.
+      void* p = ::mmap(nullptr, rounded + kHugePage, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();
+      const auto base = reinterpret_cast<uintptr_t>(p);
+      const uintptr_t aligned = (base + kHugePage - 1) / kHugePage * kHugePage;
+      if (aligned > base) ::munmap(p, aligned - base);
+      const uintptr_t end = base + rounded + kHugePage;
+      if (end > aligned + rounded) {
+        ::munmap(reinterpret_cast<void*>(aligned + rounded), end - (aligned + rounded));
+      }
+      data_ = reinterpret_cast<void*>(aligned);
+      mapped_bytes_ = rounded;
+      ::madvise(data_, rounded, MADV_HUGEPAGE);
+      return;
+    }
+#endif
     data_ = std::aligned_alloc(align, rounded);
     if (data_ == nullptr) throw std::bad_alloc();
     if (align == kHugePage) ::madvise(data_, rounded, MADV_HUGEPAGE);
   }
-  ~HostBuffer() override { std::free(data_); }
-  void* data() const override { return data_; }
-  size_t nbytes() const override { return nbytes_; }
+  ~HostBuffer() override {
+    if (mapped_bytes_ != 0) {
+      ::munmap(data_, mapped_bytes_);
+    } else {
+      std::free(data_);
+    }
+  }
+  void* data() const override {
+    return data_;
+  }
+  size_t nbytes() const override {
+    return nbytes_;
+  }
+  // True while the memory is known to be all zeros (fresh from the kernel).
+  bool fresh_zeros() const {
+    return mapped_bytes_ != 0;
+  }
 
  private:
   void* data_;
   size_t nbytes_;
+  size_t mapped_bytes_ = 0;  // non-zero: an mmap of this size
 };
 
 float to_f32(const HostTensor& t, int64_t i) {
@@ -101,9 +137,11 @@ Tensor CpuBackend::empty(DType dtype, std::vector<int64_t> shape) {
 }
 
 Tensor CpuBackend::zeros(DType dtype, std::vector<int64_t> shape) {
-  Tensor t = empty(dtype, std::move(shape));
-  std::memset(t.data<void>(), 0, static_cast<size_t>(t.numel()) * dtype_size(dtype));
-  return t;
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  auto buf = std::make_shared<HostBuffer>(static_cast<size_t>(n) * dtype_size(dtype));
+  if (!buf->fresh_zeros()) std::memset(buf->data(), 0, buf->nbytes());
+  return Tensor(std::move(buf), dtype, std::move(shape));
 }
 
 Tensor CpuBackend::from_host(const void* data, DType dtype, std::vector<int64_t> shape) {
@@ -159,7 +197,7 @@ Tensor CpuBackend::load_matmul_weight(const std::vector<HostTensor>& row_blocks)
   const size_t esize = dtype_size(dtype);
   auto buf =
       std::make_shared<HostBuffer>(static_cast<size_t>(panels * cpu::kPanelRows * k) * esize);
-  std::memset(buf->data(), 0, buf->nbytes());
+  if (!buf->fresh_zeros()) std::memset(buf->data(), 0, buf->nbytes());  // padding rows stay 0
   int64_t row0 = 0;
   for (const auto& b : row_blocks) {
     if (dtype == DType::kF32) {

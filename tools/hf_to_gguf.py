@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Convert a sglang-cpp random checkpoint (HF layout) into a GGUF file for llama.cpp.
 
-    to_gguf.py DIR OUT.gguf [--outtype bf16|f16|f32]
+    hf_to_gguf.py DIR OUT.gguf [--outtype bf16|f16|f32|q8_0] [--assets DIR]
 
 DIR holds config.json and a single model.safetensors (bf16, HF tensor names), as written by
 `sglang-cpp make-checkpoint`. Supported: Qwen2ForCausalLM (gguf arch `qwen2`) and
 LlamaForCausalLM (arch `llama`). Matrices are stored in --outtype; 1-D tensors (norms, biases,
-rope factors) always as f32. Written with the `gguf` package's GGUFWriter, so the same random
-weights can be benchmarked in both engines.
+rope factors) always as f32 (q8_0: matrices quantized by the `gguf` package). Written with the
+`gguf` package's GGUFWriter, so the same random weights can be benchmarked in both engines, and the
+GGUF loader can be tested against the safetensors one (tests/gguf).
 
 Layout notes:
   * llama.cpp's `llama` arch rotates adjacent pairs (x[2i], x[2i+1]) while HF's rotate_half pairs
@@ -25,16 +26,17 @@ import struct
 
 import numpy as np
 import gguf
+import gguf.quants
 
-ASSETS = "/work/shared/assets"
-ARCHS = {  # HF architecture -> (gguf arch, tokenizer.json, tokenizer pre-type)
-    "Qwen2ForCausalLM": ("qwen2", f"{ASSETS}/qwen3-tokenizer/tokenizer.json", "qwen2"),
-    "LlamaForCausalLM": ("llama", f"{ASSETS}/llama3-tokenizer/tokenizer.json", "llama-bpe"),
+ARCHS = {  # HF architecture -> (gguf arch, tokenizer.json under --assets, tokenizer pre-type)
+    "Qwen2ForCausalLM": ("qwen2", "qwen3-tokenizer/tokenizer.json", "qwen2"),
+    "LlamaForCausalLM": ("llama", "llama3-tokenizer/tokenizer.json", "llama-bpe"),
 }
 OUTTYPES = {  # name -> (ggml type, file type)
     "bf16": (gguf.GGMLQuantizationType.BF16, gguf.LlamaFileType.MOSTLY_BF16),
     "f16": (gguf.GGMLQuantizationType.F16, gguf.LlamaFileType.MOSTLY_F16),
     "f32": (gguf.GGMLQuantizationType.F32, gguf.LlamaFileType.ALL_F32),
+    "q8_0": (gguf.GGMLQuantizationType.Q8_0, gguf.LlamaFileType.MOSTLY_Q8_0),
 }
 # HF per-layer tensor name (after "model.layers.N.") -> GGUF name (after "blk.N.")
 LAYER_NAMES = {
@@ -132,6 +134,8 @@ def main():
     ap.add_argument("dir")
     ap.add_argument("out")
     ap.add_argument("--outtype", choices=OUTTYPES, default="bf16")
+    ap.add_argument("--assets", default=os.path.join(os.path.dirname(__file__), "../../shared/assets"),
+                    help="folder holding the real tokenizers (../shared/assets or models/assets)")
     args = ap.parse_args()
 
     cfg = json.load(open(os.path.join(args.dir, "config.json")))
@@ -139,6 +143,7 @@ def main():
     if hf_arch not in ARCHS:
         raise SystemExit(f"unsupported architecture {hf_arch}")
     arch, tok_path, pre = ARCHS[hf_arch]
+    tok_path = os.path.join(args.assets, tok_path)
     qtype, ftype = OUTTYPES[args.outtype]
     n_head, n_kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
     head_dim = cfg.get("head_dim") or cfg["hidden_size"] // n_head
@@ -176,6 +181,9 @@ def main():
             w.add_tensor(gguf_name(name), np.ascontiguousarray(t, dtype=np.float32))
         elif qtype == gguf.GGMLQuantizationType.F16:
             w.add_tensor(gguf_name(name), t.astype(np.float16))
+        elif qtype == gguf.GGMLQuantizationType.Q8_0:
+            q = gguf.quants.quantize(np.ascontiguousarray(t, dtype=np.float32), qtype)
+            w.add_tensor(gguf_name(name), q, raw_dtype=qtype)
         else:  # bf16: input was bf16 widened to f32, so truncating back is exact
             bits = (np.ascontiguousarray(t).view(np.uint32) >> 16).astype(np.uint16)
             w.add_tensor(gguf_name(name), bits, raw_dtype=qtype)

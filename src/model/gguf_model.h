@@ -1,0 +1,31 @@
+#pragma once
+// A GGUF file as a model source, the same as a Hugging Face directory to everything above it: its
+// metadata becomes the config.json transformers would make of it (architectures, sizes, rope, token
+// ids), and its tensors are served under their Hugging Face names, dequantized to float32 where
+// they are quantized and with llama.cpp's rotary row permutation of q/k undone, so the one model
+// definition (model/llama.h) runs both formats.
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "model/gguf.h"
+#include "model/weight_store.h"
+#include "util/status.h"
+
+namespace sglang {
+
+// The GGUF file behind a --model-path: the path itself when it is a file (which must then be GGUF),
+// or the one *.gguf file of a directory without config.json. "" when the path is a Hugging Face
+// directory. A directory with several .gguf files is an error listing them.
+Result<std::string> find_gguf_file(const std::string& model_path);
+
+// The config.json equivalent of the GGUF metadata (architectures llama and qwen2).
+Result<nlohmann::ordered_json> hf_config_from_gguf(const GgufFile& gguf);
+
+// config.json of a HF directory, or the equivalent of a GGUF file's metadata.
+Result<nlohmann::ordered_json> read_hf_config(const std::string& model_path);
+
+// The tensors of a GGUF file by Hugging Face name.
+Result<std::unique_ptr<WeightStore>> open_gguf_weights(const std::string& gguf_path);
+
+}  // namespace sglang

@@ -1,0 +1,269 @@
+// GGUF loading: the reader and dequantization against the `gguf` Python package, and whole tiny
+// models converted to GGUF (tools/hf_to_gguf.py) against the same checkpoints loaded from
+// safetensors. The fixtures are made at test time by tests/gguf/make_fixtures.sh (a CTest fixture).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cache/kv_cache.h"
+#include "cache/page_pool.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "model/causal_lm.h"
+#include "model/gguf.h"
+#include "model/gguf_dequant.h"
+#include "model/gguf_model.h"
+#include "test_support.h"
+
+namespace sglang {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string fixture(const std::string& name) {
+  return std::string(SGLANG_GGUF_FIXTURE_DIR) + "/" + name;
+}
+
+std::unique_ptr<GgufFile> open_or_fail(const std::string& path) {
+  auto g = GgufFile::open(path);
+  EXPECT_TRUE(g.ok()) << (g.ok() ? "" : g.error().message);
+  return g.ok() ? std::move(*g) : nullptr;
+}
+
+// --- dequantization, bit for bit ---
+
+class Dequantize : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Dequantize, EqualsTheGgufPackageBitForBit) {
+  auto g = open_or_fail(fixture("quants.gguf"));
+  ASSERT_TRUE(g);
+  const GgufTensorInfo* q = g->find_tensor(GetParam() + ".q");
+  const GgufTensorInfo* ref = g->find_tensor(GetParam() + ".ref");
+  ASSERT_TRUE(q && ref);
+  EXPECT_EQ(ggml_type_name(q->type), GetParam());
+  ASSERT_EQ(ref->type, GgmlType::kF32);
+  ASSERT_EQ(q->shape(), ref->shape());
+  std::vector<float> ours(static_cast<size_t>(q->numel()));
+  Status st = dequantize(q->type, g->tensor_bytes(*q), q->numel(), ours.data());
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  const auto want = g->tensor_bytes(*ref);
+  ASSERT_EQ(want.size(), ours.size() * sizeof(float));
+  size_t differ = 0;
+  for (size_t i = 0; i < ours.size(); ++i) {
+    uint32_t a, b;
+    std::memcpy(&a, &ours[i], 4);
+    std::memcpy(&b, want.data() + 4 * i, 4);
+    if (a != b && ++differ <= 3) {
+      ADD_FAILURE() << GetParam() << " element " << i << ": ours " << ours[i] << " (0x" << std::hex
+                    << a << "), gguf 0x" << b << std::dec;
+    }
+  }
+  EXPECT_EQ(differ, 0u) << "of " << ours.size();
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, Dequantize,
+                         ::testing::Values("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q4_K",
+                                           "Q5_K", "Q6_K"),
+                         [](const auto& p) { return p.param; });
+
+TEST(GgufDequantize, UnsupportedTypeAndWrongSizeAreErrorsThatNameThem) {
+  std::vector<uint8_t> bytes(22);
+  std::vector<float> out(32);
+  Status st = dequantize(GgmlType::kQ5_0, bytes, 32, out.data());
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("Q5_0"), std::string::npos) << st.error().message;
+  st = dequantize(GgmlType::kQ8_0, bytes, 32, out.data());  // a Q8_0 block is 34 bytes
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("Q8_0"), std::string::npos) << st.error().message;
+}
+
+// --- the reader ---
+
+TEST(GgufReader, ReadsMetadataAndTensorDescriptions) {
+  auto g = open_or_fail(fixture("quants.gguf"));
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->version(), 3u);
+  auto arch = g->get_string("general.architecture");
+  ASSERT_TRUE(arch.ok() && arch->has_value());
+  EXPECT_EQ(**arch, "llama");
+  EXPECT_EQ(g->tensors().size(), 18u);
+  const GgufTensorInfo* t = g->find_tensor("Q4_K.q");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->shape(), (std::vector<int64_t>{6, 512}));
+  EXPECT_EQ(t->nbytes, 6u * 2 * 144);
+  // A key of another type is an error naming the key, a missing one is empty.
+  auto wrong = g->get_int("general.architecture");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.error().message.find("general.architecture"), std::string::npos);
+  auto missing = g->get_int("llama.block_count");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+}
+
+std::vector<char> read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+std::string write_bytes(const std::string& name, const std::vector<char>& bytes) {
+  const std::string path = testing::scratch_dir("gguf-corrupt") + "/" + name;
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  return path;
+}
+
+TEST(GgufReader, TruncatedOrForeignFilesAreErrorsNotCrashes) {
+  const auto whole = read_all(fixture("quants.gguf"));
+  ASSERT_GT(whole.size(), 1000u);
+  // Every cut: inside the header, the metadata, the tensor descriptions and the data.
+  std::mt19937 rng(3);
+  std::vector<size_t> cuts = {0, 3, 4, 8, 16, 23, 24, 40, whole.size() - 1};
+  for (int i = 0; i < 40; ++i) cuts.push_back(rng() % whole.size());
+  for (size_t cut : cuts) {
+    const std::string path =
+        write_bytes("cut.gguf", std::vector<char>(whole.begin(), whole.begin() + cut));
+    auto g = GgufFile::open(path);
+    EXPECT_FALSE(g.ok()) << "cut at " << cut;
+    if (!g.ok() && cut >= 4) {
+      const std::string& m = g.error().message;
+      EXPECT_TRUE(m.find("truncated") != std::string::npos ||
+                  m.find("runs past the end") != std::string::npos)
+          << "cut at " << cut << ": " << m;
+    }
+  }
+  auto bad_magic = whole;
+  bad_magic[0] = 'X';
+  auto g = GgufFile::open(write_bytes("magic.gguf", bad_magic));
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.error().message.find("not a GGUF file"), std::string::npos);
+  auto v1 = whole;
+  v1[4] = 1;
+  g = GgufFile::open(write_bytes("v1.gguf", v1));
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.error().message.find("version 1"), std::string::npos) << g.error().message;
+  // Random corruption of the header region never crashes (ASan checks the reads).
+  for (int i = 0; i < 200; ++i) {
+    auto noisy = whole;
+    for (int k = 0; k < 4; ++k) noisy[8 + rng() % 1024] = static_cast<char>(rng());
+    (void)GgufFile::open(write_bytes("noise.gguf", noisy));
+  }
+}
+
+// --- whole models: GGUF against the safetensors checkpoint it was converted from ---
+
+struct ModelCase {
+  std::string arch;     // tiny checkpoint: tests/gguf/make_fixtures.sh
+  std::string outtype;  // f32, q8_0
+  double tolerance;     // relative L2 of the logits
+};
+
+void PrintTo(const ModelCase& c, std::ostream* os) {
+  *os << c.arch << "/" << c.outtype;
+}
+
+class GgufModel : public ::testing::TestWithParam<ModelCase> {};
+
+std::vector<float> prefill_logits(CausalLM& model, CpuBackend& backend,
+                                  const std::vector<int32_t>& ids) {
+  const int64_t n = static_cast<int64_t>(ids.size());
+  PagePool pool(n + 8, 1);
+  KvCache kv(backend, model.kv_cache_shape(), pool.num_pages(), 1);
+  auto pages = *pool.allocate(pool.pages_for(n));
+  ForwardBatch b;
+  b.add(ids, 0, pages, LogitsMode::kAll);
+  auto out = model.forward(b, kv);
+  EXPECT_TRUE(out.ok()) << out.error().message;
+  if (!out.ok()) return {};
+  std::vector<float> host(static_cast<size_t>(out->numel()));
+  backend.copy_to_host(*out, host.data());
+  return host;
+}
+
+TEST_P(GgufModel, LogitsEqualTheSafetensorsCheckpoint) {
+  const ModelCase& c = GetParam();
+  CpuBackend backend;
+  const std::string dir = fixture("tiny-" + c.arch);
+  const std::string gguf = fixture("tiny-" + c.arch + "-" + c.outtype + ".gguf");
+  auto hf = load_causal_lm(dir, backend);
+  ASSERT_TRUE(hf.ok()) << hf.error().message;
+  auto gg = load_causal_lm(gguf, backend);
+  ASSERT_TRUE(gg.ok()) << gg.error().message;
+  const ModelConfig& a = (*hf)->config();
+  const ModelConfig& b = (*gg)->config();
+  EXPECT_EQ(a.architecture_name, b.architecture_name);
+  EXPECT_EQ(a.hidden_size, b.hidden_size);
+  EXPECT_EQ(a.num_hidden_layers, b.num_hidden_layers);
+  EXPECT_EQ(a.num_attention_heads, b.num_attention_heads);
+  EXPECT_EQ(a.num_key_value_heads, b.num_key_value_heads);
+  EXPECT_EQ(a.head_dim, b.head_dim);
+  EXPECT_EQ(a.intermediate_size, b.intermediate_size);
+  EXPECT_EQ(a.vocab_size, b.vocab_size);
+  EXPECT_EQ(a.max_position_embeddings, b.max_position_embeddings);
+  EXPECT_EQ(a.tie_word_embeddings, b.tie_word_embeddings);
+  EXPECT_NEAR(a.rms_norm_eps, b.rms_norm_eps, 1e-12);
+  EXPECT_DOUBLE_EQ(a.rope_theta, b.rope_theta);
+
+  std::mt19937 rng(11);
+  std::vector<int32_t> ids(40);
+  for (auto& id : ids) id = static_cast<int32_t>(rng() % a.vocab_size);
+  const auto want = prefill_logits(**hf, backend, ids);
+  const auto got = prefill_logits(**gg, backend, ids);
+  ASSERT_EQ(want.size(), got.size());
+  const int64_t v = a.vocab_size;
+  for (size_t t = 0; t < ids.size(); ++t) {
+    const double err = testing::relative_l2(got.data() + t * v, want.data() + t * v, v);
+    EXPECT_LE(err, c.tolerance) << "position " << t;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Converted, GgufModel,
+    ::testing::Values(
+        // f32 holds the bf16 checkpoint exactly: only the kernels' rounding differs.
+        ModelCase{"llama", "f32", 1e-5}, ModelCase{"qwen2", "f32", 1e-5},
+        // Q8_0 rounds each weight to 8 bits per block of 32.
+        ModelCase{"llama", "q8_0", 3e-2}, ModelCase{"qwen2", "q8_0", 3e-2}),
+    [](const auto& p) { return p.param.arch + "_" + p.param.outtype; });
+
+TEST(GgufModelPath, DirectoryWithOneGgufFileAndErrors) {
+  // A directory holding one .gguf (and no config.json) is that file.
+  const std::string dir = testing::scratch_dir("gguf-dir");
+  fs::copy_file(fixture("tiny-qwen2-f32.gguf"), dir + "/model.gguf");
+  auto found = find_gguf_file(dir);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(*found, dir + "/model.gguf");
+  // Two are ambiguous.
+  fs::copy_file(fixture("tiny-qwen2-f32.gguf"), dir + "/other.gguf");
+  found = find_gguf_file(dir);
+  ASSERT_FALSE(found.ok());
+  EXPECT_NE(found.error().message.find("several GGUF files"), std::string::npos);
+  // A HF directory is not GGUF; a file that is not GGUF is an error.
+  found = find_gguf_file(fixture("tiny-qwen2"));
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(*found, "");
+  found = find_gguf_file(fixture("tiny-qwen2") + "/config.json");
+  ASSERT_FALSE(found.ok());
+  EXPECT_NE(found.error().message.find("not a GGUF file"), std::string::npos);
+  // A missing tensor is named by both its names; a wrong shape by both shapes.
+  auto store = open_gguf_weights(fixture("tiny-qwen2-f32.gguf"));
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  auto missing = (*store)->get("model.layers.99.mlp.up_proj.weight", {8, 8});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("blk.99.ffn_up.weight"), std::string::npos);
+  auto shape = (*store)->get("model.norm.weight", {8});
+  ASSERT_FALSE(shape.ok());
+  EXPECT_NE(shape.error().message.find("expected [8]"), std::string::npos) << shape.error().message;
+  // The metadata of a file without a model in it is an error, not a crash.
+  auto none = open_gguf_weights(fixture("quants.gguf"));
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().message.find("head_count"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sglang
