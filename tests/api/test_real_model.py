@@ -1,0 +1,87 @@
+"""The default real model, SmolLM2-135M-Instruct (Q4_1 GGUF, fetched by scripts/setup.sh), served
+from its .gguf file: chat-templated questions get real answers, and concurrent requests give the
+same greedy text as one at a time."""
+from __future__ import annotations
+
+import concurrent.futures as cf
+
+import gguf
+import jinja2
+import pytest
+
+from conftest import ROOT
+
+MODEL = ROOT / "models" / "SmolLM2-135M-Instruct" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+QUESTIONS = [
+    "What is the capital of France?",
+    "What is 2 + 2?",
+    "Name a color of the sky.",
+    "Who wrote Romeo and Juliet?",
+    "What is the largest planet in the solar system?",
+    "Give me a synonym for happy.",
+    "What language is spoken in Brazil?",
+    "How many days are in a week?",
+]
+
+
+def chat_template() -> str:
+    reader = gguf.GGUFReader(str(MODEL))
+    field = reader.fields["tokenizer.chat_template"]
+    return bytes(field.parts[field.data[0]]).decode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def real(launch):
+    if not MODEL.is_file():
+        pytest.fail(f"{MODEL} is missing: run scripts/setup.sh (scripts/fetch_model.sh)")
+    return launch(str(MODEL))
+
+
+@pytest.fixture(scope="module")
+def render():
+    template = jinja2.Environment().from_string(chat_template())
+    return lambda q: template.render(messages=[{"role": "user", "content": q}],
+                                     add_generation_prompt=True)
+
+
+def greedy(server, prompt: str, n: int = 32) -> str:
+    r = server.post("/generate", json={"text": prompt,
+                                       "sampling_params": {"temperature": 0, "max_new_tokens": n}},
+                    timeout=300)
+    assert r.status_code == 200, r.text
+    return r.json()["text"]
+
+
+def test_model_info_of_a_gguf_file(real):
+    info = real.get("/model_info").json()
+    assert info["model_path"] == str(MODEL)
+    assert info["architectures"] == ["LlamaForCausalLM"]
+    assert info["model_type"] == "llama"
+    assert info["is_generation"] is True
+
+
+def test_capital_of_france_is_paris(real, render):
+    prompt = render("What is the capital of France?")
+    assert prompt.startswith("<|im_start|>system\n") and prompt.endswith("<|im_start|>assistant\n")
+    text = greedy(real, prompt)
+    assert "Paris" in text, text
+    # The end-of-turn token stops generation and is not in the text.
+    assert "<|im_end|>" not in text
+
+
+def test_tokenize_round_trip_of_the_real_vocabulary(real):
+    text = "SGLang provides efficient tokenization endpoints."
+    ids = real.post("/tokenize", json={"prompt": text, "add_special_tokens": False}).json()
+    assert ids["count"] == len(ids["tokens"]) > 0
+    assert ids["max_model_len"] == 8192
+    back = real.post("/detokenize", json={"tokens": ids["tokens"]}).json()
+    assert back["text"] == text
+
+
+def test_eight_concurrent_prompts_equal_one_at_a_time(real, render):
+    prompts = [render(q) for q in QUESTIONS]
+    alone = [greedy(real, p) for p in prompts]
+    with cf.ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(lambda p: greedy(real, p), prompts))
+    assert together == alone
+    assert len(set(alone)) == len(alone), "different questions get different answers"
