@@ -1,5 +1,9 @@
 #include "tokenizer/gguf_components.h"
 
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <queue>
 #include <shared_mutex>
@@ -248,42 +252,202 @@ void clean_spaces(std::string& t) {
   t.resize(total);
 }
 
+const std::string kEscapedSpace = "\u2581";
+
+void replace_all(std::string& s, std::string_view from, std::string_view to) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    if (s.compare(i, from.size(), from) == 0) {
+      out += to;
+      i += from.size();
+    } else {
+      out += s[i++];
+    }
+  }
+  s = std::move(out);
+}
+
 class GgufDecoder final : public Decoder {
  public:
   GgufDecoder(const std::vector<std::string>& tokens, const std::vector<GgufPiece>& pieces,
-              bool clean)
-      : clean_(clean) {
+              const GgufDecodeOptions& options)
+      : options_(options) {
     for (size_t i = 0; i < tokens.size() && i < pieces.size(); ++i) {
       if (pieces[i] != GgufPiece::kText) special_.emplace(tokens[i], pieces[i]);
     }
   }
+  // A skipped first token still uses up the first-token space strip.
+  bool wants_skipped_tokens() const override { return options_.strip_first_space; }
+
   std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
     std::string out;
+    bool strip = options_.strip_first_space;
     for (const auto& t : tokens) {
+      std::string piece;
       auto it = special_.find(t);
-      switch (it == special_.end() ? GgufPiece::kText : it->second) {
+      const GgufPiece kind = t.empty()              ? GgufPiece::kNothing  // a skipped token
+                             : it == special_.end() ? GgufPiece::kText
+                                                    : it->second;
+      switch (kind) {
         case GgufPiece::kText:
-          append_decoded_text(out, t);
+          if (options_.sentencepiece) {
+            piece = t;
+            replace_all(piece, kEscapedSpace, " ");
+          } else {
+            append_decoded_text(piece, t);
+          }
           break;
         case GgufPiece::kVerbatim:
-          out += t;
+          piece = t;
           break;
         case GgufPiece::kByte:
           // llama.cpp reads the two characters after "<0x" as hex.
-          out.push_back(static_cast<char>(std::strtol(t.substr(3, 2).c_str(), nullptr, 16)));
+          if (t.size() >= 5) {
+            piece.push_back(static_cast<char>(std::strtol(t.substr(3, 2).c_str(), nullptr, 16)));
+          }
           break;
         case GgufPiece::kNothing:
           break;
       }
+      if (strip && !piece.empty() && piece[0] == ' ') piece.erase(0, 1);
+      strip = false;
+      out += piece;
     }
-    if (clean_) clean_spaces(out);
+    if (options_.clean_spaces) clean_spaces(out);
     return {utf8_lossy(out)};
   }
 
  private:
   // Token text -> how it is written, for all but normal tokens (token texts are unique).
   std::unordered_map<std::string, GgufPiece> special_;
-  bool clean_;
+  GgufDecodeOptions options_;
+};
+
+class GgufSpm final : public Model {
+ public:
+  GgufSpm(std::vector<std::string> tokens, std::vector<float> scores)
+      : tokens_(std::move(tokens)), scores_(std::move(scores)) {
+    scores_.resize(tokens_.size(), 0.0f);
+    ids_.reserve(tokens_.size());
+    for (size_t i = 0; i < tokens_.size(); ++i) ids_.emplace(tokens_[i], static_cast<int32_t>(i));
+    // llama.cpp's byte_to_token: "<0xAB>", else the one-byte token.
+    for (int b = 0; b < 256; ++b) {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "<0x%02X>", b);
+      int32_t id = token_to_id(hex);
+      if (id < 0) id = token_to_id(std::string(1, static_cast<char>(b)));
+      byte_ids_[static_cast<size_t>(b)] = id;
+    }
+  }
+
+  void tokenize(std::string_view text, std::vector<int32_t>& out) const override {
+    if (text.empty()) return;
+    {
+      std::shared_lock lock(cache_mutex_);
+      if (auto it = cache_.find(std::string(text)); it != cache_.end()) {
+        out.insert(out.end(), it->second.begin(), it->second.end());
+        return;
+      }
+    }
+    std::vector<int32_t> ids = merge(text);
+    out.insert(out.end(), ids.begin(), ids.end());
+    std::unique_lock lock(cache_mutex_);
+    if (cache_.size() > kCacheCapacity) cache_.clear();
+    cache_.emplace(std::string(text), std::move(ids));
+  }
+  int64_t vocab_size() const override { return static_cast<int64_t>(tokens_.size()); }
+  std::string id_to_token(int32_t id) const override {
+    return id >= 0 && static_cast<size_t>(id) < tokens_.size() ? tokens_[static_cast<size_t>(id)]
+                                                               : std::string();
+  }
+  int32_t token_to_id(std::string_view t) const override {
+    auto it = ids_.find(std::string(t));
+    return it == ids_.end() ? -1 : it->second;
+  }
+
+ private:
+  static constexpr size_t kCacheCapacity = 1 << 16;
+  struct Symbol {
+    size_t begin, size;  // size 0 once merged into the symbol on its left
+    int prev, next;
+  };
+  struct Candidate {
+    float score;
+    int left, right;
+    size_t left_size, right_size;  // the symbols' sizes when queued: stale once either changed
+    // A max-heap on score, the leftmost among equal scores first.
+    bool operator<(const Candidate& o) const {
+      return score != o.score ? score < o.score : left > o.left;
+    }
+  };
+
+  std::vector<int32_t> merge(std::string_view text) const {
+    std::vector<Symbol> syms;
+    for (size_t at = 0; at < text.size();) {
+      const size_t n = std::min(utf8_length(text[at]), text.size() - at);
+      const int index = static_cast<int>(syms.size());
+      syms.push_back({at, n, index - 1, at + n == text.size() ? -1 : index + 1});
+      at += n;
+    }
+    std::priority_queue<Candidate> queue;
+    auto offer = [&](int l, int r) {
+      if (l < 0 || r < 0) return;
+      const Symbol& a = syms[static_cast<size_t>(l)];
+      const Symbol& b = syms[static_cast<size_t>(r)];
+      const int32_t id = token_to_id(text.substr(a.begin, a.size + b.size));
+      if (id >= 0) queue.push({scores_[static_cast<size_t>(id)], l, r, a.size, b.size});
+    };
+    for (int i = 1; i < static_cast<int>(syms.size()); ++i) offer(i - 1, i);
+    while (!queue.empty()) {
+      const Candidate c = queue.top();
+      queue.pop();
+      Symbol& l = syms[static_cast<size_t>(c.left)];
+      Symbol& r = syms[static_cast<size_t>(c.right)];
+      if (l.size != c.left_size || r.size != c.right_size || l.size == 0 || r.size == 0) continue;
+      l.size += r.size;
+      r.size = 0;
+      l.next = r.next;
+      if (r.next >= 0) syms[static_cast<size_t>(r.next)].prev = c.left;
+      offer(l.prev, c.left);
+      offer(c.left, l.next);
+    }
+    std::vector<int32_t> ids;
+    for (int i = syms.empty() ? -1 : 0; i >= 0; i = syms[static_cast<size_t>(i)].next) {
+      const Symbol& s = syms[static_cast<size_t>(i)];
+      if (const int32_t id = token_to_id(text.substr(s.begin, s.size)); id >= 0) {
+        ids.push_back(id);
+        continue;
+      }
+      // Only a single character can be no token (merges only make tokens): its bytes.
+      for (size_t k = 0; k < s.size; ++k) {
+        const int32_t b = byte_ids_[static_cast<uint8_t>(text[s.begin + k])];
+        if (b >= 0) ids.push_back(b);
+      }
+    }
+    return ids;
+  }
+
+  std::vector<std::string> tokens_;
+  std::vector<float> scores_;
+  std::unordered_map<std::string, int32_t> ids_;
+  std::array<int32_t, 256> byte_ids_{};
+  mutable std::shared_mutex cache_mutex_;
+  mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;
+};
+
+class SpmEscape final : public PreTokenizer {
+ public:
+  explicit SpmEscape(bool add_space_prefix) : prefix_(add_space_prefix) {}
+  void split(std::vector<std::string>& pieces) const override {
+    for (auto& p : pieces) {
+      if (prefix_) p.insert(p.begin(), ' ');
+      replace_all(p, " ", kEscapedSpace);
+    }
+  }
+
+ private:
+  bool prefix_;
 };
 
 }  // namespace
@@ -293,10 +457,18 @@ std::unique_ptr<Model> make_gguf_bpe(std::vector<std::string> tokens,
   return std::make_unique<GgufBpe>(std::move(tokens), merges, ignore_merges);
 }
 
+std::unique_ptr<Model> make_gguf_spm(std::vector<std::string> tokens, std::vector<float> scores) {
+  return std::make_unique<GgufSpm>(std::move(tokens), std::move(scores));
+}
+
+std::unique_ptr<PreTokenizer> make_gguf_spm_escape(bool add_space_prefix) {
+  return std::make_unique<SpmEscape>(add_space_prefix);
+}
+
 std::unique_ptr<Decoder> make_gguf_decoder(const std::vector<std::string>& tokens,
                                            const std::vector<GgufPiece>& pieces,
-                                           bool clean_spaces) {
-  return std::make_unique<GgufDecoder>(tokens, pieces, clean_spaces);
+                                           const GgufDecodeOptions& options) {
+  return std::make_unique<GgufDecoder>(tokens, pieces, options);
 }
 
 }  // namespace sglang::tok

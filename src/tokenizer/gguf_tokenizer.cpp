@@ -90,6 +90,22 @@ Result<GgufVocab> read_gguf_vocab(const GgufFile& f) {
     }
     v.token_types.assign(t->ints.begin(), t->ints.end());
   }
+  if (const GgufValue* s = f.find("tokenizer.ggml.scores")) {
+    const bool floats = s->element_type == GgufValue::Type::kF32;
+    if (!s->is_array() || (!floats && s->element_type != GgufValue::Type::kI32)) {
+      return make_error(ErrorCode::kCorrupt, "tokenizer.ggml.scores in " + f.path() +
+                                                 " is not an array of float32 or int32");
+    }
+    if (s->floats.size() + s->ints.size() < v.tokens.size()) {
+      return make_error(ErrorCode::kCorrupt, "tokenizer.ggml.scores in " + f.path() +
+                                                 " has fewer entries than tokenizer.ggml.tokens");
+    }
+    if (floats) {
+      v.scores.assign(s->floats.begin(), s->floats.end());
+    } else {
+      v.scores.assign(s->ints.begin(), s->ints.end());
+    }
+  }
   for (const char* name : kSpecialIdKeys) {
     SGLANG_ASSIGN_OR_RETURN(auto id,
                             f.get_int(std::string("tokenizer.ggml.") + name + "_token_id"));
@@ -105,21 +121,30 @@ Result<GgufVocab> read_gguf_vocab(const GgufFile& f) {
 }
 
 Result<GgufVocabState> gguf_vocab_state(const GgufVocab& v) {
-  if (v.model != "gpt2") {
+  GgufVocabState s;
+  if (v.model == "gpt2") {
+    if (v.merges.empty()) {
+      return make_error(ErrorCode::kNotFound,
+                        "GGUF tokenizer has no merges (tokenizer.ggml.merges)");
+    }
+    SGLANG_ASSIGN_OR_RETURN(tok::LlamaPreTokenizerSpec pre, tok::llama_pre_tokenizer_spec(v.pre));
+    s.pre_regexes = pre.regexes;
+    s.clean_spaces = pre.clean_spaces;
+    s.ignore_merges = pre.ignore_merges;
+    s.add_bos = pre.add_bos;
+    // (tokenizer.ggml.add_sep_token has no effect on llama.cpp's BPE tokenization.)
+  } else if (v.model == "llama") {
+    // tokenizer.ggml.pre means nothing to a SentencePiece vocabulary.
+    s.sentencepiece = true;
+    s.add_space_prefix = true;
+    s.add_bos = true;
+  } else {
     return make_error(ErrorCode::kUnsupported,
                       "unsupported GGUF tokenizer model '" + v.model +
-                          "' (tokenizer.ggml.model); supported: gpt2 (byte-level BPE)");
+                          "' (tokenizer.ggml.model); supported: gpt2 (byte-level BPE), llama "
+                          "(SentencePiece BPE)");
   }
-  if (v.merges.empty()) {
-    return make_error(ErrorCode::kNotFound, "GGUF tokenizer has no merges (tokenizer.ggml.merges)");
-  }
-  SGLANG_ASSIGN_OR_RETURN(tok::LlamaPreTokenizerSpec pre, tok::llama_pre_tokenizer_spec(v.pre));
-  GgufVocabState s;
-  s.pre_regexes = pre.regexes;
-  s.clean_spaces = pre.clean_spaces;
-  s.ignore_merges = pre.ignore_merges;
-  s.add_bos = pre.add_bos;
-  // (tokenizer.ggml.add_sep_token has no effect on llama.cpp's BPE tokenization.)
+  if (v.add_space_prefix) s.add_space_prefix = *v.add_space_prefix;
 
   const auto n = static_cast<int64_t>(v.tokens.size());
   if (n == 0) return make_error(ErrorCode::kCorrupt, "GGUF tokenizer has no tokens");
@@ -127,6 +152,11 @@ Result<GgufVocabState> gguf_vocab_state(const GgufVocab& v) {
   s.tokens = v.tokens;
   for (size_t i = 0; i < s.tokens.size(); ++i) {
     if (s.tokens[i].empty()) s.tokens[i] = "[EMPTY_" + std::to_string(i) + "]";
+  }
+  if (!v.token_types.empty() && v.token_types.size() < v.tokens.size()) {
+    return make_error(
+        ErrorCode::kCorrupt,
+        "GGUF tokenizer has fewer token types than tokens (tokenizer.ggml.token_type)");
   }
   s.attrs.assign(v.tokens.size(), kNormal);
   if (!v.token_types.empty()) {
@@ -165,10 +195,17 @@ Result<GgufVocabState> gguf_vocab_state(const GgufVocab& v) {
     }
   }
 
-  // Special ids: a GPT-2-style vocabulary defaults BOS and EOS to 11; a file's id out of range is
-  // ignored (llama.cpp warns and keeps the default).
+  // Default special ids: BOS and EOS 11 for GPT-2-style vocabularies; BOS 1, EOS 2, UNK 0 for
+  // SentencePiece ones. A file's id out of range is ignored (llama.cpp warns, keeps the default).
   int32_t fim_pre = -1, fim_suf = -1, fim_mid = -1, fim_pad = -1, fim_rep = -1, fim_sep = -1;
-  s.bos_id = s.eos_id = 11 < n ? 11 : -1;
+  auto in_range = [&](int32_t id) { return id < n ? id : -1; };
+  if (s.sentencepiece) {
+    s.bos_id = in_range(1);
+    s.eos_id = in_range(2);
+    s.unk_id = in_range(0);
+  } else {
+    s.bos_id = s.eos_id = in_range(11);
+  }
   const std::pair<const char*, int32_t*> slots[] = {
       {"bos", &s.bos_id},     {"eos", &s.eos_id},     {"eot", &s.eot_id},
       {"eom", &s.eom_id},     {"unknown", &s.unk_id}, {"seperator", &s.sep_id},
@@ -313,8 +350,16 @@ Result<LoadedTokenizer> tokenizer_from_gguf_vocab(const GgufVocab& v) {
   SGLANG_ASSIGN_OR_RETURN(GgufVocabState s, gguf_vocab_state(v));
   const std::vector<std::string>& tokens = s.tokens;
   TokenizerParts parts;
-  SGLANG_ASSIGN_OR_RETURN(parts.pre_tokenizer, tok::make_llama_pre_tokenizer(s.pre_regexes));
-  parts.decoder = tok::make_gguf_decoder(tokens, pieces_of(s.attrs), s.clean_spaces);
+  if (s.sentencepiece) {
+    parts.pre_tokenizer = tok::make_gguf_spm_escape(s.add_space_prefix);
+  } else {
+    SGLANG_ASSIGN_OR_RETURN(parts.pre_tokenizer, tok::make_llama_pre_tokenizer(s.pre_regexes));
+  }
+  tok::GgufDecodeOptions decode;
+  decode.sentencepiece = s.sentencepiece;
+  decode.strip_first_space = s.add_space_prefix;
+  decode.clean_spaces = s.clean_spaces;
+  parts.decoder = tok::make_gguf_decoder(tokens, pieces_of(s.attrs), decode);
   parts.post_processor =
       tok::make_bos_eos_template(s.add_bos ? s.bos_id : -1, s.add_eos ? s.eos_id : -1);
   parts.matching = AddedTokenMatching::kLongestTokenFirst;
@@ -340,7 +385,11 @@ Result<LoadedTokenizer> tokenizer_from_gguf_vocab(const GgufVocab& v) {
   out.config.unk_token = text_of(s.unk_id);
   out.config.add_bos_token = s.add_bos;
   out.config.add_eos_token = s.add_eos;
-  parts.model = tok::make_gguf_bpe(std::move(s.tokens), v.merges, s.ignore_merges);
+  if (s.sentencepiece) {
+    parts.model = tok::make_gguf_spm(std::move(s.tokens), v.scores);
+  } else {
+    parts.model = tok::make_gguf_bpe(std::move(s.tokens), v.merges, s.ignore_merges);
+  }
   SGLANG_ASSIGN_OR_RETURN(out.tokenizer, Tokenizer::from_parts(std::move(parts)));
   return out;
 }

@@ -13,7 +13,8 @@
 //   * add_special_tokens adds BOS / EOS where llama.cpp's add_bos / add_eos say so;
 //   * decode is llama_detokenize(remove_special = false), with invalid UTF-8 replaced by U+FFFD.
 // Supported: tokenizer.ggml.model "gpt2" (byte-level BPE) with the pre-tokenizers that
-// llama_pre_tokenizer.h lists; anything else is an error that names it.
+// llama_pre_tokenizer.h lists, and "llama" (SentencePiece-style BPE with scores, U+2581 for spaces,
+// <0xAB> byte tokens, add_space_prefix); anything else is an error that names it.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -33,6 +34,7 @@ struct GgufVocab {
   std::string pre;    // tokenizer.ggml.pre; empty when absent
   std::vector<std::string> tokens;
   std::vector<int32_t> token_types;  // tokenizer.ggml.token_type; empty when absent
+  std::vector<float> scores;         // tokenizer.ggml.scores; empty when absent
   std::vector<std::string> merges;
   // Special token ids the file sets, by the key's middle part: "bos", "eos", "eot", "eom",
   // "unknown", "seperator" (sic), "padding", "mask", "fim_pre", "fim_suf", "fim_mid", "fim_pad",
@@ -57,7 +59,8 @@ struct GgufVocabState {
   std::vector<uint32_t> attrs;      // per token, gguf_attr bits
   int32_t bos_id = -1, eos_id = -1, eot_id = -1, eom_id = -1, unk_id = -1, sep_id = -1, pad_id = -1,
           mask_id = -1;
-  bool add_bos = false, add_eos = false;
+  bool sentencepiece = false;  // tokenizer.ggml.model "llama"
+  bool add_bos = false, add_eos = false, add_space_prefix = false;
   bool clean_spaces = false, ignore_merges = false;
   std::vector<std::string> pre_regexes;
   std::vector<int32_t> eog_ids;  // ascending

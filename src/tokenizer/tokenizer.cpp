@@ -461,7 +461,10 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, const DecodeOptio
 std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const {
   std::vector<std::string> tokens;
   for (int32_t id : ids) {
-    if (skip_special_tokens && is_special(id)) continue;
+    if (skip_special_tokens && is_special(id)) {
+      if (decoder_ && decoder_->wants_skipped_tokens()) tokens.emplace_back();
+      continue;
+    }
     std::string t = id_to_token(id);
     if (!t.empty()) tokens.push_back(std::move(t));
   }

@@ -118,6 +118,53 @@ TEST(GgufTokenizer, CleanSpacesOnDecodeForGpt2) {
   EXPECT_EQ(s->tokenizer->decode(s->tokenizer->encode(text, false), false), text);
 }
 
+// A small "llama" (SentencePiece BPE) vocabulary: <unk> <s> </s>, the 256 byte tokens, and pieces
+// with scores.
+GgufVocab tiny_spm_vocab() {
+  GgufVocab v;
+  v.model = "llama";
+  auto add = [&](const std::string& t, int32_t type, float score) {
+    v.tokens.push_back(t);
+    v.token_types.push_back(type);
+    v.scores.push_back(score);
+  };
+  add("<unk>", 2, 0);
+  add("<s>", 3, 0);
+  add("</s>", 3, 0);
+  for (int b = 0; b < 256; ++b) {
+    char hex[8];
+    std::snprintf(hex, sizeof(hex), "<0x%02X>", b);
+    add(hex, 6, 0);
+  }
+  add("\u2581", 1, -1.0f);    // 259
+  add("a", 1, -2.0f);         // 260
+  add("b", 1, -2.0f);         // 261
+  add("\u2581a", 1, -1.5f);   // 262
+  add("ab", 1, -0.5f);        // 263
+  add("\u2581ab", 1, -0.1f);  // 264
+  return v;
+}
+
+TEST(GgufTokenizer, SentencePieceLikeLlamaCpp) {
+  auto t = tokenizer_from_gguf_vocab(tiny_spm_vocab());
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  const Tokenizer& tok = *t->tokenizer;
+  EXPECT_EQ(t->config.add_bos_token, true);  // llama.cpp's default for SentencePiece
+  EXPECT_EQ(t->config.bos_token, "<s>");
+  EXPECT_EQ(t->config.unk_token, "<unk>");
+  // " ab a" as "▁ab▁a": "ab" (the best score) merges first, then "▁ab", then "▁a".
+  EXPECT_EQ(tok.encode("ab a", true), (std::vector<int32_t>{1, 264, 262}));
+  // A character that is no token becomes its bytes.
+  EXPECT_EQ(tok.encode("c", false), (std::vector<int32_t>{259, 3 + 'c'}));
+  // Every stretch of text gets the space prefix, also after a special token.
+  EXPECT_EQ(tok.encode("a<s>a", false), (std::vector<int32_t>{262, 1, 262}));
+  // The first token loses its leading space; a skipped first token uses that up (llama.cpp).
+  EXPECT_EQ(tok.decode({264, 262}, false), "ab a");
+  EXPECT_EQ(tok.decode({1, 264, 262}, false), "<s> ab a");
+  EXPECT_EQ(tok.decode({1, 264, 262}, true), " ab a");
+  EXPECT_EQ(tok.decode({259, 3 + 0xC3, 3 + 0xA9}, false), "\u00e9");  // bytes "é"
+}
+
 TEST(GgufTokenizer, Errors) {
   GgufVocab v = tiny_vocab();
   v.model = "t5";
