@@ -13,6 +13,9 @@ tokenizer.json converted as `vocab_from_tokenizer_json` below does):
   smollm2-default  its vocabulary without tokenizer.ggml.pre     } first --n-small random ones
   qwen3-qwen2      Qwen3's tokenizer.json as a GGUF, pre "qwen2"     }
   llama3-llama-bpe Llama 3's tokenizer.json as a GGUF, pre "llama-bpe" }
+  xlmr-en-spm      the xlmr-format-unigram-en pieces and scores as a   }
+                   "llama" (SentencePiece BPE) GGUF with <0xAB> tokens }
+  xlmr-ja-spm      the same from xlmr-format-unigram-ja                }
 Each tiny GGUF carries the SmolLM2 file's other metadata (llama.cpp's vocab-only load still reads
 the architecture's hyper-parameters) and no tensors.
 
@@ -64,9 +67,9 @@ def fnv1a64(chunks) -> int:
     return h
 
 
-def vocab_fnv(tokens, types, merges) -> str:
-    """FNV-1a 64 over each token + NUL, each type in decimal + ',', each merge + NUL (the C++ test
-    computes the same over the vocabulary it builds)."""
+def vocab_fnv(tokens, types, merges, scores=()) -> str:
+    """FNV-1a 64 over each token + NUL, each type in decimal + ',', each merge + NUL, each score as
+    little-endian float32 (the C++ test computes the same over the vocabulary it builds)."""
     def chunks():
         for t in tokens:
             yield t.encode("utf-8") + b"\0"
@@ -74,6 +77,8 @@ def vocab_fnv(tokens, types, merges) -> str:
             yield f"{t},".encode()
         for m in merges:
             yield m.encode("utf-8") + b"\0"
+        for x in scores:
+            yield struct.pack("<f", x)
     return f"{fnv1a64(chunks()):016x}"
 
 
@@ -99,6 +104,20 @@ def vocab_from_tokenizer_json(path: Path):
     return tokens, types, merges
 
 
+def vocab_from_unigram_json(path: Path):
+    """tokens, types and scores of a "llama" (SentencePiece) GGUF made from a Unigram tokenizer.json:
+    its pieces and scores, "<s>" "<pad>" "</s>" "<mask>" control (3), the model's unk unknown (2),
+    the rest normal (1), then the 256 byte tokens "<0x00>".."<0xFF>" (6) with score 0."""
+    j = json.loads(path.read_text(encoding="utf-8"))
+    pieces = j["model"]["vocab"]
+    unk = j["model"]["unk_id"]
+    tokens = [p for p, _ in pieces] + [f"<0x{b:02X}>" for b in range(256)]
+    types = [2 if i == unk else 3 if p in ("<s>", "<pad>", "</s>", "<mask>") else 1
+             for i, (p, _) in enumerate(pieces)] + [6] * 256
+    scores = [float(x) for _, x in pieces] + [0.0] * 256
+    return tokens, types, scores
+
+
 def copy_metadata(reader: GGUFReader, writer: GGUFWriter, skip_prefix: str):
     for name, field in reader.fields.items():
         if name.startswith("GGUF.") or name.startswith(skip_prefix) or name == "general.architecture":
@@ -109,15 +128,19 @@ def copy_metadata(reader: GGUFReader, writer: GGUFWriter, skip_prefix: str):
         writer.add_key_value(name, value, vtype, sub_type=sub)
 
 
-def write_gguf(path: Path, base: GGUFReader, pre, tokens, types, merges, special, add_bos):
+def write_gguf(path: Path, base: GGUFReader, pre, tokens, types, merges, special, add_bos,
+               scores=None):
     w = GGUFWriter(str(path), arch="llama")
     copy_metadata(base, w, "tokenizer.")
-    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_model("llama" if scores is not None else "gpt2")
     if pre is not None:
         w.add_tokenizer_pre(pre)
     w.add_token_list(tokens)
     w.add_token_types(types)
-    w.add_token_merges(merges)
+    if scores is not None:
+        w.add_token_scores(scores)
+    else:
+        w.add_token_merges(merges)
     for key, value in special.items():
         w.add_uint32(f"tokenizer.ggml.{key}_token_id", value)
     if add_bos is not None:
@@ -306,9 +329,15 @@ def main():
              {"bos": 151643, "eos": 151645, "padding": 151643}, False, None, n_small),
             ("llama3-llama-bpe", "llama3-tokenizer", "llama-bpe",
              {"bos": 128000, "eos": 128001}, None, None, n_small),
+            ("xlmr-en-spm", "xlmr-format-unigram-en", None,
+             {"bos": 0, "eos": 2, "unknown": 3, "padding": 1}, None, None, n_small),
+            ("xlmr-ja-spm", "xlmr-format-unigram-ja", None,
+             {"bos": 0, "eos": 2, "unknown": 3, "padding": 1}, None, None, n_small),
         ]
         for name, source, pre, special, add_bos, _, n in cases:
-            case = {"name": name, "source": source, "pre": pre}
+            case = {"name": name, "source": source, "pre": pre,
+                    "format": "spm" if name.endswith("-spm") else "bpe"}
+            scores = None
             if source == "gguf":
                 tokens, types, merges = smol_tokens, smol_types, smol_merges
                 if name == "smollm2":
@@ -318,13 +347,18 @@ def main():
                     add_bos = False
                     path = tmp / f"{name}.gguf"
                     write_gguf(path, base, pre, tokens, types, merges, special, add_bos)
+            elif case["format"] == "spm":
+                tokens, types, scores = vocab_from_unigram_json(assets / source / "tokenizer.json")
+                merges = []
+                path = tmp / f"{name}.gguf"
+                write_gguf(path, base, pre, tokens, types, merges, special, add_bos, scores)
             else:
                 tokens, types, merges = vocab_from_tokenizer_json(assets / source / "tokenizer.json")
                 path = tmp / f"{name}.gguf"
                 write_gguf(path, base, pre, tokens, types, merges, special, add_bos)
             case["special_ids"] = special or {}
             case["add_bos"] = add_bos
-            case["vocab_fnv1a64"] = vocab_fnv(tokens, types, merges)
+            case["vocab_fnv1a64"] = vocab_fnv(tokens, types, merges, scores or ())
             run_case(w, name, path, texts[:n], args.seed, case)
             header["cases"].append(case)
 

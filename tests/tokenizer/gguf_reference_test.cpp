@@ -2,9 +2,10 @@
 // tools/make_gguf_tokenizer_reference.py with llama-cpp-python 0.3.36) holds llama.cpp's ids and
 // detokenized text for the tokenizer corpus (tests/tokenizer/corpus.py, dumped at test time by
 // dump_corpus.py as a CTest fixture) with the real SmolLM2-135M-Instruct GGUF, its vocabulary under
-// other pre-tokenizers, and Qwen3's and Llama 3's vocabularies as GGUF tokenizers. Every id and
-// every byte must be equal. The SmolLM2 cases need the model file (scripts/fetch_model.sh) and are
-// skipped without it; the Qwen3 / Llama 3 ones need the assets.
+// other pre-tokenizers, Qwen3's and Llama 3's vocabularies as GGUF tokenizers, and two
+// SentencePiece ("llama") vocabularies made from the XLM-R-format assets. Every id and every byte
+// must be equal. The SmolLM2 cases need the model file (scripts/fetch_model.sh) and are skipped
+// without it; the others need the assets.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -46,7 +47,7 @@ class Reader {
   uint64_t uint() {
     uint64_t v = 0;
     for (int shift = 0;; shift += 7) {
-      if (pos_ >= data_.size()) throw std::runtime_error("reference file ends early");
+      if (pos_ >= data_.size() || shift > 56) throw std::runtime_error("bad reference file");
       const auto b = static_cast<uint8_t>(data_[pos_++]);
       v |= static_cast<uint64_t>(b & 0x7f) << shift;
       if (!(b & 0x80)) return v;
@@ -200,11 +201,43 @@ GgufVocab vocab_from_tokenizer_json(const std::string& path) {
   return v;
 }
 
+// A "llama" (SentencePiece) GGUF vocabulary from a Unigram tokenizer.json, as the reference tool
+// makes it: the pieces and scores ("<s>" "<pad>" "</s>" "<mask>" control, unk unknown), then the
+// 256 byte tokens "<0x00>".."<0xFF>".
+GgufVocab vocab_from_unigram_json(const std::string& path) {
+  const auto j = nlohmann::json::parse(read_file(path));
+  const int64_t unk = j["model"]["unk_id"];
+  GgufVocab v;
+  v.model = "llama";
+  for (const auto& p : j["model"]["vocab"]) {
+    const std::string piece = p[0];
+    v.token_types.push_back(
+        static_cast<int64_t>(v.tokens.size()) == unk                                   ? 2
+        : (piece == "<s>" || piece == "<pad>" || piece == "</s>" || piece == "<mask>") ? 3
+                                                                                       : 1);
+    v.tokens.push_back(piece);
+    v.scores.push_back(static_cast<float>(p[1].get<double>()));
+  }
+  for (int b = 0; b < 256; ++b) {
+    char hex[8];
+    std::snprintf(hex, sizeof(hex), "<0x%02X>", b);
+    v.tokens.push_back(hex);
+    v.token_types.push_back(6);
+    v.scores.push_back(0.0f);
+  }
+  return v;
+}
+
 std::string vocab_fnv(const GgufVocab& v) {
   uint64_t h = kFnvStart;
   for (const auto& t : v.tokens) h = fnv1a64(fnv1a64(h, t), std::string_view("\0", 1));
   for (int32_t t : v.token_types) h = fnv1a64(h, std::to_string(t) + ",");
   for (const auto& m : v.merges) h = fnv1a64(fnv1a64(h, m), std::string_view("\0", 1));
+  for (float x : v.scores) {
+    char le[4];
+    std::memcpy(le, &x, 4);  // little-endian hosts only, as the rest of the project
+    h = fnv1a64(h, std::string_view(le, 4));
+  }
   return hex64(h);
 }
 
@@ -236,9 +269,10 @@ class GgufReference : public ::testing::TestWithParam<std::string> {
         vocab_.special_ids.clear();
         vocab_.add_bos.reset();
       }
+    } else if (c["format"] == "spm") {
+      vocab_ = vocab_from_unigram_json(testing::asset_path(source + "/tokenizer.json"));
     } else {
       vocab_ = vocab_from_tokenizer_json(testing::asset_path(source + "/tokenizer.json"));
-      vocab_.name = "test";
     }
     if (GetParam() != "smollm2") {
       vocab_.pre = c["pre"].is_null() ? "" : c["pre"].get<std::string>();
@@ -435,7 +469,8 @@ TEST(GgufReferenceVsHuggingFace, SmolLM2DiffersOnlyByDesign) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, GgufReference,
                          ::testing::Values("smollm2", "smollm2-gpt2", "smollm2-default",
-                                           "qwen3-qwen2", "llama3-llama-bpe"),
+                                           "qwen3-qwen2", "llama3-llama-bpe", "xlmr-en-spm",
+                                           "xlmr-ja-spm"),
                          [](const auto& param_info) {
                            std::string n = param_info.param;
                            for (char& c : n) {
