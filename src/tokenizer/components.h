@@ -63,6 +63,9 @@ class Decoder {
   virtual ~Decoder() = default;
   // Turns tokens into text pieces (decode_chain in HF); the final text is their concatenation.
   virtual std::vector<std::string> decode_chain(std::vector<std::string> tokens) const = 0;
+  // True: tokens that decode's skip_special_tokens leaves out still reach decode_chain, as empty
+  // strings (llama.cpp's detokenizer counts them when it strips the first token's leading space).
+  virtual bool wants_skipped_tokens() const { return false; }
 };
 
 Result<std::unique_ptr<Normalizer>> make_normalizer(const nlohmann::json& j);

@@ -75,13 +75,14 @@ std::string with_tokenizers_classes(const std::string& pattern) {
 
 }  // namespace
 
-Result<std::shared_ptr<const Regex>> Regex::compile(const std::string& original) {
-  const std::string pattern = with_tokenizers_classes(original);
+namespace {
+
+Result<void*> compile_pcre2(const std::string& original, const std::string& pattern,
+                            uint32_t options) {
   int error = 0;
   PCRE2_SIZE offset = 0;
-  pcre2_code* code =
-      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                    PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &error, &offset, nullptr);
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                   options, &error, &offset, nullptr);
   if (code == nullptr) {
     PCRE2_UCHAR msg[256];
     pcre2_get_error_message(error, msg, sizeof(msg));
@@ -91,8 +92,28 @@ Result<std::shared_ptr<const Regex>> Regex::compile(const std::string& original)
   }
   pcre2_jit_compile(code,
                     PCRE2_JIT_COMPLETE);  // falls back to the interpreter if JIT is unavailable
+  return static_cast<void*>(code);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Regex>> Regex::compile(const std::string& original) {
+  SGLANG_ASSIGN_OR_RETURN(void* code, compile_pcre2(original, with_tokenizers_classes(original),
+                                                    PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK));
   auto r = std::shared_ptr<Regex>(new Regex());
   r->pattern_ = original;
+  r->code_ = code;
+  return std::shared_ptr<const Regex>(std::move(r));
+}
+
+Result<std::shared_ptr<const Regex>> Regex::compile_ecmascript(const std::string& pattern,
+                                                               bool utf8) {
+  SGLANG_ASSIGN_OR_RETURN(
+      void* code,
+      compile_pcre2(pattern, pattern,
+                    PCRE2_DOLLAR_ENDONLY | (utf8 ? PCRE2_UTF | PCRE2_NO_UTF_CHECK : 0u)));
+  auto r = std::shared_ptr<Regex>(new Regex());
+  r->pattern_ = pattern;
   r->code_ = code;
   return std::shared_ptr<const Regex>(std::move(r));
 }

@@ -15,6 +15,12 @@ namespace sglang::tok {
 class Regex {
  public:
   static Result<std::shared_ptr<const Regex>> compile(const std::string& original);
+  // The pattern as written, with PCRE2's own ASCII-only \s, \d, \w and `$` only at the very end, as
+  // C++'s std::regex (ECMAScript, "C" locale) reads it: llama.cpp's pre-tokenizer regexes.
+  // utf8: the subject is UTF-8 and a character is a code point (std::wregex); otherwise one byte is
+  // one character (std::regex over llama.cpp's one-byte-per-code-point "collapsed" text).
+  static Result<std::shared_ptr<const Regex>> compile_ecmascript(const std::string& pattern,
+                                                                 bool utf8);
   ~Regex();
   Regex(const Regex&) = delete;
   Regex& operator=(const Regex&) = delete;

@@ -116,11 +116,43 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_json_value(const json& j,
   return t;
 }
 
+Result<std::unique_ptr<Tokenizer>> Tokenizer::from_parts(TokenizerParts parts) {
+  if (!parts.model || !parts.post_processor) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "a tokenizer needs a model and a post-processor");
+  }
+  auto t = std::unique_ptr<Tokenizer>(new Tokenizer());
+  t->normalizer_ = std::move(parts.normalizer);
+  t->pre_tokenizer_ = std::move(parts.pre_tokenizer);
+  t->model_ = std::move(parts.model);
+  t->post_processor_ = std::move(parts.post_processor);
+  t->decoder_ = std::move(parts.decoder);
+  t->matching_ = parts.matching;
+  for (AddedToken& a : parts.added_tokens) {
+    if (a.id < 0 || a.content.empty()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "bad added token '" + a.content + "' (id " + std::to_string(a.id) + ")");
+    }
+    t->added_.push_back(std::move(a));
+  }
+  t->index_added();
+  return t;
+}
+
 void Tokenizer::index_added() {
   for (auto& table : added_by_first_byte_)
     for (auto& v : table) v.clear();
   added_by_id_.clear();
   added_by_content_.clear();
+  // llama.cpp sorts its ascending-id list of special tokens with std::sort by length: the same
+  // input and comparator give the same order, ties included.
+  added_longest_first_.resize(added_.size());
+  for (size_t i = 0; i < added_.size(); ++i) added_longest_first_[i] = i;
+  std::stable_sort(added_longest_first_.begin(), added_longest_first_.end(),
+                   [&](size_t a, size_t b) { return added_[a].id < added_[b].id; });
+  std::sort(added_longest_first_.begin(), added_longest_first_.end(), [&](size_t a, size_t b) {
+    return added_[a].content.size() > added_[b].content.size();
+  });
   for (size_t i = 0; i < added_.size(); ++i) {
     const AddedToken& a = added_[i];
     added_by_first_byte_[a.normalized ? 1 : 0][static_cast<uint8_t>(a.content[0])].push_back(i);
@@ -148,7 +180,7 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_file(const std::string& path)
   return from_json(ss.str(), path);
 }
 
-void Tokenizer::split_added(std::string_view text, bool normalized_pass,
+void Tokenizer::split_added(std::string_view text, bool normalized_pass, bool split_special,
                             std::vector<Segment>& out) const {
   size_t plain_start = 0, pos = 0;
   while (pos < text.size()) {
@@ -157,6 +189,7 @@ void Tokenizer::split_added(std::string_view text, bool normalized_pass,
     for (size_t index :
          added_by_first_byte_[normalized_pass ? 1 : 0][static_cast<uint8_t>(text[pos])]) {
       const AddedToken& a = added_[index];
+      if (split_special && a.special) continue;
       if (a.content.size() > text.size() - pos) continue;
       if (text.compare(pos, a.content.size(), a.content) != 0) continue;
       if (best && best->content.size() >= a.content.size()) continue;
@@ -204,9 +237,58 @@ void Tokenizer::split_added(std::string_view text, bool normalized_pass,
   if (plain_start < text.size()) out.push_back({std::string(text.substr(plain_start)), -1});
 }
 
-std::vector<int32_t> Tokenizer::encode_sequence(std::string_view text) const {
+void Tokenizer::split_added_longest_first(std::string_view text, bool split_special,
+                                          std::vector<Segment>& out) const {
+  struct Stretch {
+    size_t begin, end;
+    const AddedToken* token;  // null: text
+  };
+  // C's isspace in the "C" locale, which llama.cpp's lstrip / rstrip use.
+  auto ascii_space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  std::vector<Stretch> stretches;
+  if (!text.empty()) stretches.push_back({0, text.size(), nullptr});
+  std::vector<Stretch> next;
+  for (size_t index : added_longest_first_) {
+    const AddedToken& a = added_[index];
+    if (split_special && a.special) continue;
+    next.clear();
+    for (const Stretch& s : stretches) {
+      if (s.token) {
+        next.push_back(s);
+        continue;
+      }
+      const std::string_view region = text.substr(0, s.end);
+      size_t from = s.begin;
+      for (size_t at = region.find(a.content, from); at != std::string_view::npos;
+           at = region.find(a.content, from)) {
+        size_t left_end = at;
+        if (a.lstrip) {
+          while (left_end > from && ascii_space(text[left_end - 1])) --left_end;
+        }
+        if (left_end > from) next.push_back({from, left_end, nullptr});
+        next.push_back({at, at + a.content.size(), &a});
+        from = at + a.content.size();
+        if (a.rstrip) {
+          while (from < s.end && ascii_space(text[from])) ++from;
+        }
+      }
+      if (from < s.end) next.push_back({from, s.end, nullptr});
+    }
+    stretches.swap(next);
+  }
+  for (const Stretch& s : stretches) {
+    out.push_back(s.token ? Segment{s.token->content, s.token->id}
+                          : Segment{std::string(text.substr(s.begin, s.end - s.begin)), -1});
+  }
+}
+
+std::vector<int32_t> Tokenizer::encode_sequence(std::string_view text, bool split_special) const {
   std::vector<Segment> raw;
-  split_added(text, /*normalized_pass=*/false, raw);
+  if (matching_ == AddedTokenMatching::kLongestTokenFirst) {
+    split_added_longest_first(text, split_special, raw);
+  } else {
+    split_added(text, /*normalized_pass=*/false, split_special, raw);
+  }
   std::vector<int32_t> ids;
   for (const Segment& s : raw) {
     if (s.added_id >= 0) {
@@ -215,7 +297,7 @@ std::vector<int32_t> Tokenizer::encode_sequence(std::string_view text) const {
     }
     const std::string normalized = normalizer_ ? normalizer_->normalize(s.text) : s.text;
     std::vector<Segment> parts;
-    split_added(normalized, /*normalized_pass=*/true, parts);
+    split_added(normalized, /*normalized_pass=*/true, split_special, parts);
     for (const Segment& p : parts) {
       if (p.added_id >= 0) {
         ids.push_back(p.added_id);
@@ -229,9 +311,11 @@ std::vector<int32_t> Tokenizer::encode_sequence(std::string_view text) const {
   return ids;
 }
 
-std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_tokens,
+                                       bool split_special_tokens) const {
   EncodeOptions o;
   o.add_special_tokens = add_special_tokens;
+  o.split_special_tokens = split_special_tokens;
   auto e = encode_impl(text, nullptr, o);  // cannot fail without truncation
   return e.ok() ? std::move(e->ids) : std::vector<int32_t>();
 }
@@ -335,7 +419,8 @@ Result<Encoding> Tokenizer::encode_impl(std::string_view a, const std::string_vi
   for (int k = 0; k < (b ? 2 : 1); ++k) {
     const std::string_view text = k == 0 ? a : *b;
     tok::EncodedSequence s;
-    s.ids = encode_sequence(tok::is_valid_utf8(text) ? std::string(text) : tok::utf8_lossy(text));
+    s.ids = encode_sequence(tok::is_valid_utf8(text) ? std::string(text) : tok::utf8_lossy(text),
+                            o.split_special_tokens);
     s.type_ids.assign(s.ids.size(), k);
     seqs.push_back(std::move(s));
   }
@@ -376,7 +461,10 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, const DecodeOptio
 std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const {
   std::vector<std::string> tokens;
   for (int32_t id : ids) {
-    if (skip_special_tokens && is_special(id)) continue;
+    if (skip_special_tokens && is_special(id)) {
+      if (decoder_ && decoder_->wants_skipped_tokens()) tokens.emplace_back();
+      continue;
+    }
     std::string t = id_to_token(id);
     if (!t.empty()) tokens.push_back(std::move(t));
   }

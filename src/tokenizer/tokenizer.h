@@ -48,6 +48,10 @@ struct Padding {
 
 struct EncodeOptions {
   bool add_special_tokens = true;
+  // Special added tokens written in the text are not recognised: the text is tokenized as written
+  // (transformers' split_special_tokens; llama.cpp's parse_special = false). Non-special added
+  // tokens still are.
+  bool split_special_tokens = false;
   std::optional<Truncation> truncation;  // nullopt: none (the tokenizer.json block is not implied)
   std::optional<Padding> padding;
 };
@@ -66,8 +70,32 @@ struct DecodeOptions {
   bool spaces_between_special_tokens = true;
 };
 
+// How added tokens are found in the text before the pipeline sees the rest.
+enum class AddedTokenMatching {
+  // Hugging Face's AddedVocabulary: left to right, the longest added token starting at each
+  // position; lstrip / rstrip take Unicode whitespace.
+  kLeftmostLongest,
+  // llama.cpp's tokenizer_st_partition: token by token, longest first (equal lengths in the order
+  // std::sort leaves them, from ascending ids), each cut out of every stretch of text still
+  // unclaimed wherever it occurs; lstrip / rstrip take ASCII whitespace.
+  kLongestTokenFirst,
+};
+
+// The stages of a tokenizer built in code rather than from tokenizer.json (GGUF vocabularies).
+struct TokenizerParts {
+  std::unique_ptr<tok::Normalizer> normalizer;         // optional
+  std::unique_ptr<tok::PreTokenizer> pre_tokenizer;    // optional
+  std::unique_ptr<tok::Model> model;                   // required
+  std::unique_ptr<tok::PostProcessor> post_processor;  // required
+  std::unique_ptr<tok::Decoder> decoder;               // optional (tokens joined by spaces)
+  std::vector<AddedToken> added_tokens;
+  AddedTokenMatching matching = AddedTokenMatching::kLeftmostLongest;
+};
+
 class Tokenizer {
  public:
+  // A tokenizer from stages built in code; fails without a model or post-processor.
+  static Result<std::unique_ptr<Tokenizer>> from_parts(TokenizerParts parts);
   // tokenizer.json's text; `source` names it in errors.
   static Result<std::unique_ptr<Tokenizer>> from_json(const std::string& json_text,
                                                       const std::string& source);
@@ -76,7 +104,8 @@ class Tokenizer {
                                                             const std::string& source);
   static Result<std::unique_ptr<Tokenizer>> from_file(const std::string& path);
 
-  std::vector<int32_t> encode(std::string_view text, bool add_special_tokens = true) const;
+  std::vector<int32_t> encode(std::string_view text, bool add_special_tokens = true,
+                              bool split_special_tokens = false) const;
   // A pair of texts (cross-encoders); type_ids gets each id's segment.
   std::vector<int32_t> encode_pair(std::string_view a, std::string_view b, bool add_special_tokens,
                                    std::vector<int32_t>* type_ids) const;
@@ -112,8 +141,11 @@ class Tokenizer {
     std::string text;
     int32_t added_id = -1;  // >= 0: this segment is that added token
   };
-  void split_added(std::string_view text, bool normalized_pass, std::vector<Segment>& out) const;
-  std::vector<int32_t> encode_sequence(std::string_view text) const;
+  void split_added(std::string_view text, bool normalized_pass, bool split_special,
+                   std::vector<Segment>& out) const;
+  void split_added_longest_first(std::string_view text, bool split_special,
+                                 std::vector<Segment>& out) const;
+  std::vector<int32_t> encode_sequence(std::string_view text, bool split_special) const;
   Result<Encoding> encode_impl(std::string_view a, const std::string_view* b,
                                const EncodeOptions& options) const;
   void index_added();
@@ -124,6 +156,9 @@ class Tokenizer {
   std::unique_ptr<tok::PostProcessor> post_processor_;
   std::unique_ptr<tok::Decoder> decoder_;
   std::vector<AddedToken> added_;
+  AddedTokenMatching matching_ = AddedTokenMatching::kLeftmostLongest;
+  // kLongestTokenFirst: indices into added_ in the order they are cut out of the text.
+  std::vector<size_t> added_longest_first_;
   // Indices into added_ by the token's first byte, per pass (0: raw text, 1: normalized text), so
   // the scan for added tokens costs one table lookup per byte of text.
   std::array<std::array<std::vector<size_t>, 256>, 2> added_by_first_byte_;
