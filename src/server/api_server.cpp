@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "model/gguf_model.h"
+#include "tokenizer/gguf_tokenizer.h"
 #include "util/logging.h"
 
 namespace sglang {
@@ -86,8 +87,12 @@ Status ApiServer::load() {
   SGLANG_ASSIGN_OR_RETURN(hf_config_, read_hf_config(model_path));
   SGLANG_ASSIGN_OR_RETURN(model_, load_causal_lm(model_path, backend_));
   if (!args_.flag("skip_tokenizer_init")) {
-    SGLANG_ASSIGN_OR_RETURN(LoadedTokenizer t,
-                            load_tokenizer_from_dir(args_.str("tokenizer_path")));
+    // A GGUF model carries its tokenizer in its metadata (--tokenizer-path defaults to the model).
+    const std::string tokenizer_path = args_.str("tokenizer_path");
+    SGLANG_ASSIGN_OR_RETURN(std::string tokenizer_gguf, find_gguf_file(tokenizer_path));
+    SGLANG_ASSIGN_OR_RETURN(LoadedTokenizer t, tokenizer_gguf.empty()
+                                                   ? load_tokenizer_from_dir(tokenizer_path)
+                                                   : load_tokenizer_from_gguf(tokenizer_gguf));
     tokenizer_ = std::move(t.tokenizer);
     tokenizer_config_ = std::move(t.config);
   }
