@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "model/xlm_roberta.h"
+
 namespace sglang {
 namespace {
 
@@ -134,6 +136,9 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
     c.head = Head::kSequenceClassification;
   }
   const std::string family = an.substr(0, an.find("For"));
+  if (family == "XLMRoberta" || family == "Roberta" || family == "Bert") {
+    return parse_encoder_config(j, source);
+  }
   if (family == "Llama") {
     c.architecture = Architecture::kLlama;
   } else if (family == "Qwen2") {
@@ -147,7 +152,8 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
         ErrorCode::kUnsupported,
         "unsupported architecture '" + an + "' in field 'architectures' of " + source +
             " (supported: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM and their "
-            "ForSequenceClassification variants)");
+            "ForSequenceClassification variants, XLMRobertaForSequenceClassification, "
+            "RobertaForSequenceClassification, BertForSequenceClassification)");
   }
   if (c.head == Head::kSequenceClassification) {
     // transformers' PretrainedConfig: num_labels is the size of id2label (2 when absent).
