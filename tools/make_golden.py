@@ -16,7 +16,9 @@ tests/golden/data/<name>.safetensors holding, per prompt i of random ids:
     p{i}.last_logits    F32 [V]       the full logit vector at the last position
     p{i}.greedy_ids     I32 [32]      greedy continuation
     p{i}.greedy_margins F32 [32]      top-1 minus top-2 logit at each greedy step
-and in the metadata the checkpoint's arch/seed and the versions used.
+and in the metadata the checkpoint's arch/seed and the versions used. Then pooled.safetensors
+(embedding / reward outputs) and rerank.safetensors (cross-encoder pairs: see rerank()); the
+tokenizers for the latter come from --assets (default ../shared/assets, as the tests find them).
 """
 import argparse
 import os
@@ -44,9 +46,13 @@ def main():
     ap.add_argument("--binary", default="build/src/sglang-cpp")
     ap.add_argument("--out", default="tests/golden/data")
     ap.add_argument("--pooled-only", action="store_true", help="only pooled.safetensors")
+    ap.add_argument("--rerank-only", action="store_true", help="only rerank.safetensors")
+    ap.add_argument("--assets", default="../shared/assets", help="tokenizer assets (PROVENANCE.md)")
     args = ap.parse_args()
     if args.pooled_only:
         return pooled(args)
+    if args.rerank_only:
+        return rerank(args)
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(0)
     for name, arch, seed in MODELS:
@@ -93,6 +99,7 @@ def main():
             save_file(tensors, path, metadata=meta)
             print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB)")
     pooled(args)
+    rerank(args)
 
 
 # Pooled outputs for embedding servers (--is-embedding): the normalised last-token hidden state of
@@ -130,6 +137,66 @@ def pooled(args):
             "transformers": transformers.__version__, "embed": "tiny-qwen2 seed 1",
             "reward": "tiny-llama-reward seed 4"}
     path = os.path.join(args.out, "pooled.safetensors")
+    save_file(tensors, path, metadata=meta)
+    print(f"wrote {path}")
+
+
+# Cross-encoders (SGLang's /v1/rerank): for each tiny checkpoint with a real tokenizer beside it,
+# query/document pairs tokenized exactly as SGLang's tokenizer manager does
+# (tokenizer(pairs, return_token_type_ids=True)) and the classifier's logits of each pair, in
+# tests/golden/data/rerank.safetensors:
+#     <model>.pair{i}.input_ids       I32 [L]
+#     <model>.pair{i}.token_type_ids  I32 [L]
+#     <model>.pair{i}.logits          F32 [num_labels]
+# with the pairs' texts (JSON) and each model's arch/seed/tokenizer in the metadata.
+RERANK_MODELS = [
+    # (name, --arch, seed, tokenizer folder in the assets)
+    ("tiny-xlm-roberta-reranker", "xlm-roberta-reranker", 5, "xlmr-format-unigram-en"),
+    ("tiny-bert-reranker", "bert-reranker", 6, "minilm-l6-v2"),
+]
+RERANK_QUERIES = ["what is panda?", "Where do  giant pandas live?"]
+RERANK_DOCUMENTS = [
+    "hi",
+    "The giant panda (Ailuropoda melanoleuca), sometimes called a panda bear or simply panda, "
+    "is a bear species endemic to China.",
+    "Pandas eat bamboo: 12-38 kg a day!",
+    "  Caf\u00e9 \u00fcber na\u00efve   r\u00e9sum\u00e9 \u2014 \u65e5\u672c\u8a9e\tand\nnewlines  ",
+]
+RERANK_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                          "vocab.txt")
+
+
+def rerank(args):
+    import json
+    import shutil
+
+    pairs = [[q, d] for q in RERANK_QUERIES for d in RERANK_DOCUMENTS]
+    tensors = {}
+    meta = {"pairs": json.dumps(pairs), "models": ",".join(m[0] for m in RERANK_MODELS),
+            "torch": torch.__version__, "transformers": transformers.__version__}
+    for name, arch, seed, tok_dir in RERANK_MODELS:
+        with tempfile.TemporaryDirectory() as ckpt:
+            subprocess.run([args.binary, "make-checkpoint", "--tiny", "--arch", arch, "--seed",
+                            str(seed), "--out", ckpt], check=True)
+            for f in RERANK_TOKENIZER_FILES:
+                src = os.path.join(args.assets, tok_dir, f)
+                if os.path.isfile(src):
+                    shutil.copy(src, ckpt)
+            tok = transformers.AutoTokenizer.from_pretrained(ckpt)
+            model = transformers.AutoModelForSequenceClassification.from_pretrained(
+                ckpt, torch_dtype=torch.float32, attn_implementation="eager").eval()
+            enc = tok(pairs, return_token_type_ids=True)
+            for i in range(len(pairs)):
+                ids = torch.tensor([enc["input_ids"][i]])
+                types = torch.tensor([enc["token_type_ids"][i]])
+                with torch.no_grad():
+                    logits = model(input_ids=ids, token_type_ids=types).logits[0].float()
+                tensors[f"{name}.pair{i}.input_ids"] = ids[0].numpy().astype(np.int32)
+                tensors[f"{name}.pair{i}.token_type_ids"] = types[0].numpy().astype(np.int32)
+                tensors[f"{name}.pair{i}.logits"] = logits.numpy()
+            meta[name] = json.dumps({"arch": arch, "seed": seed, "tokenizer": tok_dir,
+                                     "architecture": model.config.architectures[0]})
+    path = os.path.join(args.out, "rerank.safetensors")
     save_file(tensors, path, metadata=meta)
     print(f"wrote {path}")
 

@@ -1,5 +1,7 @@
 #pragma once
-// What the engine sees of a decoder-only language model, whatever its architecture.
+// What the engine sees of a model, whatever its architecture: a decoder-only language model, or a
+// bidirectional encoder (config().causal false: model/xlm_roberta.h) that the scheduler prefills
+// whole, never from a cached prefix and never in chunks.
 #include <memory>
 #include <string>
 

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "model/rope.h"
+#include "model/xlm_roberta.h"
 
 namespace sglang {
 
@@ -247,6 +248,10 @@ Result<Tensor> LlamaModel::run_decoder(const ForwardBatch& batch, KvCache& kv) {
 Result<std::unique_ptr<CausalLM>> load_causal_lm(const std::string& model_dir, Backend& backend) {
   SGLANG_ASSIGN_OR_RETURN(ModelConfig config, load_model_config(model_dir));
   SGLANG_ASSIGN_OR_RETURN(auto weights, WeightStore::open(model_dir));
+  if (!config.causal) {
+    SGLANG_ASSIGN_OR_RETURN(auto encoder, XlmRobertaModel::load(config, *weights, backend));
+    return std::unique_ptr<CausalLM>(std::move(encoder));
+  }
   SGLANG_ASSIGN_OR_RETURN(auto model, LlamaModel::load(config, *weights, backend));
   return std::unique_ptr<CausalLM>(std::move(model));
 }

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "model/gguf_model.h"
+#include "model/xlm_roberta.h"
 
 namespace sglang {
 namespace {
@@ -136,6 +137,9 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
     c.head = Head::kSequenceClassification;
   }
   const std::string family = an.substr(0, an.find("For"));
+  if (family == "XLMRoberta" || family == "Roberta" || family == "Bert") {
+    return parse_encoder_config(j, source);
+  }
   if (family == "Llama") {
     c.architecture = Architecture::kLlama;
   } else if (family == "Qwen2") {
@@ -149,7 +153,8 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
         ErrorCode::kUnsupported,
         "unsupported architecture '" + an + "' in field 'architectures' of " + source +
             " (supported: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM and their "
-            "ForSequenceClassification variants)");
+            "ForSequenceClassification variants, XLMRobertaForSequenceClassification, "
+            "RobertaForSequenceClassification, BertForSequenceClassification)");
   }
   if (c.head == Head::kSequenceClassification) {
     // transformers' PretrainedConfig: num_labels is the size of id2label (2 when absent).

@@ -9,7 +9,15 @@
 
 namespace sglang {
 
-enum class Architecture { kLlama, kQwen2, kMistral };
+enum class Architecture {
+  kLlama,
+  kQwen2,
+  kMistral,
+  // Bidirectional encoders (model/xlm_roberta.h): BERT, RoBERTa, XLM-RoBERTa.
+  kBert,
+  kRoberta,
+  kXlmRoberta,
+};
 
 // Rotary embedding variants, as transformers' ROPE_INIT_FUNCTIONS.
 struct RopeScaling {
@@ -52,6 +60,21 @@ struct ModelConfig {
   std::vector<int64_t> bos_token_ids;
   std::vector<int64_t> eos_token_ids;
   std::string torch_dtype = "float32";
+
+  // Encoders (architecture kBert / kRoberta / kXlmRoberta; model/xlm_roberta.cpp parses these).
+  bool causal = true;  // false: bidirectional attention, whole sequences only (no prefix reuse)
+  double layer_norm_eps = 1e-12;
+  int64_t type_vocab_size = 0;
+  int64_t pad_token_id = -1;
+  int64_t position_offset = 0;  // RoBERTa: position ids start at pad_token_id + 1
+  std::string hidden_act = "silu";
+  // What SGLang's CrossEncodingPooler applies to the score head's outputs: "identity"
+  // (bge-reranker: raw logits), or config.json's sbert_ce_default_activation_function ("sigmoid",
+  // "tanh", ...).
+  std::string score_activation = "identity";
+
+  // A sequence-pair scorer (SGLang's /v1/rerank): an encoder with a classification head.
+  bool is_cross_encoder() const { return !causal && head == Head::kSequenceClassification; }
 
   int64_t q_size() const { return num_attention_heads * head_dim; }
   int64_t kv_size() const { return num_key_value_heads * head_dim; }

@@ -28,13 +28,20 @@ struct CheckpointSpec {
   int64_t bos_token_id = 0;
   std::vector<int64_t> eos_token_ids;
   int64_t num_labels = 0;  // > 0: a *ForSequenceClassification checkpoint (score head, no LM head)
+  // Encoders (BertForSequenceClassification, XLMRobertaForSequenceClassification)
+  int64_t type_vocab_size = 0;
+  double layer_norm_eps = 1e-12;
+  int64_t pad_token_id = 0;
 };
 
 // Names accepted by `--like` and `--tiny --arch`.
 std::vector<std::string> known_checkpoint_shapes();
 Result<CheckpointSpec> checkpoint_spec_like(const std::string& name);
 // Tiny: hidden 64, 2 layers, the real vocabulary of the family ("qwen2", "llama", "mistral"), and
-// "llama-reward": the tiny Llama as LlamaForSequenceClassification with one label (a reward model).
+// "llama-reward": the tiny Llama as LlamaForSequenceClassification with one label (a reward model);
+// cross-encoders with one label: "xlm-roberta-reranker" (bge-reranker-v2-m3's architecture and
+// config, vocabulary 8002: the xlmr-format-unigram tokenizers) and "bert-reranker"
+// (BertForSequenceClassification, the BERT uncased vocabulary of 30522).
 Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch);
 
 // Writes DIR/config.json and DIR/model.safetensors (created if missing).

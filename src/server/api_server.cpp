@@ -107,14 +107,19 @@ Status ApiServer::load() {
   sc.schedule_conservativeness = args_.number("schedule_conservativeness", 1.0);
   sc.context_length = args_.integer("context_length", 0);
   sc.random_seed = static_cast<uint64_t>(args_.integer("random_seed", 0));
-  sc.embedding = args_.flag("is_embedding");
+  const ModelConfig& mc = model_->config();
+  is_embedding_ = args_.flag("is_embedding") || !mc.causal;
+  cross_encoder_labels_ = mc.is_cross_encoder() ? mc.num_labels : 0;
+  sc.embedding = is_embedding_;
   try {
     scheduler_ = std::make_unique<Scheduler>(*model_, tokenizer_.get(), sc);
   } catch (const std::exception& e) {
     return make_error(ErrorCode::kInvalidArgument, e.what());
   }
   // What SGLang derives at start-up shows in /get_server_info as the value in use.
-  args_.json()["chunked_prefill_size"] = chunk;
+  // An encoder runs without chunking and prefix cache whatever the flags said (Scheduler).
+  args_.json()["chunked_prefill_size"] = mc.causal ? chunk : -1;
+  args_.json()["disable_radix_cache"] = scheduler_->config().disable_radix_cache;
   args_.json()["context_length"] = scheduler_->context_length();
   args_.json()["max_total_tokens"] = scheduler_->max_total_tokens();
   args_.json()["max_running_requests"] = scheduler_->stats().max_running_requests;
@@ -159,7 +164,7 @@ void ApiServer::handle(const http::Request& req, std::shared_ptr<http::Exchange>
   const bool put_or_post = post || m == "PUT";
   if (p == "/generate") {
     if (!put_or_post) return not_allowed();
-    if (args_.flag("is_embedding")) {
+    if (is_embedding_) {
       ex->respond(400, "application/json",
                   error_body("This model does not appear to be a generation model. Use /encode "
                              "(the server was launched with --is-embedding)."));
@@ -168,16 +173,7 @@ void ApiServer::handle(const http::Request& req, std::shared_ptr<http::Exchange>
     return generate(req, ex);
   }
   if (p == "/encode" || p == "/classify") return put_or_post ? encode(req, ex) : not_allowed();
-  if (p == "/v1/rerank") {
-    if (!put_or_post) return not_allowed();
-    // SGLang serves rerank with cross-encoder models (XLMRobertaForSequenceClassification,
-    // bge-reranker); that encoder family is not implemented here yet.
-    ex->respond(400, "application/json",
-                error_body("This model does not support rerank: /v1/rerank needs a cross-encoder "
-                           "model (e.g. XLMRobertaForSequenceClassification), not " +
-                           hf_config_.value("architectures", json::array()).dump() + "."));
-    return;
-  }
+  if (p == "/v1/rerank") return put_or_post ? rerank(req, ex) : not_allowed();
   if (p == "/health" || p == "/health_generate") {
     return get ? health(req, ex, p == "/health_generate") : not_allowed();
   }
@@ -247,7 +243,7 @@ void ApiServer::model_info(std::shared_ptr<http::Exchange> ex) {
   json j;
   j["model_path"] = args_.str("model_path");
   j["tokenizer_path"] = args_.str("tokenizer_path");
-  j["is_generation"] = !args_.flag("is_embedding");
+  j["is_generation"] = !is_embedding_;
   j["preferred_sampling_params"] = nullptr;
   j["weight_version"] = version;
   j["has_image_understanding"] = false;

@@ -40,6 +40,7 @@ class ApiServer {
   // Routes (one function each; the generate family lives in generate_route.cpp).
   void generate(const http::Request& req, std::shared_ptr<http::Exchange> ex);
   void encode(const http::Request& req, std::shared_ptr<http::Exchange> ex);  // and /classify
+  void rerank(const http::Request& req, std::shared_ptr<http::Exchange> ex);  // rerank_route.cpp
   void model_info(std::shared_ptr<http::Exchange> ex);
   void server_info(std::shared_ptr<http::Exchange> ex);
   void health(const http::Request& req, std::shared_ptr<http::Exchange> ex, bool generate);
@@ -66,6 +67,9 @@ class ApiServer {
   std::mutex weights_mu_;  // one weight update at a time
   std::string weight_version_;
   int64_t vocab_size_ = 0;
+  // SGLang's !is_generation: --is-embedding, or a model that cannot generate (an encoder).
+  bool is_embedding_ = false;
+  int64_t cross_encoder_labels_ = 0;  // num_labels of a cross-encoder (/v1/rerank), else 0
   int64_t kv_bytes_per_token_ = 0;
   std::mutex weight_version_mu_;
   std::atomic<bool> shutting_down_{false};

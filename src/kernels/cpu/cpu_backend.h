@@ -42,6 +42,9 @@ class CpuBackend final : public Backend {
   void attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                  const AttentionMetadata& meta, const AttentionParams& params,
                  const Tensor& out) override;
+  void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
+                  const Tensor& out) override;
+  void activation(Activation f, const Tensor& x, const Tensor& out) override;
   void silu_and_mul(const Tensor& gate_up, const Tensor& out) override;
   void add(const Tensor& a, const Tensor& b, const Tensor& out) override;
   void gather_rows(const Tensor& x, const Tensor& rows, const Tensor& out) override;
