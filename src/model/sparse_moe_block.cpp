@@ -18,8 +18,9 @@ void MoeWorkspace::ensure(Backend& be, const ModelConfig& c, int64_t tokens) {
   slots = be.empty(DType::kI32, {cap, k});
   expert_in = be.empty(DType::kF32, {rows, h});
   expert_out = be.empty(DType::kF32, {rows, h});
-  expert_gate_up = be.empty(DType::kF32, {rows, 2 * inter});
-  expert_act = be.empty(DType::kF32, {rows, inter});
+  // One expert at a time uses these; it gets each token at most once, so T rows suffice.
+  expert_gate_up = be.empty(DType::kF32, {cap, 2 * inter});
+  expert_act = be.empty(DType::kF32, {cap, inter});
   if (shared > 0) {
     shared_gate_up = be.empty(DType::kF32, {cap, 2 * shared});
     shared_act = be.empty(DType::kF32, {cap, shared});

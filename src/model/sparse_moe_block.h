@@ -29,7 +29,7 @@ struct MoeWorkspace {
   Tensor sorted_rows;                 // [T * k, 1] token of each expert-grouped row
   Tensor slots;                       // [T, k] expert-grouped row of each choice
   Tensor expert_in, expert_out;       // [T * k, H]
-  Tensor expert_gate_up, expert_act;  // [T * k, 2I], [T * k, I]
+  Tensor expert_gate_up, expert_act;  // [T, 2I], [T, I]: one expert's rows at a time
   Tensor shared_gate_up, shared_act;  // [T, 2S], [T, S]
   Tensor shared_gate;                 // [T, 1]
   std::vector<int32_t> host_ids, host_sorted_rows, host_slots;
