@@ -16,9 +16,13 @@ tests/golden/data/<name>.safetensors holding, per prompt i of random ids:
     p{i}.last_logits    F32 [V]       the full logit vector at the last position
     p{i}.greedy_ids     I32 [32]      greedy continuation
     p{i}.greedy_margins F32 [32]      top-1 minus top-2 logit at each greedy step
-and in the metadata the checkpoint's arch/seed and the versions used. Then pooled.safetensors
-(embedding / reward outputs) and rerank.safetensors (cross-encoder pairs: see rerank()); the
-tokenizers for the latter come from --assets (default ../shared/assets, as the tests find them).
+and for a mixture-of-experts model (Qwen2MoeForCausalLM) also
+    p{i}.router_logits  F32 [M, L, E] the router logits of each of the M sparse layers
+with the sparse layers' indices in the metadata ("moe_layers"), and in the metadata the
+checkpoint's arch/seed and the versions used. `--only NAME` regenerates one model's file. Then
+pooled.safetensors (embedding / reward outputs) and rerank.safetensors (cross-encoder pairs: see
+rerank()); the tokenizers for the latter come from --assets (default ../shared/assets, as the tests
+find them).
 """
 import argparse
 import os
@@ -35,6 +39,7 @@ MODELS = [
     ("tiny-qwen2", "qwen2", 1),
     ("tiny-llama", "llama", 2),
     ("tiny-mistral", "mistral", 3),
+    ("tiny-qwen2-moe", "qwen2-moe", 5),
 ]
 PROMPT_LENGTHS = [1, 7, 33, 128, 300]
 TOPK = 20
@@ -48,6 +53,7 @@ def main():
     ap.add_argument("--pooled-only", action="store_true", help="only pooled.safetensors")
     ap.add_argument("--rerank-only", action="store_true", help="only rerank.safetensors")
     ap.add_argument("--assets", default="../shared/assets", help="tokenizer assets (PROVENANCE.md)")
+    ap.add_argument("--only", help="only this model of MODELS (e.g. tiny-qwen2-moe)")
     args = ap.parse_args()
     if args.pooled_only:
         return pooled(args)
@@ -56,6 +62,8 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(0)
     for name, arch, seed in MODELS:
+        if args.only and name != args.only:
+            continue
         with tempfile.TemporaryDirectory() as ckpt:
             subprocess.run([args.binary, "make-checkpoint", "--tiny", "--arch", arch, "--seed", str(seed),
                             "--out", ckpt], check=True)
@@ -63,12 +71,17 @@ def main():
                 ckpt, torch_dtype=torch.float32, attn_implementation="eager")
             model.eval()
             vocab = model.config.vocab_size
+            is_moe = getattr(model.config, "num_experts", 0) > 0
             rng = np.random.RandomState(1000 + seed)
             tensors = {}
             for i, length in enumerate(PROMPT_LENGTHS):
                 ids = rng.randint(0, vocab, size=length).astype(np.int64)
                 with torch.no_grad():
-                    logits = model(torch.from_numpy(ids)[None]).logits[0].float()
+                    out = model(torch.from_numpy(ids)[None], output_router_logits=is_moe)
+                logits = out.logits[0].float()
+                if is_moe:
+                    tensors[f"p{i}.router_logits"] = torch.stack(
+                        [r.float() for r in out.router_logits]).numpy().astype(np.float32)
                 top = torch.topk(logits, TOPK, dim=-1)
                 tensors[f"p{i}.input_ids"] = ids.astype(np.int32)
                 tensors[f"p{i}.topk_ids"] = top.indices.numpy().astype(np.int32)
@@ -95,11 +108,16 @@ def main():
                 "transformers": transformers.__version__,
                 "architecture": model.config.architectures[0],
             }
+            if is_moe:
+                meta["moe_layers"] = ",".join(
+                    str(i) for i, layer in enumerate(model.model.layers)
+                    if type(layer.mlp).__name__ == "Qwen2MoeSparseMoeBlock")
             path = os.path.join(args.out, f"{name}.safetensors")
             save_file(tensors, path, metadata=meta)
             print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB)")
-    pooled(args)
-    rerank(args)
+    if not args.only:
+        pooled(args)
+        rerank(args)
 
 
 # Pooled outputs for embedding servers (--is-embedding): the normalised last-token hidden state of

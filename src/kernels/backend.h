@@ -165,6 +165,22 @@ class Backend {
   virtual void add(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
   // out[r] = x[rows[r]]
   virtual void gather_rows(const Tensor& x, const Tensor& rows, const Tensor& out) = 0;
+
+  // --- mixture of experts (transformers' Qwen2MoeSparseMoeBlock, SGLang's fused top-k) ---
+  // Routing: per row of router_logits[T, E], the softmax in fp32, then the top_k = weights.cols()
+  // largest probabilities in descending order, as torch.topk picks them (NaN above numbers; ties
+  // resolved as its CPU kernel does), divided by their sum when `renormalize` (norm_topk_prob).
+  // weights[T, k] float32, expert_ids[T, k] int32.
+  virtual void moe_topk_softmax(const Tensor& router_logits, bool renormalize,
+                                const Tensor& weights, const Tensor& expert_ids) = 0;
+  // out[t] = sigmoid(gate[t, 0]) * x[t]: the shared expert scaled by its gate. out may be x.
+  virtual void sigmoid_scale_rows(const Tensor& x, const Tensor& gate, const Tensor& out) = 0;
+  // The experts' outputs back in token order: out[t] = (accumulate ? out[t] : 0) +
+  // sum_j weights[t, j] * expert_rows[slots[t, j]], the terms added in ascending slot order (the
+  // model lays the rows out by ascending expert id, so that is transformers' order).
+  // slots[T, k] int32, weights[T, k] float32.
+  virtual void moe_combine(const Tensor& expert_rows, const Tensor& slots, const Tensor& weights,
+                           bool accumulate, const Tensor& out) = 0;
   // Waits for all queued work (no-op on the CPU).
   virtual void synchronize() = 0;
 };

@@ -1,5 +1,6 @@
 #include "model/random_checkpoint.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -264,6 +265,19 @@ Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch) {
     return s;
   }
   if (arch == "mistral") return mistral("tiny-mistral", 64, 2, 4, 2, 128, 48);
+  if (arch == "qwen2-moe") {
+    // Qwen1.5-MoE-A2.7B's layout at toy size: softmax top-k without renormalisation, a shared
+    // expert; layer 1 is dense (mlp_only_layers), so both MLP kinds are exercised.
+    CheckpointSpec s = qwen2("tiny-qwen2-moe", 64, 3, 4, 2, 128, 151936, false);
+    s.architecture = "Qwen2MoeForCausalLM";
+    s.model_type = "qwen2_moe";
+    s.num_experts = 8;
+    s.num_experts_per_tok = 2;
+    s.moe_intermediate_size = 32;
+    s.shared_expert_intermediate_size = 96;
+    s.mlp_only_layers = {1};
+    return s;
+  }
   if (arch == "llama-reward") {
     SGLANG_ASSIGN_OR_RETURN(CheckpointSpec s, checkpoint_spec_tiny("llama"));
     s.name = "tiny-llama-reward";
@@ -284,7 +298,7 @@ Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch) {
   return make_error(ErrorCode::kInvalidArgument,
                     "unknown --arch '" + arch +
                         "' (known: qwen2, llama, mistral, llama-reward, xlm-roberta-reranker, "
-                        "bert-reranker)");
+                        "bert-reranker, qwen2-moe)");
 }
 
 Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std::string& dir) {
@@ -329,10 +343,21 @@ Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std
     cfg["attention_bias"] = false;
     cfg["mlp_bias"] = false;
   }
-  if (s.architecture == "Qwen2ForCausalLM") {
+  if (s.architecture == "Qwen2ForCausalLM" || s.architecture == "Qwen2MoeForCausalLM") {
     cfg["use_sliding_window"] = false;
     cfg["sliding_window"] = 32768;
     cfg["max_window_layers"] = s.num_layers;
+  }
+  if (s.num_experts > 0) {
+    cfg["num_experts"] = s.num_experts;
+    cfg["num_experts_per_tok"] = s.num_experts_per_tok;
+    cfg["moe_intermediate_size"] = s.moe_intermediate_size;
+    cfg["shared_expert_intermediate_size"] = s.shared_expert_intermediate_size;
+    cfg["norm_topk_prob"] = s.norm_topk_prob;
+    cfg["decoder_sparse_step"] = s.decoder_sparse_step;
+    cfg["mlp_only_layers"] = s.mlp_only_layers;
+    cfg["output_router_logits"] = false;
+    cfg["router_aux_loss_coef"] = 0.001;
   }
   if (s.architecture == "MistralForCausalLM") cfg["sliding_window"] = s.sliding_window;
   cfg["tie_word_embeddings"] = s.tie_word_embeddings;
@@ -392,9 +417,28 @@ Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std
       add(p + "self_attn.k_proj.bias", {kv}, 0.0f, 0.5f);
       add(p + "self_attn.v_proj.bias", {kv}, 0.0f, 0.5f);
     }
-    add(p + "mlp.gate_proj.weight", {inter, h}, 0.0f, proj_width(h));
-    add(p + "mlp.up_proj.weight", {inter, h}, 0.0f, proj_width(h));
-    add(p + "mlp.down_proj.weight", {h, inter}, 0.0f, proj_width(inter));
+    const bool dense = s.num_experts == 0 ||
+                       std::find(s.mlp_only_layers.begin(), s.mlp_only_layers.end(), i) !=
+                           s.mlp_only_layers.end() ||
+                       (i + 1) % s.decoder_sparse_step != 0;
+    auto add_mlp = [&](const std::string& mp, int64_t width) {
+      add(mp + "gate_proj.weight", {width, h}, 0.0f, proj_width(h));
+      add(mp + "up_proj.weight", {width, h}, 0.0f, proj_width(h));
+      add(mp + "down_proj.weight", {h, width}, 0.0f, proj_width(width));
+    };
+    if (dense) {
+      add_mlp(p + "mlp.", inter);
+      continue;
+    }
+    // Router logits of std ~1: routing probabilities spread over several experts.
+    add(p + "mlp.gate.weight", {s.num_experts, h}, 0.0f, proj_width(h));
+    for (int64_t e = 0; e < s.num_experts; ++e) {
+      add_mlp(p + "mlp.experts." + std::to_string(e) + ".", s.moe_intermediate_size);
+    }
+    if (s.shared_expert_intermediate_size > 0) {
+      add_mlp(p + "mlp.shared_expert.", s.shared_expert_intermediate_size);
+      add(p + "mlp.shared_expert_gate.weight", {1, h}, 0.0f, proj_width(h));
+    }
   }
   return writer.write(dir + "/model.safetensors");
 }

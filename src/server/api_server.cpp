@@ -85,6 +85,7 @@ Status ApiServer::load() {
   }
   SGLANG_ASSIGN_OR_RETURN(hf_config_, read_hf_config(model_path));
   SGLANG_ASSIGN_OR_RETURN(model_, load_causal_lm(model_path, backend_));
+  SGLANG_RETURN_IF_ERROR(init_expert_recorder());
   if (!args_.flag("skip_tokenizer_init")) {
     SGLANG_ASSIGN_OR_RETURN(LoadedTokenizer t,
                             load_tokenizer_from_dir(args_.str("tokenizer_path")));
@@ -204,6 +205,10 @@ void ApiServer::handle(const http::Request& req, std::shared_ptr<http::Exchange>
   if (p == "/abort_request") return post ? abort_request(req, ex) : not_allowed();
   if (p == "/v1/models") return get ? list_models(ex) : not_allowed();
   if (p == "/metrics" && args_.flag("enable_metrics")) return get ? metrics(ex) : not_allowed();
+  if (p == "/start_expert_distribution_record" || p == "/stop_expert_distribution_record" ||
+      p == "/dump_expert_distribution_record") {
+    return get_or_post ? expert_distribution(p, ex) : not_allowed();
+  }
   ex->respond(404, "application/json", R"({"detail":"Not Found"})");
 }
 
@@ -343,11 +348,17 @@ void ApiServer::update_weights_from_disk(const http::Request& req,
         a.num_hidden_layers != b.num_hidden_layers || a.vocab_size != b.vocab_size ||
         a.num_attention_heads != b.num_attention_heads ||
         a.num_key_value_heads != b.num_key_value_heads || a.head_dim != b.head_dim ||
-        a.intermediate_size != b.intermediate_size) {
+        a.intermediate_size != b.intermediate_size || a.moe.num_experts != b.moe.num_experts ||
+        a.moe.num_experts_per_tok != b.moe.num_experts_per_tok ||
+        a.moe.moe_intermediate_size != b.moe.moe_intermediate_size ||
+        a.moe.shared_expert_intermediate_size != b.moe.shared_expert_intermediate_size ||
+        a.moe.decoder_sparse_step != b.moe.decoder_sparse_step ||
+        a.moe.mlp_only_layers != b.moe.mlp_only_layers) {
       return reply(false, "Failed to update weights: the model at " + path +
                               " has a different architecture or shape than the served one.");
     }
     std::unique_ptr<CausalLM> incoming = std::move(*fresh);
+    incoming->set_expert_routing_observer(recorder_.get());
     CausalLM* incoming_raw = incoming.get();
     Status st = scheduler_
                     ->run_when_idle([&]() -> Status {

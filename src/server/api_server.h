@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "engine/expert_distribution_recorder.h"
 #include "engine/scheduler.h"
 #include "kernels/backend.h"
 #include "model/causal_lm.h"
@@ -51,6 +52,9 @@ class ApiServer {
   void abort_request(const http::Request& req, std::shared_ptr<http::Exchange> ex);
   void list_models(std::shared_ptr<http::Exchange> ex);
   void metrics(std::shared_ptr<http::Exchange> ex);
+  // /start_, /stop_, /dump_expert_distribution_record (expert_distribution_route.cpp).
+  void expert_distribution(const std::string& path, std::shared_ptr<http::Exchange> ex);
+  Status init_expert_recorder();  // --expert-distribution-recorder-mode
 
   bool authorized(const http::Request& req) const;
   static bool is_json_request(const http::Request& req, const std::shared_ptr<http::Exchange>& ex);
@@ -64,7 +68,8 @@ class ApiServer {
   TokenizerConfig tokenizer_config_;
   nlohmann::ordered_json hf_config_;  // config.json of the served model
   std::unique_ptr<Scheduler> scheduler_;
-  std::mutex weights_mu_;  // one weight update at a time
+  std::unique_ptr<ExpertDistributionRecorder> recorder_;  // null without the mode flag
+  std::mutex weights_mu_;                                 // one weight update at a time
   std::string weight_version_;
   int64_t vocab_size_ = 0;
   // SGLang's !is_generation: --is-embedding, or a model that cannot generate (an encoder).
