@@ -16,7 +16,13 @@ tests/golden/data/<name>.safetensors holding, per prompt i of random ids:
     p{i}.last_logits    F32 [V]       the full logit vector at the last position
     p{i}.greedy_ids     I32 [32]      greedy continuation
     p{i}.greedy_margins F32 [32]      top-1 minus top-2 logit at each greedy step
-and in the metadata the checkpoint's arch/seed and the versions used.
+and for a mixture-of-experts model (Qwen2MoeForCausalLM) also
+    p{i}.router_logits  F32 [M, L, E] the router logits of each of the M sparse layers
+with the sparse layers' indices in the metadata ("moe_layers"), and in the metadata the
+checkpoint's arch/seed and the versions used. `--only NAME` regenerates one model's file. Then
+pooled.safetensors (embedding / reward outputs) and rerank.safetensors (cross-encoder pairs: see
+rerank()); the tokenizers for the latter come from --assets (default ../shared/assets, as the tests
+find them).
 """
 import argparse
 import os
@@ -33,6 +39,7 @@ MODELS = [
     ("tiny-qwen2", "qwen2", 1),
     ("tiny-llama", "llama", 2),
     ("tiny-mistral", "mistral", 3),
+    ("tiny-qwen2-moe", "qwen2-moe", 5),
 ]
 PROMPT_LENGTHS = [1, 7, 33, 128, 300]
 TOPK = 20
@@ -44,12 +51,19 @@ def main():
     ap.add_argument("--binary", default="build/src/sglang-cpp")
     ap.add_argument("--out", default="tests/golden/data")
     ap.add_argument("--pooled-only", action="store_true", help="only pooled.safetensors")
+    ap.add_argument("--rerank-only", action="store_true", help="only rerank.safetensors")
+    ap.add_argument("--assets", default="../shared/assets", help="tokenizer assets (PROVENANCE.md)")
+    ap.add_argument("--only", help="only this model of MODELS (e.g. tiny-qwen2-moe)")
     args = ap.parse_args()
     if args.pooled_only:
         return pooled(args)
+    if args.rerank_only:
+        return rerank(args)
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(0)
     for name, arch, seed in MODELS:
+        if args.only and name != args.only:
+            continue
         with tempfile.TemporaryDirectory() as ckpt:
             subprocess.run([args.binary, "make-checkpoint", "--tiny", "--arch", arch, "--seed", str(seed),
                             "--out", ckpt], check=True)
@@ -57,12 +71,17 @@ def main():
                 ckpt, torch_dtype=torch.float32, attn_implementation="eager")
             model.eval()
             vocab = model.config.vocab_size
+            is_moe = getattr(model.config, "num_experts", 0) > 0
             rng = np.random.RandomState(1000 + seed)
             tensors = {}
             for i, length in enumerate(PROMPT_LENGTHS):
                 ids = rng.randint(0, vocab, size=length).astype(np.int64)
                 with torch.no_grad():
-                    logits = model(torch.from_numpy(ids)[None]).logits[0].float()
+                    out = model(torch.from_numpy(ids)[None], output_router_logits=is_moe)
+                logits = out.logits[0].float()
+                if is_moe:
+                    tensors[f"p{i}.router_logits"] = torch.stack(
+                        [r.float() for r in out.router_logits]).numpy().astype(np.float32)
                 top = torch.topk(logits, TOPK, dim=-1)
                 tensors[f"p{i}.input_ids"] = ids.astype(np.int32)
                 tensors[f"p{i}.topk_ids"] = top.indices.numpy().astype(np.int32)
@@ -89,10 +108,16 @@ def main():
                 "transformers": transformers.__version__,
                 "architecture": model.config.architectures[0],
             }
+            if is_moe:
+                meta["moe_layers"] = ",".join(
+                    str(i) for i, layer in enumerate(model.model.layers)
+                    if type(layer.mlp).__name__ == "Qwen2MoeSparseMoeBlock")
             path = os.path.join(args.out, f"{name}.safetensors")
             save_file(tensors, path, metadata=meta)
             print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB)")
-    pooled(args)
+    if not args.only:
+        pooled(args)
+        rerank(args)
 
 
 # Pooled outputs for embedding servers (--is-embedding): the normalised last-token hidden state of
@@ -130,6 +155,66 @@ def pooled(args):
             "transformers": transformers.__version__, "embed": "tiny-qwen2 seed 1",
             "reward": "tiny-llama-reward seed 4"}
     path = os.path.join(args.out, "pooled.safetensors")
+    save_file(tensors, path, metadata=meta)
+    print(f"wrote {path}")
+
+
+# Cross-encoders (SGLang's /v1/rerank): for each tiny checkpoint with a real tokenizer beside it,
+# query/document pairs tokenized exactly as SGLang's tokenizer manager does
+# (tokenizer(pairs, return_token_type_ids=True)) and the classifier's logits of each pair, in
+# tests/golden/data/rerank.safetensors:
+#     <model>.pair{i}.input_ids       I32 [L]
+#     <model>.pair{i}.token_type_ids  I32 [L]
+#     <model>.pair{i}.logits          F32 [num_labels]
+# with the pairs' texts (JSON) and each model's arch/seed/tokenizer in the metadata.
+RERANK_MODELS = [
+    # (name, --arch, seed, tokenizer folder in the assets)
+    ("tiny-xlm-roberta-reranker", "xlm-roberta-reranker", 5, "xlmr-format-unigram-en"),
+    ("tiny-bert-reranker", "bert-reranker", 6, "minilm-l6-v2"),
+]
+RERANK_QUERIES = ["what is panda?", "Where do  giant pandas live?"]
+RERANK_DOCUMENTS = [
+    "hi",
+    "The giant panda (Ailuropoda melanoleuca), sometimes called a panda bear or simply panda, "
+    "is a bear species endemic to China.",
+    "Pandas eat bamboo: 12-38 kg a day!",
+    "  Caf\u00e9 \u00fcber na\u00efve   r\u00e9sum\u00e9 \u2014 \u65e5\u672c\u8a9e\tand\nnewlines  ",
+]
+RERANK_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                          "vocab.txt")
+
+
+def rerank(args):
+    import json
+    import shutil
+
+    pairs = [[q, d] for q in RERANK_QUERIES for d in RERANK_DOCUMENTS]
+    tensors = {}
+    meta = {"pairs": json.dumps(pairs), "models": ",".join(m[0] for m in RERANK_MODELS),
+            "torch": torch.__version__, "transformers": transformers.__version__}
+    for name, arch, seed, tok_dir in RERANK_MODELS:
+        with tempfile.TemporaryDirectory() as ckpt:
+            subprocess.run([args.binary, "make-checkpoint", "--tiny", "--arch", arch, "--seed",
+                            str(seed), "--out", ckpt], check=True)
+            for f in RERANK_TOKENIZER_FILES:
+                src = os.path.join(args.assets, tok_dir, f)
+                if os.path.isfile(src):
+                    shutil.copy(src, ckpt)
+            tok = transformers.AutoTokenizer.from_pretrained(ckpt)
+            model = transformers.AutoModelForSequenceClassification.from_pretrained(
+                ckpt, torch_dtype=torch.float32, attn_implementation="eager").eval()
+            enc = tok(pairs, return_token_type_ids=True)
+            for i in range(len(pairs)):
+                ids = torch.tensor([enc["input_ids"][i]])
+                types = torch.tensor([enc["token_type_ids"][i]])
+                with torch.no_grad():
+                    logits = model(input_ids=ids, token_type_ids=types).logits[0].float()
+                tensors[f"{name}.pair{i}.input_ids"] = ids[0].numpy().astype(np.int32)
+                tensors[f"{name}.pair{i}.token_type_ids"] = types[0].numpy().astype(np.int32)
+                tensors[f"{name}.pair{i}.logits"] = logits.numpy()
+            meta[name] = json.dumps({"arch": arch, "seed": seed, "tokenizer": tok_dir,
+                                     "architecture": model.config.architectures[0]})
+    path = os.path.join(args.out, "rerank.safetensors")
     save_file(tensors, path, metadata=meta)
     print(f"wrote {path}")
 

@@ -133,6 +133,11 @@ int run_generate(const GenerateArgs& a) {
   double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   SGLANG_LOG_INFO("loaded {} from {} on {} in {:.2f} s", (*model)->config().architecture_name,
                   a.model_path, backend.name(), load_s);
+  if (!(*model)->config().causal) {
+    return fail((*model)->config().architecture_name +
+                " is an encoder: it scores inputs (serve it with --is-embedding), it does not "
+                "generate");
+  }
   SchedulerConfig cfg = a.engine;
   auto policy = parse_policy(a.schedule_policy);
   if (!policy.ok()) return fail(policy.error().message);
@@ -264,7 +269,9 @@ int main(int argc, char** argv) {
         return s;
       }());
   make_cmd->add_flag("--tiny", mk.tiny, "hidden 64, 2 layers, the family's real vocabulary");
-  make_cmd->add_option("--arch", mk.arch, "family for --tiny: qwen2, llama, mistral");
+  make_cmd->add_option("--arch", mk.arch,
+                       "family for --tiny: qwen2, llama, mistral, llama-reward, "
+                       "xlm-roberta-reranker, bert-reranker, qwen2-moe");
   make_cmd->add_option("--seed", mk.seed, "RNG seed");
   make_cmd->add_option("--out", mk.out, "output directory")->required();
 

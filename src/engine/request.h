@@ -124,6 +124,8 @@ struct Request {
   // Set by the submitter.
   std::string rid;
   std::vector<int32_t> prompt;
+  // Segment of each prompt token (a cross-encoder's query/document pair); empty: all 0.
+  std::vector<int32_t> token_type_ids;
   SamplingParams params;
   LogprobOptions logprob;
   std::shared_ptr<RequestStream> stream;

@@ -48,6 +48,18 @@ Scheduler::Scheduler(CausalLM& model, const Tokenizer* tokenizer, const Schedule
     : model_(&model), tokenizer_(tokenizer), config_(config) {
   if (config_.page_size < 1) throw std::invalid_argument("page_size must be at least 1");
   const ModelConfig& mc = model.config();
+  if (!mc.causal) {
+    // An encoder attends in both directions: a sequence's K/V depend on the tokens after them, so
+    // no prefix can be reused and no prompt split into chunks. Whatever the flags say (SGLang's
+    // guide launches its rerankers with --disable-radix-cache --chunked-prefill-size -1).
+    if (!config_.disable_radix_cache || config_.chunked_prefill_size > 0) {
+      SGLANG_LOG_WARN(
+          "{} is a bidirectional encoder: the radix cache and chunked prefill are disabled for it.",
+          mc.architecture_name);
+    }
+    config_.disable_radix_cache = true;
+    config_.chunked_prefill_size = 0;
+  }
   context_length_ =
       config_.context_length > 0 ? config_.context_length : mc.max_position_embeddings;
   const KvCacheShape shape = model.kv_cache_shape();
@@ -107,6 +119,9 @@ Status Scheduler::validate(const Request& req) const {
                  std::to_string(vocab) + "): " + std::to_string(id) + ".");
     }
   }
+  if (!req.token_type_ids.empty() && req.token_type_ids.size() != req.prompt.size()) {
+    return bad("token_type_ids must give one segment per input token.");
+  }
   SGLANG_RETURN_IF_ERROR(req.params.verify(vocab));
   if (!req.params.stop.empty() && tokenizer_ == nullptr) {
     return bad("stop strings are unavailable without a tokenizer.");
@@ -124,6 +139,14 @@ Status Scheduler::validate(const Request& req) const {
                " tokens from the input messages and " + std::to_string(req.params.max_new_tokens) +
                " tokens for the completion. Please reduce the number of tokens in the input " +
                "messages or the completion to fit within the limit.");
+  }
+  // Learned absolute positions (encoders) end before the context length when they start at an
+  // offset (RoBERTa: pad_token_id + 1).
+  const ModelConfig& mc = model_->config();
+  if (mc.position_offset > 0 && n + mc.position_offset > mc.max_position_embeddings) {
+    return bad("The input (" + std::to_string(n) + " tokens) is longer than the model's " +
+               std::to_string(mc.max_position_embeddings - mc.position_offset) +
+               " position embeddings.");
   }
   const int64_t pool_tokens = pool_->num_pages() * config_.page_size;
   if (n + 1 > pool_tokens) {
@@ -582,7 +605,17 @@ void Scheduler::run_batch(std::vector<Planned>& plan) {
     batch.add(toks, p.req->kv_len,
               std::span<const int32_t>(p.req->pages).first(static_cast<size_t>(pages_used)),
               p.mode);
+    const auto& types = p.req->token_type_ids;
+    if (!types.empty()) {
+      // Segments of this chunk; the sequences before it without any are segment 0.
+      batch.token_type_ids.resize(batch.token_ids.size() - toks.size(), 0);
+      for (size_t i = 0; i < toks.size(); ++i) {
+        const auto at = static_cast<size_t>(p.req->kv_len) + i;  // generated tokens: segment 0
+        batch.token_type_ids.push_back(at < types.size() ? types[at] : 0);
+      }
+    }
   }
+  if (!batch.token_type_ids.empty()) batch.token_type_ids.resize(batch.token_ids.size(), 0);
   // An embedding server reads the final hidden states (pooled below), or a classifier's scores.
   const bool pooled_hidden = config_.embedding && model_->config().head == Head::kLanguageModel;
   auto logits = pooled_hidden ? model_->forward_hidden(batch, *kv_) : model_->forward(batch, *kv_);

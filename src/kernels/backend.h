@@ -89,6 +89,18 @@ struct AttentionParams {
   int64_t head_dim = 0;
   float scale = 1.0f;
   int64_t sliding_window = 0;  // 0: attend to the whole prefix
+  // false: bidirectional (encoders): every new token attends to every key of its sequence, the
+  // later ones too. Only meaningful when the sequence's tokens are all in this forward.
+  bool causal = true;
+};
+
+// Element-wise functions for `activation`, named as transformers' ACT2FN / torch.nn.
+enum class Activation : uint8_t {
+  kGelu,      // "gelu": x * Phi(x), the exact (erf) form
+  kGeluTanh,  // "gelu_new" / "gelu_pytorch_tanh": the tanh approximation
+  kRelu,
+  kTanh,
+  kSigmoid,
 };
 
 class Backend {
@@ -137,15 +149,38 @@ class Backend {
   virtual void store_kv(const Tensor& k, const Tensor& v, const AttentionMetadata& meta,
                         const Tensor& k_cache, const Tensor& v_cache) = 0;
   // Causal attention of each new token over its sequence's cached K/V (prefix and new tokens),
-  // for any mix of prefill and decode sequences. q/out: [T, num_heads * head_dim].
+  // for any mix of prefill and decode sequences; bidirectional when params.causal is false.
+  // q/out: [T, num_heads * head_dim].
   virtual void attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                          const AttentionMetadata& meta, const AttentionParams& params,
                          const Tensor& out) = 0;
+  // out = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias per row (torch.nn.LayerNorm: biased
+  // variance); x and out may be the same tensor.
+  virtual void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
+                          const Tensor& out) = 0;
+  // out = f(x) element-wise; x and out may be the same tensor.
+  virtual void activation(Activation f, const Tensor& x, const Tensor& out) = 0;
   // gate_up[T, 2I] (gate first, as SGLang's merged gate_up_proj) -> out[T, I] = silu(gate) * up
   virtual void silu_and_mul(const Tensor& gate_up, const Tensor& out) = 0;
   virtual void add(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
   // out[r] = x[rows[r]]
   virtual void gather_rows(const Tensor& x, const Tensor& rows, const Tensor& out) = 0;
+
+  // --- mixture of experts (transformers' Qwen2MoeSparseMoeBlock, SGLang's fused top-k) ---
+  // Routing: per row of router_logits[T, E], the softmax in fp32, then the top_k = weights.cols()
+  // largest probabilities in descending order, as torch.topk picks them (NaN above numbers; ties
+  // resolved as its CPU kernel does), divided by their sum when `renormalize` (norm_topk_prob).
+  // weights[T, k] float32, expert_ids[T, k] int32.
+  virtual void moe_topk_softmax(const Tensor& router_logits, bool renormalize,
+                                const Tensor& weights, const Tensor& expert_ids) = 0;
+  // out[t] = sigmoid(gate[t, 0]) * x[t]: the shared expert scaled by its gate. out may be x.
+  virtual void sigmoid_scale_rows(const Tensor& x, const Tensor& gate, const Tensor& out) = 0;
+  // The experts' outputs back in token order: out[t] = (accumulate ? out[t] : 0) +
+  // sum_j weights[t, j] * expert_rows[slots[t, j]], the terms added in ascending slot order (the
+  // model lays the rows out by ascending expert id, so that is transformers' order).
+  // slots[T, k] int32, weights[T, k] float32.
+  virtual void moe_combine(const Tensor& expert_rows, const Tensor& slots, const Tensor& weights,
+                           bool accumulate, const Tensor& out) = 0;
   // Waits for all queued work (no-op on the CPU).
   virtual void synchronize() = 0;
 };

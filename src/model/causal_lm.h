@@ -1,10 +1,13 @@
 #pragma once
-// What the engine sees of a decoder-only language model, whatever its architecture.
+// What the engine sees of a model, whatever its architecture: a decoder-only language model, or a
+// bidirectional encoder (config().causal false: model/xlm_roberta.h) that the scheduler prefills
+// whole, never from a cached prefix and never in chunks.
 #include <memory>
 #include <string>
 
 #include "cache/kv_cache.h"
 #include "kernels/backend.h"
+#include "model/expert_routing_observer.h"
 #include "model/forward_batch.h"
 #include "model/model_config.h"
 #include "util/status.h"
@@ -25,6 +28,9 @@ class CausalLM {
   // (normed) hidden states [rows, hidden_size] of the rows `batch` asks logits for. An embedding
   // server pools these (SGLang's last-token pooling for decoder embedding models).
   virtual Result<Tensor> forward_hidden(const ForwardBatch& batch, KvCache& kv) = 0;
+  // A mixture-of-experts model reports each forward's routing to `observer` (null: to nobody);
+  // dense models ignore it. The observer must outlive the model or be reset first.
+  virtual void set_expert_routing_observer(ExpertRoutingObserver* observer) { (void)observer; }
   // Width of forward()'s rows: vocab_size, or num_labels for a sequence-classification head.
   int64_t output_width() const {
     return config().head == Head::kSequenceClassification ? config().num_labels

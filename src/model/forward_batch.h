@@ -27,6 +27,9 @@ struct ForwardSequence {
 
 struct ForwardBatch {
   std::vector<int32_t> token_ids;
+  // Segment of each token (BERT-style token_type_ids, e.g. 0 for a query and 1 for its document),
+  // parallel to token_ids; empty: all 0. Only encoders read it.
+  std::vector<int32_t> token_type_ids;
   std::vector<ForwardSequence> seqs;
   std::vector<int32_t> page_table;
 

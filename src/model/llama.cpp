@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "model/rope.h"
+#include "model/xlm_roberta.h"
 
 namespace sglang {
 
@@ -22,15 +23,19 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const ModelConfig& c, const
     SGLANG_ASSIGN_OR_RETURN(auto wk, w.get(p + "self_attn.k_proj.weight", {kv, h}));
     SGLANG_ASSIGN_OR_RETURN(auto wv, w.get(p + "self_attn.v_proj.weight", {kv, h}));
     SGLANG_ASSIGN_OR_RETURN(auto wo, w.get(p + "self_attn.o_proj.weight", {h, q}));
-    SGLANG_ASSIGN_OR_RETURN(auto wg, w.get(p + "mlp.gate_proj.weight", {inter, h}));
-    SGLANG_ASSIGN_OR_RETURN(auto wu, w.get(p + "mlp.up_proj.weight", {inter, h}));
-    SGLANG_ASSIGN_OR_RETURN(auto wd, w.get(p + "mlp.down_proj.weight", {h, inter}));
     l.input_norm = backend.load_vector({in_norm});
     l.post_attention_norm = backend.load_vector({post_norm});
     l.qkv = backend.load_matmul_weight({wq, wk, wv});
     l.o = backend.load_matmul_weight({wo});
-    l.gate_up = backend.load_matmul_weight({wg, wu});
-    l.down = backend.load_matmul_weight({wd});
+    if (c.is_sparse_layer(i)) {
+      SGLANG_ASSIGN_OR_RETURN(l.moe, SparseMoeBlock::load(c, w, p + "mlp.", backend));
+    } else {
+      SGLANG_ASSIGN_OR_RETURN(auto wg, w.get(p + "mlp.gate_proj.weight", {inter, h}));
+      SGLANG_ASSIGN_OR_RETURN(auto wu, w.get(p + "mlp.up_proj.weight", {inter, h}));
+      SGLANG_ASSIGN_OR_RETURN(auto wd, w.get(p + "mlp.down_proj.weight", {h, inter}));
+      l.gate_up = backend.load_matmul_weight({wg, wu});
+      l.down = backend.load_matmul_weight({wd});
+    }
     if (c.attention_bias) {
       SGLANG_ASSIGN_OR_RETURN(auto bq, w.get(p + "self_attn.q_proj.bias", {q}));
       SGLANG_ASSIGN_OR_RETURN(auto bk, w.get(p + "self_attn.k_proj.bias", {kv}));
@@ -41,7 +46,7 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const ModelConfig& c, const
       SGLANG_ASSIGN_OR_RETURN(auto bo, w.get(p + "self_attn.o_proj.bias", {h}));
       l.o_bias = backend.load_vector({bo});
     }
-    if (c.mlp_bias) {
+    if (c.mlp_bias && !l.moe) {
       SGLANG_ASSIGN_OR_RETURN(auto bg, w.get(p + "mlp.gate_proj.bias", {inter}));
       SGLANG_ASSIGN_OR_RETURN(auto bu, w.get(p + "mlp.up_proj.bias", {inter}));
       SGLANG_ASSIGN_OR_RETURN(auto bd, w.get(p + "mlp.down_proj.bias", {h}));
@@ -211,6 +216,12 @@ Result<Tensor> LlamaModel::run_decoder(const ForwardBatch& batch, KvCache& kv) {
   const Tensor act = ws_.act.rows_view(0, T);
   const Tensor cos_sin = ws_.cos_sin.rows_view(0, T);
 
+  // The routing observer sees the forward from begin to end (a forward that throws never ends;
+  // the next begin discards its partial pass).
+  ExpertRoutingObserver* observer = c.is_moe() ? routing_observer_ : nullptr;
+  if (observer) observer->on_forward_begin(batch);
+  if (c.is_moe()) moe_ws_.ensure(be, c, T);
+
   be.embedding(ids, embed_tokens_, residual);
   be.rope_cos_sin(pos_t, inv_freq_, cos_sin);
   for (size_t i = 0; i < layers_.size(); ++i) {
@@ -229,11 +240,16 @@ Result<Tensor> LlamaModel::run_decoder(const ForwardBatch& batch, KvCache& kv) {
     be.attention(q, kv.k(static_cast<int64_t>(i)), kv.v(static_cast<int64_t>(i)), meta, ap, attn);
     be.linear(attn, l.o, l.o_bias.defined() ? &l.o_bias : nullptr, proj);
     be.add_rms_norm(residual, proj, l.post_attention_norm, eps, hidden);
-    be.linear(hidden, l.gate_up, l.gate_up_bias.defined() ? &l.gate_up_bias : nullptr, gate_up);
-    be.silu_and_mul(gate_up, act);
-    be.linear(act, l.down, l.down_bias.defined() ? &l.down_bias : nullptr, proj);
+    if (l.moe) {
+      l.moe->forward(be, hidden, proj, moe_ws_, observer, static_cast<int64_t>(i));
+    } else {
+      be.linear(hidden, l.gate_up, l.gate_up_bias.defined() ? &l.gate_up_bias : nullptr, gate_up);
+      be.silu_and_mul(gate_up, act);
+      be.linear(act, l.down, l.down_bias.defined() ? &l.down_bias : nullptr, proj);
+    }
   }
   be.add_rms_norm(residual, proj, final_norm_, static_cast<float>(c.rms_norm_eps), hidden);
+  if (observer) observer->on_forward_end();
 
   const int64_t R = static_cast<int64_t>(logit_rows.size());
   if (R == T) return hidden;
@@ -247,6 +263,10 @@ Result<Tensor> LlamaModel::run_decoder(const ForwardBatch& batch, KvCache& kv) {
 Result<std::unique_ptr<CausalLM>> load_causal_lm(const std::string& model_dir, Backend& backend) {
   SGLANG_ASSIGN_OR_RETURN(ModelConfig config, load_model_config(model_dir));
   SGLANG_ASSIGN_OR_RETURN(auto weights, WeightStore::open(model_dir));
+  if (!config.causal) {
+    SGLANG_ASSIGN_OR_RETURN(auto encoder, XlmRobertaModel::load(config, *weights, backend));
+    return std::unique_ptr<CausalLM>(std::move(encoder));
+  }
   SGLANG_ASSIGN_OR_RETURN(auto model, LlamaModel::load(config, *weights, backend));
   return std::unique_ptr<CausalLM>(std::move(model));
 }

@@ -1,10 +1,13 @@
 #pragma once
 // Llama-family decoder: LlamaForCausalLM (incl. Llama 3.1 rope scaling), Qwen2ForCausalLM (q/k/v
-// bias, tied embeddings) and MistralForCausalLM (sliding window) share this one definition.
+// bias, tied embeddings), MistralForCausalLM (sliding window) and Qwen2MoeForCausalLM (Qwen2's
+// attention; per layer either the dense MLP or the sparse MoE block, sparse_moe_block.h) share
+// this one definition.
 #include <memory>
 #include <vector>
 
 #include "model/causal_lm.h"
+#include "model/sparse_moe_block.h"
 #include "model/weight_store.h"
 
 namespace sglang {
@@ -21,6 +24,9 @@ class LlamaModel final : public CausalLM {
   }
   Result<Tensor> forward(const ForwardBatch& batch, KvCache& kv) override;
   Result<Tensor> forward_hidden(const ForwardBatch& batch, KvCache& kv) override;
+  void set_expert_routing_observer(ExpertRoutingObserver* observer) override {
+    routing_observer_ = observer;
+  }
 
  private:
   struct Layer {
@@ -29,6 +35,7 @@ class LlamaModel final : public CausalLM {
     Tensor o, o_bias;
     Tensor gate_up, gate_up_bias;  // gate, up stacked
     Tensor down, down_bias;
+    std::unique_ptr<SparseMoeBlock> moe;  // set: this layer's MLP is the sparse MoE block
   };
   // Activation buffers, grown to the largest batch seen and reused (no allocation per step).
   struct Workspace {
@@ -50,6 +57,8 @@ class LlamaModel final : public CausalLM {
   Tensor lm_head_;  // the embedding when tied; the score head of a classification model
   Tensor inv_freq_;
   Workspace ws_;
+  MoeWorkspace moe_ws_;
+  ExpertRoutingObserver* routing_observer_ = nullptr;
 };
 
 }  // namespace sglang

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "model/gguf_model.h"
+#include "model/xlm_roberta.h"
 
 namespace sglang {
 namespace {
@@ -117,7 +118,49 @@ Result<RopeScaling> parse_rope_scaling(const json& j, const std::string& source)
   return rs;
 }
 
+// Qwen2MoeConfig's fields, with its defaults.
+Result<MoeConfig> parse_moe_config(const FieldReader& f, int64_t num_layers,
+                                   const std::string& source) {
+  MoeConfig m;
+  SGLANG_ASSIGN_OR_RETURN(m.num_experts, f.optional_int("num_experts", 60));
+  SGLANG_ASSIGN_OR_RETURN(m.num_experts_per_tok, f.optional_int("num_experts_per_tok", 4));
+  SGLANG_ASSIGN_OR_RETURN(m.moe_intermediate_size, f.optional_int("moe_intermediate_size", 1408));
+  SGLANG_ASSIGN_OR_RETURN(m.shared_expert_intermediate_size,
+                          f.optional_int("shared_expert_intermediate_size", 5632));
+  SGLANG_ASSIGN_OR_RETURN(m.norm_topk_prob, f.optional_bool("norm_topk_prob", false));
+  SGLANG_ASSIGN_OR_RETURN(m.decoder_sparse_step, f.optional_int("decoder_sparse_step", 1));
+  SGLANG_ASSIGN_OR_RETURN(m.mlp_only_layers, f.optional_int_list("mlp_only_layers"));
+  auto bad = [&](const std::string& what) {
+    return make_error(ErrorCode::kCorrupt, what + " in " + source);
+  };
+  if (m.num_experts < 0) return bad("field 'num_experts' must not be negative");
+  if (m.num_experts == 0) return m;  // as transformers: every layer dense
+  if (m.num_experts_per_tok <= 0 || m.num_experts_per_tok > m.num_experts) {
+    return bad("field 'num_experts_per_tok' must be between 1 and num_experts");
+  }
+  if (m.moe_intermediate_size <= 0) return bad("field 'moe_intermediate_size' must be positive");
+  if (m.shared_expert_intermediate_size < 0) {
+    return bad("field 'shared_expert_intermediate_size' must not be negative");
+  }
+  if (m.decoder_sparse_step <= 0) return bad("field 'decoder_sparse_step' must be positive");
+  for (int64_t l : m.mlp_only_layers) {
+    if (l < 0 || l >= num_layers) {
+      return bad("field 'mlp_only_layers' names layer " + std::to_string(l) + ", outside 0.." +
+                 std::to_string(num_layers - 1));
+    }
+  }
+  return m;
+}
+
 }  // namespace
+
+bool ModelConfig::is_sparse_layer(int64_t layer) const {
+  if (!is_moe()) return false;
+  for (int64_t l : moe.mlp_only_layers) {
+    if (l == layer) return false;
+  }
+  return (layer + 1) % moe.decoder_sparse_step == 0;
+}
 
 Result<ModelConfig> parse_model_config(const std::string& json_text, const std::string& source) {
   json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
@@ -136,20 +179,28 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
     c.head = Head::kSequenceClassification;
   }
   const std::string family = an.substr(0, an.find("For"));
+  if (family == "XLMRoberta" || family == "Roberta" || family == "Bert") {
+    return parse_encoder_config(j, source);
+  }
   if (family == "Llama") {
     c.architecture = Architecture::kLlama;
   } else if (family == "Qwen2") {
     c.architecture = Architecture::kQwen2;
   } else if (family == "Mistral") {
     c.architecture = Architecture::kMistral;
+  } else if (family == "Qwen2Moe") {
+    c.architecture = Architecture::kQwen2Moe;
   }
   const bool known_head = an == family + "ForCausalLM" || an == family + kCls;
-  if (!known_head || (family != "Llama" && family != "Qwen2" && family != "Mistral")) {
-    return make_error(
-        ErrorCode::kUnsupported,
-        "unsupported architecture '" + an + "' in field 'architectures' of " + source +
-            " (supported: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM and their "
-            "ForSequenceClassification variants)");
+  if (!known_head ||
+      (family != "Llama" && family != "Qwen2" && family != "Mistral" && family != "Qwen2Moe")) {
+    return make_error(ErrorCode::kUnsupported,
+                      "unsupported architecture '" + an + "' in field 'architectures' of " +
+                          source +
+                          " (supported: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM, "
+                          "Qwen2MoeForCausalLM and their ForSequenceClassification variants, "
+                          "XLMRobertaForSequenceClassification, RobertaForSequenceClassification, "
+                          "BertForSequenceClassification)");
   }
   if (c.head == Head::kSequenceClassification) {
     // transformers' PretrainedConfig: num_labels is the size of id2label (2 when absent).
@@ -189,8 +240,10 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
                       "field 'head_dim' in " + source + " must be positive and even");
   }
 
-  // Defaults of transformers' LlamaConfig / Qwen2Config / MistralConfig.
-  const bool is_qwen2 = c.architecture == Architecture::kQwen2;
+  // Defaults of transformers' LlamaConfig / Qwen2Config / MistralConfig / Qwen2MoeConfig (whose
+  // attention is Qwen2's).
+  const bool is_qwen2 =
+      c.architecture == Architecture::kQwen2 || c.architecture == Architecture::kQwen2Moe;
   const bool is_mistral = c.architecture == Architecture::kMistral;
   const int64_t default_max_pos = is_qwen2 ? 32768 : (is_mistral ? 4096 * 32 : 2048);
   SGLANG_ASSIGN_OR_RETURN(c.max_position_embeddings,
@@ -221,6 +274,9 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
   }
   if (use_sliding) {
     SGLANG_ASSIGN_OR_RETURN(c.sliding_window, f.optional_int("sliding_window", 0));
+  }
+  if (c.architecture == Architecture::kQwen2Moe) {
+    SGLANG_ASSIGN_OR_RETURN(c.moe, parse_moe_config(f, c.num_hidden_layers, source));
   }
   SGLANG_ASSIGN_OR_RETURN(c.bos_token_ids, f.optional_int_list("bos_token_id"));
   SGLANG_ASSIGN_OR_RETURN(c.eos_token_ids, f.optional_int_list("eos_token_id"));

@@ -9,7 +9,16 @@
 
 namespace sglang {
 
-enum class Architecture { kLlama, kQwen2, kMistral };
+enum class Architecture {
+  kLlama,
+  kQwen2,
+  kMistral,
+  kQwen2Moe,
+  // Bidirectional encoders (model/xlm_roberta.h): BERT, RoBERTa, XLM-RoBERTa.
+  kBert,
+  kRoberta,
+  kXlmRoberta,
+};
 
 // Rotary embedding variants, as transformers' ROPE_INIT_FUNCTIONS.
 struct RopeScaling {
@@ -26,6 +35,18 @@ struct RopeScaling {
 // *ForSequenceClassification (reward models, SGLang's /classify), a score head of num_labels
 // outputs read at the last token.
 enum class Head { kLanguageModel, kSequenceClassification };
+
+// The sparse mixture-of-experts MLP of Qwen2MoeForCausalLM (transformers' Qwen2MoeConfig fields and
+// defaults). num_experts == 0: a dense model.
+struct MoeConfig {
+  int64_t num_experts = 0;
+  int64_t num_experts_per_tok = 0;  // top-k
+  int64_t moe_intermediate_size = 0;
+  int64_t shared_expert_intermediate_size = 0;  // 0: no shared expert
+  bool norm_topk_prob = false;                  // renormalise the top-k probabilities to sum 1
+  int64_t decoder_sparse_step = 1;              // layer i is sparse when (i + 1) % step == 0 ...
+  std::vector<int64_t> mlp_only_layers;         // ... and i is not listed here (dense MLP there)
+};
 
 struct ModelConfig {
   std::string architecture_name;  // "Qwen2ForCausalLM", as in config.json
@@ -52,8 +73,28 @@ struct ModelConfig {
   std::vector<int64_t> bos_token_ids;
   std::vector<int64_t> eos_token_ids;
   std::string torch_dtype = "float32";
+  MoeConfig moe;
+
+  // Encoders (architecture kBert / kRoberta / kXlmRoberta; model/xlm_roberta.cpp parses these).
+  bool causal = true;  // false: bidirectional attention, whole sequences only (no prefix reuse)
+  double layer_norm_eps = 1e-12;
+  int64_t type_vocab_size = 0;
+  int64_t pad_token_id = -1;
+  int64_t position_offset = 0;  // RoBERTa: position ids start at pad_token_id + 1
+  std::string hidden_act = "silu";
+  // What SGLang's CrossEncodingPooler applies to the score head's outputs: "identity"
+  // (bge-reranker: raw logits), or config.json's sbert_ce_default_activation_function ("sigmoid",
+  // "tanh", ...).
+  std::string score_activation = "identity";
+
+  // A sequence-pair scorer (SGLang's /v1/rerank): an encoder with a classification head.
+  bool is_cross_encoder() const { return !causal && head == Head::kSequenceClassification; }
 
   int64_t q_size() const { return num_attention_heads * head_dim; }
+  bool is_moe() const { return moe.num_experts > 0; }
+  // Whether decoder layer `layer` has the sparse MoE block (else the dense MLP of
+  // intermediate_size), as transformers' Qwen2MoeDecoderLayer decides.
+  bool is_sparse_layer(int64_t layer) const;
   int64_t kv_size() const { return num_key_value_heads * head_dim; }
 };
 

@@ -1,5 +1,6 @@
 #include "model/random_checkpoint.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -109,6 +110,120 @@ CheckpointSpec mistral(const std::string& name, int64_t hidden, int64_t layers, 
   return s;
 }
 
+CheckpointSpec encoder(const std::string& name, const std::string& arch, const std::string& type,
+                       int64_t vocab, int64_t max_pos, int64_t type_vocab, int64_t pad,
+                       double eps) {
+  CheckpointSpec s = base(name, arch, type);
+  s.hidden_size = 64;
+  s.num_layers = 2;
+  s.num_heads = 4;
+  s.num_kv_heads = 4;
+  s.head_dim = 16;
+  s.intermediate_size = 128;
+  s.vocab_size = vocab;
+  s.max_position_embeddings = max_pos;
+  s.type_vocab_size = type_vocab;
+  s.pad_token_id = pad;
+  s.layer_norm_eps = eps;
+  s.num_labels = 1;
+  return s;
+}
+
+bool is_encoder(const CheckpointSpec& s) {
+  return s.architecture == "XLMRobertaForSequenceClassification" ||
+         s.architecture == "BertForSequenceClassification";
+}
+
+// config.json and weights of a BERT-family cross-encoder, in transformers' layout.
+Status write_encoder_checkpoint(const CheckpointSpec& s, uint64_t seed, const std::string& dir) {
+  const bool bert = s.architecture == "BertForSequenceClassification";
+  nlohmann::ordered_json cfg;
+  cfg["architectures"] = {s.architecture};
+  cfg["model_type"] = s.model_type;
+  cfg["attention_probs_dropout_prob"] = 0.1;
+  if (!bert) {
+    cfg["bos_token_id"] = 0;
+    cfg["eos_token_id"] = 2;
+  }
+  cfg["classifier_dropout"] = nullptr;
+  cfg["hidden_act"] = "gelu";
+  cfg["hidden_dropout_prob"] = 0.1;
+  cfg["hidden_size"] = s.hidden_size;
+  nlohmann::ordered_json id2label, label2id;
+  for (int64_t i = 0; i < s.num_labels; ++i) {
+    id2label[std::to_string(i)] = "LABEL_" + std::to_string(i);
+    label2id["LABEL_" + std::to_string(i)] = i;
+  }
+  cfg["id2label"] = id2label;
+  cfg["initializer_range"] = 0.02;
+  cfg["intermediate_size"] = s.intermediate_size;
+  cfg["label2id"] = label2id;
+  cfg["layer_norm_eps"] = s.layer_norm_eps;
+  cfg["max_position_embeddings"] = s.max_position_embeddings;
+  cfg["num_attention_heads"] = s.num_heads;
+  cfg["num_hidden_layers"] = s.num_layers;
+  cfg["pad_token_id"] = s.pad_token_id;
+  cfg["position_embedding_type"] = "absolute";
+  cfg["torch_dtype"] = "bfloat16";
+  cfg["type_vocab_size"] = s.type_vocab_size;
+  cfg["use_cache"] = true;
+  cfg["vocab_size"] = s.vocab_size;
+  cfg["sglang_cpp_random_checkpoint"] = {{"shape", s.name}, {"seed", seed}};
+  {
+    std::ofstream out(dir + "/config.json");
+    out << cfg.dump(2) << "\n";
+    if (!out) return make_error(ErrorCode::kInternal, "cannot write " + dir + "/config.json");
+  }
+
+  SafetensorsWriter writer;
+  writer.set_metadata("format", "pt");
+  auto add = [&](const std::string& name, std::vector<int64_t> shape, float center,
+                 float half_width) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    const uint64_t stream = splitmix64(seed ^ fnv1a(name.data(), name.size()));
+    writer.add_lazy(name, DType::kBF16, std::move(shape),
+                    [=](uint8_t* dst) { fill_uniform_bf16(dst, n, stream, center, half_width); });
+  };
+  // Projections keep unit scale (std 1/sqrt(fan_in)); LayerNorms near identity; the last
+  // projection of the head is wider so the scores of different inputs spread over a few units.
+  const float sqrt3 = std::sqrt(3.0f);
+  auto proj_width = [&](int64_t fan_in) { return sqrt3 / std::sqrt(static_cast<float>(fan_in)); };
+  const int64_t h = s.hidden_size, inter = s.intermediate_size;
+  const std::string b = bert ? "bert." : "roberta.";
+  auto norm = [&](const std::string& p) {
+    add(p + "weight", {h}, 1.0f, 0.25f);
+    add(p + "bias", {h}, 0.0f, 0.1f);
+  };
+  auto linear = [&](const std::string& p, int64_t out, int64_t in, float width) {
+    add(p + "weight", {out, in}, 0.0f, width);
+    add(p + "bias", {out}, 0.0f, 0.1f);
+  };
+  add(b + "embeddings.word_embeddings.weight", {s.vocab_size, h}, 0.0f, 1.0f);
+  add(b + "embeddings.position_embeddings.weight", {s.max_position_embeddings, h}, 0.0f, 0.5f);
+  add(b + "embeddings.token_type_embeddings.weight", {s.type_vocab_size, h}, 0.0f, 0.5f);
+  norm(b + "embeddings.LayerNorm.");
+  for (int64_t i = 0; i < s.num_layers; ++i) {
+    const std::string p = b + "encoder.layer." + std::to_string(i) + ".";
+    for (const char* qkv : {"query", "key", "value"}) {
+      linear(p + "attention.self." + qkv + ".", h, h, proj_width(h));
+    }
+    linear(p + "attention.output.dense.", h, h, proj_width(h));
+    norm(p + "attention.output.LayerNorm.");
+    linear(p + "intermediate.dense.", inter, h, proj_width(h));
+    linear(p + "output.dense.", h, inter, proj_width(inter));
+    norm(p + "output.LayerNorm.");
+  }
+  if (bert) {
+    linear(b + "pooler.dense.", h, h, proj_width(h));
+    linear("classifier.", s.num_labels, h, 4.0f * proj_width(h));
+  } else {
+    linear("classifier.dense.", h, h, proj_width(h));
+    linear("classifier.out_proj.", s.num_labels, h, 4.0f * proj_width(h));
+  }
+  return writer.write(dir + "/model.safetensors");
+}
+
 }  // namespace
 
 std::vector<std::string> known_checkpoint_shapes() {
@@ -150,6 +265,19 @@ Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch) {
     return s;
   }
   if (arch == "mistral") return mistral("tiny-mistral", 64, 2, 4, 2, 128, 48);
+  if (arch == "qwen2-moe") {
+    // Qwen1.5-MoE-A2.7B's layout at toy size: softmax top-k without renormalisation, a shared
+    // expert; layer 1 is dense (mlp_only_layers), so both MLP kinds are exercised.
+    CheckpointSpec s = qwen2("tiny-qwen2-moe", 64, 3, 4, 2, 128, 151936, false);
+    s.architecture = "Qwen2MoeForCausalLM";
+    s.model_type = "qwen2_moe";
+    s.num_experts = 8;
+    s.num_experts_per_tok = 2;
+    s.moe_intermediate_size = 32;
+    s.shared_expert_intermediate_size = 96;
+    s.mlp_only_layers = {1};
+    return s;
+  }
   if (arch == "llama-reward") {
     SGLANG_ASSIGN_OR_RETURN(CheckpointSpec s, checkpoint_spec_tiny("llama"));
     s.name = "tiny-llama-reward";
@@ -157,14 +285,27 @@ Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch) {
     s.num_labels = 1;
     return s;
   }
+  if (arch == "xlm-roberta-reranker") {
+    // bge-reranker-v2-m3's config (type_vocab_size 1, eps 1e-5, positions from pad 1 + 1) on a
+    // vocabulary that covers the xlmr-format-unigram tokenizers (en: 1002, ja: 8002 ids).
+    return encoder("tiny-xlm-roberta-reranker", "XLMRobertaForSequenceClassification",
+                   "xlm-roberta", 8002, 514, 1, 1, 1e-5);
+  }
+  if (arch == "bert-reranker") {
+    return encoder("tiny-bert-reranker", "BertForSequenceClassification", "bert", 30522, 512, 2, 0,
+                   1e-12);
+  }
   return make_error(ErrorCode::kInvalidArgument,
-                    "unknown --arch '" + arch + "' (known: qwen2, llama, mistral, llama-reward)");
+                    "unknown --arch '" + arch +
+                        "' (known: qwen2, llama, mistral, llama-reward, xlm-roberta-reranker, "
+                        "bert-reranker, qwen2-moe)");
 }
 
 Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return make_error(ErrorCode::kInternal, "cannot create " + dir + ": " + ec.message());
+  if (is_encoder(s)) return write_encoder_checkpoint(s, seed, dir);
 
   nlohmann::ordered_json cfg;
   cfg["architectures"] = {s.architecture};
@@ -202,10 +343,21 @@ Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std
     cfg["attention_bias"] = false;
     cfg["mlp_bias"] = false;
   }
-  if (s.architecture == "Qwen2ForCausalLM") {
+  if (s.architecture == "Qwen2ForCausalLM" || s.architecture == "Qwen2MoeForCausalLM") {
     cfg["use_sliding_window"] = false;
     cfg["sliding_window"] = 32768;
     cfg["max_window_layers"] = s.num_layers;
+  }
+  if (s.num_experts > 0) {
+    cfg["num_experts"] = s.num_experts;
+    cfg["num_experts_per_tok"] = s.num_experts_per_tok;
+    cfg["moe_intermediate_size"] = s.moe_intermediate_size;
+    cfg["shared_expert_intermediate_size"] = s.shared_expert_intermediate_size;
+    cfg["norm_topk_prob"] = s.norm_topk_prob;
+    cfg["decoder_sparse_step"] = s.decoder_sparse_step;
+    cfg["mlp_only_layers"] = s.mlp_only_layers;
+    cfg["output_router_logits"] = false;
+    cfg["router_aux_loss_coef"] = 0.001;
   }
   if (s.architecture == "MistralForCausalLM") cfg["sliding_window"] = s.sliding_window;
   cfg["tie_word_embeddings"] = s.tie_word_embeddings;
@@ -265,9 +417,28 @@ Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std
       add(p + "self_attn.k_proj.bias", {kv}, 0.0f, 0.5f);
       add(p + "self_attn.v_proj.bias", {kv}, 0.0f, 0.5f);
     }
-    add(p + "mlp.gate_proj.weight", {inter, h}, 0.0f, proj_width(h));
-    add(p + "mlp.up_proj.weight", {inter, h}, 0.0f, proj_width(h));
-    add(p + "mlp.down_proj.weight", {h, inter}, 0.0f, proj_width(inter));
+    const bool dense = s.num_experts == 0 ||
+                       std::find(s.mlp_only_layers.begin(), s.mlp_only_layers.end(), i) !=
+                           s.mlp_only_layers.end() ||
+                       (i + 1) % s.decoder_sparse_step != 0;
+    auto add_mlp = [&](const std::string& mp, int64_t width) {
+      add(mp + "gate_proj.weight", {width, h}, 0.0f, proj_width(h));
+      add(mp + "up_proj.weight", {width, h}, 0.0f, proj_width(h));
+      add(mp + "down_proj.weight", {h, width}, 0.0f, proj_width(width));
+    };
+    if (dense) {
+      add_mlp(p + "mlp.", inter);
+      continue;
+    }
+    // Router logits of std ~1: routing probabilities spread over several experts.
+    add(p + "mlp.gate.weight", {s.num_experts, h}, 0.0f, proj_width(h));
+    for (int64_t e = 0; e < s.num_experts; ++e) {
+      add_mlp(p + "mlp.experts." + std::to_string(e) + ".", s.moe_intermediate_size);
+    }
+    if (s.shared_expert_intermediate_size > 0) {
+      add_mlp(p + "mlp.shared_expert.", s.shared_expert_intermediate_size);
+      add(p + "mlp.shared_expert_gate.weight", {1, h}, 0.0f, proj_width(h));
+    }
   }
   return writer.write(dir + "/model.safetensors");
 }

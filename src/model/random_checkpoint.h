@@ -28,13 +28,27 @@ struct CheckpointSpec {
   int64_t bos_token_id = 0;
   std::vector<int64_t> eos_token_ids;
   int64_t num_labels = 0;  // > 0: a *ForSequenceClassification checkpoint (score head, no LM head)
+  // Encoders (BertForSequenceClassification, XLMRobertaForSequenceClassification)
+  int64_t type_vocab_size = 0;
+  double layer_norm_eps = 1e-12;
+  int64_t pad_token_id = 0;
+  // Qwen2MoeForCausalLM's sparse MLP (num_experts > 0); layers in mlp_only_layers stay dense.
+  int64_t num_experts = 0, num_experts_per_tok = 0, moe_intermediate_size = 0;
+  int64_t shared_expert_intermediate_size = 0, decoder_sparse_step = 1;
+  bool norm_topk_prob = false;
+  std::vector<int64_t> mlp_only_layers;
 };
 
 // Names accepted by `--like` and `--tiny --arch`.
 std::vector<std::string> known_checkpoint_shapes();
 Result<CheckpointSpec> checkpoint_spec_like(const std::string& name);
 // Tiny: hidden 64, 2 layers, the real vocabulary of the family ("qwen2", "llama", "mistral"), and
-// "llama-reward": the tiny Llama as LlamaForSequenceClassification with one label (a reward model).
+// "llama-reward": the tiny Llama as LlamaForSequenceClassification with one label (a reward model);
+// cross-encoders with one label: "xlm-roberta-reranker" (bge-reranker-v2-m3's architecture and
+// config, vocabulary 8002: the xlmr-format-unigram tokenizers) and "bert-reranker"
+// (BertForSequenceClassification, the BERT uncased vocabulary of 30522).
+// "qwen2-moe": Qwen2MoeForCausalLM, 3 layers (the middle one dense), 8 experts, top-2, a shared
+// expert.
 Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch);
 
 // Writes DIR/config.json and DIR/model.safetensors (created if missing).

@@ -86,6 +86,7 @@ Status ApiServer::load() {
   }
   SGLANG_ASSIGN_OR_RETURN(hf_config_, read_hf_config(model_path));
   SGLANG_ASSIGN_OR_RETURN(model_, load_causal_lm(model_path, backend_));
+  SGLANG_RETURN_IF_ERROR(init_expert_recorder());
   if (!args_.flag("skip_tokenizer_init")) {
     // A GGUF model carries its tokenizer in its metadata (--tokenizer-path defaults to the model).
     const std::string tokenizer_path = args_.str("tokenizer_path");
@@ -112,14 +113,19 @@ Status ApiServer::load() {
   sc.schedule_conservativeness = args_.number("schedule_conservativeness", 1.0);
   sc.context_length = args_.integer("context_length", 0);
   sc.random_seed = static_cast<uint64_t>(args_.integer("random_seed", 0));
-  sc.embedding = args_.flag("is_embedding");
+  const ModelConfig& mc = model_->config();
+  is_embedding_ = args_.flag("is_embedding") || !mc.causal;
+  cross_encoder_labels_ = mc.is_cross_encoder() ? mc.num_labels : 0;
+  sc.embedding = is_embedding_;
   try {
     scheduler_ = std::make_unique<Scheduler>(*model_, tokenizer_.get(), sc);
   } catch (const std::exception& e) {
     return make_error(ErrorCode::kInvalidArgument, e.what());
   }
   // What SGLang derives at start-up shows in /get_server_info as the value in use.
-  args_.json()["chunked_prefill_size"] = chunk;
+  // An encoder runs without chunking and prefix cache whatever the flags said (Scheduler).
+  args_.json()["chunked_prefill_size"] = mc.causal ? chunk : -1;
+  args_.json()["disable_radix_cache"] = scheduler_->config().disable_radix_cache;
   args_.json()["context_length"] = scheduler_->context_length();
   args_.json()["max_total_tokens"] = scheduler_->max_total_tokens();
   args_.json()["max_running_requests"] = scheduler_->stats().max_running_requests;
@@ -164,7 +170,7 @@ void ApiServer::handle(const http::Request& req, std::shared_ptr<http::Exchange>
   const bool put_or_post = post || m == "PUT";
   if (p == "/generate") {
     if (!put_or_post) return not_allowed();
-    if (args_.flag("is_embedding")) {
+    if (is_embedding_) {
       ex->respond(400, "application/json",
                   error_body("This model does not appear to be a generation model. Use /encode "
                              "(the server was launched with --is-embedding)."));
@@ -173,16 +179,7 @@ void ApiServer::handle(const http::Request& req, std::shared_ptr<http::Exchange>
     return generate(req, ex);
   }
   if (p == "/encode" || p == "/classify") return put_or_post ? encode(req, ex) : not_allowed();
-  if (p == "/v1/rerank") {
-    if (!put_or_post) return not_allowed();
-    // SGLang serves rerank with cross-encoder models (XLMRobertaForSequenceClassification,
-    // bge-reranker); that encoder family is not implemented here yet.
-    ex->respond(400, "application/json",
-                error_body("This model does not support rerank: /v1/rerank needs a cross-encoder "
-                           "model (e.g. XLMRobertaForSequenceClassification), not " +
-                           hf_config_.value("architectures", json::array()).dump() + "."));
-    return;
-  }
+  if (p == "/v1/rerank") return put_or_post ? rerank(req, ex) : not_allowed();
   if (p == "/health" || p == "/health_generate") {
     return get ? health(req, ex, p == "/health_generate") : not_allowed();
   }
@@ -213,6 +210,10 @@ void ApiServer::handle(const http::Request& req, std::shared_ptr<http::Exchange>
   if (p == "/abort_request") return post ? abort_request(req, ex) : not_allowed();
   if (p == "/v1/models") return get ? list_models(ex) : not_allowed();
   if (p == "/metrics" && args_.flag("enable_metrics")) return get ? metrics(ex) : not_allowed();
+  if (p == "/start_expert_distribution_record" || p == "/stop_expert_distribution_record" ||
+      p == "/dump_expert_distribution_record") {
+    return get_or_post ? expert_distribution(p, ex) : not_allowed();
+  }
   ex->respond(404, "application/json", R"({"detail":"Not Found"})");
 }
 
@@ -252,7 +253,7 @@ void ApiServer::model_info(std::shared_ptr<http::Exchange> ex) {
   json j;
   j["model_path"] = args_.str("model_path");
   j["tokenizer_path"] = args_.str("tokenizer_path");
-  j["is_generation"] = !args_.flag("is_embedding");
+  j["is_generation"] = !is_embedding_;
   j["preferred_sampling_params"] = nullptr;
   j["weight_version"] = version;
   j["has_image_understanding"] = false;
@@ -352,11 +353,17 @@ void ApiServer::update_weights_from_disk(const http::Request& req,
         a.num_hidden_layers != b.num_hidden_layers || a.vocab_size != b.vocab_size ||
         a.num_attention_heads != b.num_attention_heads ||
         a.num_key_value_heads != b.num_key_value_heads || a.head_dim != b.head_dim ||
-        a.intermediate_size != b.intermediate_size) {
+        a.intermediate_size != b.intermediate_size || a.moe.num_experts != b.moe.num_experts ||
+        a.moe.num_experts_per_tok != b.moe.num_experts_per_tok ||
+        a.moe.moe_intermediate_size != b.moe.moe_intermediate_size ||
+        a.moe.shared_expert_intermediate_size != b.moe.shared_expert_intermediate_size ||
+        a.moe.decoder_sparse_step != b.moe.decoder_sparse_step ||
+        a.moe.mlp_only_layers != b.moe.mlp_only_layers) {
       return reply(false, "Failed to update weights: the model at " + path +
                               " has a different architecture or shape than the served one.");
     }
     std::unique_ptr<CausalLM> incoming = std::move(*fresh);
+    incoming->set_expert_routing_observer(recorder_.get());
     CausalLM* incoming_raw = incoming.get();
     Status st = scheduler_
                     ->run_when_idle([&]() -> Status {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "engine/expert_distribution_recorder.h"
 #include "engine/scheduler.h"
 #include "kernels/backend.h"
 #include "model/causal_lm.h"
@@ -40,6 +41,7 @@ class ApiServer {
   // Routes (one function each; the generate family lives in generate_route.cpp).
   void generate(const http::Request& req, std::shared_ptr<http::Exchange> ex);
   void encode(const http::Request& req, std::shared_ptr<http::Exchange> ex);  // and /classify
+  void rerank(const http::Request& req, std::shared_ptr<http::Exchange> ex);  // rerank_route.cpp
   void model_info(std::shared_ptr<http::Exchange> ex);
   void server_info(std::shared_ptr<http::Exchange> ex);
   void health(const http::Request& req, std::shared_ptr<http::Exchange> ex, bool generate);
@@ -50,6 +52,9 @@ class ApiServer {
   void abort_request(const http::Request& req, std::shared_ptr<http::Exchange> ex);
   void list_models(std::shared_ptr<http::Exchange> ex);
   void metrics(std::shared_ptr<http::Exchange> ex);
+  // /start_, /stop_, /dump_expert_distribution_record (expert_distribution_route.cpp).
+  void expert_distribution(const std::string& path, std::shared_ptr<http::Exchange> ex);
+  Status init_expert_recorder();  // --expert-distribution-recorder-mode
 
   bool authorized(const http::Request& req) const;
   static bool is_json_request(const http::Request& req, const std::shared_ptr<http::Exchange>& ex);
@@ -63,9 +68,13 @@ class ApiServer {
   TokenizerConfig tokenizer_config_;
   nlohmann::ordered_json hf_config_;  // config.json of the served model
   std::unique_ptr<Scheduler> scheduler_;
-  std::mutex weights_mu_;  // one weight update at a time
+  std::unique_ptr<ExpertDistributionRecorder> recorder_;  // null without the mode flag
+  std::mutex weights_mu_;                                 // one weight update at a time
   std::string weight_version_;
   int64_t vocab_size_ = 0;
+  // SGLang's !is_generation: --is-embedding, or a model that cannot generate (an encoder).
+  bool is_embedding_ = false;
+  int64_t cross_encoder_labels_ = 0;  // num_labels of a cross-encoder (/v1/rerank), else 0
   int64_t kv_bytes_per_token_ = 0;
   std::mutex weight_version_mu_;
   std::atomic<bool> shutting_down_{false};

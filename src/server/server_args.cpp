@@ -99,7 +99,13 @@ const std::vector<ServerArgs::Flag>& ServerArgs::flags() {
       {"enable_custom_logit_processor", 'b', false, false, ""},
       {"tool_call_parser", 's', nullptr, false, ""},
       {"reasoning_parser", 's', nullptr, false, ""},
-      {"expert_distribution_recorder_mode", 's', nullptr, false, ""},
+      // MoE expert distribution recorder (engine/expert_distribution_recorder.h)
+      {"expert_distribution_recorder_mode", 's', nullptr, true,
+       "record MoE routing: stat, per_pass or per_token"},
+      {"expert_distribution_recorder_buffer_size", 'i', nullptr, true,
+       "forward passes kept by stat mode (-1: all; default 1000)"},
+      {"enable_expert_distribution_metrics", 'b', false, true,
+       "record from the start and log expert balancedness per forward pass"},
       {"download_dir", 's', nullptr, false, ""},
       {"tokenizer_worker_num", 'i', 1, false, ""},
       {"threads", 'i', 0, true, "CPU threads of the model (0: all cores)"},
@@ -166,6 +172,16 @@ Status ServerArgs::finalize() {
     return make_error(
         ErrorCode::kInvalidArgument,
         "--schedule-policy must be fcfs or lpm (the policies implemented), got " + sched);
+  }
+  // As SGLang: the buffer size follows eplb_rebalance_num_iterations (1000) when not given.
+  if (args_["expert_distribution_recorder_buffer_size"].is_null()) {
+    args_["expert_distribution_recorder_buffer_size"] = 1000;
+  }
+  if (args_["expert_distribution_recorder_buffer_size"].get<int64_t>() == 0 ||
+      args_["expert_distribution_recorder_buffer_size"].get<int64_t>() < -1) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--expert-distribution-recorder-buffer-size must be positive or -1 "
+                      "(unbounded)");
   }
   const std::string device = args_["device"];
   if (device != "cpu") {

@@ -43,7 +43,7 @@ def test_embedding_server_refuses_generate_and_rerank(embed_server, server):
     r = embed_server.post("/generate", json={"text": "hi"})
     assert r.status_code == 400
     r = embed_server.post("/v1/rerank", json={"query": "q", "documents": ["a"]})
-    assert r.status_code == 400 and "rerank" in r.json()["error"]["message"]
+    assert r.status_code == 400 and "needs a cross-encoder" in r.json()["message"]
     # And a generation server refuses /encode with SGLang's message.
     r = server.post("/encode", json={"text": "hi"})
     assert r.status_code == 400

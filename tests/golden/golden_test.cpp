@@ -28,8 +28,10 @@ struct GoldenModel {
   uint64_t seed;
 };
 
-const GoldenModel kModels[] = {
-    {"tiny-qwen2", "qwen2", 1}, {"tiny-llama", "llama", 2}, {"tiny-mistral", "mistral", 3}};
+const GoldenModel kModels[] = {{"tiny-qwen2", "qwen2", 1},
+                               {"tiny-llama", "llama", 2},
+                               {"tiny-mistral", "mistral", 3},
+                               {"tiny-qwen2-moe", "qwen2-moe", 5}};
 
 struct Param {
   GoldenModel model;

@@ -336,7 +336,31 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k_cache, const Tensor&
                        p.sliding_window,
                        out.data<float>(),
                        out.row_stride()};
+  a.causal = p.causal;
+  check(p.causal || p.sliding_window == 0, "bidirectional attention has no sliding window");
   kernels_.attention(a);
+}
+
+void CpuBackend::layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
+                            const Tensor& out) {
+  check(x.cols() == weight.numel() && x.cols() == bias.numel() && out.cols() == x.cols() &&
+            out.rows() == x.rows(),
+        "layer_norm shapes");
+  kernels_.layer_norm(x.data<float>(), x.row_stride(), weight.data<float>(), bias.data<float>(),
+                      x.rows(), x.cols(), eps, out.data<float>(), out.row_stride());
+}
+
+// ops_isa.cpp numbers the activations the same way.
+static_assert(static_cast<int>(Activation::kGelu) == 0 &&
+              static_cast<int>(Activation::kGeluTanh) == 1 &&
+              static_cast<int>(Activation::kRelu) == 2 &&
+              static_cast<int>(Activation::kTanh) == 3 &&
+              static_cast<int>(Activation::kSigmoid) == 4);
+
+void CpuBackend::activation(Activation f, const Tensor& x, const Tensor& out) {
+  check(out.rows() == x.rows() && out.cols() == x.cols(), "activation shapes");
+  kernels_.activation(static_cast<int>(f), x.data<float>(), x.row_stride(), x.rows(), x.cols(),
+                      out.data<float>(), out.row_stride());
 }
 
 void CpuBackend::silu_and_mul(const Tensor& gate_up, const Tensor& out) {

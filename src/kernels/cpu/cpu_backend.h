@@ -42,9 +42,18 @@ class CpuBackend final : public Backend {
   void attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                  const AttentionMetadata& meta, const AttentionParams& params,
                  const Tensor& out) override;
+  void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
+                  const Tensor& out) override;
+  void activation(Activation f, const Tensor& x, const Tensor& out) override;
   void silu_and_mul(const Tensor& gate_up, const Tensor& out) override;
   void add(const Tensor& a, const Tensor& b, const Tensor& out) override;
   void gather_rows(const Tensor& x, const Tensor& rows, const Tensor& out) override;
+  // Mixture-of-experts ops: moe_ops.cpp.
+  void moe_topk_softmax(const Tensor& router_logits, bool renormalize, const Tensor& weights,
+                        const Tensor& expert_ids) override;
+  void sigmoid_scale_rows(const Tensor& x, const Tensor& gate, const Tensor& out) override;
+  void moe_combine(const Tensor& expert_rows, const Tensor& slots, const Tensor& weights,
+                   bool accumulate, const Tensor& out) override;
   void synchronize() override {}
 
  private:

@@ -39,6 +39,7 @@ struct AttentionArgs {
   int64_t sliding_window;
   float* out;
   int64_t out_stride;
+  bool causal = true;  // false: each token sees all kv_len keys of its sequence
 };
 
 struct CpuKernels {
@@ -58,6 +59,11 @@ struct CpuKernels {
                        float* out, int64_t out_stride);
   void (*add)(const float* a, int64_t a_stride, const float* b, int64_t b_stride, int64_t tokens,
               int64_t cols, float* out, int64_t out_stride);
+  // Encoders (BERT family): LayerNorm with bias, and element-wise activations (Activation values).
+  void (*layer_norm)(const float* x, int64_t x_stride, const float* weight, const float* bias,
+                     int64_t tokens, int64_t hidden, float eps, float* out, int64_t out_stride);
+  void (*activation)(int kind, const float* x, int64_t x_stride, int64_t tokens, int64_t cols,
+                     float* out, int64_t out_stride);
 };
 
 // Defined once per ISA namespace.

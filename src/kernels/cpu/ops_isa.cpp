@@ -109,9 +109,11 @@ void attention(const AttentionArgs& a) {
       const int64_t h = item % a.num_heads;
       const int32_t* pages = a.page_table + a.seq_info[tok.seq * 4 + 3];
       const int64_t t = tok.row, pos = tok.pos;
+      // A bidirectional (encoder) token sees its whole sequence, the keys after it too.
+      const int64_t last = a.causal ? pos : a.seq_info[tok.seq * 4 + 2] - 1;
       const int64_t lo =
           a.sliding_window > 0 ? std::max<int64_t>(0, pos - a.sliding_window + 1) : 0;
-      const int64_t n = pos - lo + 1;
+      const int64_t n = last - lo + 1;
       const float* q = a.q + t * a.q_stride + h * a.head_dim;
       const int64_t kv_off = (h / group) * a.head_dim;
       scores.resize(static_cast<size_t>(n));
@@ -166,6 +168,58 @@ void add(const float* a, int64_t a_stride, const float* b, int64_t b_stride, int
   }
 }
 
+void layer_norm(const float* x, int64_t x_stride, const float* weight, const float* bias,
+                int64_t tokens, int64_t hidden, float eps, float* out, int64_t out_stride) {
+#pragma omp parallel for schedule(static) if (tokens * hidden >= kParallelThreshold)
+  for (int64_t t = 0; t < tokens; ++t) {
+    const float* xr = x + t * x_stride;
+    float* o = out + t * out_stride;
+    // Two passes in double (mean, then the biased variance around it), as exact as torch's
+    // float32 Welford; the normalised value is then one float multiply-add per element.
+    double sum = 0;
+    for (int64_t i = 0; i < hidden; ++i) sum += xr[i];
+    const double mean = sum / static_cast<double>(hidden);
+    double sq = 0;
+    for (int64_t i = 0; i < hidden; ++i) {
+      const double d = xr[i] - mean;
+      sq += d * d;
+    }
+    const float inv = static_cast<float>(
+        1.0 / std::sqrt(sq / static_cast<double>(hidden) + static_cast<double>(eps)));
+    const float m = static_cast<float>(mean);
+    for (int64_t i = 0; i < hidden; ++i) o[i] = (xr[i] - m) * inv * weight[i] + bias[i];
+  }
+}
+
+// The Activation enum of backend.h, by value (this file does not see the Backend header).
+enum ActivationKind { kGelu = 0, kGeluTanh = 1, kRelu = 2, kTanh = 3, kSigmoid = 4 };
+
+float apply_activation(int kind, float v) {
+  switch (kind) {
+    case kGelu:
+      return 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f));
+    case kGeluTanh: {
+      const float c = 0.79788456080286536f;  // sqrt(2 / pi)
+      return 0.5f * v * (1.0f + std::tanh(c * (v + 0.044715f * v * v * v)));
+    }
+    case kRelu:
+      return v > 0.0f ? v : 0.0f;
+    case kTanh:
+      return std::tanh(v);
+    default:
+      return 1.0f / (1.0f + std::exp(-v));
+  }
+}
+
+void activation(int kind, const float* x, int64_t x_stride, int64_t tokens, int64_t cols,
+                float* out, int64_t out_stride) {
+#pragma omp parallel for schedule(static) if (tokens * cols >= kParallelThreshold)
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t i = 0; i < cols; ++i)
+      out[t * out_stride + i] = apply_activation(kind, x[t * x_stride + i]);
+  }
+}
+
 #define SGLANG_STRINGIFY_INNER(x) #x
 #define SGLANG_STRINGIFY(x) SGLANG_STRINGIFY_INNER(x)
 
@@ -178,6 +232,8 @@ const CpuKernels kTable = {
     &attention,
     &silu_and_mul,
     &add,
+    &layer_norm,
+    &activation,
 };
 
 }  // namespace

@@ -1,0 +1,441 @@
+#include "model/xlm_roberta.h"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+namespace sglang {
+namespace {
+
+using nlohmann::json;
+
+// A config.json field: absent or null takes the fallback (none: required).
+Result<int64_t> int_field(const json& j, const std::string& source, const std::string& name,
+                          std::optional<int64_t> fallback) {
+  if (!j.contains(name) || j.at(name).is_null()) {
+    if (fallback) return *fallback;
+    return make_error(ErrorCode::kNotFound, "missing field '" + name + "' in " + source);
+  }
+  if (!j.at(name).is_number_integer()) {
+    return make_error(ErrorCode::kCorrupt, "field '" + name + "' in " + source +
+                                               " must be an integer, got " + j.at(name).dump());
+  }
+  return j.at(name).get<int64_t>();
+}
+
+Result<double> number_field(const json& j, const std::string& source, const std::string& name,
+                            double fallback) {
+  if (!j.contains(name) || j.at(name).is_null()) return fallback;
+  if (!j.at(name).is_number()) {
+    return make_error(ErrorCode::kCorrupt, "field '" + name + "' in " + source +
+                                               " must be a number, got " + j.at(name).dump());
+  }
+  return j.at(name).get<double>();
+}
+
+Result<std::string> string_field(const json& j, const std::string& source, const std::string& name,
+                                 const std::string& fallback) {
+  if (!j.contains(name) || j.at(name).is_null()) return fallback;
+  if (!j.at(name).is_string()) {
+    return make_error(ErrorCode::kCorrupt, "field '" + name + "' in " + source +
+                                               " must be a string, got " + j.at(name).dump());
+  }
+  return j.at(name).get<std::string>();
+}
+
+Result<Activation> hidden_activation(const std::string& name) {
+  // transformers' ACT2FN names the encoders use.
+  if (name == "gelu") return Activation::kGelu;
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh") return Activation::kGeluTanh;
+  if (name == "relu") return Activation::kRelu;
+  return make_error(ErrorCode::kUnsupported, "unsupported hidden_act '" + name +
+                                                 "' (supported: gelu, gelu_new, "
+                                                 "gelu_pytorch_tanh, relu)");
+}
+
+Result<std::optional<Activation>> score_activation(const std::string& name) {
+  if (name == "identity") return std::optional<Activation>();
+  if (name == "sigmoid") return std::optional<Activation>(Activation::kSigmoid);
+  if (name == "tanh") return std::optional<Activation>(Activation::kTanh);
+  if (name == "relu") return std::optional<Activation>(Activation::kRelu);
+  if (name == "gelu") return std::optional<Activation>(Activation::kGelu);
+  return make_error(ErrorCode::kUnsupported, "unsupported score activation '" + name + "'");
+}
+
+}  // namespace
+
+Result<ModelConfig> parse_encoder_config(const json& j, const std::string& source) {
+  ModelConfig c;
+  c.architecture_name = j.at("architectures")[0].get<std::string>();
+  const std::string& an = c.architecture_name;
+  const std::string family = an.substr(0, an.find("For"));
+  if (an != family + "ForSequenceClassification") {
+    return make_error(ErrorCode::kUnsupported,
+                      "unsupported architecture '" + an + "' in field 'architectures' of " +
+                          source +
+                          " (encoders are served as cross-encoders: "
+                          "XLMRobertaForSequenceClassification, RobertaForSequenceClassification, "
+                          "BertForSequenceClassification)");
+  }
+  c.architecture = family == "Bert"      ? Architecture::kBert
+                   : family == "Roberta" ? Architecture::kRoberta
+                                         : Architecture::kXlmRoberta;
+  c.head = Head::kSequenceClassification;
+  c.causal = false;
+  c.model_type = j.value("model_type", std::string());
+  // transformers' PretrainedConfig: num_labels is the size of id2label (2 when absent).
+  c.num_labels = 2;
+  if (j.contains("id2label") && j["id2label"].is_object()) {
+    c.num_labels = static_cast<int64_t>(j["id2label"].size());
+  }
+  if (j.contains("num_labels") && j["num_labels"].is_number_integer()) {
+    c.num_labels = j["num_labels"].get<int64_t>();
+  }
+
+  // Defaults of transformers' BertConfig / RobertaConfig / XLMRobertaConfig.
+  SGLANG_ASSIGN_OR_RETURN(c.hidden_size, int_field(j, source, "hidden_size", std::nullopt));
+  SGLANG_ASSIGN_OR_RETURN(c.num_hidden_layers,
+                          int_field(j, source, "num_hidden_layers", std::nullopt));
+  SGLANG_ASSIGN_OR_RETURN(c.num_attention_heads,
+                          int_field(j, source, "num_attention_heads", std::nullopt));
+  SGLANG_ASSIGN_OR_RETURN(c.intermediate_size,
+                          int_field(j, source, "intermediate_size", std::nullopt));
+  SGLANG_ASSIGN_OR_RETURN(c.vocab_size, int_field(j, source, "vocab_size", std::nullopt));
+  SGLANG_ASSIGN_OR_RETURN(c.max_position_embeddings,
+                          int_field(j, source, "max_position_embeddings", 512));
+  SGLANG_ASSIGN_OR_RETURN(c.type_vocab_size, int_field(j, source, "type_vocab_size", 2));
+  SGLANG_ASSIGN_OR_RETURN(c.pad_token_id,
+                          int_field(j, source, "pad_token_id", family == "Bert" ? 0 : 1));
+  SGLANG_ASSIGN_OR_RETURN(c.layer_norm_eps, number_field(j, source, "layer_norm_eps", 1e-12));
+  SGLANG_ASSIGN_OR_RETURN(c.hidden_act, string_field(j, source, "hidden_act", "gelu"));
+  if (c.hidden_size <= 0 || c.num_hidden_layers <= 0 || c.num_attention_heads <= 0 ||
+      c.intermediate_size <= 0 || c.vocab_size <= 0 || c.max_position_embeddings <= 0 ||
+      c.type_vocab_size <= 0 || c.num_labels <= 0) {
+    return make_error(ErrorCode::kCorrupt, "sizes in " + source + " must be positive");
+  }
+  if (c.hidden_size % c.num_attention_heads != 0) {
+    return make_error(ErrorCode::kCorrupt, "field 'hidden_size' in " + source +
+                                               " must be a multiple of 'num_attention_heads'");
+  }
+  c.num_key_value_heads = c.num_attention_heads;
+  c.head_dim = c.hidden_size / c.num_attention_heads;
+  if (auto act = hidden_activation(c.hidden_act); !act.ok()) return act.error();
+  SGLANG_ASSIGN_OR_RETURN(std::string pos_type,
+                          string_field(j, source, "position_embedding_type", "absolute"));
+  if (pos_type != "absolute") {
+    // As SGLang's BertEmbedding / RobertaEmbedding.
+    return make_error(ErrorCode::kUnsupported,
+                      "Only 'absolute' position_embedding_type is supported (" + source + " has '" +
+                          pos_type + "')");
+  }
+  // RoBERTa counts positions from padding_idx + 1 (the padding index itself is a pad's position).
+  if (family != "Bert") {
+    if (c.pad_token_id < 0 || c.pad_token_id >= c.max_position_embeddings) {
+      return make_error(ErrorCode::kCorrupt, "field 'pad_token_id' in " + source +
+                                                 " must index the position embeddings");
+    }
+    c.position_offset = c.pad_token_id + 1;
+  }
+  // SGLang's get_cross_encoder_activation_function: the sentence-transformers activation named
+  // in config.json (restricted to torch.nn.modules), else identity (bge-reranker's raw logits).
+  SGLANG_ASSIGN_OR_RETURN(std::string act_path,
+                          string_field(j, source, "sbert_ce_default_activation_function", ""));
+  if (!act_path.empty()) {
+    const std::string kPrefix = "torch.nn.modules.";
+    if (act_path.rfind(kPrefix, 0) != 0) {
+      return make_error(ErrorCode::kUnsupported,
+                        "Loading of activation functions is restricted to torch.nn.modules for "
+                        "security reasons (" +
+                            source + " names '" + act_path + "')");
+    }
+    const std::string cls = act_path.substr(act_path.rfind('.') + 1);
+    if (cls == "Identity") {
+      c.score_activation = "identity";
+    } else if (cls == "Sigmoid") {
+      c.score_activation = "sigmoid";
+    } else if (cls == "Tanh") {
+      c.score_activation = "tanh";
+    } else if (cls == "ReLU") {
+      c.score_activation = "relu";
+    } else if (cls == "GELU") {
+      c.score_activation = "gelu";
+    } else {
+      return make_error(ErrorCode::kUnsupported,
+                        "unsupported sbert_ce_default_activation_function '" + act_path + "' in " +
+                            source + " (supported: Identity, Sigmoid, Tanh, ReLU, GELU)");
+    }
+  }
+  c.rms_norm_eps = c.layer_norm_eps;
+  for (const char* name : {"bos_token_id", "eos_token_id"}) {
+    if (j.contains(name) && j.at(name).is_number_integer()) {
+      (std::string(name) == "bos_token_id" ? c.bos_token_ids : c.eos_token_ids)
+          .push_back(j.at(name).get<int64_t>());
+    }
+  }
+  if (j.contains("torch_dtype") && j.at("torch_dtype").is_string()) {
+    c.torch_dtype = j.at("torch_dtype").get<std::string>();
+  } else if (j.contains("dtype") && j.at("dtype").is_string()) {
+    c.torch_dtype = j.at("dtype").get<std::string>();
+  }
+  return c;
+}
+
+Result<std::unique_ptr<XlmRobertaModel>> XlmRobertaModel::load(const ModelConfig& c,
+                                                               const WeightStore& w,
+                                                               Backend& backend) {
+  auto m = std::unique_ptr<XlmRobertaModel>(new XlmRobertaModel(c, backend));
+  SGLANG_ASSIGN_OR_RETURN(m->hidden_act_, hidden_activation(c.hidden_act));
+  SGLANG_ASSIGN_OR_RETURN(m->score_act_, score_activation(c.score_activation));
+  const int64_t h = c.hidden_size, inter = c.intermediate_size;
+  const bool bert = c.architecture == Architecture::kBert;
+  const std::string base = bert ? "bert." : "roberta.";
+  auto vec = [&](const std::string& name, int64_t n) -> Result<Tensor> {
+    SGLANG_ASSIGN_OR_RETURN(auto t, w.get(name, {n}));
+    return backend.load_vector({t});
+  };
+  auto mat = [&](const std::string& name, int64_t rows, int64_t cols) -> Result<Tensor> {
+    SGLANG_ASSIGN_OR_RETURN(auto t, w.get(name, {rows, cols}));
+    return backend.load_matmul_weight({t});
+  };
+
+  const std::string e = base + "embeddings.";
+  SGLANG_ASSIGN_OR_RETURN(m->word_embeddings_, mat(e + "word_embeddings.weight", c.vocab_size, h));
+  SGLANG_ASSIGN_OR_RETURN(m->position_embeddings_,
+                          mat(e + "position_embeddings.weight", c.max_position_embeddings, h));
+  SGLANG_ASSIGN_OR_RETURN(m->token_type_embeddings_,
+                          mat(e + "token_type_embeddings.weight", c.type_vocab_size, h));
+  SGLANG_ASSIGN_OR_RETURN(m->embed_norm_, vec(e + "LayerNorm.weight", h));
+  SGLANG_ASSIGN_OR_RETURN(m->embed_norm_bias_, vec(e + "LayerNorm.bias", h));
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string p = base + "encoder.layer." + std::to_string(i) + ".";
+    Layer l;
+    SGLANG_ASSIGN_OR_RETURN(auto wq, w.get(p + "attention.self.query.weight", {h, h}));
+    SGLANG_ASSIGN_OR_RETURN(auto wk, w.get(p + "attention.self.key.weight", {h, h}));
+    SGLANG_ASSIGN_OR_RETURN(auto wv, w.get(p + "attention.self.value.weight", {h, h}));
+    SGLANG_ASSIGN_OR_RETURN(auto bq, w.get(p + "attention.self.query.bias", {h}));
+    SGLANG_ASSIGN_OR_RETURN(auto bk, w.get(p + "attention.self.key.bias", {h}));
+    SGLANG_ASSIGN_OR_RETURN(auto bv, w.get(p + "attention.self.value.bias", {h}));
+    l.qkv = backend.load_matmul_weight({wq, wk, wv});
+    l.qkv_bias = backend.load_vector({bq, bk, bv});
+    SGLANG_ASSIGN_OR_RETURN(l.attn_out, mat(p + "attention.output.dense.weight", h, h));
+    SGLANG_ASSIGN_OR_RETURN(l.attn_out_bias, vec(p + "attention.output.dense.bias", h));
+    SGLANG_ASSIGN_OR_RETURN(l.attn_norm, vec(p + "attention.output.LayerNorm.weight", h));
+    SGLANG_ASSIGN_OR_RETURN(l.attn_norm_bias, vec(p + "attention.output.LayerNorm.bias", h));
+    SGLANG_ASSIGN_OR_RETURN(l.up, mat(p + "intermediate.dense.weight", inter, h));
+    SGLANG_ASSIGN_OR_RETURN(l.up_bias, vec(p + "intermediate.dense.bias", inter));
+    SGLANG_ASSIGN_OR_RETURN(l.down, mat(p + "output.dense.weight", h, inter));
+    SGLANG_ASSIGN_OR_RETURN(l.down_bias, vec(p + "output.dense.bias", h));
+    SGLANG_ASSIGN_OR_RETURN(l.out_norm, vec(p + "output.LayerNorm.weight", h));
+    SGLANG_ASSIGN_OR_RETURN(l.out_norm_bias, vec(p + "output.LayerNorm.bias", h));
+    m->layers_.push_back(std::move(l));
+  }
+  // The head: dense + tanh, then the num_labels projection (transformers' names).
+  const std::string dense = bert ? base + "pooler.dense." : "classifier.dense.";
+  const std::string out = bert ? "classifier." : "classifier.out_proj.";
+  SGLANG_ASSIGN_OR_RETURN(m->head_dense_, mat(dense + "weight", h, h));
+  SGLANG_ASSIGN_OR_RETURN(m->head_dense_bias_, vec(dense + "bias", h));
+  SGLANG_ASSIGN_OR_RETURN(m->head_out_, mat(out + "weight", c.num_labels, h));
+  SGLANG_ASSIGN_OR_RETURN(m->head_out_bias_, vec(out + "bias", c.num_labels));
+  return m;
+}
+
+void XlmRobertaModel::ensure_workspace(int64_t tokens) {
+  if (tokens <= ws_.capacity) return;
+  const ModelConfig& c = config_;
+  const int64_t cap = std::max<int64_t>(tokens, 2 * ws_.capacity);
+  ws_.capacity = cap;
+  ws_.hidden = backend_.empty(DType::kF32, {cap, c.hidden_size});
+  ws_.sum = backend_.empty(DType::kF32, {cap, c.hidden_size});
+  ws_.qkv = backend_.empty(DType::kF32, {cap, 3 * c.hidden_size});
+  ws_.attn = backend_.empty(DType::kF32, {cap, c.hidden_size});
+  ws_.proj = backend_.empty(DType::kF32, {cap, c.hidden_size});
+  ws_.inter = backend_.empty(DType::kF32, {cap, c.intermediate_size});
+}
+
+std::vector<int32_t> XlmRobertaModel::position_ids(const ForwardBatch& batch) const {
+  std::vector<int32_t> pos(batch.token_ids.size());
+  const auto pad = static_cast<int32_t>(config_.pad_token_id);
+  for (const auto& s : batch.seqs) {
+    int32_t counted = 0;
+    for (int64_t j = 0; j < s.num_new_tokens; ++j) {
+      const auto t = static_cast<size_t>(s.first_token + j);
+      if (config_.position_offset == 0) {
+        pos[t] = static_cast<int32_t>(j);  // BERT
+      } else if (batch.token_ids[t] == pad) {
+        pos[t] = pad;
+      } else {
+        pos[t] = pad + ++counted;
+      }
+    }
+  }
+  return pos;
+}
+
+Status XlmRobertaModel::validate(const ForwardBatch& batch, const KvCache& kv) const {
+  auto bad = [](const std::string& m) { return make_error(ErrorCode::kInvalidArgument, m); };
+  if (batch.seqs.empty() || batch.token_ids.empty()) return bad("empty forward batch");
+  for (int32_t id : batch.token_ids) {
+    if (id < 0 || id >= config_.vocab_size) {
+      return bad("token id " + std::to_string(id) + " is out of range for vocab size " +
+                 std::to_string(config_.vocab_size));
+    }
+  }
+  if (!batch.token_type_ids.empty()) {
+    if (batch.token_type_ids.size() != batch.token_ids.size()) {
+      return bad("token_type_ids do not match the batch's tokens");
+    }
+    for (int32_t t : batch.token_type_ids) {
+      if (t < 0 || t >= config_.type_vocab_size) {
+        return bad("token type id " + std::to_string(t) + " is out of range for type_vocab_size " +
+                   std::to_string(config_.type_vocab_size));
+      }
+    }
+  }
+  int64_t next_token = 0;
+  for (const auto& s : batch.seqs) {
+    if (s.num_new_tokens <= 0 || s.first_token != next_token) {
+      return bad("malformed forward batch sequence");
+    }
+    if (s.prefix_len != 0) {
+      return bad("an encoder sees each sequence whole in one forward (prefix_len must be 0)");
+    }
+    if (s.logits == LogitsMode::kAll) {
+      return bad("an encoder gives one output per sequence, not one per token");
+    }
+    next_token += s.num_new_tokens;
+    if (s.num_pages * kv.page_size() < s.num_new_tokens ||
+        s.page_table_begin + s.num_pages > static_cast<int64_t>(batch.page_table.size())) {
+      return bad("sequence pages do not cover its tokens");
+    }
+    for (int64_t i = 0; i < s.num_pages; ++i) {
+      const int32_t page = batch.page_table[static_cast<size_t>(s.page_table_begin + i)];
+      if (page < 0 || page >= kv.num_pages()) {
+        return bad("page id " + std::to_string(page) + " out of range");
+      }
+    }
+  }
+  if (next_token != batch.num_tokens()) {
+    return bad("forward batch tokens do not match its sequences");
+  }
+  for (int32_t p : position_ids(batch)) {
+    if (p >= config_.max_position_embeddings) {
+      return bad("the sequence is longer than the model's " +
+                 std::to_string(config_.max_position_embeddings - config_.position_offset) +
+                 " positions");
+    }
+  }
+  return {};
+}
+
+Result<Tensor> XlmRobertaModel::forward(const ForwardBatch& batch, KvCache& kv) {
+  SGLANG_ASSIGN_OR_RETURN(Tensor first, run_encoder(batch, kv));
+  Backend& be = backend_;
+  const int64_t rows = first.rows();
+  Tensor scores = be.empty(DType::kF32, {rows, config_.num_labels});
+  if (rows == 0) return scores;
+  Tensor pooled = be.empty(DType::kF32, {rows, config_.hidden_size});
+  be.linear(first, head_dense_, &head_dense_bias_, pooled);
+  be.activation(Activation::kTanh, pooled, pooled);
+  be.linear(pooled, head_out_, &head_out_bias_, scores);
+  if (score_act_) be.activation(*score_act_, scores, scores);
+  return scores;
+}
+
+Result<Tensor> XlmRobertaModel::forward_hidden(const ForwardBatch& batch, KvCache& kv) {
+  return run_encoder(batch, kv);
+}
+
+Result<Tensor> XlmRobertaModel::run_encoder(const ForwardBatch& batch, KvCache& kv) {
+  SGLANG_RETURN_IF_ERROR(validate(batch, kv));
+  const ModelConfig& c = config_;
+  Backend& be = backend_;
+  const int64_t T = batch.num_tokens(), H = c.hidden_size;
+  const int64_t page_size = kv.page_size();
+
+  // Per-token and per-sequence metadata, built on the host and uploaded once.
+  const std::vector<int32_t> positions = position_ids(batch);
+  std::vector<int32_t> slots(static_cast<size_t>(T)), seq_info, first_rows;
+  int64_t max_len = 0;
+  for (const auto& s : batch.seqs) {
+    const int32_t* pages = batch.page_table.data() + s.page_table_begin;
+    for (int64_t j = 0; j < s.num_new_tokens; ++j) {
+      slots[static_cast<size_t>(s.first_token + j)] =
+          static_cast<int32_t>(pages[j / page_size] * page_size + j % page_size);
+    }
+    max_len = std::max(max_len, s.num_new_tokens);
+    seq_info.insert(
+        seq_info.end(),
+        {static_cast<int32_t>(s.first_token), static_cast<int32_t>(s.num_new_tokens),
+         static_cast<int32_t>(s.num_new_tokens), static_cast<int32_t>(s.page_table_begin)});
+    if (s.logits == LogitsMode::kLast) first_rows.push_back(static_cast<int32_t>(s.first_token));
+  }
+  const std::vector<int32_t> zero_types(batch.token_type_ids.empty() ? static_cast<size_t>(T) : 0);
+  const std::vector<int32_t>& types =
+      batch.token_type_ids.empty() ? zero_types : batch.token_type_ids;
+  const int64_t num_seqs = static_cast<int64_t>(batch.seqs.size());
+  Tensor ids = be.from_host(batch.token_ids.data(), DType::kI32, {T});
+  Tensor pos_t = be.from_host(positions.data(), DType::kI32, {T});
+  Tensor types_t = be.from_host(types.data(), DType::kI32, {T});
+  AttentionMetadata meta;
+  meta.seq_info = be.from_host(seq_info.data(), DType::kI32, {num_seqs, 4});
+  meta.page_table = be.from_host(batch.page_table.data(), DType::kI32,
+                                 {static_cast<int64_t>(batch.page_table.size())});
+  meta.slot_mapping = be.from_host(slots.data(), DType::kI32, {T});
+  meta.num_seqs = num_seqs;
+  meta.num_tokens = T;
+  meta.max_kv_len = max_len;
+  meta.page_size = page_size;
+
+  AttentionParams ap;
+  ap.num_heads = c.num_attention_heads;
+  ap.num_kv_heads = c.num_key_value_heads;
+  ap.head_dim = c.head_dim;
+  ap.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  ap.causal = false;
+
+  ensure_workspace(T);
+  const Tensor hidden = ws_.hidden.rows_view(0, T);
+  const Tensor sum = ws_.sum.rows_view(0, T);
+  const Tensor qkv = ws_.qkv.rows_view(0, T);
+  const Tensor q = qkv.cols_view(0, H);
+  const Tensor k = qkv.cols_view(H, 2 * H);
+  const Tensor v = qkv.cols_view(2 * H, 3 * H);
+  const Tensor attn = ws_.attn.rows_view(0, T);
+  const Tensor proj = ws_.proj.rows_view(0, T);
+  const Tensor inter = ws_.inter.rows_view(0, T);
+  const float eps = static_cast<float>(c.layer_norm_eps);
+
+  // Embeddings: word + position + token type, then LayerNorm.
+  be.embedding(ids, word_embeddings_, sum);
+  be.embedding(pos_t, position_embeddings_, proj);
+  be.add(sum, proj, sum);
+  be.embedding(types_t, token_type_embeddings_, proj);
+  be.add(sum, proj, sum);
+  be.layer_norm(sum, embed_norm_, embed_norm_bias_, eps, hidden);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& l = layers_[i];
+    const auto layer = static_cast<int64_t>(i);
+    be.linear(hidden, l.qkv, &l.qkv_bias, qkv);
+    be.store_kv(k, v, meta, kv.k(layer), kv.v(layer));
+    be.attention(q, kv.k(layer), kv.v(layer), meta, ap, attn);
+    // Post-LN: each sublayer's output joins the residual stream, then the LayerNorm.
+    be.linear(attn, l.attn_out, &l.attn_out_bias, proj);
+    be.add(proj, hidden, sum);
+    be.layer_norm(sum, l.attn_norm, l.attn_norm_bias, eps, hidden);
+    be.linear(hidden, l.up, &l.up_bias, inter);
+    be.activation(hidden_act_, inter, inter);
+    be.linear(inter, l.down, &l.down_bias, proj);
+    be.add(proj, hidden, sum);
+    be.layer_norm(sum, l.out_norm, l.out_norm_bias, eps, hidden);
+  }
+
+  // Each sequence's first token (<s> / [CLS]) is what the head reads.
+  const auto R = static_cast<int64_t>(first_rows.size());
+  Tensor first = be.empty(DType::kF32, {R, H});
+  if (R == 0) return first;
+  Tensor rows = be.from_host(first_rows.data(), DType::kI32, {R});
+  be.gather_rows(hidden, rows, first);
+  return first;
+}
+
+}  // namespace sglang
