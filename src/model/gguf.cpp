@@ -367,9 +367,12 @@ Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::string& path) {
       return make_error(ErrorCode::kCorrupt, path + ": tensor '" + t.name + "' has " +
                                                  std::to_string(n_dims) + " dimensions");
     }
+    uint64_t elements = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
       SGLANG_ASSIGN_OR_RETURN(uint64_t dim, c.read<uint64_t>());
-      if (dim == 0 || dim > (uint64_t{1} << 40)) {
+      // The element count must fit in int64 (numel()); a corrupt file can claim anything.
+      if (dim == 0 || dim > (uint64_t{1} << 40) ||
+          __builtin_mul_overflow(elements, dim, &elements) || elements > (uint64_t{1} << 60)) {
         return make_error(ErrorCode::kCorrupt,
                           path + ": tensor '" + t.name + "' has dimension " + std::to_string(dim));
       }
