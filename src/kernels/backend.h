@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -121,10 +122,14 @@ class Backend {
 
   // --- weights ---
   // A [N, K] weight for `linear`, stacked from row blocks (e.g. q, k, v → one qkv weight; gate, up
-  // → one gate_up weight), each [n_i, K] in any of F32/F16/BF16. The result keeps the widest of
-  // their dtypes' precision the kernels need (bf16 stays bf16) and is packed for the backend's
-  // kernels.
-  virtual Tensor load_matmul_weight(const std::vector<HostTensor>& row_blocks) = 0;
+  // → one gate_up weight), each [n_i, K] in any of F32/F16/BF16, packed for the backend's kernels
+  // and stored as `dtype` (F32, F16 or BF16; rounded to nearest even). Without one it keeps the
+  // blocks' own dtype (bf16 stays bf16), float32 when they differ (exact for all).
+  virtual Tensor load_matmul_weight(const std::vector<HostTensor>& row_blocks,
+                                    std::optional<DType> dtype) = 0;
+  Tensor load_matmul_weight(const std::vector<HostTensor>& row_blocks) {
+    return load_matmul_weight(row_blocks, std::nullopt);
+  }
   // A 1-D float32 vector (norm weight, bias), concatenated from parts, converted from any float
   // dtype.
   virtual Tensor load_vector(const std::vector<HostTensor>& parts) = 0;

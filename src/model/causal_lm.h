@@ -3,6 +3,7 @@
 // bidirectional encoder (config().causal false: model/xlm_roberta.h) that the scheduler prefills
 // whole, never from a cached prefix and never in chunks.
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cache/kv_cache.h"
@@ -10,6 +11,7 @@
 #include "model/expert_routing_observer.h"
 #include "model/forward_batch.h"
 #include "model/model_config.h"
+#include "model/weight_store.h"
 #include "util/status.h"
 
 namespace sglang {
@@ -38,7 +40,21 @@ class CausalLM {
   }
 };
 
-// Reads DIR/config.json and the safetensors weights in DIR onto `backend`.
-Result<std::unique_ptr<CausalLM>> load_causal_lm(const std::string& model_dir, Backend& backend);
+// How load_causal_lm places a model.
+struct LoadOptions {
+  // --dtype: the matmul weights' dtype (F32, F16, BF16); unset is "auto" (ModelConfig).
+  std::optional<DType> weight_dtype;
+  // Hears of each tensor read (the server's progress bar); may be empty.
+  WeightStore::ProgressFn progress;
+};
+
+// Reads the model at `model_path` (a HF directory: config.json and safetensors; or a GGUF file,
+// or a directory holding one) onto `backend`.
+Result<std::unique_ptr<CausalLM>> load_causal_lm(const std::string& model_path, Backend& backend,
+                                                 const LoadOptions& options = {});
+
+// SGLang's --dtype names: "auto" is unset; half/float16, bfloat16, float/float32. Another name is
+// an error listing them.
+Result<std::optional<DType>> parse_weight_dtype(const std::string& name);
 
 }  // namespace sglang

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/gguf_dequant.h"
+#include "util/half.h"
 
 namespace sglang {
 
@@ -180,16 +181,23 @@ std::string gguf_name_of(const std::string& hf_name) {
 class GgufWeightStore final : public WeightStore {
  public:
   GgufWeightStore(std::unique_ptr<GgufFile> g, const ArchInfo& arch, int64_t heads,
-                  int64_t kv_heads)
-      : gguf_(std::move(g)), arch_(arch), heads_(heads), kv_heads_(kv_heads) {}
+                  int64_t kv_heads, DType dequantized_dtype)
+      : gguf_(std::move(g)),
+        arch_(arch),
+        heads_(heads),
+        kv_heads_(kv_heads),
+        dequantized_dtype_(dequantized_dtype) {}
 
   bool contains(const std::string& name) const override {
     const std::string gn = gguf_name_of(name);
     return !gn.empty() && gguf_->find_tensor(gn) != nullptr;
   }
 
-  Result<HostTensor> get(const std::string& name,
-                         const std::vector<int64_t>& shape) const override {
+  size_t num_tensors() const override { return gguf_->tensors().size(); }
+
+ protected:
+  Result<HostTensor> read(const std::string& name,
+                          const std::vector<int64_t>& shape) const override {
     const std::string gn = gguf_name_of(name);
     const GgufTensorInfo* t = gn.empty() ? nullptr : gguf_->find_tensor(gn);
     if (!t) {
@@ -228,6 +236,17 @@ class GgufWeightStore final : public WeightStore {
     if (permute_heads != 0) {
       SGLANG_ASSIGN_OR_RETURN(values, unpermute_rows(values, shape, permute_heads, gn));
     }
+    if (dequantized_dtype_ == DType::kBF16) {
+      std::vector<uint16_t> halves(values.size());
+      const auto n = static_cast<int64_t>(values.size());
+#pragma omp parallel for schedule(static) if (n > 65536)
+      for (int64_t i = 0; i < n; ++i) halves[i] = f32_to_bf16(values[i]);
+      std::lock_guard lock(mu_);
+      owned_bf16_.push_back(std::move(halves));
+      out.dtype = DType::kBF16;
+      out.data = owned_bf16_.back().data();
+      return out;
+    }
     std::lock_guard lock(mu_);
     owned_.push_back(std::move(values));
     out.dtype = DType::kF32;
@@ -264,13 +283,20 @@ class GgufWeightStore final : public WeightStore {
   std::unique_ptr<GgufFile> gguf_;
   const ArchInfo& arch_;
   int64_t heads_, kv_heads_;
+  DType dequantized_dtype_;
   mutable std::mutex mu_;
-  mutable std::deque<std::vector<float>> owned_;  // dequantized tensors handed out as views
+  // Dequantized tensors handed out as views.
+  mutable std::deque<std::vector<float>> owned_;
+  mutable std::deque<std::vector<uint16_t>> owned_bf16_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<WeightStore>> open_gguf_weights(const std::string& gguf_path) {
+Result<std::unique_ptr<WeightStore>> open_gguf_weights(const std::string& gguf_path,
+                                                       DType dequantized_dtype) {
+  if (dequantized_dtype != DType::kF32 && dequantized_dtype != DType::kBF16) {
+    return make_error(ErrorCode::kInvalidArgument, "GGUF tensors dequantize to F32 or BF16");
+  }
   SGLANG_ASSIGN_OR_RETURN(auto g, GgufFile::open(gguf_path));
   SGLANG_ASSIGN_OR_RETURN(const ArchInfo* arch, arch_of(*g));
   const std::string a = arch->gguf;
@@ -280,8 +306,8 @@ Result<std::unique_ptr<WeightStore>> open_gguf_weights(const std::string& gguf_p
     return make_error(ErrorCode::kCorrupt,
                       gguf_path + ": missing metadata " + a + ".attention.head_count");
   }
-  return std::unique_ptr<WeightStore>(
-      new GgufWeightStore(std::move(g), *arch, *heads, kv_heads.value_or(*heads)));
+  return std::unique_ptr<WeightStore>(new GgufWeightStore(
+      std::move(g), *arch, *heads, kv_heads.value_or(*heads), dequantized_dtype));
 }
 
 }  // namespace sglang

@@ -1,9 +1,9 @@
 #pragma once
 // A GGUF file as a model source, the same as a Hugging Face directory to everything above it: its
 // metadata becomes the config.json transformers would make of it (architectures, sizes, rope, token
-// ids), and its tensors are served under their Hugging Face names, dequantized to float32 where
-// they are quantized and with llama.cpp's rotary row permutation of q/k undone, so the one model
-// definition (model/llama.h) runs both formats.
+// ids), and its tensors are served under their Hugging Face names, dequantized (float32 or
+// bfloat16) where they are quantized and with llama.cpp's rotary row permutation of q/k undone, so
+// the one model definition (model/llama.h) runs both formats.
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -25,7 +25,9 @@ Result<nlohmann::ordered_json> hf_config_from_gguf(const GgufFile& gguf);
 // config.json of a HF directory, or the equivalent of a GGUF file's metadata.
 Result<nlohmann::ordered_json> read_hf_config(const std::string& model_path);
 
-// The tensors of a GGUF file by Hugging Face name.
-Result<std::unique_ptr<WeightStore>> open_gguf_weights(const std::string& gguf_path);
+// The tensors of a GGUF file by Hugging Face name; quantized ones (and permuted q/k) are
+// dequantized to `dequantized_dtype`, F32 or BF16 (half the memory; what --dtype auto serves).
+Result<std::unique_ptr<WeightStore>> open_gguf_weights(const std::string& gguf_path,
+                                                       DType dequantized_dtype = DType::kF32);
 
 }  // namespace sglang

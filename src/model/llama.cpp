@@ -13,7 +13,7 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const ModelConfig& c, const
   const int64_t h = c.hidden_size, q = c.q_size(), kv = c.kv_size(), inter = c.intermediate_size;
 
   SGLANG_ASSIGN_OR_RETURN(auto embed, w.get("model.embed_tokens.weight", {c.vocab_size, h}));
-  m->embed_tokens_ = backend.load_matmul_weight({embed});
+  m->embed_tokens_ = backend.load_matmul_weight({embed}, c.weight_dtype);
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     Layer l;
@@ -25,16 +25,16 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const ModelConfig& c, const
     SGLANG_ASSIGN_OR_RETURN(auto wo, w.get(p + "self_attn.o_proj.weight", {h, q}));
     l.input_norm = backend.load_vector({in_norm});
     l.post_attention_norm = backend.load_vector({post_norm});
-    l.qkv = backend.load_matmul_weight({wq, wk, wv});
-    l.o = backend.load_matmul_weight({wo});
+    l.qkv = backend.load_matmul_weight({wq, wk, wv}, c.weight_dtype);
+    l.o = backend.load_matmul_weight({wo}, c.weight_dtype);
     if (c.is_sparse_layer(i)) {
       SGLANG_ASSIGN_OR_RETURN(l.moe, SparseMoeBlock::load(c, w, p + "mlp.", backend));
     } else {
       SGLANG_ASSIGN_OR_RETURN(auto wg, w.get(p + "mlp.gate_proj.weight", {inter, h}));
       SGLANG_ASSIGN_OR_RETURN(auto wu, w.get(p + "mlp.up_proj.weight", {inter, h}));
       SGLANG_ASSIGN_OR_RETURN(auto wd, w.get(p + "mlp.down_proj.weight", {h, inter}));
-      l.gate_up = backend.load_matmul_weight({wg, wu});
-      l.down = backend.load_matmul_weight({wd});
+      l.gate_up = backend.load_matmul_weight({wg, wu}, c.weight_dtype);
+      l.down = backend.load_matmul_weight({wd}, c.weight_dtype);
     }
     if (c.attention_bias) {
       SGLANG_ASSIGN_OR_RETURN(auto bq, w.get(p + "self_attn.q_proj.bias", {q}));
@@ -60,13 +60,13 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const ModelConfig& c, const
   if (c.head == Head::kSequenceClassification) {
     // LlamaForSequenceClassification: score = Linear(hidden, num_labels, bias=False).
     SGLANG_ASSIGN_OR_RETURN(auto score, w.get("score.weight", {c.num_labels, h}));
-    m->lm_head_ = backend.load_matmul_weight({score});
+    m->lm_head_ = backend.load_matmul_weight({score}, c.weight_dtype);
   } else if (c.tie_word_embeddings) {
     m->lm_head_ = m->embed_tokens_;
   } else {
     // lm_head sits outside the "model." scope in HF checkpoints.
     SGLANG_ASSIGN_OR_RETURN(auto head, w.get("lm_head.weight", {c.vocab_size, h}));
-    m->lm_head_ = backend.load_matmul_weight({head});
+    m->lm_head_ = backend.load_matmul_weight({head}, c.weight_dtype);
   }
   std::vector<float> inv_freq = rope_inv_freq(c);
   // A Llama 3 GGUF file carries its rope scaling as one divisor per frequency (llama.cpp's
@@ -260,15 +260,31 @@ Result<Tensor> LlamaModel::run_decoder(const ForwardBatch& batch, KvCache& kv) {
   return selected;
 }
 
-Result<std::unique_ptr<CausalLM>> load_causal_lm(const std::string& model_dir, Backend& backend) {
-  SGLANG_ASSIGN_OR_RETURN(ModelConfig config, load_model_config(model_dir));
-  SGLANG_ASSIGN_OR_RETURN(auto weights, WeightStore::open(model_dir));
+Result<std::unique_ptr<CausalLM>> load_causal_lm(const std::string& model_path, Backend& backend,
+                                                 const LoadOptions& options) {
+  SGLANG_ASSIGN_OR_RETURN(ModelConfig config, load_model_config(model_path));
+  config.weight_dtype = options.weight_dtype;
+  // Dequantize straight to bfloat16 unless float32 or float16 is asked for (then via float32).
+  const DType dequantized =
+      options.weight_dtype.value_or(DType::kBF16) == DType::kBF16 ? DType::kBF16 : DType::kF32;
+  SGLANG_ASSIGN_OR_RETURN(auto weights, WeightStore::open(model_path, dequantized));
+  if (options.progress) weights->on_progress(options.progress);
   if (!config.causal) {
     SGLANG_ASSIGN_OR_RETURN(auto encoder, XlmRobertaModel::load(config, *weights, backend));
     return std::unique_ptr<CausalLM>(std::move(encoder));
   }
   SGLANG_ASSIGN_OR_RETURN(auto model, LlamaModel::load(config, *weights, backend));
   return std::unique_ptr<CausalLM>(std::move(model));
+}
+
+Result<std::optional<DType>> parse_weight_dtype(const std::string& name) {
+  if (name == "auto") return std::optional<DType>();
+  if (name == "half" || name == "float16") return std::optional<DType>(DType::kF16);
+  if (name == "bfloat16") return std::optional<DType>(DType::kBF16);
+  if (name == "float" || name == "float32") return std::optional<DType>(DType::kF32);
+  return make_error(
+      ErrorCode::kInvalidArgument,
+      "--dtype " + name + " is not supported (auto, half, float16, bfloat16, float, float32)");
 }
 
 }  // namespace sglang

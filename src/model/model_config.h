@@ -2,9 +2,11 @@
 // config.json -> ModelConfig: the typed description of a decoder-only model that the model code,
 // the KV cache and the server read. Field names follow Hugging Face's config classes.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "util/dtype.h"
 #include "util/status.h"
 
 namespace sglang {
@@ -73,6 +75,9 @@ struct ModelConfig {
   std::vector<int64_t> bos_token_ids;
   std::vector<int64_t> eos_token_ids;
   std::string torch_dtype = "float32";
+  // The dtype matmul weights are served in (--dtype; set by load_causal_lm, not config.json).
+  // Unset ("auto"): each checkpoint tensor keeps its own (a quantized GGUF tensor: bfloat16).
+  std::optional<DType> weight_dtype;
   MoeConfig moe;
 
   // Encoders (architecture kBert / kRoberta / kXlmRoberta; model/xlm_roberta.cpp parses these).

@@ -48,10 +48,11 @@ Result<std::unique_ptr<SparseMoeBlock>> SparseMoeBlock::load(const ModelConfig& 
     SGLANG_ASSIGN_OR_RETURN(auto wg, w.get(p + "gate_proj.weight", {inter, h}));
     SGLANG_ASSIGN_OR_RETURN(auto wu, w.get(p + "up_proj.weight", {inter, h}));
     SGLANG_ASSIGN_OR_RETURN(auto wd, w.get(p + "down_proj.weight", {h, inter}));
-    return Mlp{be.load_matmul_weight({wg, wu}), be.load_matmul_weight({wd})};
+    return Mlp{be.load_matmul_weight({wg, wu}, c.weight_dtype),
+               be.load_matmul_weight({wd}, c.weight_dtype)};
   };
   SGLANG_ASSIGN_OR_RETURN(auto router, w.get(prefix + "gate.weight", {m.num_experts, h}));
-  b->router_ = be.load_matmul_weight({router});
+  b->router_ = be.load_matmul_weight({router}, c.weight_dtype);
   for (int64_t e = 0; e < m.num_experts; ++e) {
     SGLANG_ASSIGN_OR_RETURN(
         Mlp expert, load_mlp(prefix + "experts." + std::to_string(e) + ".", b->intermediate_));
@@ -61,7 +62,7 @@ Result<std::unique_ptr<SparseMoeBlock>> SparseMoeBlock::load(const ModelConfig& 
     SGLANG_ASSIGN_OR_RETURN(b->shared_,
                             load_mlp(prefix + "shared_expert.", b->shared_intermediate_));
     SGLANG_ASSIGN_OR_RETURN(auto gate, w.get(prefix + "shared_expert_gate.weight", {1, h}));
-    b->shared_gate_ = be.load_matmul_weight({gate});
+    b->shared_gate_ = be.load_matmul_weight({gate}, c.weight_dtype);
   }
   return b;
 }

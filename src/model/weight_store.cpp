@@ -13,10 +13,11 @@ namespace sglang {
 
 namespace fs = std::filesystem;
 
-Result<std::unique_ptr<WeightStore>> WeightStore::open(const std::string& model_path) {
+Result<std::unique_ptr<WeightStore>> WeightStore::open(const std::string& model_path,
+                                                       DType dequantized_dtype) {
   SGLANG_ASSIGN_OR_RETURN(std::string gguf, find_gguf_file(model_path));
   if (!gguf.empty()) {
-    SGLANG_ASSIGN_OR_RETURN(auto store, open_gguf_weights(gguf));
+    SGLANG_ASSIGN_OR_RETURN(auto store, open_gguf_weights(gguf, dequantized_dtype));
     return std::unique_ptr<WeightStore>(std::move(store));
   }
   SGLANG_ASSIGN_OR_RETURN(auto store, SafetensorsWeightStore::open(model_path));
@@ -91,8 +92,14 @@ bool SafetensorsWeightStore::contains(const std::string& name) const {
   return find(name, nullptr) != nullptr;
 }
 
-Result<HostTensor> SafetensorsWeightStore::get(const std::string& name,
-                                               const std::vector<int64_t>& shape) const {
+size_t SafetensorsWeightStore::num_tensors() const {
+  size_t n = 0;
+  for (const auto& f : files_) n += f->tensors().size();
+  return n;
+}
+
+Result<HostTensor> SafetensorsWeightStore::read(const std::string& name,
+                                                const std::vector<int64_t>& shape) const {
   std::string where;
   const HostTensor* t = find(name, &where);
   if (t == nullptr) {

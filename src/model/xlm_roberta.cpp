@@ -195,7 +195,7 @@ Result<std::unique_ptr<XlmRobertaModel>> XlmRobertaModel::load(const ModelConfig
   };
   auto mat = [&](const std::string& name, int64_t rows, int64_t cols) -> Result<Tensor> {
     SGLANG_ASSIGN_OR_RETURN(auto t, w.get(name, {rows, cols}));
-    return backend.load_matmul_weight({t});
+    return backend.load_matmul_weight({t}, c.weight_dtype);
   };
 
   const std::string e = base + "embeddings.";
@@ -215,7 +215,7 @@ Result<std::unique_ptr<XlmRobertaModel>> XlmRobertaModel::load(const ModelConfig
     SGLANG_ASSIGN_OR_RETURN(auto bq, w.get(p + "attention.self.query.bias", {h}));
     SGLANG_ASSIGN_OR_RETURN(auto bk, w.get(p + "attention.self.key.bias", {h}));
     SGLANG_ASSIGN_OR_RETURN(auto bv, w.get(p + "attention.self.value.bias", {h}));
-    l.qkv = backend.load_matmul_weight({wq, wk, wv});
+    l.qkv = backend.load_matmul_weight({wq, wk, wv}, c.weight_dtype);
     l.qkv_bias = backend.load_vector({bq, bk, bv});
     SGLANG_ASSIGN_OR_RETURN(l.attn_out, mat(p + "attention.output.dense.weight", h, h));
     SGLANG_ASSIGN_OR_RETURN(l.attn_out_bias, vec(p + "attention.output.dense.bias", h));

@@ -9,6 +9,7 @@
 #include "model/gguf_model.h"
 #include "tokenizer/gguf_tokenizer.h"
 #include "util/logging.h"
+#include "util/progress_bar.h"
 
 namespace sglang {
 
@@ -85,7 +86,31 @@ Status ApiServer::load() {
     }
   }
   SGLANG_ASSIGN_OR_RETURN(hf_config_, read_hf_config(model_path));
-  SGLANG_ASSIGN_OR_RETURN(model_, load_causal_lm(model_path, backend_));
+  SGLANG_ASSIGN_OR_RETURN(weight_dtype_, parse_weight_dtype(args_.str("dtype")));
+  {
+    SGLANG_LOG_INFO("Load weight begin. avail mem={:.2f} GB",
+                    static_cast<double>(backend_.available_memory_bytes()) / (1 << 30));
+    const size_t avail_before = backend_.available_memory_bytes();
+    const auto t0 = std::chrono::steady_clock::now();
+    ProgressBar bar("Loading weights", "tensors");
+    LoadOptions options;
+    options.weight_dtype = weight_dtype_;
+    options.progress = [&bar](size_t done, size_t total) { bar.update(done, total); };
+    auto loaded = load_causal_lm(model_path, backend_, options);
+    if (!loaded.ok()) return loaded.error();
+    bar.finish();
+    model_ = std::move(*loaded);
+    const size_t avail_after = backend_.available_memory_bytes();
+    SGLANG_LOG_INFO(
+        "Load weight end. elapsed={:.2f} s, type={}, dtype={}, avail mem={:.2f} GB, mem "
+        "usage={:.2f} "
+        "GB.",
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+        model_->config().architecture_name, args_.str("dtype"),
+        static_cast<double>(avail_after) / (1 << 30),
+        avail_before > avail_after ? static_cast<double>(avail_before - avail_after) / (1 << 30)
+                                   : 0.0);
+  }
   SGLANG_RETURN_IF_ERROR(init_expert_recorder());
   if (!args_.flag("skip_tokenizer_init")) {
     // A GGUF model carries its tokenizer in its metadata (--tokenizer-path defaults to the model).
@@ -342,7 +367,9 @@ void ApiServer::update_weights_from_disk(const http::Request& req,
       SGLANG_LOG_ERROR("Failed to get weights iterator: {} (repository not found).", path);
       return reply(false, "Failed to get weights iterator: " + path + " (repository not found).");
     }
-    auto fresh = load_causal_lm(path, backend_);
+    LoadOptions options;
+    options.weight_dtype = weight_dtype_;
+    auto fresh = load_causal_lm(path, backend_, options);
     if (!fresh.ok()) {
       return reply(false,
                    "Failed to get weights iterator: " + path + " (" + fresh.error().message + ").");

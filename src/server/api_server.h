@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "engine/expert_distribution_recorder.h"
@@ -66,7 +67,8 @@ class ApiServer {
   std::unique_ptr<CausalLM> retired_model_;  // the previous weights, kept until the next update
   std::unique_ptr<Tokenizer> tokenizer_;
   TokenizerConfig tokenizer_config_;
-  nlohmann::ordered_json hf_config_;  // config.json of the served model
+  nlohmann::ordered_json hf_config_;   // config.json of the served model
+  std::optional<DType> weight_dtype_;  // --dtype (unset: auto), also for weight updates
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<ExpertDistributionRecorder> recorder_;  // null without the mode flag
   std::mutex weights_mu_;                                 // one weight update at a time

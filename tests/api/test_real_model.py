@@ -85,3 +85,48 @@ def test_eight_concurrent_prompts_equal_one_at_a_time(real, render):
         together = list(pool.map(lambda p: greedy(real, p), prompts))
     assert together == alone
     assert len(set(alone)) == len(alone), "different questions get different answers"
+
+
+def test_loading_shows_progress_and_dtype(real):
+    logs = real.logs()
+    # One progress line (the log is not a terminal: drawn once, at the end) between SGLang's
+    # begin/end lines.
+    assert "Load weight begin." in logs
+    progress = [line for line in logs.splitlines() if line.startswith("Loading weights: 100% |")]
+    assert len(progress) == 1, logs
+    assert " tensors [" in progress[0]
+    assert "type=LlamaForCausalLM, dtype=auto" in logs
+
+
+def test_update_weights_from_disk_with_a_gguf_file(real, render, tmp_path):
+    prompt = render("What is the capital of France?")
+    before = greedy(real, prompt)
+    # The same file again, by path and by its directory, with and without --load-format.
+    for body in ({"model_path": str(MODEL)},
+                 {"model_path": str(MODEL.parent), "load_format": "gguf", "weight_version": "g2"}):
+        r = real.post("/update_weights_from_disk", json=body, timeout=120)
+        assert r.status_code == 200, r.text
+        assert r.json()["success"] is True, r.text
+    assert real.get("/model_info").json()["weight_version"] == "g2"
+    assert greedy(real, prompt) == before
+    # A truncated copy is refused with the reader's reason; the served weights keep answering.
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(MODEL.read_bytes()[: 4 << 20])
+    r = real.post("/update_weights_from_disk", json={"model_path": str(cut)}, timeout=120)
+    assert r.status_code == 400
+    assert r.json()["success"] is False
+    assert str(cut) in r.json()["message"], r.text
+    assert greedy(real, prompt) == before
+
+
+def test_dtype_float32_serves_the_same_model(launch, render):
+    f32 = launch(str(MODEL), "--dtype", "float32")
+    assert f32.get("/get_server_info").json()["dtype"] == "float32"
+    assert "type=LlamaForCausalLM, dtype=float32" in f32.logs()
+    assert "Paris" in greedy(f32, render("What is the capital of France?"))
+
+
+def test_an_unknown_dtype_is_refused_at_start(launch):
+    with pytest.raises(RuntimeError) as e:
+        launch(str(MODEL), "--dtype", "int3")
+    assert "--dtype int3 is not supported (auto, half, float16, bfloat16, float, float32)" in str(e.value)

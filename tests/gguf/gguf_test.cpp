@@ -23,6 +23,7 @@
 #include "model/gguf_model.h"
 #include "model/safetensors.h"
 #include "test_support.h"
+#include "util/half.h"
 
 namespace sglang {
 namespace {
@@ -195,7 +196,9 @@ TEST_P(GgufModel, LogitsEqualTheSafetensorsCheckpoint) {
   const std::string gguf = fixture("tiny-" + c.arch + "-" + c.outtype + ".gguf");
   auto hf = load_causal_lm(dir, backend);
   ASSERT_TRUE(hf.ok()) << hf.error().message;
-  auto gg = load_causal_lm(gguf, backend);
+  LoadOptions f32;  // float32 as the checkpoint (auto would serve the q8_0 tensors in bfloat16)
+  f32.weight_dtype = DType::kF32;
+  auto gg = load_causal_lm(gguf, backend, f32);
   ASSERT_TRUE(gg.ok()) << gg.error().message;
   const ModelConfig& a = (*hf)->config();
   const ModelConfig& b = (*gg)->config();
@@ -233,6 +236,62 @@ INSTANTIATE_TEST_SUITE_P(
         // Q8_0 rounds each weight to 8 bits per block of 32.
         ModelCase{"llama", "q8_0", 3e-2}, ModelCase{"qwen2", "q8_0", 3e-2}),
     [](const auto& p) { return p.param.arch + "_" + p.param.outtype; });
+
+// --dtype auto serves quantized tensors dequantized to bfloat16 (half the memory and bandwidth of
+// float32): each value is the float32 dequantization rounded to nearest even; float tensors stay.
+TEST(GgufWeights, QuantizedTensorsDequantizeToBf16) {
+  auto f32 = open_gguf_weights(fixture("tiny-qwen2-q8_0.gguf"), DType::kF32);
+  auto bf16 = open_gguf_weights(fixture("tiny-qwen2-q8_0.gguf"), DType::kBF16);
+  ASSERT_TRUE(f32.ok() && bf16.ok());
+  const ModelConfig c = *load_model_config(fixture("tiny-qwen2-q8_0.gguf"));
+  const std::vector<int64_t> shape = {c.intermediate_size, c.hidden_size};
+  auto a = (*f32)->get("model.layers.0.mlp.gate_proj.weight", shape);
+  auto b = (*bf16)->get("model.layers.0.mlp.gate_proj.weight", shape);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->dtype, DType::kF32);
+  ASSERT_EQ(b->dtype, DType::kBF16);
+  for (int64_t i = 0; i < a->numel(); ++i) {
+    ASSERT_EQ(static_cast<const uint16_t*>(b->data)[i],
+              f32_to_bf16(static_cast<const float*>(a->data)[i]))
+        << i;
+  }
+  auto norm = (*bf16)->get("model.norm.weight", {c.hidden_size});
+  ASSERT_TRUE(norm.ok());
+  EXPECT_EQ(norm->dtype, DType::kF32);  // F32 in the file: served in place
+  EXPECT_FALSE(open_gguf_weights(fixture("tiny-qwen2-q8_0.gguf"), DType::kF16).ok());
+}
+
+// The whole model under auto: bfloat16 weights, logits within bfloat16 rounding of float32.
+TEST(GgufWeights, AutoDtypeModelStaysCloseToFloat32) {
+  CpuBackend backend;
+  LoadOptions f32;
+  f32.weight_dtype = DType::kF32;
+  size_t reads = 0, total = 0;
+  LoadOptions automatic;
+  automatic.progress = [&](size_t done, size_t n) {
+    reads = done;
+    total = n;
+  };
+  auto exact = load_causal_lm(fixture("tiny-qwen2-q8_0.gguf"), backend, f32);
+  auto served = load_causal_lm(fixture("tiny-qwen2-q8_0.gguf"), backend, automatic);
+  ASSERT_TRUE(exact.ok() && served.ok());
+  EXPECT_FALSE((*served)->config().weight_dtype.has_value());
+  // Progress heard of every tensor the model read: all of the file's, the tied head aside.
+  EXPECT_GT(reads, 0u);
+  EXPECT_LE(reads, total);
+  EXPECT_GE(reads + 1, total);
+  std::vector<int32_t> ids = {1, 5, 9, 30, 2, 7, 7, 11};
+  const auto want = prefill_logits(**exact, backend, ids);
+  const auto got = prefill_logits(**served, backend, ids);
+  ASSERT_EQ(want.size(), got.size());
+  const int64_t v = (*exact)->config().vocab_size;
+  double worst = 0;
+  for (size_t t = 0; t < ids.size(); ++t) {
+    worst = std::max(worst, testing::relative_l2(got.data() + t * v, want.data() + t * v, v));
+  }
+  EXPECT_LE(worst, 2e-2);
+  EXPECT_GT(worst, 0.0);  // the weights were really rounded
+}
 
 TEST(GgufModelPath, DirectoryWithOneGgufFileAndErrors) {
   // A directory holding one .gguf (and no config.json) is that file.
@@ -275,7 +334,9 @@ TEST(SmolLM2Gguf, LogitsAndGreedyMatchTransformers) {
   const std::string path = SGLANG_DEFAULT_MODEL;
   ASSERT_TRUE(fs::exists(path)) << path << " is missing: run scripts/fetch_model.sh";
   CpuBackend backend;
-  auto model = load_causal_lm(path, backend);
+  LoadOptions f32;
+  f32.weight_dtype = DType::kF32;
+  auto model = load_causal_lm(path, backend, f32);
   ASSERT_TRUE(model.ok()) << model.error().message;
   auto golden = SafetensorsFile::open(std::string(SGLANG_GOLDEN_DIR) + "/smollm2-gguf.safetensors");
   ASSERT_TRUE(golden.ok()) << golden.error().message;

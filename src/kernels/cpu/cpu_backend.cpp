@@ -92,21 +92,28 @@ void check(bool ok, const char* what) {
   if (!ok) throw std::logic_error(std::string("CpuBackend: ") + what);
 }
 
-// Copies the rows of `b` into panel layout (cpu_kernels.h) as rows row0.. of the packed weight. E
-// is the packed element type: the source's own 16-bit pattern, or float (converting any source
-// dtype).
+// Copies the rows of `b` into panel layout (cpu_kernels.h) as rows row0.. of the packed weight,
+// stored as `dtype`: a 16-bit source of that same dtype is copied bit for bit, anything else goes
+// through float32 (exact) and is rounded to nearest even.
 template <typename E>
-void pack_rows(const HostTensor& b, int64_t row0, int64_t k, E* dst) {
+void pack_rows(const HostTensor& b, int64_t row0, int64_t k, DType dtype, E* dst) {
   const int64_t rows = b.shape[0];
+  const bool raw = !std::is_same_v<E, float> && b.dtype == dtype;
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t n_idx = row0 + r;
     E* out = dst + (n_idx / cpu::kPanelRows) * k * cpu::kPanelRows + n_idx % cpu::kPanelRows;
     if constexpr (std::is_same_v<E, float>) {
       for (int64_t kk = 0; kk < k; ++kk) out[kk * cpu::kPanelRows] = to_f32(b, r * k + kk);
-    } else {
+    } else if (raw) {
       const E* src = static_cast<const E*>(b.data) + r * k;
       for (int64_t kk = 0; kk < k; ++kk) out[kk * cpu::kPanelRows] = src[kk];
+    } else if (dtype == DType::kBF16) {
+      for (int64_t kk = 0; kk < k; ++kk)
+        out[kk * cpu::kPanelRows] = f32_to_bf16(to_f32(b, r * k + kk));
+    } else {
+      for (int64_t kk = 0; kk < k; ++kk)
+        out[kk * cpu::kPanelRows] = f32_to_f16(to_f32(b, r * k + kk));
     }
   }
 }
@@ -181,7 +188,8 @@ size_t CpuBackend::available_memory_bytes() const {
   return 0;
 }
 
-Tensor CpuBackend::load_matmul_weight(const std::vector<HostTensor>& row_blocks) {
+Tensor CpuBackend::load_matmul_weight(const std::vector<HostTensor>& row_blocks,
+                                      std::optional<DType> as) {
   check(!row_blocks.empty(), "load_matmul_weight needs at least one block");
   const int64_t k = row_blocks[0].shape.at(1);
   int64_t n = 0;
@@ -191,6 +199,7 @@ Tensor CpuBackend::load_matmul_weight(const std::vector<HostTensor>& row_blocks)
     n += b.shape[0];
     if (b.dtype != dtype) dtype = DType::kF32;  // mixed dtypes: widen to f32, exact for both
   }
+  if (as) dtype = *as;
   check(dtype == DType::kF32 || dtype == DType::kF16 || dtype == DType::kBF16,
         "weights must be float");
   const int64_t panels = (n + cpu::kPanelRows - 1) / cpu::kPanelRows;
@@ -201,9 +210,9 @@ Tensor CpuBackend::load_matmul_weight(const std::vector<HostTensor>& row_blocks)
   int64_t row0 = 0;
   for (const auto& b : row_blocks) {
     if (dtype == DType::kF32) {
-      pack_rows<float>(b, row0, k, static_cast<float*>(buf->data()));
+      pack_rows<float>(b, row0, k, dtype, static_cast<float*>(buf->data()));
     } else {
-      pack_rows<uint16_t>(b, row0, k, static_cast<uint16_t*>(buf->data()));
+      pack_rows<uint16_t>(b, row0, k, dtype, static_cast<uint16_t*>(buf->data()));
     }
     row0 += b.shape[0];
   }

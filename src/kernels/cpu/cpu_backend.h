@@ -25,7 +25,9 @@ class CpuBackend final : public Backend {
   void copy_to_host(const Tensor& src, void* dst) override;
   size_t available_memory_bytes() const override;
 
-  Tensor load_matmul_weight(const std::vector<HostTensor>& row_blocks) override;
+  using Backend::load_matmul_weight;
+  Tensor load_matmul_weight(const std::vector<HostTensor>& row_blocks,
+                            std::optional<DType> dtype) override;
   Tensor load_vector(const std::vector<HostTensor>& parts) override;
 
   void embedding(const Tensor& ids, const Tensor& table, const Tensor& out) override;

@@ -88,6 +88,44 @@ TEST_P(CpuKernelsTest, LinearMatchesReferenceForAllDtypesAndShapes) {
   }
 }
 
+// --dtype: a weight stored as another dtype than its source computes with the source values
+// rounded to nearest even (f32 -> bf16/f16), or exactly (bf16 -> f32), stacked blocks included.
+TEST_P(CpuKernelsTest, WeightsConvertToTheRequestedDtype) {
+  const int64_t k = 33, n1 = 7, n2 = 11, n = n1 + n2;
+  const HostWeight a = make_weight(random_vec(n1 * k), DType::kF32);
+  const HostWeight b = make_weight(random_vec(n2 * k), DType::kBF16);
+  const auto xv = random_vec(4 * k);
+  const Tensor x = upload(xv, {4, k});
+  for (DType as : {DType::kF32, DType::kF16, DType::kBF16}) {
+    const Tensor w =
+        be_.load_matmul_weight({a.view(DType::kF32, n1, k), b.view(DType::kBF16, n2, k)}, as);
+    EXPECT_EQ(w.dtype(), as);
+    const Tensor out = be_.empty(DType::kF32, {4, n});
+    be_.linear(x, w, nullptr, out);
+    const auto got = download(out);
+    for (int64_t r = 0; r < 4; ++r) {
+      for (int64_t c = 0; c < n; ++c) {
+        double ref = 0;
+        for (int64_t j = 0; j < k; ++j) {
+          const float src = c < n1 ? a.values[c * k + j] : b.values[(c - n1) * k + j];
+          const float stored = as == DType::kF32    ? src
+                               : as == DType::kBF16 ? bf16_to_f32(f32_to_bf16(src))
+                                                    : f16_to_f32(f32_to_f16(src));
+          ref += static_cast<double>(xv[r * k + j]) * stored;
+        }
+        ASSERT_NEAR(got[r * n + c], ref, 1e-4) << dtype_name(as) << " r=" << r << " c=" << c;
+      }
+    }
+  }
+  // Rounding really happened: f32 weights stored as bf16 differ from the f32 result.
+  const Tensor exact = be_.load_matmul_weight({a.view(DType::kF32, n1, k)}, DType::kF32);
+  const Tensor rounded = be_.load_matmul_weight({a.view(DType::kF32, n1, k)}, DType::kBF16);
+  const Tensor o1 = be_.empty(DType::kF32, {4, n1}), o2 = be_.empty(DType::kF32, {4, n1});
+  be_.linear(x, exact, nullptr, o1);
+  be_.linear(x, rounded, nullptr, o2);
+  EXPECT_NE(download(o1), download(o2));
+}
+
 TEST_P(CpuKernelsTest, StackedWeightsEqualSeparateOnes) {
   const int64_t k = 24;
   const HostWeight a = make_weight(random_vec(5 * k), DType::kBF16);

@@ -1,4 +1,5 @@
 #include "model/model_config.h"
+#include "model/causal_lm.h"
 
 #include <gtest/gtest.h>
 
@@ -139,6 +140,24 @@ TEST(ModelConfig, BadInputsAreErrors) {
                                 "a");
   ASSERT_FALSE(act.ok());
   EXPECT_NE(act.error().message.find("hidden_act"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sglang
+
+namespace sglang {
+namespace {
+
+TEST(WeightDtype, SGLangDtypeNames) {
+  EXPECT_FALSE(parse_weight_dtype("auto")->has_value());
+  EXPECT_EQ(**parse_weight_dtype("half"), DType::kF16);
+  EXPECT_EQ(**parse_weight_dtype("float16"), DType::kF16);
+  EXPECT_EQ(**parse_weight_dtype("bfloat16"), DType::kBF16);
+  EXPECT_EQ(**parse_weight_dtype("float"), DType::kF32);
+  EXPECT_EQ(**parse_weight_dtype("float32"), DType::kF32);
+  auto bad = parse_weight_dtype("int8");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("--dtype int8 is not supported"), std::string::npos);
 }
 
 }  // namespace
