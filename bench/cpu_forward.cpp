@@ -45,7 +45,9 @@ int main(int argc, char** argv) {
   int threads = 0;
   int64_t prefill_len = 512, context = 128, steps = 32;
   std::vector<int64_t> batches = {1, 8, 32};
+  std::string dtype = "auto";
   app.add_option("--model-path", model_path)->required();
+  app.add_option("--dtype", dtype, "weights' dtype, as the server's --dtype");
   app.add_option("--threads", threads);
   app.add_option("--prefill-len", prefill_len);
   app.add_option("--context", context);
@@ -55,7 +57,14 @@ int main(int argc, char** argv) {
 
   CpuBackend backend(threads);
   auto t_load = std::chrono::steady_clock::now();
-  auto loaded = load_causal_lm(model_path, backend);
+  auto weight_dtype = parse_weight_dtype(dtype);
+  if (!weight_dtype.ok()) {
+    std::fprintf(stderr, "%s\n", weight_dtype.error().message.c_str());
+    return 1;
+  }
+  LoadOptions options;
+  options.weight_dtype = *weight_dtype;
+  auto loaded = load_causal_lm(model_path, backend, options);
   if (!loaded.ok()) {
     std::fprintf(stderr, "%s\n", loaded.error().message.c_str());
     return 1;
@@ -91,6 +100,7 @@ int main(int argc, char** argv) {
   result["engine"] = "sglang.cpp";
   result["backend"] = backend.name();
   result["threads"] = threads;
+  result["dtype"] = dtype;
   result["load_s"] = load_s;
   result["prefill_len"] = prefill_len;
   result["prefill_tok_s"] = static_cast<double>(prefill_len) / prefill_times[1];

@@ -1,5 +1,7 @@
 #include "server/server_args.h"
 
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <random>
 

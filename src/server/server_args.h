@@ -4,12 +4,16 @@
 // (dataclasses.asdict(server_args)). Flags that SGLang has but that do not apply here (GPU-only
 // tuning, distributed serving) are accepted and logged as ignored when set, so an existing launch
 // command keeps working; a misspelt flag is an error.
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "util/status.h"
+
+namespace CLI {
+class App;
+class Option;
+}  // namespace CLI
 
 namespace sglang {
 

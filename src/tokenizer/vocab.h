@@ -1,6 +1,7 @@
 #pragma once
 // A model vocabulary: token string <-> id, as tokenizer.json's {"token": id, ...} objects hold it.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -23,12 +24,17 @@ class Vocab {
                : "";
   }
   int32_t token_to_id(std::string_view t) const {
-    auto it = ids_.find(std::string(t));
+    auto it = ids_.find(t);  // no string built per lookup (BPE looks up every merge)
     return it == ids_.end() ? -1 : it->second;
   }
 
  private:
-  std::unordered_map<std::string, int32_t> ids_;
+  // Lets the map be searched by string_view (heterogeneous lookup).
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> ids_;
   std::vector<std::string> id_to_token_;
 };
 
