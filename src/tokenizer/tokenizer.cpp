@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "tokenizer/unicode.h"
+#include "util/json_text.h"
 
 namespace sglang {
 namespace {
@@ -35,7 +36,7 @@ size_t prev_code_point_start(std::string_view s, size_t end) {
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::from_json(const std::string& text,
                                                         const std::string& source) {
-  json j = json::parse(text, nullptr, false);
+  json j = parse_json_text(text);
   if (j.is_discarded() || !j.is_object()) {
     return make_error(ErrorCode::kCorrupt, source + " is not a valid JSON object");
   }
