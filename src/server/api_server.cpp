@@ -88,9 +88,9 @@ Status ApiServer::load() {
   SGLANG_ASSIGN_OR_RETURN(hf_config_, read_hf_config(model_path));
   SGLANG_ASSIGN_OR_RETURN(weight_dtype_, parse_weight_dtype(args_.str("dtype")));
   {
-    SGLANG_LOG_INFO("Load weight begin. avail mem={:.2f} GB",
-                    static_cast<double>(backend_.available_memory_bytes()) / (1 << 30));
+    constexpr double kGiB = 1 << 30;
     const size_t avail_before = backend_.available_memory_bytes();
+    SGLANG_LOG_INFO("Load weight begin. avail mem={:.2f} GB", avail_before / kGiB);
     const auto t0 = std::chrono::steady_clock::now();
     ProgressBar bar("Loading weights", "tensors");
     LoadOptions options;
@@ -101,15 +101,13 @@ Status ApiServer::load() {
     bar.finish();
     model_ = std::move(*loaded);
     const size_t avail_after = backend_.available_memory_bytes();
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double used = avail_before > avail_after ? (avail_before - avail_after) / kGiB : 0.0;
     SGLANG_LOG_INFO(
-        "Load weight end. elapsed={:.2f} s, type={}, dtype={}, avail mem={:.2f} GB, mem "
-        "usage={:.2f} "
-        "GB.",
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-        model_->config().architecture_name, args_.str("dtype"),
-        static_cast<double>(avail_after) / (1 << 30),
-        avail_before > avail_after ? static_cast<double>(avail_before - avail_after) / (1 << 30)
-                                   : 0.0);
+        "Load weight end. elapsed={:.2f} s, type={}, dtype={}, avail mem={:.2f} GB, "
+        "mem usage={:.2f} GB.",
+        elapsed, model_->config().architecture_name, args_.str("dtype"), avail_after / kGiB, used);
   }
   SGLANG_RETURN_IF_ERROR(init_expert_recorder());
   if (!args_.flag("skip_tokenizer_init")) {

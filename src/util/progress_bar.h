@@ -16,15 +16,14 @@ class ProgressBar {
   // Ends the line (draws the final state once if nothing was drawn).
   void finish();
 
-  // The line for a state, e.g. "Loading weights: 50% |#####     | 136/272 tensors [0.4 s]".
-  static std::string render(const std::string& label, const std::string& unit, size_t done,
-                            size_t total, double seconds);
-
  private:
+  // The line for a state, e.g. "Loading weights: 50% |#####     | 136/272 tensors [0.4 s]".
+  std::string render(size_t done, size_t total, double seconds) const;
+
   std::string label_, unit_;
   bool tty_;
   bool finished_ = false;
-  size_t done_ = 0, total_ = 0;
+  size_t total_ = 0;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 

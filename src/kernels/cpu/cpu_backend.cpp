@@ -99,6 +99,7 @@ template <typename E>
 void pack_rows(const HostTensor& b, int64_t row0, int64_t k, DType dtype, E* dst) {
   const int64_t rows = b.shape[0];
   const bool raw = !std::is_same_v<E, float> && b.dtype == dtype;
+  uint16_t (*const round16)(float) = dtype == DType::kBF16 ? f32_to_bf16 : f32_to_f16;
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t n_idx = row0 + r;
@@ -108,12 +109,8 @@ void pack_rows(const HostTensor& b, int64_t row0, int64_t k, DType dtype, E* dst
     } else if (raw) {
       const E* src = static_cast<const E*>(b.data) + r * k;
       for (int64_t kk = 0; kk < k; ++kk) out[kk * cpu::kPanelRows] = src[kk];
-    } else if (dtype == DType::kBF16) {
-      for (int64_t kk = 0; kk < k; ++kk)
-        out[kk * cpu::kPanelRows] = f32_to_bf16(to_f32(b, r * k + kk));
     } else {
-      for (int64_t kk = 0; kk < k; ++kk)
-        out[kk * cpu::kPanelRows] = f32_to_f16(to_f32(b, r * k + kk));
+      for (int64_t kk = 0; kk < k; ++kk) out[kk * cpu::kPanelRows] = round16(to_f32(b, r * k + kk));
     }
   }
 }
