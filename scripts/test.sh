@@ -24,7 +24,7 @@ echo "== ASan + UBSan build"
 # The tokenizer reference made for the release run above serves this run too.
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSGLANG_SANITIZE=ON -DSGLANG_WERROR=ON \
   -DSGLANG_TOKENIZER_REF_DIR="$PWD/build/tokenizer-reference" >/dev/null
-ninja -C build-asan sglang_unit_tests sglang_golden_tests sglang_tokenizer_conformance sglang_gguf_tokenizer_tests sglang_gguf_tests sglang-cpp
+ninja -C build-asan sglang_unit_tests sglang_chat_tests sglang_golden_tests sglang_tokenizer_conformance sglang_gguf_tokenizer_tests sglang_gguf_tests sglang-cpp
 # All unit and tokenizer tests; of the golden suite, the best kernel table only, and of the tokenizer
 # conformance corpus every 4th line (the sanitizers check memory and UB, the release run above checks
 # numbers on every table and every line).
