@@ -22,6 +22,10 @@ namespace {
 constexpr const char* kSGLangApiVersion = "0.5.5";
 constexpr const char* kSGLangCppVersion = "0.1.0";
 
+constexpr const char* kNotGenerationModel =
+    "This model does not appear to be a generation model. Use /encode (the server was launched "
+    "with --is-embedding).";
+
 constexpr const char* kFlushMessage =
     "Cache flushed.\nPlease check backend logs for more details. (When there are running or "
     "waiting requests, the operation will not be performed.)\n";
@@ -170,9 +174,7 @@ void ApiServer::register_routes() {
   RouteTable& t = routes_;
   t.add(kPutPost, "/generate", [this](R req, Ex ex, auto&) {
     if (is_embedding_) {
-      return respond_error(
-          ex, ApiError::generate("This model does not appear to be a generation model. Use "
-                                 "/encode (the server was launched with --is-embedding)."));
+      return respond_error(ex, ApiError::generate(kNotGenerationModel));
     }
     generate(req, ex);
   });
@@ -198,6 +200,10 @@ void ApiServer::register_routes() {
   t.add(kPost, "/detokenize", [this](R req, Ex ex, auto&) { detokenize(req, ex); });
   t.add(kPost, "/abort_request", [this](R req, Ex ex, auto&) { abort_request(req, ex); });
   t.add(kGet, "/v1/models", [this](R, Ex ex, auto&) { list_models(ex); });
+  t.add(kPost, "/v1/completions", [this](R req, Ex ex, auto&) {
+    if (is_embedding_) return respond_error(ex, ApiError::openai(kNotGenerationModel));
+    openai_completions(req, ex);
+  });
   if (args_.enable_metrics) t.add(kGet, "/metrics", [this](R, Ex ex, auto&) { metrics(ex); });
   for (const char* p : {"/start_expert_distribution_record", "/stop_expert_distribution_record",
                         "/dump_expert_distribution_record"}) {

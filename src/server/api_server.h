@@ -45,6 +45,8 @@ class ApiServer {
   void generate(const http::Request& req, std::shared_ptr<http::Exchange> ex);
   void encode(const http::Request& req, std::shared_ptr<http::Exchange> ex);  // and /classify
   void rerank(const http::Request& req, std::shared_ptr<http::Exchange> ex);  // rerank_route.cpp
+  // OpenAI routes, one file each (openai_*_route.cpp).
+  void openai_completions(const http::Request& req, std::shared_ptr<http::Exchange> ex);
   void model_info(std::shared_ptr<http::Exchange> ex);
   void server_info(std::shared_ptr<http::Exchange> ex);
   void health(const http::Request& req, std::shared_ptr<http::Exchange> ex, bool generate);
