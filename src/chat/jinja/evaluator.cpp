@@ -50,6 +50,15 @@ Value missing_element(const Value& obj, const Value& key) {
   raise("TypeError", message);
 }
 
+// Python ints do not overflow; past int64 we fall back to a float (big ints are rare in chat
+// templates) instead of undefined behaviour.
+template <typename Op, typename FloatOp>
+Value int_op(const Value& a, const Value& b, Op op, FloatOp fop) {
+  int64_t r = 0;
+  if (op(a.to_int(), b.to_int(), &r)) return Value(fop(a.to_double(), b.to_double()));
+  return Value(r);
+}
+
 int64_t floor_div(int64_t a, int64_t b) {
   int64_t q = a / b;
   if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
@@ -746,7 +755,13 @@ class Interpreter : public Evaluator {
     bool floats = nums && (a.is_float() || b.is_float());
     if (op == "+") {
       if (nums)
-        return floats ? Value(a.to_double() + b.to_double()) : Value(a.to_int() + b.to_int());
+        return floats ? Value(a.to_double() + b.to_double())
+                      : int_op(
+                            a, b,
+                            [](int64_t x, int64_t y, int64_t* r) {
+                              return __builtin_add_overflow(x, y, r);
+                            },
+                            [](double x, double y) { return x + y; });
       if (a.is_string() && b.is_string()) return Value(a.as_string() + b.as_string());
       if (a.is_list() && b.is_list() && a.as_list().kind == b.as_list().kind &&
           (a.as_list().kind == SequenceKind::kList || a.as_list().kind == SequenceKind::kTuple)) {
@@ -762,12 +777,24 @@ class Interpreter : public Evaluator {
     }
     if (op == "-") {
       if (nums)
-        return floats ? Value(a.to_double() - b.to_double()) : Value(a.to_int() - b.to_int());
+        return floats ? Value(a.to_double() - b.to_double())
+                      : int_op(
+                            a, b,
+                            [](int64_t x, int64_t y, int64_t* r) {
+                              return __builtin_sub_overflow(x, y, r);
+                            },
+                            [](double x, double y) { return x - y; });
       return unsupported();
     }
     if (op == "*") {
       if (nums)
-        return floats ? Value(a.to_double() * b.to_double()) : Value(a.to_int() * b.to_int());
+        return floats ? Value(a.to_double() * b.to_double())
+                      : int_op(
+                            a, b,
+                            [](int64_t x, int64_t y, int64_t* r) {
+                              return __builtin_mul_overflow(x, y, r);
+                            },
+                            [](double x, double y) { return x * y; });
       const Value* seq = a.is_string() || a.is_list() ? &a : &b;
       const Value* count = seq == &a ? &b : &a;
       if ((seq->is_string() || seq->is_list()) && (count->is_int() || count->is_bool())) {
@@ -816,7 +843,11 @@ class Interpreter : public Evaluator {
       if (!nums) return unsupported();
       if (!floats && b.to_int() >= 0) {
         int64_t r = 1, base = a.to_int();
-        for (int64_t i = 0; i < b.to_int(); ++i) r *= base;
+        for (int64_t i = 0; i < b.to_int(); ++i) {
+          if (__builtin_mul_overflow(r, base, &r)) {
+            return Value(std::pow(a.to_double(), b.to_double()));
+          }
+        }
         return Value(r);
       }
       return Value(std::pow(a.to_double(), b.to_double()));
