@@ -300,6 +300,35 @@ def reasoning_entry(parser_name, stream_reasoning, force, text):
     return entry
 
 
+PARTIAL_JSON_TEXTS = [
+    '{"name": "get_weather", "arguments": {"city": "Paris", "n": -12.5e3, "ok": true, "x": null}}',
+    '{"a": [1, 2.0, [3, {"b": "c\\"d\\u00e9\\n"}], false], "e": "東京 😀 "}',
+    '[{"name": "f", "parameters": {}}, {"name": "g"}]',
+    '{"k": "v"}\n</tool_call>',
+    '  {"s": "tab\\t and \\\\ backslash"}  ',
+]
+
+
+def partial_json_entries():
+    """SGLang's _partial_json_loads on every prefix of the texts above, with both flag sets the
+    base detector uses: [text, flags, python json.dumps of the value, end, complete] or
+    [text, flags, null] where it raises."""
+    from partial_json_parser.core.options import Allow
+    from sglang.srt.function_call.utils import _is_complete_json, _partial_json_loads
+    out = []
+    for text in PARTIAL_JSON_TEXTS:
+        for k in range(1, len(text) + 1):
+            prefix = text[:k]
+            for name, flags in (("all", Allow.ALL), ("no_str", Allow.ALL & ~Allow.STR)):
+                try:
+                    obj, end = _partial_json_loads(prefix, flags)
+                    out.append([prefix, name, json.dumps(obj, ensure_ascii=False), end,
+                                _is_complete_json(prefix[:end])])
+                except Exception:
+                    out.append([prefix, name, None])
+    return out
+
+
 def main():
     out = {
         "generator": "tools/make_parser_reference.py",
@@ -307,6 +336,7 @@ def main():
         "tools": TOOLS,
         "tool_calls": [tool_entry(p, t) for p, texts in TOOL_CASES.items() for t in texts],
         "reasoning": [reasoning_entry(*c) for c in REASONING_CASES],
+        "partial_json": partial_json_entries(),
     }
     path = os.path.join(os.path.dirname(__file__), "..", "tests", "chat", "data",
                         "parser_reference.json")
