@@ -31,7 +31,7 @@ ninja -C build-asan sglang_unit_tests sglang_chat_tests sglang_golden_tests sgla
 # numbers on every table and every line).
 SGLANG_TEST_SAMPLE_EVERY=4 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan -j "$JOBS" --output-on-failure -E "GoldenTest.*generic|^tokenizer_reference$|^template_reference$" \
-  -FS "tokenizer_reference;template_reference"
+  -FS "tokenizer_reference|template_reference"
 echo "== HTTP API tests against the sanitizer build"
 SGLANG_CPP_BIN=build-asan/src/sglang-cpp ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   .venv/bin/python -m pytest -q tests/api
