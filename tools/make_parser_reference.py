@@ -27,7 +27,10 @@ utils.convert_json_schema_to_str = lambda s: s if isinstance(s, str) else json.d
 sys.modules["sglang.utils"] = utils
 
 from sglang.srt.entrypoints.openai.protocol import Tool  # noqa: E402
+from sglang.srt.entrypoints.openai.protocol import ToolChoice  # noqa: E402
 from sglang.srt.function_call.function_call_parser import FunctionCallParser  # noqa: E402
+from sglang.srt.function_call.json_array_parser import JsonArrayParser  # noqa: E402
+from sglang.srt.function_call.utils import get_json_schema_constraint  # noqa: E402
 from sglang.srt.parser.reasoning_parser import ReasoningParser  # noqa: E402
 from sglang.version import __version__  # noqa: E402
 
@@ -58,6 +61,13 @@ def dsv3(*calls):
     return "<｜tool▁calls▁begin｜>" + "\n".join(parts) + "<｜tool▁calls▁end｜>"
 
 TOOL_CASES = {
+    "json_array": [
+        "[" + W.replace('"arguments"', '"parameters"') + "]",
+        "[" + W.replace('"arguments"', '"parameters"') + "," + S.replace('"arguments"', '"parameters"') + "]",
+        '[{"name":"search","parameters":{"query":"東京"}}]',
+        "[" + X.replace('"arguments"', '"parameters"') + "]",
+        "not json",
+    ],
     "qwen25": [
         qwen(W),
         "Let me check.\n" + qwen(W),
@@ -189,6 +199,7 @@ ATOMIC = {
     "deepseekv3": ["<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>",
                    "<｜tool▁call▁end｜>", "<｜tool▁sep｜>"],
     "pythonic": ["<|python_start|>", "<|python_end|>"],
+    "json_array": [],
 }
 
 
@@ -237,6 +248,8 @@ def same_calls(streamed, non_stream):
 
 def tool_entry(parser_name, text):
     tools = [Tool(type="function", function=t) for t in TOOLS]
+    if parser_name == "json_array":
+        return json_array_entry(text)
     whole = FunctionCallParser(tools, parser_name)
     normal, calls = whole.parse_non_stream(text)
     entry = {
@@ -260,7 +273,7 @@ def tool_entry(parser_name, text):
     # where the streamed calls differ from the whole-text calls. SGLang's own algorithm loses
     # calls at some (a separator split in two, a marker's partial prefix read as text).
     failing = []
-    for k in split_points(parser_name, text):
+    for k in split_points(parser_name, text):  # noqa: B007
         results, tail = stream(parser_name, [text[:k], text[k:]])
         if not same_calls(joined_calls(results, tail), calls):
             failing.append(len(text[:k].encode("utf-8")))
@@ -286,6 +299,44 @@ def tool_entry(parser_name, text):
             break
     entry["robust"] = robust
     return entry
+
+
+def json_array_entry(text):
+    """tool_choice "required" / named: SGLang streams with JsonArrayParser (whatever the
+    --tool-call-parser) and reads the whole text as serving_chat's _process_tool_calls does."""
+    tools = [Tool(type="function", function=t) for t in TOOLS]
+    try:
+        data = json.loads(text)
+        calls = [[i, c["name"], json.dumps(c["parameters"], ensure_ascii=False)]
+                 for i, c in enumerate(data)]
+    except json.JSONDecodeError:
+        calls = None
+    entry = {"parser": "json_array", "text": text, "required_calls": calls, "streams": {}}
+    for name, chunks in chunkings(text).items():
+        parser = JsonArrayParser()
+        results = []
+        for chunk in chunks:
+            r = parser.parse_streaming_increment(chunk, tools)
+            results.append([r.normal_text, calls_json(r.calls)])
+        entry["streams"][name] = {"chunks": chunks, "results": results,
+                                  "unstreamed": unstreamed_tool_args(parser)}
+    return entry
+
+
+def schema_entries():
+    """get_json_schema_constraint for tool_choice "required" and named functions."""
+    defs_tools = TOOLS + [
+        {"name": "book", "parameters": {"type": "object", "properties": {
+            "when": {"$ref": "#/$defs/date"}}, "$defs": {"date": {"type": "string"}}}},
+        {"name": "noargs"},
+    ]
+    tools = [Tool(type="function", function=t) for t in defs_tools]
+    out = []
+    for choice in ("required", "get_weather", "noargs", "missing"):
+        tc = choice if choice == "required" else ToolChoice(
+            type="function", function={"name": choice})
+        out.append([choice, get_json_schema_constraint(tools, tc)])
+    return {"tools": defs_tools, "cases": out}
 
 
 def reasoning_entry(parser_name, stream_reasoning, force, text):
@@ -337,6 +388,7 @@ def main():
         "tool_calls": [tool_entry(p, t) for p, texts in TOOL_CASES.items() for t in texts],
         "reasoning": [reasoning_entry(*c) for c in REASONING_CASES],
         "partial_json": partial_json_entries(),
+        "json_schema": schema_entries(),
     }
     path = os.path.join(os.path.dirname(__file__), "..", "tests", "chat", "data",
                         "parser_reference.json")

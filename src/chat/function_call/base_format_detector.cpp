@@ -171,7 +171,7 @@ StreamingParseResult BaseFormatDetector::parse_streaming_increment(std::string_v
     }
   }
   while (static_cast<int>(prev_tool_call_arr_.size()) <= current_tool_id_) {
-    prev_tool_call_arr_.emplace_back();
+    prev_tool_call_arr_.emplace_back(nlohmann::ordered_json::object());
   }
   prev_tool_call_arr_[static_cast<size_t>(current_tool_id_)] = *args;
   if (is_current_complete) {

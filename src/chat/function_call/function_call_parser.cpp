@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "chat/function_call/deepseekv3_detector.h"
+#include "chat/function_call/json_array_detector.h"
 #include "chat/function_call/llama32_detector.h"
 #include "chat/function_call/mistral_detector.h"
 #include "chat/function_call/python_json.h"
@@ -51,6 +52,11 @@ Result<std::unique_ptr<FunctionCallParser>> FunctionCallParser::create(
   for (const auto& name : supported_names()) list += (list.empty() ? "" : ", ") + name;
   return make_error(ErrorCode::kInvalidArgument,
                     "Unsupported tool_call_parser: " + parser_name + " (supported: " + list + ")");
+}
+
+std::unique_ptr<FunctionCallParser> FunctionCallParser::create_json_array(std::vector<Tool> tools) {
+  return std::unique_ptr<FunctionCallParser>(
+      new FunctionCallParser(std::make_unique<JsonArrayDetector>(), std::move(tools)));
 }
 
 bool FunctionCallParser::has_tool_call(std::string_view text) const {

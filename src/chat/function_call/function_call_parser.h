@@ -19,6 +19,11 @@ class FunctionCallParser {
   static Result<std::unique_ptr<FunctionCallParser>> create(const std::string& parser_name,
                                                             std::vector<Tool> tools);
   static std::vector<std::string> supported_names();
+  // The parser for outputs constrained by json_schema_constraint (tool_choice "required" or a
+  // named function), whatever --tool-call-parser says: SGLang streams those with its
+  // JsonArrayParser. Only parse_stream_chunk and unstreamed_tool_args apply; the whole output is
+  // read by parse_required_tool_calls.
+  static std::unique_ptr<FunctionCallParser> create_json_array(std::vector<Tool> tools);
 
   bool has_tool_call(std::string_view text) const;
   // The whole output: its calls (tool_index -1 for the JSON formats, the call's position for
