@@ -217,6 +217,9 @@ void ApiServer::register_routes() {
     if (is_embedding_) return respond_error(ex, ApiError::openai(kNotGenerationModel));
     openai_completions(req, ex);
   });
+  t.add(kPost, "/parse_function_call",
+        [this](R req, Ex ex, auto&) { parse_function_call(req, ex); });
+  t.add(kPost, "/separate_reasoning", [this](R req, Ex ex, auto&) { separate_reasoning(req, ex); });
   t.add(kPost, "/v1/embeddings", [this](R req, Ex ex, auto&) { openai_embeddings(req, ex); });
   t.add(kGet, "/v1/models/{model:path}",
         [this](R, Ex ex, const std::string& model) { retrieve_model(model, ex); });
