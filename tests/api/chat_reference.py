@@ -54,9 +54,28 @@ def render(source: str, messages: list, tools: list | None = None, **special_tok
 
 
 @lru_cache(maxsize=None)
+def gguf_reader(path: str) -> gguf.GGUFReader:
+    # GGUFReader parses every metadata field (the vocabulary too: seconds): once per session.
+    return gguf.GGUFReader(path)
+
+
 def gguf_chat_template(path: str) -> str:
-    field = gguf.GGUFReader(path).fields["tokenizer.chat_template"]
+    field = gguf_reader(path).fields["tokenizer.chat_template"]
     return bytes(field.parts[field.data[0]]).decode("utf-8")
+
+
+def gguf_special_tokens(path: str) -> dict:
+    """bos_token and eos_token, which transformers passes the template (special_tokens_map)."""
+    reader = gguf_reader(path)
+    tokens = reader.fields["tokenizer.ggml.tokens"]
+
+    def token(key):
+        field = reader.fields[key]
+        i = int(field.parts[field.data[0]][0])
+        return bytes(tokens.parts[tokens.data[i]]).decode("utf-8")
+
+    return {"bos_token": token("tokenizer.ggml.bos_token_id"),
+            "eos_token": token("tokenizer.ggml.eos_token_id")}
 
 
 def tokenizer_config_template(model_dir: str) -> str:
