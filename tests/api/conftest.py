@@ -148,10 +148,11 @@ SMOLLM = ROOT / "models" / "SmolLM2-135M-Instruct" / "SmolLM2-135M-Instruct.Q4_1
 
 @pytest.fixture(scope="session")
 def smollm(launch) -> Server:
-    """The default real model (a ChatML template in its GGUF), one server for the whole session."""
+    """The default real model (a ChatML template in its GGUF), one server for the whole session
+    (with /metrics: test_router counts the requests each worker served)."""
     if not SMOLLM.is_file():
         pytest.fail(f"{SMOLLM} is missing: run scripts/setup.sh (scripts/fetch_model.sh)")
-    return launch(str(SMOLLM))
+    return launch(str(SMOLLM), "--enable-metrics")
 
 
 @pytest.fixture(scope="session")
