@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from chat_reference import prompt_ids, render, tokenizer_config_template
+from conftest import sse_events
 
 HI = [{"role": "user", "content": "Hi"}]
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
@@ -259,3 +260,19 @@ def test_a_raising_template_is_sglangs_internal_error(raising):
     expected = ("<|im_start|>user\nHi<|im_end|>\nTOOLS "
                 + render("{{ tools | tojson }}", [], [WEATHER_TOOL]) + "\n<|im_start|>assistant")
     assert ok.usage.prompt_tokens == len(prompt_ids(raising, expected))
+
+
+def test_a_streamed_request_refused_by_the_sampler_errs_inside_the_stream(qwen_chat):
+    # As SGLang's _generate_chat_stream: the ValueError comes as an event, then [DONE].
+    r = requests.post(qwen_chat.url + "/v1/chat/completions", stream=True, timeout=60,
+                      json={"messages": HI, "max_tokens": -1, "stream": True})
+    assert r.status_code == 200
+    events = sse_events(r)
+    assert events[-1] == "[DONE]" and len(events) == 2
+    assert events[0] == {"error": {"object": "error",
+                                   "message": "max_new_tokens must be at least 0, got -1.",
+                                   "type": "BadRequestError", "param": None, "code": 400}}
+    with pytest.raises(openai.APIError) as e:
+        list(client(qwen_chat).chat.completions.create(model="m", messages=HI, max_tokens=-1,
+                                                       stream=True))
+    assert "max_new_tokens must be at least 0, got -1." in e.value.message
