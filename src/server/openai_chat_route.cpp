@@ -380,6 +380,18 @@ bool enable_thinking(const std::optional<std::string>& reasoning_parser, const j
   return false;
 }
 
+// A template that raises, as SGLang's handle_request answers apply_chat_template's exception:
+// a ValueError is a 400 "BadRequest" with its text, any other (jinja2's TemplateError from
+// raise_exception, UndefinedError, TypeError...) a 500 "Internal server error: <str(e)>".
+// ChatTemplate::render's message is "<Python class>: <str(e)>" (chat/chat_template.h).
+ApiError template_error(const std::string& message) {
+  const size_t colon = message.find(": ");
+  const std::string type = colon == std::string::npos ? "" : message.substr(0, colon);
+  const std::string text = colon == std::string::npos ? message : message.substr(colon + 2);
+  if (type == "ValueError") return ApiError::openai(text, "BadRequest", 400);
+  return ApiError::openai("Internal server error: " + text, "InternalServerError", 500);
+}
+
 }  // namespace
 
 Status ApiServer::load_chat_template() {
@@ -542,7 +554,10 @@ void ApiServer::openai_chat_completions(const http::Request& req,
   if (has_tools && tool_choice->kind != TC::kNone) {
     sp["skip_special_tokens"] = false;
     template_tools = json::array();
-    for (const auto& tool : body["tools"]) {
+    // The tools in the client's key order (`body` sorts its keys): SGLang's dicts keep it, and
+    // a template's tojson writes it into the prompt.
+    const json ordered_tools = json::parse(req.body, nullptr, false)["tools"];
+    for (const auto& tool : ordered_tools) {
       const auto& fn = tool["function"];
       // Function.model_dump(): description, name, parameters, strict.
       json d;
@@ -588,7 +603,7 @@ void ApiServer::openai_chat_completions(const http::Request& req,
     for (const auto& t : template_tools) wrapped.push_back(json{{"function", t}});
     rendered = render(wrapped);
   }
-  if (!rendered.ok()) return refuse(rendered.error().message);
+  if (!rendered.ok()) return respond_error(ex, template_error(rendered.error().message));
   // apply_chat_template(tokenize=True) encodes without special tokens.
   std::vector<int32_t> ids = tokenizer_->encode(*rendered, false);
   if (assistant_prefix && !assistant_prefix->empty()) {
