@@ -242,18 +242,18 @@ def test_errors_through_the_sdk(qwen_chat, fields, type_, message):
     assert e.value.body["message"].startswith(message)
 
 
-def test_a_raising_template_is_sglangs_internal_error(raising):
-    # SGLang's handle_request: apply_chat_template's jinja2 TemplateError is not a ValueError,
-    # so it is a 500 "Internal server error: <message>".
+def test_a_raising_template_is_a_400_with_its_message(raising):
+    # The issue's rule: a template error is a 400 with the template's message (SGLang answers a
+    # jinja2 TemplateError with a 500; a template refusing a conversation is the client's error).
     r = requests.post(raising.url + "/v1/chat/completions",
                       json={"messages": [{"role": "user", "content": "boom"}]}, timeout=60)
-    body = error_body(r, 500)
-    assert body == {"object": "error", "message": "Internal server error: boom",
-                    "type": "InternalServerError", "param": None, "code": 500}
-    with pytest.raises(openai.InternalServerError) as e:
+    body = error_body(r, 400)
+    assert body == {"object": "error", "message": "boom",
+                    "type": "BadRequestError", "param": None, "code": 400}
+    with pytest.raises(openai.BadRequestError) as e:
         client(raising).chat.completions.create(
             model="m", messages=[{"role": "user", "content": "boom"}], stream=True)
-    assert e.value.status_code == 500 and e.value.body == body
+    assert e.value.status_code == 400 and e.value.body == body
     # Other messages render; the tools' JSON is in the prompt (the ids of the expected text; the
     # template's last newline is dropped, as jinja2 does without keep_trailing_newline).
     ok = greedy(raising, max_tokens=1, tools=[WEATHER_TOOL])
