@@ -93,7 +93,8 @@ class ApiServer {
   std::mutex weight_version_mu_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<uint64_t> rid_counter_{0};
-  std::shared_ptr<const chat::ChatTemplate> chat_template_;  // null: none, or one that failed
+  std::shared_ptr<const chat::ChatTemplate> chat_template_;      // null: none, or one that failed
+  std::shared_ptr<const chat::ChatTemplate> tool_use_template_;  // the "tool_use" one, if any
   std::string chat_template_error_;  // why the tokenizer's template cannot be used
   bool force_reasoning_ = false;     // the template pre-fills <think> (SGLang's TemplateManager)
   Metrics metrics_;

@@ -432,6 +432,16 @@ Status ApiServer::load_chat_template() {
     return {};
   }
   chat_template_ = std::make_shared<chat::ChatTemplate>(std::move(*parsed));
+  if (!args_.chat_template && !tokenizer_config_.tool_use_chat_template.empty()) {
+    // transformers' get_chat_template: with tools, a named "tool_use" template wins.
+    auto tool_use = chat::ChatTemplate::parse(tokenizer_config_.tool_use_chat_template);
+    if (tool_use.ok()) {
+      tool_use_template_ = std::make_shared<chat::ChatTemplate>(std::move(*tool_use));
+    } else {
+      SGLANG_LOG_ERROR("The tokenizer's tool_use chat template cannot be used: {}",
+                       tool_use.error().message);
+    }
+  }
   // SGLang's _detect_reasoning_pattern (its hard-coded Qwen pattern).
   force_reasoning_ = source.find("<|im_start|>assistant\\n<think>\\n") != std::string::npos;
   SGLANG_LOG_INFO("Chat template from {}; content format {}{}", origin,
@@ -592,7 +602,8 @@ void ApiServer::openai_chat_completions(const http::Request& req,
     ctx["add_generation_prompt"] = true;
     ctx["reasoning_effort"] = reasoning_effort;
     for (auto it = kwargs.begin(); it != kwargs.end(); ++it) ctx[it.key()] = it.value();
-    return chat_template_->render(ctx);
+    return (tool_use_template_ && !tools_arg.is_null() ? tool_use_template_ : chat_template_)
+        ->render(ctx);
   };
   auto rendered = render(template_tools);
   if (!rendered.ok() && template_tools.is_array()) {

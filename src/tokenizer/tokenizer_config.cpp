@@ -66,9 +66,10 @@ Result<TokenizerConfig> TokenizerConfig::parse(const json& j, const std::string&
       c.chat_template = t.get<std::string>();
     } else if (t.is_array()) {
       for (const auto& e : t) {
-        if (e.is_object() && e.value("name", "") == "default" && e.contains("template") &&
-            e["template"].is_string())
-          c.chat_template = e["template"].get<std::string>();
+        if (!e.is_object() || !e.contains("template") || !e["template"].is_string()) continue;
+        const std::string name = e.value("name", "");
+        if (name == "default") c.chat_template = e["template"].get<std::string>();
+        if (name == "tool_use") c.tool_use_chat_template = e["template"].get<std::string>();
       }
     }
   }

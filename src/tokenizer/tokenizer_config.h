@@ -27,6 +27,8 @@ struct TokenizerConfig {
   // A string, or the entry named "default" of a list of {name, template}; else
   // chat_template.jinja beside the config (load_tokenizer_from_dir); empty if none.
   std::string chat_template;
+  // The entry named "tool_use" of such a list: transformers renders with it when tools are given.
+  std::string tool_use_chat_template;
   std::vector<AddedToken> added_tokens_decoder;  // by id, ascending
   std::optional<bool> add_prefix_space;
   bool clean_up_tokenization_spaces = false;  // parsed only: transformers 5 skips it for BPE

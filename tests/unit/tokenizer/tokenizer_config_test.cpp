@@ -64,6 +64,7 @@ TEST(TokenizerConfig, DictTokensTemplateListsAndNoLimit) {
   EXPECT_FALSE(c->eos_token.has_value());
   EXPECT_FALSE(c->model_max_length.has_value());
   EXPECT_EQ(c->chat_template, "D");
+  EXPECT_EQ(c->tool_use_chat_template, "T");
   ASSERT_EQ(c->added_tokens_decoder.size(), 2u);
   EXPECT_EQ(c->added_tokens_decoder[0].content, "<a>");
   EXPECT_TRUE(c->added_tokens_decoder[0].rstrip);
