@@ -60,6 +60,15 @@ def dsv3(*calls):
         parts.append(f"<｜tool▁call▁begin｜>function<｜tool▁sep｜>{name}\n```json\n{args}\n```<｜tool▁call▁end｜>")
     return "<｜tool▁calls▁begin｜>" + "\n".join(parts) + "<｜tool▁calls▁end｜>"
 
+def dsv31(*calls):
+    parts = []
+    for c in calls:
+        o = json.loads(c) if not c.startswith("!") else None
+        name, args = (o["name"], json.dumps(o["arguments"], ensure_ascii=False)) if o else ("get_weather", c[1:])
+        parts.append(f"<｜tool▁call▁begin｜>{name}<｜tool▁sep｜>{args}<｜tool▁call▁end｜>")
+    return "<｜tool▁calls▁begin｜>" + "".join(parts) + "<｜tool▁calls▁end｜>"
+
+
 TOOL_CASES = {
     "json_array": [
         "[" + W.replace('"arguments"', '"parameters"') + "]",
@@ -119,6 +128,16 @@ TOOL_CASES = {
         dsv3(N),
         dsv3(X),
         dsv3('!{"city": }'),
+        "Nothing to call.",
+    ],
+    "deepseekv31": [
+        dsv31(W),
+        "Let me see.\n" + dsv31(W),
+        dsv31(W, S),
+        dsv31(U),
+        dsv31(N),
+        dsv31(X),
+        dsv31('!{"city": }'),
         "Nothing to call.",
     ],
     "pythonic": [
@@ -198,6 +217,8 @@ ATOMIC = {
     "mistral": ["[TOOL_CALLS]"],
     "deepseekv3": ["<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>",
                    "<｜tool▁call▁end｜>", "<｜tool▁sep｜>"],
+    "deepseekv31": ["<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>",
+                    "<｜tool▁call▁end｜>", "<｜tool▁sep｜>"],
     "pythonic": ["<|python_start|>", "<|python_end|>"],
     "json_array": [],
 }

@@ -53,6 +53,9 @@ const std::map<std::string, std::vector<std::string>>& atomic_markers() {
       {"deepseekv3",
        {"<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>",
         "<｜tool▁call▁end｜>", "<｜tool▁sep｜>"}},
+      {"deepseekv31",
+       {"<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>",
+        "<｜tool▁call▁end｜>", "<｜tool▁sep｜>"}},
       {"pythonic", {"<|python_start|>", "<|python_end|>"}},
   };
   return kMarkers;
@@ -267,9 +270,10 @@ TEST(ToolChoiceTest, ConflictingDefsAndParsing) {
 TEST(FunctionCallParserTest, UnknownNameListsSupported) {
   auto parser = FunctionCallParser::create("hermes", reference_tools());
   ASSERT_FALSE(parser.ok());
-  EXPECT_EQ(parser.error().message,
-            "Unsupported tool_call_parser: hermes (supported: deepseekv3, llama3, mistral, "
-            "pythonic, qwen, qwen25)");
+  EXPECT_EQ(
+      parser.error().message,
+      "Unsupported tool_call_parser: hermes (supported: deepseekv3, deepseekv31, llama3, mistral, "
+      "pythonic, qwen, qwen25)");
 }
 
 TEST(FunctionCallParserTest, WithoutToolsTextPassesThrough) {

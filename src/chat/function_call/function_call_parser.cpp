@@ -21,13 +21,21 @@ Factory make() {
   return [] { return std::make_unique<T>(); };
 }
 
+Factory make_deepseek(DeepSeekV3Detector::Version version) {
+  return [version] { return std::make_unique<DeepSeekV3Detector>(version); };
+}
+
 // SGLang's ToolCallParserEnum, the names implemented here. (SGLang 0.5.5 has no "hermes":
 // Hermes-format models, e.g. Qwen 2.5, use "qwen25".)
 const std::vector<std::pair<std::string, Factory>>& table() {
   static const std::vector<std::pair<std::string, Factory>> kTable = {
-      {"deepseekv3", make<DeepSeekV3Detector>()}, {"llama3", make<Llama32Detector>()},
-      {"mistral", make<MistralDetector>()},       {"pythonic", make<PythonicDetector>()},
-      {"qwen", make<Qwen25Detector>()},           {"qwen25", make<Qwen25Detector>()},
+      {"deepseekv3", make_deepseek(DeepSeekV3Detector::Version::kV3)},
+      {"deepseekv31", make_deepseek(DeepSeekV3Detector::Version::kV31)},
+      {"llama3", make<Llama32Detector>()},
+      {"mistral", make<MistralDetector>()},
+      {"pythonic", make<PythonicDetector>()},
+      {"qwen", make<Qwen25Detector>()},
+      {"qwen25", make<Qwen25Detector>()},
   };
   return kTable;
 }
