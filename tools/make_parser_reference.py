@@ -69,6 +69,18 @@ def dsv31(*calls):
     return "<｜tool▁calls▁begin｜>" + "".join(parts) + "<｜tool▁calls▁end｜>"
 
 
+# Argument texts that exercise the partial-JSON reading while streaming: escapes arriving in
+# pieces, literals, exponents, nesting, braces inside strings.
+EDGE_ARGS = [
+    '{"name": "search", "arguments": {"query": "say \\"hi\\" \\\\ \\u00e9\\u6771 \\ud83d\\ude00 {x} [y]"}}',
+    '{"name": "search", "arguments": {"query": "", "a": [], "b": {}, "c": [[1, [2]], {"d": {"e": null}}]}}',
+    '{"name": "search", "arguments": {"t": true, "f": false, "n": null, "x": -0.5e-3, "y": 1E+2, "z": 10}}',
+    '{"name":"search","arguments":{"query":"tight"}}',
+    '{ "name" : "search" , "arguments" : { "query" : "loose" } }',
+    '{"arguments": {"query": "args first"}, "name": "search"}',
+    '{"name": "search", "arguments": "a string, not an object"}',
+]
+
 TOOL_CASES = {
     "json_array": [
         "[" + W.replace('"arguments"', '"parameters"') + "]",
@@ -93,7 +105,9 @@ TOOL_CASES = {
         qwen('{"name": "get_weather", "arguments": {}}'),
         "No tools needed: the answer is 4.",
         "<tool_call>\n" + W[:40],
-    ],
+        qwen(W) + "\nBetween the calls.\n" + qwen(S),
+        "<tool_call>" + W + "</tool_call>",
+    ] + [qwen(a) for a in EDGE_ARGS],
     "qwen": [qwen(W, S)],
     "llama3": [
         "<|python_tag|>" + W,
@@ -108,7 +122,9 @@ TOOL_CASES = {
         '{"name": "get_weather", "parameters": {"city": "Rome"}}',
         "Plain answer, no call.",
         W + " trailing words",
-    ],
+        W + "; " + S,
+        "<|python_tag|>" + W + ";" + S,
+    ] + EDGE_ARGS,
     "mistral": [
         "[TOOL_CALLS] [" + W + "]",
         "[TOOL_CALLS] [" + W + ", " + S + "]",
@@ -119,7 +135,9 @@ TOOL_CASES = {
         "[TOOL_CALLS] [" + BAD + "]",
         "[TOOL_CALLS] [" + W + "] and after",
         "No call [here].",
-    ],
+        "[TOOL_CALLS][" + W + "]",
+        "[TOOL_CALLS] [" + W + "," + S + "]",
+    ] + ["[TOOL_CALLS] [" + a + "]" for a in EDGE_ARGS],
     "deepseekv3": [
         dsv3(W),
         "Let me see.\n" + dsv3(W),
@@ -151,6 +169,13 @@ TOOL_CASES = {
         '<|python_start|>[get_weather(city="Paris")]<|python_end|>',
         "A list [1, 2, 3] of numbers.",
         "No call at all.",
+        '[search(query="[nested] brackets")]',
+        '[search(query="a]b")]',
+        "[get_weather(city='Paris'),\n search(query='multi\\nline')]",
+        '[search(query="x", n=1_000, h=0x1F, f=.5, e=1e3, d={"k": [1, {"z": None}]})]',
+        '[search(query="x")] then [get_weather(city="Rome")]',
+        '[search("positional", query="x")]',
+        '[api.search(query="x"), search(query="y")]',
     ],
 }
 

@@ -96,7 +96,8 @@ Streamed stream(const std::string& parser_name, const std::vector<std::string>& 
         if (parser_name != "pythonic" && (!c.name || !c.parameters.empty())) {
           out.names_first = false;
         }
-      } else if (c.name) {
+      } else if (c.name && parser_name != "pythonic") {
+        // (pythonic numbers the calls of each list from 0: a later list reuses the indices)
         out.names_first = false;
       }
       out.calls[it->second].first += c.name.value_or("");
