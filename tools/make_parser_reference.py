@@ -81,6 +81,11 @@ EDGE_ARGS = [
     '{"name": "search", "arguments": "a string, not an object"}',
 ]
 
+def coder(name, **params):
+    body = "".join(f"<parameter={k}>\n{v}\n</parameter>\n" for k, v in params.items())
+    return f"<tool_call>\n<function={name}>\n{body}</function>\n</tool_call>"
+
+
 TOOL_CASES = {
     "json_array": [
         "[" + W.replace('"arguments"', '"parameters"') + "]",
@@ -157,6 +162,21 @@ TOOL_CASES = {
         dsv31(X),
         dsv31('!{"city": }'),
         "Nothing to call.",
+    ],
+    "qwen3_coder": [
+        coder("get_weather", city="Paris", unit="celsius"),
+        "Let me check.\n" + coder("get_weather", city="Paris"),
+        coder("get_weather", city="Paris") + "\n" + coder("search", query="sglang c++"),
+        coder("get_weather", city="東京 &amp; café ☕"),
+        coder("search", query="x", n="3", x="1.5", flag="true", none="null",
+              list='[1, "a", {"b": false}]', py="True", tup="(1, -2)", neg="-7"),
+        coder("get_time", zone="UTC"),
+        coder("get_time", zone="UTC") + "\n" + coder("search", query="q"),
+        coder("search", query="multi\nline\n  text  "),
+        coder("search", query='{"json": "object"}'),
+        "<tool_call>\n<function=search>\n<parameter=query>\nunfinished",
+        coder("search") ,
+        "No call.",
     ],
     "pythonic": [
         '[get_weather(city="Paris", unit="celsius")]',
@@ -245,6 +265,7 @@ ATOMIC = {
     "deepseekv31": ["<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>",
                     "<｜tool▁call▁end｜>", "<｜tool▁sep｜>"],
     "pythonic": ["<|python_start|>", "<|python_end|>"],
+    "qwen3_coder": ["<tool_call>", "</tool_call>"],
     "json_array": [],
 }
 

@@ -57,6 +57,7 @@ const std::map<std::string, std::vector<std::string>>& atomic_markers() {
        {"<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>",
         "<｜tool▁call▁end｜>", "<｜tool▁sep｜>"}},
       {"pythonic", {"<|python_start|>", "<|python_end|>"}},
+      {"qwen3_coder", {"<tool_call>", "</tool_call>"}},
   };
   return kMarkers;
 }
@@ -118,8 +119,9 @@ bool same_calls(const Streamed& s, const std::vector<ToolCallItem>& whole) {
   if (s.calls.size() != whole.size()) return false;
   for (size_t i = 0; i < whole.size(); ++i) {
     if (s.calls[i].first != whole[i].name.value_or("")) return false;
-    auto a = ordered_json::parse(s.calls[i].second, nullptr, false);
-    auto b = ordered_json::parse(whole[i].parameters, nullptr, false);
+    // (nlohmann::json: objects compare as Python dicts do, whatever their key order)
+    auto a = nlohmann::json::parse(s.calls[i].second, nullptr, false);
+    auto b = nlohmann::json::parse(whole[i].parameters, nullptr, false);
     if (a.is_discarded() || b.is_discarded() || a != b) return false;
   }
   return true;
@@ -274,7 +276,7 @@ TEST(FunctionCallParserTest, UnknownNameListsSupported) {
   EXPECT_EQ(
       parser.error().message,
       "Unsupported tool_call_parser: hermes (supported: deepseekv3, deepseekv31, llama3, mistral, "
-      "pythonic, qwen, qwen25)");
+      "pythonic, qwen, qwen25, qwen3_coder)");
 }
 
 TEST(FunctionCallParserTest, WithoutToolsTextPassesThrough) {

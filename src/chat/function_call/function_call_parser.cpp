@@ -10,6 +10,7 @@
 #include "chat/function_call/python_json.h"
 #include "chat/function_call/pythonic_detector.h"
 #include "chat/function_call/qwen25_detector.h"
+#include "chat/function_call/qwen3_coder_detector.h"
 
 namespace sglang::chat {
 namespace {
@@ -36,6 +37,7 @@ const std::vector<std::pair<std::string, Factory>>& table() {
       {"pythonic", make<PythonicDetector>()},
       {"qwen", make<Qwen25Detector>()},
       {"qwen25", make<Qwen25Detector>()},
+      {"qwen3_coder", make<Qwen3CoderDetector>()},
   };
   return kTable;
 }
