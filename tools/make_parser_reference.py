@@ -6,7 +6,7 @@ return for the texts below, fed whole and streamed in fixed chunkings. Run by ha
     /work/main/.venv-sglang-ref/bin/pip install --no-deps sglang==0.5.5
     /work/main/.venv-sglang-ref/bin/pip install partial_json_parser==0.2.1.1.post6 orjson==3.11.4 \
         pydantic==2.12.4 openai==2.6.1
-    /work/main/.venv-sglang-ref/bin/python tools/make_parser_reference.py
+    PYTHONHASHSEED=0 /work/main/.venv-sglang-ref/bin/python tools/make_parser_reference.py
 
 Only sglang.srt.function_call and sglang.srt.parser.reasoning_parser are imported: the package's
 __init__ (which pulls the whole runtime) is bypassed, and sglang.utils (numpy, IPython, ...) is
@@ -216,6 +216,15 @@ REASONING_CASES = [
     ("kimi", True, None, "◁think▷Kimi reasons.◁/think▷Answer."),
     ("glm45", True, None, "<think>glm</think>answer"),
     ("step3", True, None, "step3 reasoning</think>answer"),
+    ("qwen3", True, None, "Preamble <think>inner</think> after"),
+    ("qwen3", True, None, "<think></think>Empty reasoning."),
+    ("qwen3", True, True, "a</think>b</think>c"),
+    ("qwen3", False, True, "Held back until the end tag.</think>\n\nThen the answer."),
+    ("deepseek-r1", True, False, "R1 ignores force_reasoning=False.</think>Answer."),
+    ("kimi", True, True, "Kimi is never forced.◁/think▷Answer."),
+    ("minimax", True, None, "MiniMax starts thinking.</think>Answer."),
+    ("minimax-append-think", True, None, "Appended.</think>Answer."),
+    ("Qwen3", True, None, "<think>Mixed-case name.</think>ok"),
 ]
 
 
