@@ -86,6 +86,11 @@ def coder(name, **params):
     return f"<tool_call>\n<function={name}>\n{body}</function>\n</tool_call>"
 
 
+def glm(name, **args):
+    body = "".join(f"<arg_key>{k}</arg_key>\n<arg_value>{v}</arg_value>\n" for k, v in args.items())
+    return f"<tool_call>{name}\n{body}</tool_call>"
+
+
 TOOL_CASES = {
     "json_array": [
         "[" + W.replace('"arguments"', '"parameters"') + "]",
@@ -176,6 +181,17 @@ TOOL_CASES = {
         coder("search", query='{"json": "object"}'),
         "<tool_call>\n<function=search>\n<parameter=query>\nunfinished",
         coder("search") ,
+        "No call.",
+    ],
+    "glm45": [
+        glm("get_weather", city="Paris", unit="celsius"),
+        "Let me check.\n" + glm("get_weather", city="Paris"),
+        glm("get_weather", city="北京") + "\n" + glm("search", query="sglang c++"),
+        glm("get_weather", city="123"),
+        glm("search", query="x", n="3", flag="true", list='[1, "a"]', py="True", esc='a\\"b'),
+        glm("get_time", zone="UTC"),
+        glm("search", query="q") + " trailing text",
+        "<tool_call>search\n<arg_key>query</arg_key>\n<arg_value>unfinished",
         "No call.",
     ],
     "pythonic": [
@@ -275,6 +291,7 @@ ATOMIC = {
                     "<｜tool▁call▁end｜>", "<｜tool▁sep｜>"],
     "pythonic": ["<|python_start|>", "<|python_end|>"],
     "qwen3_coder": ["<tool_call>", "</tool_call>"],
+    "glm45": ["<tool_call>", "</tool_call>", "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>"],
     "json_array": [],
 }
 

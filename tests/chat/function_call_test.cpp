@@ -58,6 +58,8 @@ const std::map<std::string, std::vector<std::string>>& atomic_markers() {
         "<｜tool▁call▁end｜>", "<｜tool▁sep｜>"}},
       {"pythonic", {"<|python_start|>", "<|python_end|>"}},
       {"qwen3_coder", {"<tool_call>", "</tool_call>"}},
+      {"glm45",
+       {"<tool_call>", "</tool_call>", "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>"}},
   };
   return kMarkers;
 }
@@ -94,10 +96,12 @@ Streamed stream(const std::string& parser_name, const std::vector<std::string>& 
       auto [it, fresh] = slot.try_emplace(c.tool_index, out.calls.size());
       if (fresh) {
         out.calls.emplace_back();
-        if (parser_name != "pythonic" && (!c.name || !c.parameters.empty())) {
+        // (pythonic and glm emit each call whole: its name and arguments in one item)
+        if (parser_name != "pythonic" && parser_name != "glm45" &&
+            (!c.name || !c.parameters.empty())) {
           out.names_first = false;
         }
-      } else if (c.name && parser_name != "pythonic") {
+      } else if (c.name && parser_name != "pythonic" && parser_name != "glm45") {
         // (pythonic numbers the calls of each list from 0: a later list reuses the indices)
         out.names_first = false;
       }
@@ -273,10 +277,10 @@ TEST(ToolChoiceTest, ConflictingDefsAndParsing) {
 TEST(FunctionCallParserTest, UnknownNameListsSupported) {
   auto parser = FunctionCallParser::create("hermes", reference_tools());
   ASSERT_FALSE(parser.ok());
-  EXPECT_EQ(
-      parser.error().message,
-      "Unsupported tool_call_parser: hermes (supported: deepseekv3, deepseekv31, llama3, mistral, "
-      "pythonic, qwen, qwen25, qwen3_coder)");
+  EXPECT_EQ(parser.error().message,
+            "Unsupported tool_call_parser: hermes (supported: deepseekv3, deepseekv31, glm, glm45, "
+            "llama3, mistral, "
+            "pythonic, qwen, qwen25, qwen3_coder)");
 }
 
 TEST(FunctionCallParserTest, WithoutToolsTextPassesThrough) {

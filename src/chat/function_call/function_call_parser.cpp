@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "chat/function_call/deepseekv3_detector.h"
+#include "chat/function_call/glm4_moe_detector.h"
 #include "chat/function_call/json_array_detector.h"
 #include "chat/function_call/llama32_detector.h"
 #include "chat/function_call/mistral_detector.h"
@@ -32,6 +33,8 @@ const std::vector<std::pair<std::string, Factory>>& table() {
   static const std::vector<std::pair<std::string, Factory>> kTable = {
       {"deepseekv3", make_deepseek(DeepSeekV3Detector::Version::kV3)},
       {"deepseekv31", make_deepseek(DeepSeekV3Detector::Version::kV31)},
+      {"glm", make<Glm4MoeDetector>()},
+      {"glm45", make<Glm4MoeDetector>()},
       {"llama3", make<Llama32Detector>()},
       {"mistral", make<MistralDetector>()},
       {"pythonic", make<PythonicDetector>()},
