@@ -91,6 +91,15 @@ def glm(name, **args):
     return f"<tool_call>{name}\n{body}</tool_call>"
 
 
+def kimi(*calls):
+    parts = []
+    for i, c in enumerate(calls):
+        o = json.loads(c)
+        args = json.dumps(o["arguments"], ensure_ascii=False)
+        parts.append(f"<|tool_call_begin|>functions.{o['name']}:{i}<|tool_call_argument_begin|>{args}<|tool_call_end|>")
+    return "<|tool_calls_section_begin|>" + "".join(parts) + "<|tool_calls_section_end|>"
+
+
 TOOL_CASES = {
     "json_array": [
         "[" + W.replace('"arguments"', '"parameters"') + "]",
@@ -194,6 +203,17 @@ TOOL_CASES = {
         "<tool_call>search\n<arg_key>query</arg_key>\n<arg_value>unfinished",
         "No call.",
     ],
+    "kimi_k2": [
+        kimi(W),
+        "Let me check. " + kimi(W),
+        kimi(W, S),
+        kimi(U),
+        kimi(N),
+        kimi(X),
+        "<|tool_calls_section_begin|><|tool_call_begin|>get_weather:3<|tool_call_argument_begin|>"
+        '{"city": "Rome"}<|tool_call_end|><|tool_calls_section_end|>',
+        "No call.",
+    ],
     "pythonic": [
         '[get_weather(city="Paris", unit="celsius")]',
         "[get_weather(city='Paris'), search(query=\"sglang\")]",
@@ -291,6 +311,8 @@ ATOMIC = {
                     "<｜tool▁call▁end｜>", "<｜tool▁sep｜>"],
     "pythonic": ["<|python_start|>", "<|python_end|>"],
     "qwen3_coder": ["<tool_call>", "</tool_call>"],
+    "kimi_k2": ["<|tool_calls_section_begin|>", "<|tool_calls_section_end|>", "<|tool_call_begin|>",
+                "<|tool_call_argument_begin|>", "<|tool_call_end|>"],
     "glm45": ["<tool_call>", "</tool_call>", "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>"],
     "json_array": [],
 }

@@ -58,6 +58,9 @@ const std::map<std::string, std::vector<std::string>>& atomic_markers() {
         "<｜tool▁call▁end｜>", "<｜tool▁sep｜>"}},
       {"pythonic", {"<|python_start|>", "<|python_end|>"}},
       {"qwen3_coder", {"<tool_call>", "</tool_call>"}},
+      {"kimi_k2",
+       {"<|tool_calls_section_begin|>", "<|tool_calls_section_end|>", "<|tool_call_begin|>",
+        "<|tool_call_argument_begin|>", "<|tool_call_end|>"}},
       {"glm45",
        {"<tool_call>", "</tool_call>", "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>"}},
   };
@@ -279,7 +282,7 @@ TEST(FunctionCallParserTest, UnknownNameListsSupported) {
   ASSERT_FALSE(parser.ok());
   EXPECT_EQ(parser.error().message,
             "Unsupported tool_call_parser: hermes (supported: deepseekv3, deepseekv31, glm, glm45, "
-            "llama3, mistral, "
+            "kimi_k2, llama3, mistral, "
             "pythonic, qwen, qwen25, qwen3_coder)");
 }
 

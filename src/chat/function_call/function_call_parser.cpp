@@ -6,6 +6,7 @@
 #include "chat/function_call/deepseekv3_detector.h"
 #include "chat/function_call/glm4_moe_detector.h"
 #include "chat/function_call/json_array_detector.h"
+#include "chat/function_call/kimik2_detector.h"
 #include "chat/function_call/llama32_detector.h"
 #include "chat/function_call/mistral_detector.h"
 #include "chat/function_call/python_json.h"
@@ -35,6 +36,7 @@ const std::vector<std::pair<std::string, Factory>>& table() {
       {"deepseekv31", make_deepseek(DeepSeekV3Detector::Version::kV31)},
       {"glm", make<Glm4MoeDetector>()},
       {"glm45", make<Glm4MoeDetector>()},
+      {"kimi_k2", make<KimiK2Detector>()},
       {"llama3", make<Llama32Detector>()},
       {"mistral", make<MistralDetector>()},
       {"pythonic", make<PythonicDetector>()},
