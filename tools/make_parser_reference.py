@@ -6,7 +6,7 @@ return for the texts below, fed whole and streamed in fixed chunkings. Run by ha
     /work/main/.venv-sglang-ref/bin/pip install --no-deps sglang==0.5.5
     /work/main/.venv-sglang-ref/bin/pip install partial_json_parser==0.2.1.1.post6 orjson==3.11.4 \
         pydantic==2.12.4 openai==2.6.1
-    /work/main/.venv-sglang-ref/bin/python tools/make_parser_reference.py
+    PYTHONHASHSEED=0 /work/main/.venv-sglang-ref/bin/python tools/make_parser_reference.py
 
 Only sglang.srt.function_call and sglang.srt.parser.reasoning_parser are imported: the package's
 __init__ (which pulls the whole runtime) is bypassed, and sglang.utils (numpy, IPython, ...) is
@@ -60,6 +60,46 @@ def dsv3(*calls):
         parts.append(f"<｜tool▁call▁begin｜>function<｜tool▁sep｜>{name}\n```json\n{args}\n```<｜tool▁call▁end｜>")
     return "<｜tool▁calls▁begin｜>" + "\n".join(parts) + "<｜tool▁calls▁end｜>"
 
+def dsv31(*calls):
+    parts = []
+    for c in calls:
+        o = json.loads(c) if not c.startswith("!") else None
+        name, args = (o["name"], json.dumps(o["arguments"], ensure_ascii=False)) if o else ("get_weather", c[1:])
+        parts.append(f"<｜tool▁call▁begin｜>{name}<｜tool▁sep｜>{args}<｜tool▁call▁end｜>")
+    return "<｜tool▁calls▁begin｜>" + "".join(parts) + "<｜tool▁calls▁end｜>"
+
+
+# Argument texts that exercise the partial-JSON reading while streaming: escapes arriving in
+# pieces, literals, exponents, nesting, braces inside strings.
+EDGE_ARGS = [
+    '{"name": "search", "arguments": {"query": "say \\"hi\\" \\\\ \\u00e9\\u6771 \\ud83d\\ude00 {x} [y]"}}',
+    '{"name": "search", "arguments": {"query": "", "a": [], "b": {}, "c": [[1, [2]], {"d": {"e": null}}]}}',
+    '{"name": "search", "arguments": {"t": true, "f": false, "n": null, "x": -0.5e-3, "y": 1E+2, "z": 10}}',
+    '{"name":"search","arguments":{"query":"tight"}}',
+    '{ "name" : "search" , "arguments" : { "query" : "loose" } }',
+    '{"arguments": {"query": "args first"}, "name": "search"}',
+    '{"name": "search", "arguments": "a string, not an object"}',
+]
+
+def coder(name, **params):
+    body = "".join(f"<parameter={k}>\n{v}\n</parameter>\n" for k, v in params.items())
+    return f"<tool_call>\n<function={name}>\n{body}</function>\n</tool_call>"
+
+
+def glm(name, **args):
+    body = "".join(f"<arg_key>{k}</arg_key>\n<arg_value>{v}</arg_value>\n" for k, v in args.items())
+    return f"<tool_call>{name}\n{body}</tool_call>"
+
+
+def kimi(*calls):
+    parts = []
+    for i, c in enumerate(calls):
+        o = json.loads(c)
+        args = json.dumps(o["arguments"], ensure_ascii=False)
+        parts.append(f"<|tool_call_begin|>functions.{o['name']}:{i}<|tool_call_argument_begin|>{args}<|tool_call_end|>")
+    return "<|tool_calls_section_begin|>" + "".join(parts) + "<|tool_calls_section_end|>"
+
+
 TOOL_CASES = {
     "json_array": [
         "[" + W.replace('"arguments"', '"parameters"') + "]",
@@ -84,7 +124,9 @@ TOOL_CASES = {
         qwen('{"name": "get_weather", "arguments": {}}'),
         "No tools needed: the answer is 4.",
         "<tool_call>\n" + W[:40],
-    ],
+        qwen(W) + "\nBetween the calls.\n" + qwen(S),
+        "<tool_call>" + W + "</tool_call>",
+    ] + [qwen(a) for a in EDGE_ARGS],
     "qwen": [qwen(W, S)],
     "llama3": [
         "<|python_tag|>" + W,
@@ -99,7 +141,9 @@ TOOL_CASES = {
         '{"name": "get_weather", "parameters": {"city": "Rome"}}',
         "Plain answer, no call.",
         W + " trailing words",
-    ],
+        W + "; " + S,
+        "<|python_tag|>" + W + ";" + S,
+    ] + EDGE_ARGS,
     "mistral": [
         "[TOOL_CALLS] [" + W + "]",
         "[TOOL_CALLS] [" + W + ", " + S + "]",
@@ -110,7 +154,9 @@ TOOL_CASES = {
         "[TOOL_CALLS] [" + BAD + "]",
         "[TOOL_CALLS] [" + W + "] and after",
         "No call [here].",
-    ],
+        "[TOOL_CALLS][" + W + "]",
+        "[TOOL_CALLS] [" + W + "," + S + "]",
+    ] + ["[TOOL_CALLS] [" + a + "]" for a in EDGE_ARGS],
     "deepseekv3": [
         dsv3(W),
         "Let me see.\n" + dsv3(W),
@@ -120,6 +166,53 @@ TOOL_CASES = {
         dsv3(X),
         dsv3('!{"city": }'),
         "Nothing to call.",
+    ],
+    "deepseekv31": [
+        dsv31(W),
+        "Let me see.\n" + dsv31(W),
+        dsv31(W, S),
+        dsv31(U),
+        dsv31(N),
+        dsv31(X),
+        dsv31('!{"city": }'),
+        "Nothing to call.",
+    ],
+    "qwen3_coder": [
+        coder("get_weather", city="Paris", unit="celsius"),
+        "Let me check.\n" + coder("get_weather", city="Paris"),
+        coder("get_weather", city="Paris") + "\n" + coder("search", query="sglang c++"),
+        coder("get_weather", city="東京 &amp; café ☕"),
+        coder("search", query="x", n="3", x="1.5", flag="true", none="null",
+              list='[1, "a", {"b": false}]', py="True", tup="(1, -2)", neg="-7"),
+        coder("get_time", zone="UTC"),
+        coder("get_time", zone="UTC") + "\n" + coder("search", query="q"),
+        coder("search", query="multi\nline\n  text  "),
+        coder("search", query='{"json": "object"}'),
+        "<tool_call>\n<function=search>\n<parameter=query>\nunfinished",
+        coder("search") ,
+        "No call.",
+    ],
+    "glm45": [
+        glm("get_weather", city="Paris", unit="celsius"),
+        "Let me check.\n" + glm("get_weather", city="Paris"),
+        glm("get_weather", city="北京") + "\n" + glm("search", query="sglang c++"),
+        glm("get_weather", city="123"),
+        glm("search", query="x", n="3", flag="true", list='[1, "a"]', py="True", esc='a\\"b'),
+        glm("get_time", zone="UTC"),
+        glm("search", query="q") + " trailing text",
+        "<tool_call>search\n<arg_key>query</arg_key>\n<arg_value>unfinished",
+        "No call.",
+    ],
+    "kimi_k2": [
+        kimi(W),
+        "Let me check. " + kimi(W),
+        kimi(W, S),
+        kimi(U),
+        kimi(N),
+        kimi(X),
+        "<|tool_calls_section_begin|><|tool_call_begin|>get_weather:3<|tool_call_argument_begin|>"
+        '{"city": "Rome"}<|tool_call_end|><|tool_calls_section_end|>',
+        "No call.",
     ],
     "pythonic": [
         '[get_weather(city="Paris", unit="celsius")]',
@@ -132,6 +225,13 @@ TOOL_CASES = {
         '<|python_start|>[get_weather(city="Paris")]<|python_end|>',
         "A list [1, 2, 3] of numbers.",
         "No call at all.",
+        '[search(query="[nested] brackets")]',
+        '[search(query="a]b")]',
+        "[get_weather(city='Paris'),\n search(query='multi\\nline')]",
+        '[search(query="x", n=1_000, h=0x1F, f=.5, e=1e3, d={"k": [1, {"z": None}]})]',
+        '[search(query="x")] then [get_weather(city="Rome")]',
+        '[search("positional", query="x")]',
+        '[api.search(query="x"), search(query="y")]',
     ],
 }
 
@@ -152,6 +252,15 @@ REASONING_CASES = [
     ("kimi", True, None, "◁think▷Kimi reasons.◁/think▷Answer."),
     ("glm45", True, None, "<think>glm</think>answer"),
     ("step3", True, None, "step3 reasoning</think>answer"),
+    ("qwen3", True, None, "Preamble <think>inner</think> after"),
+    ("qwen3", True, None, "<think></think>Empty reasoning."),
+    ("qwen3", True, True, "a</think>b</think>c"),
+    ("qwen3", False, True, "Held back until the end tag.</think>\n\nThen the answer."),
+    ("deepseek-r1", True, False, "R1 ignores force_reasoning=False.</think>Answer."),
+    ("kimi", True, True, "Kimi is never forced.◁/think▷Answer."),
+    ("minimax", True, None, "MiniMax starts thinking.</think>Answer."),
+    ("minimax-append-think", True, None, "Appended.</think>Answer."),
+    ("Qwen3", True, None, "<think>Mixed-case name.</think>ok"),
 ]
 
 
@@ -198,7 +307,13 @@ ATOMIC = {
     "mistral": ["[TOOL_CALLS]"],
     "deepseekv3": ["<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>",
                    "<｜tool▁call▁end｜>", "<｜tool▁sep｜>"],
+    "deepseekv31": ["<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>",
+                    "<｜tool▁call▁end｜>", "<｜tool▁sep｜>"],
     "pythonic": ["<|python_start|>", "<|python_end|>"],
+    "qwen3_coder": ["<tool_call>", "</tool_call>"],
+    "kimi_k2": ["<|tool_calls_section_begin|>", "<|tool_calls_section_end|>", "<|tool_call_begin|>",
+                "<|tool_call_argument_begin|>", "<|tool_call_end|>"],
+    "glm45": ["<tool_call>", "</tool_call>", "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>"],
     "json_array": [],
 }
 

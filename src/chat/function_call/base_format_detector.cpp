@@ -19,7 +19,9 @@ bool truthy(const nlohmann::ordered_json& v) {
   if (v.is_number_integer()) return v.get<int64_t>() != 0;
   if (v.is_number_unsigned()) return v.get<uint64_t>() != 0;
   if (v.is_number_float()) return v.get<double>() != 0.0;
-  if (v.is_string() || v.is_array() || v.is_object()) return !v.empty();
+  // (json::empty() is false for every string, so strings are asked themselves)
+  if (v.is_string()) return !v.get_ref<const std::string&>().empty();
+  if (v.is_array() || v.is_object()) return !v.empty();
   return false;
 }
 

@@ -15,9 +15,28 @@ std::string_view group(std::string_view text, const Pattern::Groups& g, size_t i
                                               : text.substr(g[i].first, g[i].second - g[i].first);
 }
 
+// The patterns of each version, and which groups hold the name and the arguments.
+struct Format {
+  const Pattern& detail;   // one whole call
+  const Pattern& partial;  // the call being streamed
+  size_t name_group, args_group;
+  std::vector<std::string_view> normal_text_drops;  // removed from plain text while streaming
+};
+
+const Format& format(DeepSeekV3Detector::Version version) {
+  static const Pattern kV3Detail(
+      "<｜tool▁call▁begin｜>(.*)<｜tool▁sep｜>(.*)\\n```json\\n(.*)\\n```<｜tool▁call▁end｜>");
+  static const Pattern kV3Partial(
+      "<｜tool▁call▁begin｜>(.*)<｜tool▁sep｜>(.*)\\n```json\\n(.*)\\n```.*");
+  static const Pattern kV31Detail("<｜tool▁call▁begin｜>(.*)<｜tool▁sep｜>(.*)<｜tool▁call▁end｜>");
+  static const Format kV3{kV3Detail, kV3Partial, 2, 3, {"<｜tool▁calls▁end｜>", "```", kCallEnd}};
+  static const Format kV31{kV31Detail, kV31Detail, 1, 2, {"<｜tool▁calls▁end｜>", kCallEnd}};
+  return version == DeepSeekV3Detector::Version::kV3 ? kV3 : kV31;
+}
+
 }  // namespace
 
-DeepSeekV3Detector::DeepSeekV3Detector() {
+DeepSeekV3Detector::DeepSeekV3Detector(Version version) : version_(version) {
   bot_token_ = "<｜tool▁calls▁begin｜>";
   eot_token_ = "<｜tool▁calls▁end｜>";
 }
@@ -31,19 +50,19 @@ StreamingParseResult DeepSeekV3Detector::detect_and_parse(std::string_view text,
   size_t idx = text.find(bot_token_);
   if (idx == std::string_view::npos) return {std::string(text), {}};
   static const Pattern kCall("<｜tool▁call▁begin｜>.*?<｜tool▁call▁end｜>");
-  static const Pattern kDetail(
-      "<｜tool▁call▁begin｜>(.*)<｜tool▁sep｜>(.*)\\n```json\\n(.*)\\n```<｜tool▁call▁end｜>");
+  const Format& f = format(version_);
   StreamingParseResult out;
   out.normal_text = std::string(python_strip(text.substr(0, idx)));
   for (std::string_view call : kCall.find_all(text)) {
-    auto detail = kDetail.search(call);
-    auto args = detail ? nlohmann::ordered_json::parse(group(call, *detail, 3), nullptr, false)
-                       : nlohmann::ordered_json(nlohmann::ordered_json::value_t::discarded);
+    auto detail = f.detail.search(call);
+    auto args =
+        detail ? nlohmann::ordered_json::parse(group(call, *detail, f.args_group), nullptr, false)
+               : nlohmann::ordered_json(nlohmann::ordered_json::value_t::discarded);
     if (args.is_discarded()) {
       // As SGLang: any failure returns the whole text as normal text, no calls.
       return {std::string(text), {}};
     }
-    nlohmann::ordered_json action = {{"name", std::string(group(call, *detail, 2))},
+    nlohmann::ordered_json action = {{"name", std::string(group(call, *detail, f.name_group))},
                                      {"parameters", std::move(args)}};
     auto calls = parse_base_json(action, tools);
     out.calls.insert(out.calls.end(), calls.begin(), calls.end());
@@ -68,14 +87,13 @@ StreamingParseResult DeepSeekV3Detector::parse_streaming_increment(
     return {normal, {}};
   }
 
-  static const Pattern kPartial(
-      "<｜tool▁call▁begin｜>(.*)<｜tool▁sep｜>(.*)\\n```json\\n(.*)\\n```.*");
+  const Format& f = format(version_);
   std::string_view subject = complete_utf8_prefix(current_text);
-  auto match = kPartial.search(subject);
+  auto match = f.partial.search(subject);
   StreamingParseResult res;
   if (!match) return res;
-  std::string func_name(python_strip(group(subject, *match, 2)));
-  std::string func_args_raw(python_strip(group(subject, *match, 3)));
+  std::string func_name(python_strip(group(subject, *match, f.name_group)));
+  std::string func_args_raw(python_strip(group(subject, *match, f.args_group)));
   if (current_tool_id_ == -1) {
     current_tool_id_ = 0;
     prev_tool_call_arr_.clear();

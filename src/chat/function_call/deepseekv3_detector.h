@@ -2,14 +2,19 @@
 // DeepSeek V3 tool calls (SGLang's DeepSeekV3Detector, "deepseekv3", v0.5.5):
 // <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\n{ARGS}\n```<｜tool▁call▁end｜>...<｜tool▁calls▁end｜>
 // Its streaming path has its own algorithm: arguments stream as the raw text the model writes,
-// and names are not checked against the tools.
+// and names are not checked against the tools. DeepSeek V3.1 ("deepseekv31",
+// DeepSeekV31Detector) is the same algorithm over
+// <｜tool▁call▁begin｜>NAME<｜tool▁sep｜>{ARGS}<｜tool▁call▁end｜>.
+#include <memory>
+
 #include "chat/function_call/base_format_detector.h"
 
 namespace sglang::chat {
 
 class DeepSeekV3Detector : public BaseFormatDetector {
  public:
-  DeepSeekV3Detector();
+  enum class Version { kV3, kV31 };
+  explicit DeepSeekV3Detector(Version version = Version::kV3);
   bool has_tool_call(std::string_view text) const override;
   StreamingParseResult detect_and_parse(std::string_view text,
                                         const std::vector<Tool>& tools) override;
@@ -17,6 +22,7 @@ class DeepSeekV3Detector : public BaseFormatDetector {
                                                  const std::vector<Tool>& tools) override;
 
  private:
+  Version version_;
   std::string last_arguments_;
 };
 

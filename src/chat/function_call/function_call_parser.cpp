@@ -4,12 +4,15 @@
 #include <utility>
 
 #include "chat/function_call/deepseekv3_detector.h"
+#include "chat/function_call/glm4_moe_detector.h"
 #include "chat/function_call/json_array_detector.h"
+#include "chat/function_call/kimik2_detector.h"
 #include "chat/function_call/llama32_detector.h"
 #include "chat/function_call/mistral_detector.h"
 #include "chat/function_call/python_json.h"
 #include "chat/function_call/pythonic_detector.h"
 #include "chat/function_call/qwen25_detector.h"
+#include "chat/function_call/qwen3_coder_detector.h"
 
 namespace sglang::chat {
 namespace {
@@ -21,13 +24,25 @@ Factory make() {
   return [] { return std::make_unique<T>(); };
 }
 
+Factory make_deepseek(DeepSeekV3Detector::Version version) {
+  return [version] { return std::make_unique<DeepSeekV3Detector>(version); };
+}
+
 // SGLang's ToolCallParserEnum, the names implemented here. (SGLang 0.5.5 has no "hermes":
 // Hermes-format models, e.g. Qwen 2.5, use "qwen25".)
 const std::vector<std::pair<std::string, Factory>>& table() {
   static const std::vector<std::pair<std::string, Factory>> kTable = {
-      {"deepseekv3", make<DeepSeekV3Detector>()}, {"llama3", make<Llama32Detector>()},
-      {"mistral", make<MistralDetector>()},       {"pythonic", make<PythonicDetector>()},
-      {"qwen", make<Qwen25Detector>()},           {"qwen25", make<Qwen25Detector>()},
+      {"deepseekv3", make_deepseek(DeepSeekV3Detector::Version::kV3)},
+      {"deepseekv31", make_deepseek(DeepSeekV3Detector::Version::kV31)},
+      {"glm", make<Glm4MoeDetector>()},
+      {"glm45", make<Glm4MoeDetector>()},
+      {"kimi_k2", make<KimiK2Detector>()},
+      {"llama3", make<Llama32Detector>()},
+      {"mistral", make<MistralDetector>()},
+      {"pythonic", make<PythonicDetector>()},
+      {"qwen", make<Qwen25Detector>()},
+      {"qwen25", make<Qwen25Detector>()},
+      {"qwen3_coder", make<Qwen3CoderDetector>()},
   };
   return kTable;
 }

@@ -1,5 +1,6 @@
 #include "chat/function_call/partial_json.h"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -222,7 +223,80 @@ class Completer {
   Fault fault_ = Fault::kNone;
 };
 
-Result<nlohmann::ordered_json> read_json(const std::string& text) {
+uint32_t hex4(std::string_view s) {
+  uint32_t v = 0;
+  for (char c : s) {
+    v <<= 4;
+    if (c >= '0' && c <= '9') {
+      v |= static_cast<uint32_t>(c - '0');
+    } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
+      v |= static_cast<uint32_t>((c | 0x20) - 'a' + 10);
+    } else {
+      return 0xFFFFFFFF;
+    }
+  }
+  return v;
+}
+
+// Python's json reads a lone UTF-16 surrogate escape (a pair cut in two while streaming) into
+// its str, and json.dumps writes it back as \udXXX; nlohmann refuses it. A lone surrogate is
+// carried as a code point of kLoneSurrogateBase + (unit - 0xD800) instead, which
+// python_json_dumps turns back into the escape. Returns whether any was found.
+bool mask_lone_surrogates(std::string& text) {
+  std::string out;
+  bool found = false, in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (!in_string) {
+      in_string = c == '"';
+      out += c;
+      continue;
+    }
+    if (c == '"') {
+      in_string = false;
+      out += c;
+      continue;
+    }
+    if (c != '\\' || i + 1 >= text.size()) {
+      out += c;
+      continue;
+    }
+    if (text[i + 1] != 'u' || i + 6 > text.size()) {
+      out += text.substr(i, 2);
+      ++i;
+      continue;
+    }
+    uint32_t unit = hex4(std::string_view(text).substr(i + 2, 4));
+    bool high = unit >= 0xD800 && unit <= 0xDBFF;
+    bool low = unit >= 0xDC00 && unit <= 0xDFFF;
+    if (high && i + 12 <= text.size() && text[i + 6] == '\\' && text[i + 7] == 'u') {
+      uint32_t next = hex4(std::string_view(text).substr(i + 8, 4));
+      if (next >= 0xDC00 && next <= 0xDFFF) {
+        out += text.substr(i, 12);
+        i += 11;
+        continue;
+      }
+    }
+    if (!high && !low) {
+      out += text.substr(i, 6);
+      i += 5;
+      continue;
+    }
+    found = true;
+    uint32_t cp = kLoneSurrogateBase + (unit - 0xD800);
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+    i += 5;
+  }
+  text = std::move(out);
+  return found;
+}
+
+Result<nlohmann::ordered_json> read_json(std::string text, bool* lone_surrogates = nullptr) {
+  bool found = mask_lone_surrogates(text);
+  if (lone_surrogates != nullptr) *lone_surrogates = found;
   auto value = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) {
     return make_error(ErrorCode::kInvalidArgument, "malformed JSON: " + text);
@@ -277,9 +351,10 @@ Result<PartialJson> parse_partial_json(std::string_view full_text, unsigned allo
   if (step->done) {
     // Whole value: json.loads when only blanks follow, else raw_decode up to its end.
     size_t end = lead + step->end;
-    SGLANG_ASSIGN_OR_RETURN(out.value, read_json(std::string(text.substr(lead, step->end))));
+    bool lone = false;
+    SGLANG_ASSIGN_OR_RETURN(out.value, read_json(std::string(text.substr(lead, step->end)), &lone));
     out.consumed = completer.skip_blank(end) == text.size() ? full_text.size() : end;
-    out.complete = true;
+    out.complete = !lone;  // orjson, which SGLang asks, refuses lone surrogates
     return out;
   }
   SGLANG_ASSIGN_OR_RETURN(out.value,

@@ -5,6 +5,7 @@
 // completes it (an unfinished string is closed, an unfinished container closed after its last
 // complete member, a value that is not allowed partial dropped with its key) and then read as
 // JSON; a complete value followed by more text is read as json.JSONDecoder.raw_decode reads it.
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string_view>
 
@@ -25,6 +26,10 @@ inline constexpr unsigned kInfinity = 128;
 inline constexpr unsigned kNegInfinity = 256;
 inline constexpr unsigned kAll = 511;
 }  // namespace allow
+
+// A lone UTF-16 surrogate escape in a string (Python keeps one; see python_json_dumps) is held
+// as the code point kLoneSurrogateBase + (unit - 0xD800), in Supplementary Private Use Area-A.
+inline constexpr uint32_t kLoneSurrogateBase = 0xF0000;
 
 struct PartialJson {
   nlohmann::ordered_json value;

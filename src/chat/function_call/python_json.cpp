@@ -1,5 +1,7 @@
 #include "chat/function_call/python_json.h"
 
+#include "chat/function_call/partial_json.h"
+
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -124,12 +126,19 @@ void append_python_string(std::string_view s, bool ensure_ascii, std::string& ou
     if (c < 0x20 || (ensure_ascii && c == 0x7F)) {
       append_u_escape(c, out);
       ++i;
-    } else if (c < 0x80 || !ensure_ascii) {
+    } else if (c < 0x80 || (!ensure_ascii && c != 0xF3)) {
       out += static_cast<char>(c);
       ++i;
     } else {
+      size_t at = i;
       uint32_t cp = decode_utf8(s, i);
-      if (cp >= 0x10000) {
+      if (cp >= kLoneSurrogateBase && cp < kLoneSurrogateBase + 0x800) {
+        // A lone surrogate read by parse_partial_json: Python writes it as an escape (and, with
+        // ensure_ascii off, as a surrogate no UTF-8 can hold; the escape stands in for it).
+        append_u_escape(0xD800 + (cp - kLoneSurrogateBase), out);
+      } else if (!ensure_ascii) {
+        out.append(s.substr(at, i - at));
+      } else if (cp >= 0x10000) {
         cp -= 0x10000;
         append_u_escape(0xD800 + (cp >> 10), out);
         append_u_escape(0xDC00 + (cp & 0x3FF), out);

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <limits>
 
 #include "chat/function_call/python_json.h"
 
@@ -36,7 +37,16 @@ void append_utf8(uint32_t cp, std::string& out) {
 
 class Reader {
  public:
-  explicit Reader(std::string_view s) : s_(s) {}
+  explicit Reader(std::string_view s, bool literal_eval = false)
+      : s_(s), literal_eval_(literal_eval) {}
+
+  std::optional<nlohmann::ordered_json> whole_literal() {
+    skip();
+    auto v = literal();
+    skip();
+    if (!v || i_ != s_.size()) return std::nullopt;
+    return v;
+  }
 
   std::optional<std::vector<PythonCall>> call_list() {
     skip();
@@ -150,6 +160,44 @@ class Reader {
       return dict;
     }
     if (c == '"' || c == '\'') return string_literal();
+    if (literal_eval_ && (c == '-' || c == '+')) {
+      // literal_eval folds a sign into a number (ast.UnaryOp over a Constant).
+      ++i_;
+      skip();
+      if (i_ >= s_.size() || !((s_[i_] >= '0' && s_[i_] <= '9') || s_[i_] == '.')) {
+        return std::nullopt;
+      }
+      auto v = number();
+      if (!v || c == '+') return v;
+      if (v->is_number_float()) return nlohmann::ordered_json(-v->get<double>());
+      if (v->is_number_integer()) return nlohmann::ordered_json(-v->get<int64_t>());
+      if (v->get<uint64_t>() == uint64_t{1} << 63) {
+        return nlohmann::ordered_json(std::numeric_limits<int64_t>::min());
+      }
+      return std::nullopt;
+    }
+    if (literal_eval_ && c == '(') {
+      // A tuple, which json.dumps writes as a list; (x) alone is x.
+      ++i_;
+      auto list = nlohmann::ordered_json::array();
+      bool comma = false;
+      skip();
+      while (!peek(')')) {
+        auto v = literal();
+        if (!v) return std::nullopt;
+        list.push_back(std::move(*v));
+        skip();
+        if (eat(',')) {
+          comma = true;
+          skip();
+          continue;
+        }
+        if (!peek(')')) return std::nullopt;
+      }
+      ++i_;
+      if (list.size() == 1 && !comma) return list[0];
+      return list;
+    }
     if ((c >= '0' && c <= '9') ||
         (c == '.' && i_ + 1 < s_.size() && s_[i_ + 1] >= '0' && s_[i_ + 1] <= '9')) {
       return number();
@@ -394,6 +442,7 @@ class Reader {
   }
 
   std::string_view s_;
+  bool literal_eval_ = false;
   size_t i_ = 0;
 };
 
@@ -401,6 +450,10 @@ class Reader {
 
 std::optional<std::vector<PythonCall>> parse_python_call_list(std::string_view text) {
   return Reader(text).call_list();
+}
+
+std::optional<nlohmann::ordered_json> parse_python_literal(std::string_view text) {
+  return Reader(text, /*literal_eval=*/true).whole_literal();
 }
 
 }  // namespace sglang::chat

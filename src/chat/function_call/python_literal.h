@@ -21,4 +21,8 @@ struct PythonCall {
 // reports no calls).
 std::optional<std::vector<PythonCall>> parse_python_call_list(std::string_view text);
 
+// ast.literal_eval of `text` for the values JSON can hold: the literals above plus signed
+// numbers and tuples (as lists); nullopt for anything else.
+std::optional<nlohmann::ordered_json> parse_python_literal(std::string_view text);
+
 }  // namespace sglang::chat

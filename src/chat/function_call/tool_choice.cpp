@@ -9,7 +9,11 @@ using nlohmann::ordered_json;
 
 // _get_tool_schema: one call of `tool`, its parameters schema or an empty object's.
 ordered_json tool_schema(const Tool& tool) {
-  const bool has_parameters = !tool.parameters.is_null() && !tool.parameters.empty();
+  // Python truthiness of `parameters`: null, {}, [], "" fall back to the empty object's schema.
+  const auto& p = tool.parameters;
+  const bool has_parameters = p.is_string()    ? !p.get_ref<const std::string&>().empty()
+                              : p.is_boolean() ? p.get<bool>()
+                                               : !p.is_null() && !p.empty();
   ordered_json parameters =
       has_parameters ? tool.parameters
                      : ordered_json{{"type", "object"}, {"properties", ordered_json::object()}};
