@@ -203,6 +203,7 @@ void ApiServer::handle(const http::Request& req, std::shared_ptr<http::Exchange>
   }
   if (p == "/encode" || p == "/classify") return put_or_post ? encode(req, ex) : not_allowed();
   if (p == "/v1/rerank") return put_or_post ? rerank(req, ex) : not_allowed();
+  if (p == "/v1/score") return post ? score(req, ex) : not_allowed();
   if (p == "/health" || p == "/health_generate") {
     return get ? health(req, ex, p == "/health_generate") : not_allowed();
   }

@@ -43,6 +43,7 @@ class ApiServer {
   void generate(const http::Request& req, std::shared_ptr<http::Exchange> ex);
   void encode(const http::Request& req, std::shared_ptr<http::Exchange> ex);  // and /classify
   void rerank(const http::Request& req, std::shared_ptr<http::Exchange> ex);  // rerank_route.cpp
+  void score(const http::Request& req, std::shared_ptr<http::Exchange> ex);   // score_route.cpp
   void model_info(std::shared_ptr<http::Exchange> ex);
   void server_info(std::shared_ptr<http::Exchange> ex);
   void health(const http::Request& req, std::shared_ptr<http::Exchange> ex, bool generate);

@@ -1,5 +1,6 @@
 // POST /generate: SGLang's GenerateReqInput in, SGLang's output dicts out (one, or a list for a
 // batch or n > 1), as one JSON body or as SSE events ("data: {...}\n\n" ... "data: [DONE]\n\n").
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -44,6 +45,10 @@ class GenerateCall : public std::enable_shared_from_this<GenerateCall> {
     std::vector<int32_t> output_ids;
     json output_token_logprobs = json::array(), output_top_logprobs = json::array();
     json input_token_logprobs = json::array(), input_top_logprobs = json::array();
+    json input_token_ids_logprobs = json::array(), output_token_ids_logprobs = json::array();
+    // --incremental-streaming-output: how much of the text and of the output positions the
+    // stream has sent already.
+    size_t sent_text = 0, sent_outputs = 0;
     bool finished = false;
     std::optional<FinishReason> finish;
     int64_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
@@ -61,9 +66,15 @@ class GenerateCall : public std::enable_shared_from_this<GenerateCall> {
  private:
   json token_logprob_entry(int32_t token, std::optional<float> logprob) const;
   json top_entry(const std::vector<TokenLogprob>& top) const;
+  // SGLang's token_ids_logprob, once for all prompts or per prompt; empty: none asked.
+  Result<std::vector<std::vector<int32_t>>> parse_token_ids_logprob(const nlohmann::json& body,
+                                                                    size_t num_prompts,
+                                                                    int64_t n) const;
   void drain();
   void absorb(Item& it, StepOutput& out);
-  json output_json(const Item& it, bool final);
+  // With --incremental-streaming-output, a streamed chunk holds only what `it` has not sent yet,
+  // and the call marks it sent.
+  json output_json(Item& it, bool final);
   std::string final_text(const Item& it) const;
 
   ApiServer& server_;
@@ -73,6 +84,7 @@ class GenerateCall : public std::enable_shared_from_this<GenerateCall> {
   bool batch_ = false;  // the response is a list
   bool stream_ = false;
   bool return_text_in_logprobs_ = false;
+  bool incremental_ = false;  // --incremental-streaming-output, for a streamed call
   bool done_ = false;
   bool first_sent_ = false;
   std::string weight_version_;
@@ -89,6 +101,58 @@ json GenerateCall::top_entry(const std::vector<TokenLogprob>& top) const {
   json arr = json::array();
   for (const auto& t : top) arr.push_back(token_logprob_entry(t.token_id, t.logprob));
   return arr;
+}
+
+Result<std::vector<std::vector<int32_t>>> GenerateCall::parse_token_ids_logprob(
+    const nlohmann::json& body, size_t num_prompts, int64_t n) const {
+  auto bad = [](std::string m) { return make_error(ErrorCode::kInvalidArgument, std::move(m)); };
+  std::vector<std::vector<int32_t>> out(num_prompts);
+  auto it = body.find("token_ids_logprob");
+  if (it == body.end() || it->is_null()) return out;
+  auto ids_of = [&](const nlohmann::json& list) -> Result<std::vector<int32_t>> {
+    std::vector<int32_t> ids;
+    for (const auto& x : list) {
+      if (!x.is_number_integer()) {
+        return bad(
+            "token_ids_logprob must be an integer, a list of integers or a list of lists "
+            "of integers.");
+      }
+      ids.push_back(static_cast<int32_t>(x.get<int64_t>()));
+    }
+    return ids;
+  };
+  // As SGLang's GenerateReqInput._normalize_logprob_params: an id or a list of ids is asked for
+  // every prompt, a list of lists gives each prompt its own (not with n > 1); an empty list is
+  // none.
+  const nlohmann::json& v = *it;
+  if (v.is_number_integer()) {
+    for (auto& ids : out) ids = {static_cast<int32_t>(v.get<int64_t>())};
+    return out;
+  }
+  if (!v.is_array()) {
+    return bad(
+        "token_ids_logprob must be an integer, a list of integers or a list of lists of "
+        "integers.");
+  }
+  if (v.empty()) return out;
+  if (!v[0].is_array()) {
+    SGLANG_ASSIGN_OR_RETURN(auto ids, ids_of(v));
+    for (auto& o : out) o = ids;
+    return out;
+  }
+  if (n > 1) return bad("Cannot use list token_ids_logprob with parallel_sample_num > 1");
+  if (!batch_ || v.size() != num_prompts) {
+    return bad("token_ids_logprob must give one list of token ids per prompt.");
+  }
+  for (size_t i = 0; i < num_prompts; ++i) {
+    if (!v[i].is_array()) {
+      return bad(
+          "token_ids_logprob must be an integer, a list of integers or a list of lists of "
+          "integers.");
+    }
+    SGLANG_ASSIGN_OR_RETURN(out[i], ids_of(v[i]));
+  }
+  return out;
 }
 
 Status GenerateCall::parse(const nlohmann::json& body) {
@@ -164,6 +228,17 @@ Status GenerateCall::parse(const nlohmann::json& body) {
   if (batch_ && prompts.empty()) return bad("The batch is empty.");
   stream_ = body.value("stream", false);
   return_text_in_logprobs_ = body.value("return_text_in_logprobs", false);
+  // As SGLang's TokenizerManager: with the flag, each streamed chunk carries only what is new.
+  incremental_ = stream_ && server_.args_.flag("incremental_streaming_output");
+  std::vector<std::vector<int32_t>> token_ids_logprob;
+  {
+    const nlohmann::json* sp0 = per_prompt(body, "sampling_params", 0, batch_);
+    int64_t n0 = 1;
+    if (sp0 && sp0->is_object() && sp0->contains("n") && (*sp0)["n"].is_number_integer()) {
+      n0 = (*sp0)["n"].get<int64_t>();
+    }
+    SGLANG_ASSIGN_OR_RETURN(token_ids_logprob, parse_token_ids_logprob(body, prompts.size(), n0));
+  }
 
   for (size_t i = 0; i < prompts.size(); ++i) {
     const nlohmann::json* sp = per_prompt(body, "sampling_params", i, batch_);
@@ -187,6 +262,7 @@ Status GenerateCall::parse(const nlohmann::json& body) {
       lp.logprob_start_len = v->get<int64_t>();
     }
     if (lp.top_logprobs_num < 0) return bad("top_logprobs_num must be non-negative.");
+    lp.token_ids_logprob = token_ids_logprob[i];
     std::string rid;
     if (body.contains("rid") && !body["rid"].is_null()) {
       const nlohmann::json& r = body["rid"];
@@ -288,11 +364,19 @@ void GenerateCall::absorb(Item& it, StepOutput& out) {
       it.output_top_logprobs.push_back(top_entry(out.new_top_logprobs[k]));
     }
   }
+  for (const auto& asked : out.new_token_ids_logprobs) {
+    it.output_token_ids_logprobs.push_back(asked.empty() ? json(nullptr) : top_entry(asked));
+  }
   if (!out.input_logprobs.empty()) {
     for (const auto& il : out.input_logprobs) {
       it.input_token_logprobs.push_back(token_logprob_entry(il.token_id, il.logprob));
       if (it.logprob.top_logprobs_num > 0) {
         it.input_top_logprobs.push_back(il.logprob ? top_entry(il.top) : json(nullptr));
+      }
+      // As SGLang's detokenize_top_logprobs_tokens: a position without values is null.
+      if (!it.logprob.token_ids_logprob.empty()) {
+        it.input_token_ids_logprobs.push_back(il.token_ids.empty() ? json(nullptr)
+                                                                   : top_entry(il.token_ids));
       }
     }
   }
@@ -316,7 +400,18 @@ std::string GenerateCall::final_text(const Item& it) const {
   return it.text;
 }
 
-json GenerateCall::output_json(const Item& it, bool final) {
+namespace {
+
+// The entries of `list` from `offset` on (SGLang's _slice_streaming_output_meta_info).
+json tail_of(const json& list, size_t offset) {
+  json out = json::array();
+  for (size_t i = offset; i < list.size(); ++i) out.push_back(list[i]);
+  return out;
+}
+
+}  // namespace
+
+json GenerateCall::output_json(Item& it, bool final) {
   // meta_info keys in SGLang's order.
   json meta;
   meta["id"] = it.rid;
@@ -324,12 +419,19 @@ json GenerateCall::output_json(const Item& it, bool final) {
   meta["prompt_tokens"] = it.prompt_tokens;
   meta["weight_version"] = weight_version_;
   meta["total_retractions"] = 0;
+  // As SGLang's incremental streaming: output-side lists from the first position not yet sent;
+  // the input side and the counters stay whole.
+  const size_t offset = incremental_ ? it.sent_outputs : 0;
   if (it.logprob.return_logprob) {
     meta["input_token_logprobs"] = it.input_token_logprobs;
-    meta["output_token_logprobs"] = it.output_token_logprobs;
+    meta["output_token_logprobs"] = tail_of(it.output_token_logprobs, offset);
     if (it.logprob.top_logprobs_num > 0) {
       meta["input_top_logprobs"] = it.input_top_logprobs;
-      meta["output_top_logprobs"] = it.output_top_logprobs;
+      meta["output_top_logprobs"] = tail_of(it.output_top_logprobs, offset);
+    }
+    if (!it.logprob.token_ids_logprob.empty()) {
+      meta["input_token_ids_logprobs"] = it.input_token_ids_logprobs;
+      meta["output_token_ids_logprobs"] = tail_of(it.output_token_ids_logprobs, offset);
     }
   }
   meta["completion_tokens"] = it.completion_tokens;
@@ -346,8 +448,20 @@ json GenerateCall::output_json(const Item& it, bool final) {
     if (stream_) first_sent_ = true;
   }
   json out;
-  if (server_.tokenizer_) out["text"] = final ? final_text(it) : it.text;
-  out["output_ids"] = it.output_ids;
+  const std::string text = final ? final_text(it) : it.text;
+  if (incremental_) {
+    // The text decoded since the last chunk (none when a stop string trimmed what was sent).
+    if (server_.tokenizer_)
+      out["text"] = it.sent_text < text.size() ? text.substr(it.sent_text) : "";
+    out["output_ids"] = std::vector<int32_t>(
+        it.output_ids.begin() + static_cast<std::ptrdiff_t>(std::min(offset, it.output_ids.size())),
+        it.output_ids.end());
+    it.sent_text = std::max(it.sent_text, text.size());
+    it.sent_outputs = it.output_ids.size();
+  } else {
+    if (server_.tokenizer_) out["text"] = text;
+    out["output_ids"] = it.output_ids;
+  }
   out["meta_info"] = std::move(meta);
   if (stream_ && batch_) out["index"] = it.index;
   return out;
@@ -397,7 +511,7 @@ void GenerateCall::drain() {
   json body;
   if (batch_) {
     body = json::array();
-    for (const auto& it : items_) body.push_back(output_json(it, true));
+    for (auto& it : items_) body.push_back(output_json(it, true));
   } else {
     body = output_json(items_[0], true);
   }
