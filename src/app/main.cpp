@@ -202,11 +202,11 @@ int run_generate(const GenerateArgs& a) {
 
 // `serve` / `launch_server`: SGLang's HTTP server. SIGTERM or SIGINT: stop accepting, abort what
 // runs (clients get their finish_reason abort), exit 0.
-int run_serve(ServerArgs& args) {
-  Status st = args.finalize();
-  if (!st.ok()) return fail(st.error().message);
-  if (!set_log_level(args.str("log_level")))
-    return fail("unknown --log-level " + args.str("log_level"));
+int run_serve(const ServerArgsParser& parser) {
+  auto parsed = parser.finalize();
+  if (!parsed.ok()) return fail(parsed.error().message);
+  const ServerArgs& args = *parsed;
+  if (!set_log_level(args.log_level)) return fail("unknown --log-level " + args.log_level);
   // Signals go to one thread that waits for them; every other thread blocks them.
   sigset_t signals;
   sigemptyset(&signals);
@@ -214,24 +214,24 @@ int run_serve(ServerArgs& args) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  CpuBackend backend(static_cast<int>(args.integer("threads", 0)));
+  CpuBackend backend(static_cast<int>(args.threads));
   const auto t0 = std::chrono::steady_clock::now();
-  SGLANG_LOG_INFO("Loading {} on {}", args.str("model_path"), backend.name());
+  SGLANG_LOG_INFO("Loading {} on {}", args.model_path, backend.name());
   auto api = ApiServer::create(args, backend);
   if (!api.ok()) return fail(api.error().message);
   const double load_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   http::ServerOptions opt;
-  opt.host = args.str("host");
-  opt.port = static_cast<int>(args.integer("port", 30000));
-  opt.io_threads = static_cast<int>(args.integer("http_threads", 2));
-  opt.body_limit = static_cast<uint64_t>(args.integer("max_http_body_bytes", 64 << 20));
+  opt.host = args.host;
+  opt.port = static_cast<int>(args.port);
+  opt.io_threads = static_cast<int>(args.http_threads.value_or(2));
+  opt.body_limit = static_cast<uint64_t>(args.max_http_body_bytes);
   ApiServer* api_ptr = api->get();
   http::HttpServer server(opt,
                           [api_ptr](const http::Request& req, std::shared_ptr<http::Exchange> ex) {
                             api_ptr->handle(req, std::move(ex));
                           });
-  st = server.listen();
+  Status st = server.listen();
   if (!st.ok()) return fail(st.error().message);
   std::thread signal_thread([&] {
     int sig = 0;
@@ -304,7 +304,7 @@ int main(int argc, char** argv) {
   gen_cmd->add_option("--random-seed", gen.engine.random_seed, "seed of unseeded sampling");
 
   // The HTTP server: `serve`, or `launch_server` as in `python -m sglang.launch_server`.
-  ServerArgs serve_args, launch_args;
+  ServerArgsParser serve_args, launch_args;
   auto* serve_cmd = app.add_subcommand("serve", "serve SGLang's HTTP API");
   serve_args.add_to(*serve_cmd);
   auto* launch_cmd = app.add_subcommand("launch_server", "the same as serve (SGLang's name)");

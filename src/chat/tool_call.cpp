@@ -9,7 +9,8 @@ Result<std::vector<Tool>> parse_tools(const nlohmann::ordered_json& tools) {
   for (size_t i = 0; i < tools.size(); ++i) {
     const auto& t = tools[i];
     const std::string where = "tools[" + std::to_string(i) + "]";
-    if (!t.is_object()) return make_error(ErrorCode::kInvalidArgument, where + " must be an object");
+    if (!t.is_object())
+      return make_error(ErrorCode::kInvalidArgument, where + " must be an object");
     if (t.contains("type") && !(t["type"].is_string() && t["type"] == "function")) {
       return make_error(ErrorCode::kInvalidArgument, where + ".type must be 'function'");
     }

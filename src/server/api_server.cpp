@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "model/gguf_model.h"
+#include "server/api_error.h"
 #include "tokenizer/gguf_tokenizer.h"
 #include "util/logging.h"
 #include "util/progress_bar.h"
@@ -31,33 +32,7 @@ void run_blocking(F&& f) {
   std::thread(std::forward<F>(f)).detach();
 }
 
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 }  // namespace
-
-std::string error_body(const std::string& message) {
-  return dump(json{{"error", {{"message", message}}}});
-}
-
-std::string openai_error_body(const std::string& message, const std::string& type, int code) {
-  json j;
-  j["object"] = "error";
-  j["message"] = message;
-  j["type"] = type;
-  j["param"] = nullptr;
-  j["code"] = code;
-  return dump(j);
-}
-
-std::string validation_error_body(const std::string& message) {
-  return openai_error_body(message, "Bad Request", 400);
-}
-
-std::string http_exception_body(int code, const std::string& message) {
-  return openai_error_body(message, std::to_string(code), code);
-}
 
 ApiServer::~ApiServer() {
   if (scheduler_) scheduler_->stop();
@@ -70,8 +45,8 @@ Result<std::unique_ptr<ApiServer>> ApiServer::create(ServerArgs args, Backend& b
 }
 
 Status ApiServer::load() {
-  const std::string model_path = args_.str("model_path");
-  const std::string load_format = args_.str("load_format");
+  const std::string model_path = args_.model_path;
+  const std::string load_format = args_.load_format;
   if (load_format != "auto") {
     SGLANG_ASSIGN_OR_RETURN(std::string gguf, find_gguf_file(model_path));
     if (load_format != "gguf" && load_format != "safetensors") {
@@ -86,7 +61,7 @@ Status ApiServer::load() {
     }
   }
   SGLANG_ASSIGN_OR_RETURN(hf_config_, read_hf_config(model_path));
-  SGLANG_ASSIGN_OR_RETURN(weight_dtype_, parse_weight_dtype(args_.str("dtype")));
+  SGLANG_ASSIGN_OR_RETURN(weight_dtype_, parse_weight_dtype(args_.dtype));
   {
     constexpr double kGiB = 1 << 30;
     const size_t avail_before = backend_.available_memory_bytes();
@@ -107,12 +82,12 @@ Status ApiServer::load() {
     SGLANG_LOG_INFO(
         "Load weight end. elapsed={:.2f} s, type={}, dtype={}, avail mem={:.2f} GB, "
         "mem usage={:.2f} GB.",
-        elapsed, model_->config().architecture_name, args_.str("dtype"), avail_after / kGiB, used);
+        elapsed, model_->config().architecture_name, args_.dtype, avail_after / kGiB, used);
   }
   SGLANG_RETURN_IF_ERROR(init_expert_recorder());
-  if (!args_.flag("skip_tokenizer_init")) {
+  if (!args_.skip_tokenizer_init) {
     // A GGUF model carries its tokenizer in its metadata (--tokenizer-path defaults to the model).
-    const std::string tokenizer_path = args_.str("tokenizer_path");
+    const std::string tokenizer_path = args_.tokenizer_path;
     SGLANG_ASSIGN_OR_RETURN(std::string tokenizer_gguf, find_gguf_file(tokenizer_path));
     SGLANG_ASSIGN_OR_RETURN(LoadedTokenizer t, tokenizer_gguf.empty()
                                                    ? load_tokenizer_from_dir(tokenizer_path)
@@ -120,24 +95,24 @@ Status ApiServer::load() {
     tokenizer_ = std::move(t.tokenizer);
     tokenizer_config_ = std::move(t.config);
   }
-  weight_version_ = args_.str("weight_version");
+  weight_version_ = args_.weight_version;
   vocab_size_ = model_->config().vocab_size;
   kv_bytes_per_token_ = model_->kv_cache_shape().bytes_per_token();
   SchedulerConfig sc;
-  sc.page_size = args_.integer("page_size", 1);
-  sc.max_total_tokens = args_.integer("max_total_tokens", 0);
-  sc.mem_fraction_static = args_.number("mem_fraction_static", 0);
-  sc.max_running_requests = args_.integer("max_running_requests", 0);
-  const int64_t chunk = args_.integer("chunked_prefill_size", sc.chunked_prefill_size);
+  sc.page_size = args_.page_size;
+  sc.max_total_tokens = args_.max_total_tokens.value_or(0);
+  sc.mem_fraction_static = args_.mem_fraction_static.value_or(0);
+  sc.max_running_requests = args_.max_running_requests.value_or(0);
+  const int64_t chunk = args_.chunked_prefill_size.value_or(sc.chunked_prefill_size);
   sc.chunked_prefill_size = chunk < 0 ? 0 : chunk;
-  sc.disable_radix_cache = args_.flag("disable_radix_cache");
+  sc.disable_radix_cache = args_.disable_radix_cache;
   sc.schedule_policy =
-      args_.str("schedule_policy") == "lpm" ? SchedulePolicy::kLpm : SchedulePolicy::kFcfs;
-  sc.schedule_conservativeness = args_.number("schedule_conservativeness", 1.0);
-  sc.context_length = args_.integer("context_length", 0);
-  sc.random_seed = static_cast<uint64_t>(args_.integer("random_seed", 0));
+      args_.schedule_policy == "lpm" ? SchedulePolicy::kLpm : SchedulePolicy::kFcfs;
+  sc.schedule_conservativeness = args_.schedule_conservativeness;
+  sc.context_length = args_.context_length.value_or(0);
+  sc.random_seed = static_cast<uint64_t>(args_.random_seed.value_or(0));
   const ModelConfig& mc = model_->config();
-  is_embedding_ = args_.flag("is_embedding") || !mc.causal;
+  is_embedding_ = args_.is_embedding || !mc.causal;
   cross_encoder_labels_ = mc.is_cross_encoder() ? mc.num_labels : 0;
   sc.embedding = is_embedding_;
   try {
@@ -147,12 +122,13 @@ Status ApiServer::load() {
   }
   // What SGLang derives at start-up shows in /get_server_info as the value in use.
   // An encoder runs without chunking and prefix cache whatever the flags said (Scheduler).
-  args_.json()["chunked_prefill_size"] = mc.causal ? chunk : -1;
-  args_.json()["disable_radix_cache"] = scheduler_->config().disable_radix_cache;
-  args_.json()["context_length"] = scheduler_->context_length();
-  args_.json()["max_total_tokens"] = scheduler_->max_total_tokens();
-  args_.json()["max_running_requests"] = scheduler_->stats().max_running_requests;
+  args_.chunked_prefill_size = mc.causal ? chunk : -1;
+  args_.disable_radix_cache = scheduler_->config().disable_radix_cache;
+  args_.context_length = scheduler_->context_length();
+  args_.max_total_tokens = scheduler_->max_total_tokens();
+  args_.max_running_requests = scheduler_->stats().max_running_requests;
   scheduler_->start();
+  register_routes();
   return {};
 }
 
@@ -166,11 +142,11 @@ std::string ApiServer::next_rid() {
 }
 
 bool ApiServer::authorized(const http::Request& req) const {
-  if (args_.is_null("api_key")) return true;
+  if (!args_.api_key) return true;
   if (req.method == "OPTIONS") return true;
   // As SGLang's API-key middleware: health checks and metrics stay open.
   if (req.path.rfind("/health", 0) == 0 || req.path.rfind("/metrics", 0) == 0) return true;
-  return req.header("authorization") == "Bearer " + args_.str("api_key");
+  return req.header("authorization") == "Bearer " + *args_.api_key;
 }
 
 void ApiServer::shutdown() {
@@ -178,67 +154,65 @@ void ApiServer::shutdown() {
   if (scheduler_) scheduler_->stop();
 }
 
+void ApiServer::register_routes() {
+  // The one route table: SGLang's http_server.py routes (and its OpenAI routes), with their
+  // methods.
+  using Ex = std::shared_ptr<http::Exchange>;
+  using R = const http::Request&;
+  const std::vector<std::string> kGet = {"GET"}, kPost = {"POST"}, kGetPost = {"GET", "POST"},
+                                 kPutPost = {"POST", "PUT"};
+  auto deprecated = [](const char* old_path, const char* new_path) {
+    SGLANG_LOG_WARN(
+        "Endpoint '{}' is deprecated and will be removed in a future version. Please use '{}' "
+        "instead.",
+        old_path, new_path);
+  };
+  RouteTable& t = routes_;
+  t.add(kPutPost, "/generate", [this](R req, Ex ex, auto&) {
+    if (is_embedding_) {
+      return respond_error(
+          ex, ApiError::generate("This model does not appear to be a generation model. Use "
+                                 "/encode (the server was launched with --is-embedding)."));
+    }
+    generate(req, ex);
+  });
+  t.add(kPutPost, "/encode", [this](R req, Ex ex, auto&) { encode(req, ex); });
+  t.add(kPutPost, "/classify", [this](R req, Ex ex, auto&) { encode(req, ex); });
+  t.add(kPutPost, "/v1/rerank", [this](R req, Ex ex, auto&) { rerank(req, ex); });
+  t.add(kPost, "/v1/score", [this](R req, Ex ex, auto&) { score(req, ex); });
+  t.add(kGet, "/health", [this](R req, Ex ex, auto&) { health(req, ex, false); });
+  t.add(kGet, "/health_generate", [this](R req, Ex ex, auto&) { health(req, ex, true); });
+  t.add(kGet, "/model_info", [this](R, Ex ex, auto&) { model_info(ex); });
+  t.add(kGet, "/get_model_info", [this, deprecated](R, Ex ex, auto&) {
+    deprecated("/get_model_info", "/model_info");
+    model_info(ex);
+  });
+  t.add(kGet, "/server_info", [this](R, Ex ex, auto&) { server_info(ex); });
+  t.add(kGet, "/get_server_info", [this, deprecated](R, Ex ex, auto&) {
+    deprecated("/get_server_info", "/server_info");
+    server_info(ex);
+  });
+  t.add(kGetPost, "/flush_cache", [this](R, Ex ex, auto&) { flush_cache(ex); });
+  t.add(kPost, "/update_weights_from_disk",
+        [this](R req, Ex ex, auto&) { update_weights_from_disk(req, ex); });
+  t.add(kPost, "/tokenize", [this](R req, Ex ex, auto&) { tokenize(req, ex); });
+  t.add(kPost, "/detokenize", [this](R req, Ex ex, auto&) { detokenize(req, ex); });
+  t.add(kPost, "/abort_request", [this](R req, Ex ex, auto&) { abort_request(req, ex); });
+  t.add(kGet, "/v1/models", [this](R, Ex ex, auto&) { list_models(ex); });
+  if (args_.enable_metrics) t.add(kGet, "/metrics", [this](R, Ex ex, auto&) { metrics(ex); });
+  for (const char* p : {"/start_expert_distribution_record", "/stop_expert_distribution_record",
+                        "/dump_expert_distribution_record"}) {
+    t.add(kGetPost, p, [this, p](R, Ex ex, auto&) { expert_distribution(p, ex); });
+  }
+}
+
 void ApiServer::handle(const http::Request& req, std::shared_ptr<http::Exchange> ex) {
   if (!authorized(req)) {
     ex->respond(401, "application/json", R"({"error":"Unauthorized"})");
     return;
   }
-  if (args_.flag("log_requests")) SGLANG_LOG_INFO("{} {}", req.method, req.path);
-  const std::string& p = req.path;
-  const std::string& m = req.method;
-  const bool get = m == "GET", post = m == "POST", get_or_post = get || post;
-  auto not_allowed = [&] {
-    ex->respond(405, "application/json", R"({"detail":"Method Not Allowed"})");
-  };
-  const bool put_or_post = post || m == "PUT";
-  if (p == "/generate") {
-    if (!put_or_post) return not_allowed();
-    if (is_embedding_) {
-      ex->respond(400, "application/json",
-                  error_body("This model does not appear to be a generation model. Use /encode "
-                             "(the server was launched with --is-embedding)."));
-      return;
-    }
-    return generate(req, ex);
-  }
-  if (p == "/encode" || p == "/classify") return put_or_post ? encode(req, ex) : not_allowed();
-  if (p == "/v1/rerank") return put_or_post ? rerank(req, ex) : not_allowed();
-  if (p == "/v1/score") return post ? score(req, ex) : not_allowed();
-  if (p == "/health" || p == "/health_generate") {
-    return get ? health(req, ex, p == "/health_generate") : not_allowed();
-  }
-  if (p == "/get_model_info" || p == "/model_info") {
-    if (!get) return not_allowed();
-    if (p == "/get_model_info") {
-      SGLANG_LOG_WARN(
-          "Endpoint '/get_model_info' is deprecated and will be removed in a future version. "
-          "Please use '/model_info' instead.");
-    }
-    return model_info(ex);
-  }
-  if (p == "/get_server_info" || p == "/server_info") {
-    if (!get) return not_allowed();
-    if (p == "/get_server_info") {
-      SGLANG_LOG_WARN(
-          "Endpoint '/get_server_info' is deprecated and will be removed in a future version. "
-          "Please use '/server_info' instead.");
-    }
-    return server_info(ex);
-  }
-  if (p == "/flush_cache") return get_or_post ? flush_cache(ex) : not_allowed();
-  if (p == "/update_weights_from_disk") {
-    return post ? update_weights_from_disk(req, ex) : not_allowed();
-  }
-  if (p == "/tokenize") return post ? tokenize(req, ex) : not_allowed();
-  if (p == "/detokenize") return post ? detokenize(req, ex) : not_allowed();
-  if (p == "/abort_request") return post ? abort_request(req, ex) : not_allowed();
-  if (p == "/v1/models") return get ? list_models(ex) : not_allowed();
-  if (p == "/metrics" && args_.flag("enable_metrics")) return get ? metrics(ex) : not_allowed();
-  if (p == "/start_expert_distribution_record" || p == "/stop_expert_distribution_record" ||
-      p == "/dump_expert_distribution_record") {
-    return get_or_post ? expert_distribution(p, ex) : not_allowed();
-  }
-  ex->respond(404, "application/json", R"({"detail":"Not Found"})");
+  if (args_.log_requests) SGLANG_LOG_INFO("{} {}", req.method, req.path);
+  routes_.dispatch(req, std::move(ex));
 }
 
 void ApiServer::health(const http::Request&, std::shared_ptr<http::Exchange> ex, bool generate) {
@@ -275,8 +249,8 @@ void ApiServer::model_info(std::shared_ptr<http::Exchange> ex) {
   std::lock_guard lock(weight_version_mu_);  // model_path and the version change on updates
   const std::string& version = weight_version_;
   json j;
-  j["model_path"] = args_.str("model_path");
-  j["tokenizer_path"] = args_.str("tokenizer_path");
+  j["model_path"] = args_.model_path;
+  j["tokenizer_path"] = args_.tokenizer_path;
   j["is_generation"] = !is_embedding_;
   j["preferred_sampling_params"] = nullptr;
   j["weight_version"] = version;
@@ -284,7 +258,7 @@ void ApiServer::model_info(std::shared_ptr<http::Exchange> ex) {
   j["has_audio_understanding"] = false;
   j["model_type"] = hf_config_.value("model_type", json(nullptr));
   j["architectures"] = hf_config_.value("architectures", json(nullptr));
-  ex->respond(200, "application/json", dump(j));
+  ex->respond(200, "application/json", dump_json(j));
 }
 
 void ApiServer::server_info(std::shared_ptr<http::Exchange> ex) {
@@ -292,7 +266,7 @@ void ApiServer::server_info(std::shared_ptr<http::Exchange> ex) {
   json j;
   {
     std::lock_guard lock(weight_version_mu_);
-    j = args_.json();
+    j = args_.to_json();
     j["weight_version"] = weight_version_;
   }
   j["status"] = shutting_down_ ? "shutting_down" : "ready";
@@ -320,7 +294,7 @@ void ApiServer::server_info(std::shared_ptr<http::Exchange> ex) {
   j["internal_states"] = json::array({state});
   j["version"] = kSGLangApiVersion;
   j["sglang_cpp_version"] = kSGLangCppVersion;
-  ex->respond(200, "application/json", dump(j));
+  ex->respond(200, "application/json", dump_json(j));
 }
 
 void ApiServer::flush_cache(std::shared_ptr<http::Exchange> ex) {
@@ -333,14 +307,10 @@ void ApiServer::flush_cache(std::shared_ptr<http::Exchange> ex) {
 
 void ApiServer::update_weights_from_disk(const http::Request& req,
                                          std::shared_ptr<http::Exchange> ex) {
-  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
-    ex->respond(400, "application/json", validation_error_body("JSON decode error"));
-    return;
-  }
+  nlohmann::json body;
+  if (auto e = parse_json_body(req, body)) return respond_error(ex, *e);
   if (!body.contains("model_path") || !body["model_path"].is_string()) {
-    ex->respond(400, "application/json", validation_error_body("Field required: model_path"));
-    return;
+    return respond_error(ex, ApiError::validation("Field required: model_path"));
   }
   const std::string path = body["model_path"];
   const std::string load_format = body.value("load_format", json("auto")).is_string()
@@ -354,7 +324,7 @@ void ApiServer::update_weights_from_disk(const http::Request& req,
     std::lock_guard update_lock(weights_mu_);
     auto reply = [&](bool ok, const std::string& message) {
       json j = {{"success", ok}, {"message", message}, {"num_paused_requests", 0}};
-      ex->respond(ok ? 200 : 400, "application/json", dump(j));
+      ex->respond(ok ? 200 : 400, "application/json", dump_json(j));
     };
     if (load_format != "auto" && load_format != "safetensors" && load_format != "gguf") {
       return reply(false, "Failed to update weights: load_format " + load_format +
@@ -410,42 +380,24 @@ void ApiServer::update_weights_from_disk(const http::Request& req,
         message += " Weight version updated to " + *new_version + ".";
       }
       // As SGLang: the served path (and the default served name) follow the new weights.
-      if (args_.str("served_model_name") == args_.str("model_path")) {
-        args_.json()["served_model_name"] = path;
-      }
-      args_.json()["model_path"] = path;
+      if (args_.served_model_name == args_.model_path) args_.served_model_name = path;
+      args_.model_path = path;
     }
     SGLANG_LOG_INFO("Updated weights from {}", path);
     reply(true, message);
   });
 }
 
-bool ApiServer::is_json_request(const http::Request& req,
-                                const std::shared_ptr<http::Exchange>& ex) {
-  // As SGLang's validate_json_request on the OpenAI-style routes.
-  std::string ct = req.header("content-type");
-  ct = ct.substr(0, ct.find(';'));
-  while (!ct.empty() && ct.back() == ' ') ct.pop_back();
-  if (ct == "application/json") return true;
-  ex->respond(400, "application/json",
-              validation_error_body("Unsupported Media Type: Only 'application/json' is allowed"));
-  return false;
-}
-
 void ApiServer::tokenize(const http::Request& req, std::shared_ptr<http::Exchange> ex) {
-  if (!is_json_request(req, ex)) return;
-  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
-    ex->respond(400, "application/json", validation_error_body("JSON decode error"));
-    return;
+  nlohmann::json body;
+  if (auto e = parse_json_body(req, body, {.require_json_content_type = true})) {
+    return respond_error(ex, *e);
   }
   if (!body.contains("prompt")) {
-    ex->respond(400, "application/json", validation_error_body("Field required: prompt"));
-    return;
+    return respond_error(ex, ApiError::validation("Field required: prompt"));
   }
   if (!tokenizer_) {
-    ex->respond(400, "application/json", error_body("The server has no tokenizer."));
-    return;
+    return respond_error(ex, ApiError::generate("The server has no tokenizer."));
   }
   const bool add_special = body.value("add_special_tokens", true);
   const nlohmann::json& prompt = body["prompt"];
@@ -453,56 +405,47 @@ void ApiServer::tokenize(const http::Request& req, std::shared_ptr<http::Exchang
   const int64_t max_len = tokenizer_config_.model_max_length.value_or(-1);
   if (prompt.is_string()) {
     auto ids = tokenizer_->encode(prompt.get<std::string>(), add_special);
-    ex->respond(200, "application/json",
-                dump(json{{"tokens", ids}, {"count", ids.size()}, {"max_model_len", max_len}}));
+    ex->respond(
+        200, "application/json",
+        dump_json(json{{"tokens", ids}, {"count", ids.size()}, {"max_model_len", max_len}}));
     return;
   }
   if (prompt.is_array()) {
     json tokens = json::array(), counts = json::array();
     for (const auto& s : prompt) {
       if (!s.is_string()) {
-        ex->respond(400, "application/json",
-                    validation_error_body("prompt must be a string or a list of strings"));
-        return;
+        return respond_error(ex,
+                             ApiError::validation("prompt must be a string or a list of strings"));
       }
       auto ids = tokenizer_->encode(s.get<std::string>(), add_special);
       counts.push_back(ids.size());
       tokens.push_back(std::move(ids));
     }
     ex->respond(200, "application/json",
-                dump(json{{"tokens", tokens}, {"count", counts}, {"max_model_len", max_len}}));
+                dump_json(json{{"tokens", tokens}, {"count", counts}, {"max_model_len", max_len}}));
     return;
   }
-  ex->respond(400, "application/json",
-              validation_error_body("prompt must be a string or a list of strings"));
+  respond_error(ex, ApiError::validation("prompt must be a string or a list of strings"));
 }
 
 void ApiServer::detokenize(const http::Request& req, std::shared_ptr<http::Exchange> ex) {
-  if (!is_json_request(req, ex)) return;
-  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
-    ex->respond(400, "application/json", validation_error_body("JSON decode error"));
-    return;
+  nlohmann::json body;
+  if (auto e = parse_json_body(req, body, {.require_json_content_type = true})) {
+    return respond_error(ex, *e);
   }
   if (!body.contains("tokens")) {
-    ex->respond(400, "application/json", validation_error_body("Field required: tokens"));
-    return;
+    return respond_error(ex, ApiError::validation("Field required: tokens"));
   }
   if (!tokenizer_) {
-    ex->respond(400, "application/json",
-                openai_error_body("The server has no tokenizer.", "BadRequestError", 400));
-    return;
+    return respond_error(ex, ApiError::openai("The server has no tokenizer."));
   }
   const bool skip = body.value("skip_special_tokens", true);
   const nlohmann::json& tokens = body["tokens"];
-  auto bad = [&](const std::string& m) {
-    ex->respond(400, "application/json", openai_error_body(m, "BadRequestError", 400));
-  };
+  auto bad = [&](const std::string& m) { respond_error(ex, ApiError::openai(m)); };
   auto decode_error = [&](const std::string& m) {
-    ex->respond(400, "application/json",
-                openai_error_body("Error decoding tokens: " + m +
-                                      ". Input tokens might be invalid for the model.",
-                                  "DecodeError", 400));
+    respond_error(ex, ApiError::openai("Error decoding tokens: " + m +
+                                           ". Input tokens might be invalid for the model.",
+                                       "DecodeError"));
   };
   // Ids must exist in the vocabulary; the message names the first one that does not.
   auto to_ids = [&](const nlohmann::json& list, std::vector<int32_t>* ids) -> std::string {
@@ -539,15 +482,12 @@ void ApiServer::detokenize(const http::Request& req, std::shared_ptr<http::Excha
   }
   json out;
   out["text"] = result;
-  ex->respond(200, "application/json", dump(out));
+  ex->respond(200, "application/json", dump_json(out));
 }
 
 void ApiServer::abort_request(const http::Request& req, std::shared_ptr<http::Exchange> ex) {
-  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
-    ex->respond(400, "application/json", validation_error_body("JSON decode error"));
-    return;
-  }
+  nlohmann::json body;
+  if (auto e = parse_json_body(req, body)) return respond_error(ex, *e);
   if (body.value("abort_all", false)) {
     scheduler_->abort_all("Abort all requests.");
   } else if (body.contains("rid") && body["rid"].is_string()) {
@@ -558,7 +498,7 @@ void ApiServer::abort_request(const http::Request& req, std::shared_ptr<http::Ex
 }
 
 void ApiServer::list_models(std::shared_ptr<http::Exchange> ex) {
-  const std::string name = args_.str("served_model_name");
+  const std::string name = args_.served_model_name;
   json j = {{"object", "list"},
             {"data", json::array({json{{"id", name},
                                        {"object", "model"},
@@ -567,12 +507,12 @@ void ApiServer::list_models(std::shared_ptr<http::Exchange> ex) {
                                        {"root", name},
                                        {"parent", nullptr},
                                        {"max_model_len", scheduler_->context_length()}}})}};
-  ex->respond(200, "application/json", dump(j));
+  ex->respond(200, "application/json", dump_json(j));
 }
 
 void ApiServer::metrics(std::shared_ptr<http::Exchange> ex) {
   ex->respond(200, "text/plain; version=0.0.4; charset=utf-8",
-              metrics_.render(args_.str("served_model_name"), scheduler_->stats()));
+              metrics_.render(args_.served_model_name, scheduler_->stats()));
 }
 
 }  // namespace sglang

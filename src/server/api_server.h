@@ -15,8 +15,10 @@
 #include "engine/scheduler.h"
 #include "kernels/backend.h"
 #include "model/causal_lm.h"
+#include "server/api_error.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/route_table.h"
 #include "server/server_args.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_config.h"
@@ -59,7 +61,7 @@ class ApiServer {
   Status init_expert_recorder();  // --expert-distribution-recorder-mode
 
   bool authorized(const http::Request& req) const;
-  static bool is_json_request(const http::Request& req, const std::shared_ptr<http::Exchange>& ex);
+  void register_routes();  // the route table, in api_server.cpp
   std::string next_rid();
 
   ServerArgs args_;
@@ -83,16 +85,8 @@ class ApiServer {
   std::atomic<bool> shutting_down_{false};
   std::atomic<uint64_t> rid_counter_{0};
   Metrics metrics_;
+  RouteTable routes_;
   friend class GenerateCall;
 };
-
-// Error bodies in SGLang's three shapes: {"error": {"message": ...}} for a ValueError of the
-// generate family; {"object": "error", "message", "type": "Bad Request", "param": null, "code":
-// 400} for request validation (bad JSON, wrong types); the same with type "<code>" for an
-// HTTPException.
-std::string error_body(const std::string& message);
-std::string validation_error_body(const std::string& message);
-std::string http_exception_body(int code, const std::string& message);
-std::string openai_error_body(const std::string& message, const std::string& type, int code);
 
 }  // namespace sglang

@@ -83,14 +83,13 @@ void EncodeCall::drain() {
   for (auto& it : items_) it.stream->set_notifier(nullptr);
   for (const auto& it : items_) {
     if (it.finish->kind == FinishReason::Kind::kAbort && it.finish->status_code != 0) {
-      ex_->respond(it.finish->status_code, "application/json",
-                   format_error_(it.finish->message, it.finish->status_code));
+      respond_error(ex_, format_error_(it.finish->message, it.finish->status_code));
       return;
     }
   }
   latency_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const json body = format_(*this);
-  ex_->respond(200, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace));
+  ex_->respond(200, "application/json", dump_json(body));
 }
 
 }  // namespace sglang

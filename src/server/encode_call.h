@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/scheduler.h"
+#include "server/api_error.h"
 #include "server/http_server.h"
 
 namespace sglang {
@@ -28,7 +29,7 @@ class EncodeCall : public std::enable_shared_from_this<EncodeCall> {
   // The 200 body, once every item finished without error.
   using Format = std::function<nlohmann::ordered_json(const EncodeCall& call)>;
   // The body of the error response (status `code`) for the first item the engine refused.
-  using FormatError = std::function<std::string(const std::string& message, int code)>;
+  using FormatError = std::function<ApiError(const std::string& message, int code)>;
 
   // `scalar_scores`: the model is a cross-encoder with one label, whose "embedding" SGLang gives
   // as a number (CrossEncodingPooler squeezes the label dimension), not a list.

@@ -16,14 +16,11 @@
 namespace sglang {
 
 void ApiServer::encode(const http::Request& req, std::shared_ptr<http::Exchange> ex) {
-  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
-    ex->respond(400, "application/json", validation_error_body("JSON decode error"));
-    return;
-  }
+  nlohmann::json body;
+  if (auto e = parse_json_body(req, body)) return respond_error(ex, *e);
   auto bad = [&](const std::string& m) {
     SGLANG_LOG_ERROR("[http_server] Error: {}", m);
-    ex->respond(400, "application/json", error_body(m));
+    respond_error(ex, ApiError::generate(m));
   };
   if (!is_embedding_) {
     return bad(
@@ -93,7 +90,7 @@ void ApiServer::encode(const http::Request& req, std::shared_ptr<http::Exchange>
         for (const auto& it : c.items()) list.push_back(one(it));
         return list;
       },
-      [](const std::string& message, int) { return error_body(message); });
+      [](const std::string& message, int) { return ApiError::generate(message); });
   for (auto& prompt : prompts) {
     Status st = call->add(*scheduler_, next_rid(), std::move(prompt));
     if (!st.ok()) return bad(st.error().message);

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "server/api_error.h"
 #include "server/api_server.h"
 #include "util/logging.h"
 
@@ -15,10 +16,9 @@ constexpr const char* kText = "text/plain; charset=utf-8";
 }  // namespace
 
 Status ApiServer::init_expert_recorder() {
-  if (args_.is_null("expert_distribution_recorder_mode")) return {};
-  SGLANG_ASSIGN_OR_RETURN(
-      ExpertRecorderMode mode,
-      parse_expert_recorder_mode(args_.str("expert_distribution_recorder_mode")));
+  if (!args_.expert_distribution_recorder_mode) return {};
+  SGLANG_ASSIGN_OR_RETURN(ExpertRecorderMode mode,
+                          parse_expert_recorder_mode(*args_.expert_distribution_recorder_mode));
   const ModelConfig& c = model_->config();
   if (!c.is_moe()) {
     // SGLang fails its start-up the same way: a model without routed experts has no expert
@@ -35,10 +35,10 @@ Status ApiServer::init_expert_recorder() {
   o.mode = mode;
   o.num_layers = c.num_hidden_layers;
   o.num_experts = c.moe.num_experts;
-  o.buffer_size = args_.integer("expert_distribution_recorder_buffer_size", 1000);
+  o.buffer_size = args_.expert_distribution_recorder_buffer_size;
   const char* dir = std::getenv("SGLANG_EXPERT_DISTRIBUTION_RECORDER_DIR");
   o.dir = dir != nullptr && *dir != '\0' ? dir : "/tmp";
-  o.log_metrics = args_.flag("enable_expert_distribution_metrics");
+  o.log_metrics = args_.enable_expert_distribution_metrics;
   recorder_ = std::make_unique<ExpertDistributionRecorder>(std::move(o));
   model_->set_expert_routing_observer(recorder_.get());
   return {};
@@ -48,10 +48,10 @@ void ApiServer::expert_distribution(const std::string& path, std::shared_ptr<htt
   if (!recorder_) {
     // SGLang's no-op recorder raises this in its scheduler (which does not survive it); here the
     // request gets the message instead.
-    ex->respond(400, kText,
-                "Please set ServerArgs.expert_distribution_recorder_mode to use "
-                "ExpertDistributionRecorder.\n");
-    return;
+    return respond_error(ex,
+                         ApiError::plain(400,
+                                         "Please set ServerArgs.expert_distribution_recorder_mode "
+                                         "to use ExpertDistributionRecorder.\n"));
   }
   if (path == "/start_expert_distribution_record") {
     recorder_->start_record();
@@ -68,9 +68,8 @@ void ApiServer::expert_distribution(const std::string& path, std::shared_ptr<htt
     auto written = recorder_->dump_record();
     if (!written.ok()) {
       SGLANG_LOG_ERROR("dump_expert_distribution_record: {}", written.error().message);
-      ex->respond(500, kText,
-                  "Failed to dump expert distribution record: " + written.error().message + "\n");
-      return;
+      return respond_error(ex, ApiError::plain(500, "Failed to dump expert distribution record: " +
+                                                        written.error().message + "\n"));
     }
     ex->respond(200, kText, "Dump expert distribution record.\n");
   }).detach();

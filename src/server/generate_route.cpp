@@ -229,7 +229,7 @@ Status GenerateCall::parse(const nlohmann::json& body) {
   stream_ = body.value("stream", false);
   return_text_in_logprobs_ = body.value("return_text_in_logprobs", false);
   // As SGLang's TokenizerManager: with the flag, each streamed chunk carries only what is new.
-  incremental_ = stream_ && server_.args_.flag("incremental_streaming_output");
+  incremental_ = stream_ && server_.args_.incremental_streaming_output;
   std::vector<std::vector<int32_t>> token_ids_logprob;
   {
     const nlohmann::json* sp0 = per_prompt(body, "sampling_params", 0, batch_);
@@ -246,7 +246,7 @@ Status GenerateCall::parse(const nlohmann::json& body) {
                             sampling_params_from_json(sp ? *sp : nlohmann::json()));
     params.normalize(server_.tokenizer_.get());
     if (params.stream_interval.has_value() == false) {
-      params.stream_interval = server_.args_.integer("stream_interval", 1);
+      params.stream_interval = server_.args_.stream_interval;
     }
     LogprobOptions lp;
     if (const nlohmann::json* v = per_prompt(body, "return_logprob", i, batch_)) {
@@ -479,10 +479,7 @@ void GenerateCall::drain() {
       changed = true;
     }
     if (stream_ && changed) {
-      ex_->send_chunk(
-          "data: " +
-          output_json(it, it.finished).dump(-1, ' ', false, json::error_handler_t::replace) +
-          "\n\n");
+      ex_->send_chunk("data: " + dump_json(output_json(it, it.finished)) + "\n\n");
     }
     all_finished = all_finished && it.finished;
   }
@@ -500,12 +497,10 @@ void GenerateCall::drain() {
     if (!it.finish || it.finish->kind != FinishReason::Kind::kAbort) continue;
     const int code = it.finish->status_code;
     if (code == 400) {
-      ex_->respond(400, "application/json", error_body(it.finish->message));
-      return;
+      return respond_error(ex_, ApiError::generate(it.finish->message));
     }
     if (code != 0) {
-      ex_->respond(code, "application/json", http_exception_body(code, it.finish->message));
-      return;
+      return respond_error(ex_, ApiError::http_exception(code, it.finish->message));
     }
   }
   json body;
@@ -515,20 +510,12 @@ void GenerateCall::drain() {
   } else {
     body = output_json(items_[0], true);
   }
-  ex_->respond(200, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace));
+  ex_->respond(200, "application/json", dump_json(body));
 }
 
 void ApiServer::generate(const http::Request& req, std::shared_ptr<http::Exchange> ex) {
-  nlohmann::json raw = nlohmann::json::parse(req.body, nullptr, false);
-  if (raw.is_discarded()) {
-    ex->respond(400, "application/json", validation_error_body("JSON decode error"));
-    return;
-  }
-  if (!raw.is_object()) {
-    ex->respond(400, "application/json",
-                validation_error_body("Input should be a valid dictionary or object"));
-    return;
-  }
+  nlohmann::json raw;
+  if (auto e = parse_json_body(req, raw)) return respond_error(ex, *e);
   auto call = std::make_shared<GenerateCall>(*this, ex);
   Status st = call->parse(raw);
   if (!st.ok()) {
@@ -536,13 +523,12 @@ void ApiServer::generate(const http::Request& req, std::shared_ptr<http::Exchang
     if (raw.value("stream", false) == true) {
       // As SGLang: a streaming request's errors arrive inside the (200) event stream.
       ex->start_stream(200, "text/event-stream");
-      ex->send_chunk("data: " + error_body(st.error().message) + "\n\n");
+      ex->send_chunk("data: " + ApiError::generate(st.error().message).body() + "\n\n");
       ex->send_chunk("data: [DONE]\n\n");
       ex->end_stream();
       return;
     }
-    ex->respond(400, "application/json", error_body(st.error().message));
-    return;
+    return respond_error(ex, ApiError::generate(st.error().message));
   }
   call->submit();
 }

@@ -43,20 +43,14 @@ bool blank(std::string_view s) {
 }  // namespace
 
 void ApiServer::rerank(const http::Request& req, std::shared_ptr<http::Exchange> ex) {
-  if (!is_json_request(req, ex)) return;
-  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
-  if (body.is_discarded()) {
-    ex->respond(400, "application/json", validation_error_body("JSON decode error"));
-    return;
+  nlohmann::json body;
+  if (auto e = parse_json_body(req, body, {.require_json_content_type = true})) {
+    return respond_error(ex, *e);
   }
   // The request model's field checks (pydantic), then the handler's (_validate_request), each in
   // SGLang's error shape.
-  auto invalid = [&](const std::string& m) {
-    ex->respond(400, "application/json", validation_error_body(m));
-  };
-  auto refuse = [&](const std::string& m) {
-    ex->respond(400, "application/json", openai_error_body(m, "BadRequestError", 400));
-  };
+  auto invalid = [&](const std::string& m) { respond_error(ex, ApiError::validation(m)); };
+  auto refuse = [&](const std::string& m) { respond_error(ex, ApiError::openai(m)); };
   if (!body.is_object()) return invalid("Input should be a valid dictionary or object");
   if (!body.contains("query")) return invalid("Field required: query");
   if (!body["query"].is_string()) return invalid("Input should be a valid string: query");
@@ -140,7 +134,7 @@ void ApiServer::rerank(const http::Request& req, std::shared_ptr<http::Exchange>
         return list;
       },
       [](const std::string& message, int code) {
-        return openai_error_body(message, "BadRequestError", code);
+        return ApiError::openai(message, "BadRequestError", code);
       });
   for (const std::string& doc : documents) {
     std::vector<int32_t> types;

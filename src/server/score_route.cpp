@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "server/api_error.h"
 #include "server/api_server.h"
 
 namespace sglang {
@@ -148,12 +149,10 @@ class ScoreCall : public std::enable_shared_from_this<ScoreCall> {
       // A refused or failed request; a client's abort also ends the call (SGLang's
       // score_request raises when an item has no logprobs).
       const int code = it.finish->status_code != 0 ? it.finish->status_code : 400;
-      ex_->respond(code, "application/json",
-                   openai_error_body(it.finish->message, "BadRequestError", code));
+      respond_error(ex_, ApiError::openai(it.finish->message, "BadRequestError", code));
       return;
     }
-    ex_->respond(200, "application/json",
-                 body().dump(-1, ' ', false, json::error_handler_t::replace));
+    ex_->respond(200, "application/json", dump_json(body()));
   }
 
   std::shared_ptr<http::Exchange> ex_;
@@ -181,20 +180,13 @@ std::vector<int32_t> to_ids(const nlohmann::json& v) {
 }  // namespace
 
 void ApiServer::score(const http::Request& req, std::shared_ptr<http::Exchange> ex) {
-  if (!is_json_request(req, ex)) return;
-  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
-  if (body.is_discarded()) {
-    ex->respond(400, "application/json", validation_error_body("JSON decode error"));
-    return;
+  // As SGLang's route: validate_json_request, then ScoringRequest's field types (pydantic).
+  nlohmann::json body;
+  if (auto e = parse_json_body(req, body, {.require_json_content_type = true})) {
+    return respond_error(ex, *e);
   }
-  auto invalid = [&](const std::string& m) {
-    ex->respond(400, "application/json", validation_error_body(m));
-  };
-  auto refuse = [&](const std::string& m) {
-    ex->respond(400, "application/json", openai_error_body(m, "BadRequestError", 400));
-  };
-  // ScoringRequest's field types (pydantic).
-  if (!body.is_object()) return invalid("Input should be a valid dictionary or object");
+  auto invalid = [&](const std::string& m) { respond_error(ex, ApiError::validation(m)); };
+  auto refuse = [&](const std::string& m) { respond_error(ex, ApiError::openai(m)); };
   auto field = [&](const char* key) -> const nlohmann::json* {
     auto it = body.find(key);
     return it == body.end() || it->is_null() ? nullptr : &*it;

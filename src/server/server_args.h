@@ -1,10 +1,13 @@
 #pragma once
-// SGLang's launch_server flags (python/sglang/srt/server_args.py): the same names and defaults,
-// kept as one JSON object so /get_server_info can return them as SGLang does
-// (dataclasses.asdict(server_args)). Flags that SGLang has but that do not apply here (GPU-only
-// tuning, distributed serving) are accepted and logged as ignored when set, so an existing launch
-// command keeps working; a misspelt flag is an error.
+// SGLang's launch_server flags (python/sglang/srt/server_args.py): the same names and defaults, as
+// typed fields. One table (server_args.cpp) binds each flag to its field, so the CLI, the derived
+// defaults and /get_server_info (SGLang's dataclasses.asdict(server_args)) read the same values.
+// Flags that SGLang has but that do not apply here (GPU-only tuning, distributed serving) are
+// accepted and logged as ignored when set, so an existing launch command keeps working; a misspelt
+// flag is an error.
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,34 +20,70 @@ class Option;
 
 namespace sglang {
 
-class ServerArgs {
- public:
-  // Registers every flag on `app` (the `serve` / `launch_server` subcommand).
-  void add_to(CLI::App& app);
-  // After parsing: converts the flag strings to typed JSON values, fills derived defaults
-  // (tokenizer_path = model_path, served_model_name = model_path, ...), and logs ignored flags.
-  Status finalize();
+struct ServerArgs {
+  // Model and tokenizer
+  std::string model_path;
+  std::string tokenizer_path;  // default: model_path
+  bool skip_tokenizer_init = false;
+  std::string load_format = "auto";
+  std::string dtype = "auto";
+  std::optional<int64_t> context_length;  // default: the model's
+  bool is_embedding = false;
+  std::optional<std::string> chat_template;
+  std::string served_model_name;  // default: model_path
+  std::string weight_version = "default";
+  // HTTP server
+  std::string host = "127.0.0.1";
+  int64_t port = 30000;
+  std::optional<std::string> api_key;
+  bool enable_metrics = false;
+  std::string log_level = "info";
+  bool log_requests = false;
+  int64_t decode_log_interval = 40;
+  bool enable_cache_report = false;
+  int64_t stream_interval = 1;
+  bool incremental_streaming_output = false;
+  std::optional<int64_t> random_seed;  // default: random (finalize)
+  int64_t max_http_body_bytes = 64ll << 20;
+  std::optional<int64_t> http_threads;  // default: 2
+  // Memory and scheduling
+  std::optional<double> mem_fraction_static;
+  std::optional<int64_t> max_running_requests;
+  std::optional<int64_t> max_total_tokens;
+  std::optional<int64_t> chunked_prefill_size;
+  std::string schedule_policy = "fcfs";
+  double schedule_conservativeness = 1.0;
+  int64_t page_size = 1;
+  bool disable_radix_cache = false;
+  std::string device = "cpu";
+  // OpenAI API: SGLang's function_call/ and parser/reasoning_parser.py names
+  std::optional<std::string> tool_call_parser;
+  std::optional<std::string> reasoning_parser;
+  // MoE expert distribution recorder (engine/expert_distribution_recorder.h)
+  std::optional<std::string> expert_distribution_recorder_mode;
+  int64_t expert_distribution_recorder_buffer_size = 1000;
+  bool enable_expert_distribution_metrics = false;
+  int64_t threads = 0;  // CPU threads of the model (0: all cores)
 
-  const nlohmann::ordered_json& json() const { return args_; }
-  nlohmann::ordered_json& json() { return args_; }
-  std::string str(const std::string& key) const;
-  int64_t integer(const std::string& key, int64_t fallback = 0) const;  // fallback when null
-  double number(const std::string& key, double fallback = 0) const;
-  bool flag(const std::string& key) const;
-  bool is_null(const std::string& key) const;
+  // Values of the flags that do not apply here (name -> value), kept for /get_server_info.
+  nlohmann::ordered_json compat = nlohmann::ordered_json::object();
+
+  // Every flag in the table's order, as /get_server_info shows them.
+  nlohmann::ordered_json to_json() const;
+};
+
+// The command line of `serve` / `launch_server`.
+class ServerArgsParser {
+ public:
+  // Registers every flag on `app`.
+  void add_to(CLI::App& app);
+  // After parsing: the typed values, derived defaults filled (tokenizer_path = model_path,
+  // served_model_name = model_path, ...), ignored flags logged; an error names the flag.
+  Result<ServerArgs> finalize() const;
 
  private:
-  struct Flag {
-    std::string name;  // snake_case key; the flag is --name-with-dashes
-    char type;         // 'b' bool, 'i' int, 'f' float, 's' string
-    nlohmann::ordered_json default_value;
-    bool applies;  // false: accepted for compatibility, no effect here
-    std::string help;
-  };
-  static const std::vector<Flag>& flags();
   std::vector<std::string> raw_;  // one string per flag, as given
   std::vector<CLI::Option*> options_;
-  nlohmann::ordered_json args_;
 };
 
 }  // namespace sglang

@@ -1,0 +1,36 @@
+#pragma once
+// One route table: method + path → handler, with FastAPI's answers for what matches nothing
+// (404 {"detail": "Not Found"}) and for a path served under other methods (405 {"detail":
+// "Method Not Allowed"}). A path may end in one parameter segment ("/v1/models/{id}"), which the
+// handler receives.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/http_server.h"
+
+namespace sglang {
+
+class RouteTable {
+ public:
+  // `path_param`: the value of the trailing "{...}" segment, or "".
+  using Handler = std::function<void(const http::Request&, std::shared_ptr<http::Exchange>,
+                                     const std::string& path_param)>;
+  // `methods`: e.g. {"GET", "POST"}.
+  void add(std::vector<std::string> methods, std::string path, Handler handler);
+  void dispatch(const http::Request& req, std::shared_ptr<http::Exchange> ex) const;
+
+ private:
+  struct Route {
+    std::vector<std::string> methods;
+    std::string prefix;  // the path, or the part before "{...}"
+    bool has_param = false;
+    Handler handler;
+  };
+  // Whether `path` matches `r`; sets `param` for a parameter route.
+  static bool matches(const Route& r, const std::string& path, std::string* param);
+  std::vector<Route> routes_;
+};
+
+}  // namespace sglang
