@@ -2,6 +2,7 @@
 // batch or n > 1), as one JSON body or as SSE events ("data: {...}\n\n" ... "data: [DONE]\n\n").
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -117,7 +118,10 @@ Result<std::vector<std::vector<int32_t>>> GenerateCall::parse_token_ids_logprob(
             "token_ids_logprob must be an integer, a list of integers or a list of lists "
             "of integers.");
       }
-      ids.push_back(static_cast<int32_t>(x.get<int64_t>()));
+      // Saturated, so an id past int32 stays out of the vocabulary (the scheduler refuses it).
+      ids.push_back(static_cast<int32_t>(std::clamp<int64_t>(x.get<int64_t>(),
+                                                             std::numeric_limits<int32_t>::min(),
+                                                             std::numeric_limits<int32_t>::max())));
     }
     return ids;
   };
@@ -126,7 +130,8 @@ Result<std::vector<std::vector<int32_t>>> GenerateCall::parse_token_ids_logprob(
   // none.
   const nlohmann::json& v = *it;
   if (v.is_number_integer()) {
-    for (auto& ids : out) ids = {static_cast<int32_t>(v.get<int64_t>())};
+    SGLANG_ASSIGN_OR_RETURN(auto ids, ids_of(nlohmann::json::array({v})));
+    for (auto& o : out) o = ids;
     return out;
   }
   if (!v.is_array()) {

@@ -7,6 +7,7 @@
 //   {"scores": [[...], ...], "model", "usage", "object": "scoring"}
 // SGLang's ValueErrors answer 400 in its OpenAI error shape (BadRequestError); field types are
 // checked first, as its pydantic request model does.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -173,7 +174,12 @@ bool is_int_list(const nlohmann::json& v) {
 
 std::vector<int32_t> to_ids(const nlohmann::json& v) {
   std::vector<int32_t> out;
-  for (const auto& x : v) out.push_back(static_cast<int32_t>(x.get<int64_t>()));
+  // Saturated, so an id past int32 stays out of the vocabulary (the scheduler refuses it).
+  for (const auto& x : v) {
+    out.push_back(static_cast<int32_t>(std::clamp<int64_t>(x.get<int64_t>(),
+                                                           std::numeric_limits<int32_t>::min(),
+                                                           std::numeric_limits<int32_t>::max())));
+  }
   return out;
 }
 

@@ -219,3 +219,14 @@ def test_score_errors(server):
     assert r.status_code == 400 and r.json()["type"] == "Bad Request"
     r = server.get("/v1/score")
     assert r.status_code == 405
+
+
+def test_ids_past_int32_are_refused_not_wrapped(server):
+    # 2**32 + 5 must not become token 5.
+    r = server.post("/generate", json={"text": PROMPT, "return_logprob": True,
+                                       "token_ids_logprob": [2**32 + 5],
+                                       "sampling_params": {"max_new_tokens": 1}})
+    assert r.status_code == 400
+    r = server.post("/v1/score", json={"query": [1], "items": [[2**32 + 5]],
+                                       "label_token_ids": [1]})
+    assert r.status_code == 400
