@@ -246,14 +246,19 @@ void ApiServer::score(const http::Request& req, std::shared_ptr<http::Exchange> 
   // As SGLang's `if not items`: an empty list or string scores nothing.
   const bool no_items = (items->is_array() || items->is_string()) && items->empty();
   if (!no_items) {
+    // As SGLang: against the tokenizer's vocab_size (transformers': without the added tokens,
+    // so e.g. Qwen's <|im_end|> is refused); then ids past the model's logits, or negative, which
+    // cannot be scored either.
+    auto out_of_vocab = [&](int64_t id, int64_t size) {
+      return refuse("Token ID " + std::to_string(id) +
+                    " is out of vocabulary (vocab size: " + std::to_string(size) + ")");
+    };
     for (const auto& x : *labels) {
-      // SGLang compares against the tokenizer's vocabulary; ids past the model's logits (or
-      // negative) cannot be scored either.
       const int64_t id = x.get<int64_t>();
-      if (id < 0 || id >= vocab_size_) {
-        return refuse("Token ID " + std::to_string(id) +
-                      " is out of vocabulary (vocab size: " + std::to_string(vocab_size_) + ")");
+      if (tokenizer_ && id >= tokenizer_->base_vocab_size()) {
+        return out_of_vocab(id, tokenizer_->base_vocab_size());
       }
+      if (id < 0 || id >= vocab_size_) return out_of_vocab(id, vocab_size_);
     }
   }
   if (is_embedding_) {

@@ -1,7 +1,9 @@
 """SGLang's native-API features beyond plain generation: --incremental-streaming-output,
 token_ids_logprob (input_/output_token_ids_logprobs) and POST /v1/score."""
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -194,18 +196,23 @@ def test_score_softmax_sums_to_one_and_text_inputs(server):
     assert scores[0] == pytest.approx([math.exp(lp[t] - m) / z for t in labels], rel=1e-4)
 
 
-def test_score_errors(server):
+def test_score_errors(server, model_path):
     def post(body):
         return server.post("/v1/score", json=body)
 
-    vocab = server.get("/model_info").json().get("vocab_size")
-    r = post({"query": "q", "items": ["a"], "label_token_ids": [10**7]})
-    assert r.status_code == 400
-    err = r.json()
-    assert err["object"] == "error" and err["type"] == "BadRequestError" and err["code"] == 400
-    assert err["message"].startswith("Token ID 10000000 is out of vocabulary (vocab size: ")
-    if vocab:
-        assert err["message"] == f"Token ID 10000000 is out of vocabulary (vocab size: {vocab})"
+    # SGLang checks against transformers' tokenizer.vocab_size: the vocabulary without the added
+    # tokens, so <|im_end|> (an added token) is refused too.
+    tok = json.loads((Path(model_path) / "tokenizer.json").read_text())
+    base = len(tok["model"]["vocab"])
+    im_end = next(t["id"] for t in tok["added_tokens"] if t["content"] == "<|im_end|>")
+    for bad in (10**7, im_end):
+        r = post({"query": "q", "items": ["a"], "label_token_ids": [1, bad]})
+        assert r.status_code == 400
+        err = r.json()
+        assert err == {"object": "error",
+                       "message": f"Token ID {bad} is out of vocabulary (vocab size: {base})",
+                       "type": "BadRequestError", "param": None, "code": 400}
+    assert post({"query": "q", "items": ["a"], "label_token_ids": [base - 1]}).status_code == 200
     r = post({"query": "q", "items": ["a"]})
     assert (r.status_code, r.json()["message"]) == (400, "label_token_ids must be provided")
     r = post({"query": "q", "label_token_ids": [1]})
