@@ -23,13 +23,15 @@ echo "== HTTP API tests (pytest against launched servers)"
 echo "== ASan + UBSan build"
 # The tokenizer reference made for the release run above serves this run too.
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSGLANG_SANITIZE=ON -DSGLANG_WERROR=ON \
-  -DSGLANG_TOKENIZER_REF_DIR="$PWD/build/tokenizer-reference" >/dev/null
+  -DSGLANG_TOKENIZER_REF_DIR="$PWD/build/tokenizer-reference" \
+  -DSGLANG_TEMPLATE_REF_DIR="$PWD/build/template-reference" >/dev/null
 ninja -C build-asan sglang_unit_tests sglang_chat_tests sglang_golden_tests sglang_tokenizer_conformance sglang_gguf_tokenizer_tests sglang_gguf_tests sglang-cpp
 # All unit and tokenizer tests; of the golden suite, the best kernel table only, and of the tokenizer
 # conformance corpus every 4th line (the sanitizers check memory and UB, the release run above checks
 # numbers on every table and every line).
 SGLANG_TEST_SAMPLE_EVERY=4 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan -j "$JOBS" --output-on-failure -E "GoldenTest.*generic|^tokenizer_reference$" -FS tokenizer_reference
+  ctest --test-dir build-asan -j "$JOBS" --output-on-failure -E "GoldenTest.*generic|^tokenizer_reference$|^template_reference$" \
+  -FS "tokenizer_reference|template_reference"
 echo "== HTTP API tests against the sanitizer build"
 SGLANG_CPP_BIN=build-asan/src/sglang-cpp ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   .venv/bin/python -m pytest -q tests/api

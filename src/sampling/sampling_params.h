@@ -32,6 +32,8 @@ struct SamplingParams {
   int64_t min_new_tokens = 0;
   int64_t n = 1;
   std::optional<std::string> json_schema, regex, ebnf;
+  // Accepted by SGLang; refused by verify() until this server implements them.
+  bool has_structural_tag = false, has_stop_regex = false, has_custom_params = false;
   bool ignore_eos = false;
   bool skip_special_tokens = true;
   bool spaces_between_special_tokens = true;

@@ -53,6 +53,12 @@ std::string ApiError::body() const {
   return dump_json(j);
 }
 
+std::string ApiError::stream_event() const {
+  nlohmann::ordered_json j;
+  j["error"] = nlohmann::ordered_json::parse(body());
+  return "data: " + dump_json(j) + "\n\n";
+}
+
 std::string ApiError::content_type() const {
   return shape == Shape::kPlain ? "text/plain; charset=utf-8" : "application/json";
 }

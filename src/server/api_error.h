@@ -39,6 +39,9 @@ struct ApiError {
   static ApiError plain(int status, std::string text);  // a text/plain body
 
   std::string body() const;
+  // The error as an SSE event of an OpenAI stream (SGLang's create_streaming_error_response):
+  // data: {"error": {"object": "error", "message", "type", "param", "code"}}.
+  std::string stream_event() const;
   std::string content_type() const;
 };
 

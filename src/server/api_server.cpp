@@ -6,6 +6,8 @@
 #include <random>
 #include <thread>
 
+#include "chat/function_call/function_call_parser.h"
+#include "chat/reasoning_parser.h"
 #include "model/gguf_model.h"
 #include "server/api_error.h"
 #include "tokenizer/gguf_tokenizer.h"
@@ -21,6 +23,10 @@ namespace {
 // The SGLang release whose native API this server mirrors (reported as "version").
 constexpr const char* kSGLangApiVersion = "0.5.5";
 constexpr const char* kSGLangCppVersion = "0.1.0";
+
+constexpr const char* kNotGenerationModel =
+    "This model does not appear to be a generation model. Use /encode (the server was launched "
+    "with --is-embedding).";
 
 constexpr const char* kFlushMessage =
     "Cache flushed.\nPlease check backend logs for more details. (When there are running or "
@@ -94,6 +100,17 @@ Status ApiServer::load() {
                                                    : load_tokenizer_from_gguf(tokenizer_gguf));
     tokenizer_ = std::move(t.tokenizer);
     tokenizer_config_ = std::move(t.config);
+    SGLANG_RETURN_IF_ERROR(load_chat_template());
+  }
+  if (args_.tool_call_parser) {
+    auto p = chat::FunctionCallParser::create(*args_.tool_call_parser, {});
+    if (!p.ok())
+      return make_error(ErrorCode::kInvalidArgument, "--tool-call-parser: " + p.error().message);
+  }
+  if (args_.reasoning_parser) {
+    auto p = chat::ReasoningParser::create(*args_.reasoning_parser);
+    if (!p.ok())
+      return make_error(ErrorCode::kInvalidArgument, "--reasoning-parser: " + p.error().message);
   }
   weight_version_ = args_.weight_version;
   vocab_size_ = model_->config().vocab_size;
@@ -170,9 +187,7 @@ void ApiServer::register_routes() {
   RouteTable& t = routes_;
   t.add(kPutPost, "/generate", [this](R req, Ex ex, auto&) {
     if (is_embedding_) {
-      return respond_error(
-          ex, ApiError::generate("This model does not appear to be a generation model. Use "
-                                 "/encode (the server was launched with --is-embedding)."));
+      return respond_error(ex, ApiError::generate(kNotGenerationModel));
     }
     generate(req, ex);
   });
@@ -199,6 +214,14 @@ void ApiServer::register_routes() {
   t.add(kPost, "/detokenize", [this](R req, Ex ex, auto&) { detokenize(req, ex); });
   t.add(kPost, "/abort_request", [this](R req, Ex ex, auto&) { abort_request(req, ex); });
   t.add(kGet, "/v1/models", [this](R, Ex ex, auto&) { list_models(ex); });
+  t.add(kPost, "/v1/completions", [this](R req, Ex ex, auto&) {
+    if (is_embedding_) return respond_error(ex, ApiError::openai(kNotGenerationModel));
+    openai_completions(req, ex);
+  });
+  t.add(kPost, "/v1/chat/completions", [this](R req, Ex ex, auto&) {
+    if (is_embedding_) return respond_error(ex, ApiError::openai(kNotGenerationModel));
+    openai_chat_completions(req, ex);
+  });
   if (args_.enable_metrics) t.add(kGet, "/metrics", [this](R, Ex ex, auto&) { metrics(ex); });
   for (const char* p : {"/start_expert_distribution_record", "/stop_expert_distribution_record",
                         "/dump_expert_distribution_record"}) {

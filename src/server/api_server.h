@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "chat/chat_template.h"
 #include "engine/expert_distribution_recorder.h"
 #include "engine/scheduler.h"
 #include "kernels/backend.h"
@@ -46,6 +47,10 @@ class ApiServer {
   void encode(const http::Request& req, std::shared_ptr<http::Exchange> ex);  // and /classify
   void rerank(const http::Request& req, std::shared_ptr<http::Exchange> ex);  // rerank_route.cpp
   void score(const http::Request& req, std::shared_ptr<http::Exchange> ex);   // score_route.cpp
+  // OpenAI routes, one file each (openai_*_route.cpp).
+  void openai_completions(const http::Request& req, std::shared_ptr<http::Exchange> ex);
+  void openai_chat_completions(const http::Request& req, std::shared_ptr<http::Exchange> ex);
+  Status load_chat_template();  // openai_chat_route.cpp
   void model_info(std::shared_ptr<http::Exchange> ex);
   void server_info(std::shared_ptr<http::Exchange> ex);
   void health(const http::Request& req, std::shared_ptr<http::Exchange> ex, bool generate);
@@ -84,6 +89,9 @@ class ApiServer {
   std::mutex weight_version_mu_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<uint64_t> rid_counter_{0};
+  std::shared_ptr<const chat::ChatTemplate> chat_template_;  // null: none, or one that failed
+  std::string chat_template_error_;  // why the tokenizer's template cannot be used
+  bool force_reasoning_ = false;     // the template pre-fills <think> (SGLang's TemplateManager)
   Metrics metrics_;
   RouteTable routes_;
   friend class GenerateCall;

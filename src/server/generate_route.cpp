@@ -1,5 +1,5 @@
-// POST /generate: SGLang's GenerateReqInput in, SGLang's output dicts out (one, or a list for a
-// batch or n > 1), as one JSON body or as SSE events ("data: {...}\n\n" ... "data: [DONE]\n\n").
+// GenerateCall (generate_call.h) and POST /generate: SGLang's GenerateReqInput in, SGLang's output
+// dicts out.
 #include <algorithm>
 #include <chrono>
 #include <limits>
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "server/api_server.h"
-#include "tokenizer/incremental_detokenizer.h"
+#include "server/generate_call.h"
 #include "util/logging.h"
 
 namespace sglang {
@@ -29,67 +29,8 @@ const nlohmann::json* per_prompt(const nlohmann::json& body, const char* key, si
 
 }  // namespace
 
-// One /generate call: its requests, their streams, and the text decoded so far. Lives until the
-// last request finishes; all its methods run serialized on the connection's I/O strand.
-class GenerateCall : public std::enable_shared_from_this<GenerateCall> {
- public:
-  struct Item {
-    std::unique_ptr<Request> request;  // until submitted
-    std::string rid;
-    size_t index = 0;
-    std::shared_ptr<RequestStream> stream;
-    SamplingParams params;
-    LogprobOptions logprob;
-    std::vector<int32_t> prompt;
-    std::optional<IncrementalDetokenizer> detok;
-    std::string text;
-    std::vector<int32_t> output_ids;
-    json output_token_logprobs = json::array(), output_top_logprobs = json::array();
-    json input_token_logprobs = json::array(), input_top_logprobs = json::array();
-    json input_token_ids_logprobs = json::array(), output_token_ids_logprobs = json::array();
-    // --incremental-streaming-output: how much of the text and of the output positions the
-    // stream has sent already.
-    size_t sent_text = 0, sent_outputs = 0;
-    bool finished = false;
-    std::optional<FinishReason> finish;
-    int64_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
-    std::chrono::steady_clock::time_point last_token_time;
-    bool got_first_token = false;
-  };
-
-  GenerateCall(ApiServer& server, std::shared_ptr<http::Exchange> ex)
-      : server_(server), ex_(std::move(ex)), start_(std::chrono::steady_clock::now()) {}
-
-  // Parses the body into items; an error is the message of SGLang's 400 response.
-  Status parse(const nlohmann::json& body);
-  void submit();
-
- private:
-  json token_logprob_entry(int32_t token, std::optional<float> logprob) const;
-  json top_entry(const std::vector<TokenLogprob>& top) const;
-  // SGLang's token_ids_logprob, once for all prompts or per prompt; empty: none asked.
-  Result<std::vector<std::vector<int32_t>>> parse_token_ids_logprob(const nlohmann::json& body,
-                                                                    size_t num_prompts,
-                                                                    int64_t n) const;
-  void drain();
-  void absorb(Item& it, StepOutput& out);
-  // With --incremental-streaming-output, a streamed chunk holds only what `it` has not sent yet,
-  // and the call marks it sent.
-  json output_json(Item& it, bool final);
-  std::string final_text(const Item& it) const;
-
-  ApiServer& server_;
-  std::shared_ptr<http::Exchange> ex_;
-  std::chrono::steady_clock::time_point start_;
-  std::vector<Item> items_;
-  bool batch_ = false;  // the response is a list
-  bool stream_ = false;
-  bool return_text_in_logprobs_ = false;
-  bool incremental_ = false;  // --incremental-streaming-output, for a streamed call
-  bool done_ = false;
-  bool first_sent_ = false;
-  std::string weight_version_;
-};
+GenerateCall::GenerateCall(ApiServer& server, std::shared_ptr<http::Exchange> ex)
+    : server_(server), ex_(std::move(ex)), start_(std::chrono::steady_clock::now()) {}
 
 json GenerateCall::token_logprob_entry(int32_t token, std::optional<float> logprob) const {
   json text = nullptr;
@@ -107,17 +48,15 @@ json GenerateCall::top_entry(const std::vector<TokenLogprob>& top) const {
 Result<std::vector<std::vector<int32_t>>> GenerateCall::parse_token_ids_logprob(
     const nlohmann::json& body, size_t num_prompts, int64_t n) const {
   auto bad = [](std::string m) { return make_error(ErrorCode::kInvalidArgument, std::move(m)); };
+  const char* kType =
+      "token_ids_logprob must be an integer, a list of integers or a list of lists of integers.";
   std::vector<std::vector<int32_t>> out(num_prompts);
   auto it = body.find("token_ids_logprob");
   if (it == body.end() || it->is_null()) return out;
   auto ids_of = [&](const nlohmann::json& list) -> Result<std::vector<int32_t>> {
     std::vector<int32_t> ids;
     for (const auto& x : list) {
-      if (!x.is_number_integer()) {
-        return bad(
-            "token_ids_logprob must be an integer, a list of integers or a list of lists "
-            "of integers.");
-      }
+      if (!x.is_number_integer()) return bad(kType);
       // Saturated, so an id past int32 stays out of the vocabulary (the scheduler refuses it).
       ids.push_back(static_cast<int32_t>(std::clamp<int64_t>(x.get<int64_t>(),
                                                              std::numeric_limits<int32_t>::min(),
@@ -134,11 +73,7 @@ Result<std::vector<std::vector<int32_t>>> GenerateCall::parse_token_ids_logprob(
     for (auto& o : out) o = ids;
     return out;
   }
-  if (!v.is_array()) {
-    return bad(
-        "token_ids_logprob must be an integer, a list of integers or a list of lists of "
-        "integers.");
-  }
+  if (!v.is_array()) return bad(kType);
   if (v.empty()) return out;
   if (!v[0].is_array()) {
     SGLANG_ASSIGN_OR_RETURN(auto ids, ids_of(v));
@@ -150,11 +85,7 @@ Result<std::vector<std::vector<int32_t>>> GenerateCall::parse_token_ids_logprob(
     return bad("token_ids_logprob must give one list of token ids per prompt.");
   }
   for (size_t i = 0; i < num_prompts; ++i) {
-    if (!v[i].is_array()) {
-      return bad(
-          "token_ids_logprob must be an integer, a list of integers or a list of lists of "
-          "integers.");
-    }
+    if (!v[i].is_array()) return bad(kType);
     SGLANG_ASSIGN_OR_RETURN(out[i], ids_of(v[i]));
   }
   return out;
@@ -293,6 +224,7 @@ Status GenerateCall::parse(const nlohmann::json& body) {
       // As SGLang: every sample of n > 1 gets its own fresh id.
       it.rid = n > 1 ? server_.next_rid() : rid;
       it.index = items_.size();
+      it.prompt_index = i;
       it.params = params;
       it.params.n = 1;
       it.logprob = lp;
@@ -315,7 +247,8 @@ Status GenerateCall::parse(const nlohmann::json& body) {
   return {};
 }
 
-void GenerateCall::submit() {
+void GenerateCall::submit(std::unique_ptr<Output> output) {
+  output_ = std::move(output);
   auto self = shared_from_this();
   ex_->on_close([self] {
     // The client went away: abort what still runs, so its pages are freed (SGLang does the same
@@ -405,71 +338,15 @@ std::string GenerateCall::final_text(const Item& it) const {
   return it.text;
 }
 
-namespace {
-
-// The entries of `list` from `offset` on (SGLang's _slice_streaming_output_meta_info).
-json tail_of(const json& list, size_t offset) {
-  json out = json::array();
-  for (size_t i = offset; i < list.size(); ++i) out.push_back(list[i]);
-  return out;
-}
-
-}  // namespace
-
-json GenerateCall::output_json(Item& it, bool final) {
-  // meta_info keys in SGLang's order.
-  json meta;
-  meta["id"] = it.rid;
-  meta["finish_reason"] = it.finish ? to_json(*it.finish) : json(nullptr);
-  meta["prompt_tokens"] = it.prompt_tokens;
-  meta["weight_version"] = weight_version_;
-  meta["total_retractions"] = 0;
-  // As SGLang's incremental streaming: output-side lists from the first position not yet sent;
-  // the input side and the counters stay whole.
-  const size_t offset = incremental_ ? it.sent_outputs : 0;
-  if (it.logprob.return_logprob) {
-    meta["input_token_logprobs"] = it.input_token_logprobs;
-    meta["output_token_logprobs"] = tail_of(it.output_token_logprobs, offset);
-    if (it.logprob.top_logprobs_num > 0) {
-      meta["input_top_logprobs"] = it.input_top_logprobs;
-      meta["output_top_logprobs"] = tail_of(it.output_top_logprobs, offset);
-    }
-    if (!it.logprob.token_ids_logprob.empty()) {
-      meta["input_token_ids_logprobs"] = it.input_token_ids_logprobs;
-      meta["output_token_ids_logprobs"] = tail_of(it.output_token_ids_logprobs, offset);
+const GenerateCall::Item* GenerateCall::error_item() const {
+  // As SGLang: an abort the engine raised with a status becomes an error of that status; a user's
+  // abort (no status) is an ordinary answer with finish_reason abort.
+  for (const auto& it : items_) {
+    if (it.finish && it.finish->kind == FinishReason::Kind::kAbort && it.finish->status_code != 0) {
+      return &it;
     }
   }
-  meta["completion_tokens"] = it.completion_tokens;
-  meta["cached_tokens"] = it.cached_tokens;
-  meta["cached_tokens_details"] = nullptr;
-  meta["dp_rank"] = nullptr;
-  if (it.finished) {
-    meta["e2e_latency"] =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  }
-  if (!first_sent_) {
-    meta["response_sent_to_client_ts"] =
-        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    if (stream_) first_sent_ = true;
-  }
-  json out;
-  const std::string text = final ? final_text(it) : it.text;
-  if (incremental_) {
-    // The text decoded since the last chunk (none when a stop string trimmed what was sent).
-    if (server_.tokenizer_)
-      out["text"] = it.sent_text < text.size() ? text.substr(it.sent_text) : "";
-    out["output_ids"] = std::vector<int32_t>(
-        it.output_ids.begin() + static_cast<std::ptrdiff_t>(std::min(offset, it.output_ids.size())),
-        it.output_ids.end());
-    it.sent_text = std::max(it.sent_text, text.size());
-    it.sent_outputs = it.output_ids.size();
-  } else {
-    if (server_.tokenizer_) out["text"] = text;
-    out["output_ids"] = it.output_ids;
-  }
-  out["meta_info"] = std::move(meta);
-  if (stream_ && batch_) out["index"] = it.index;
-  return out;
+  return nullptr;
 }
 
 void GenerateCall::drain() {
@@ -483,39 +360,127 @@ void GenerateCall::drain() {
       absorb(it, *out);
       changed = true;
     }
-    if (stream_ && changed) {
-      ex_->send_chunk("data: " + dump_json(output_json(it, it.finished)) + "\n\n");
-    }
+    if (stream_ && changed) output_->on_update(*this, it);
     all_finished = all_finished && it.finished;
   }
   if (!all_finished) return;
   done_ = true;
   for (auto& it : items_) it.stream->set_notifier(nullptr);
-  if (stream_) {
-    ex_->send_chunk("data: [DONE]\n\n");
-    ex_->end_stream();
-    return;
-  }
-  // As SGLang: an abort the engine raised with status 400 becomes a 400 error; 500/503 an error of
-  // that status; a user's abort (no status) is an ordinary 200 answer with finish_reason abort.
-  for (const auto& it : items_) {
-    if (!it.finish || it.finish->kind != FinishReason::Kind::kAbort) continue;
-    const int code = it.finish->status_code;
-    if (code == 400) {
-      return respond_error(ex_, ApiError::generate(it.finish->message));
-    }
-    if (code != 0) {
-      return respond_error(ex_, ApiError::http_exception(code, it.finish->message));
+  output_->on_done(*this);
+}
+
+namespace {
+
+class NativeGenerateOutput : public GenerateCall::Output {
+ public:
+  void on_update(GenerateCall& call, GenerateCall::Item& it) override {
+    call.exchange().send_chunk("data: " + dump_json(output_json(call, it, it.finished)) + "\n\n");
+    if (call.incremental()) {
+      // What this chunk carried is sent; the next one starts after it.
+      it.sent_text = std::max(it.sent_text, shown_text(call, it, it.finished).size());
+      it.sent_outputs = it.output_ids.size();
     }
   }
-  json body;
-  if (batch_) {
-    body = json::array();
-    for (auto& it : items_) body.push_back(output_json(it, true));
-  } else {
-    body = output_json(items_[0], true);
+
+  void on_done(GenerateCall& call) override {
+    http::Exchange& ex = call.exchange();
+    if (call.stream()) {
+      ex.send_chunk("data: [DONE]\n\n");
+      ex.end_stream();
+      return;
+    }
+    if (const GenerateCall::Item* bad = call.error_item()) {
+      const int code = bad->finish->status_code;
+      return respond_error(ex, code == 400 ? ApiError::generate(bad->finish->message)
+                                           : ApiError::http_exception(code, bad->finish->message));
+    }
+    GenerateCall::json body;
+    if (call.batch()) {
+      body = GenerateCall::json::array();
+      for (const auto& it : call.items()) body.push_back(output_json(call, it, true));
+    } else {
+      body = output_json(call, call.items()[0], true);
+    }
+    ex.respond(200, "application/json", dump_json(body));
   }
-  ex_->respond(200, "application/json", dump_json(body));
+
+ private:
+  static std::string shown_text(const GenerateCall& call, const GenerateCall::Item& it,
+                                bool final) {
+    return final ? call.final_text(it) : it.text;
+  }
+
+  // The entries of `list` from `offset` on (SGLang's _slice_streaming_output_meta_info).
+  static GenerateCall::json tail_of(const GenerateCall::json& list, size_t offset) {
+    GenerateCall::json out = GenerateCall::json::array();
+    for (size_t i = offset; i < list.size(); ++i) out.push_back(list[i]);
+    return out;
+  }
+
+  GenerateCall::json output_json(const GenerateCall& call, const GenerateCall::Item& it,
+                                 bool final) {
+    using json = GenerateCall::json;
+    // As SGLang's incremental streaming: output-side lists, ids and text from the first position
+    // not yet sent; the input side and the counters stay whole.
+    const size_t offset = call.incremental() ? it.sent_outputs : 0;
+    // meta_info keys in SGLang's order.
+    json meta;
+    meta["id"] = it.rid;
+    meta["finish_reason"] = it.finish ? to_json(*it.finish) : json(nullptr);
+    meta["prompt_tokens"] = it.prompt_tokens;
+    meta["weight_version"] = call.weight_version();
+    meta["total_retractions"] = 0;
+    if (it.logprob.return_logprob) {
+      meta["input_token_logprobs"] = it.input_token_logprobs;
+      meta["output_token_logprobs"] = tail_of(it.output_token_logprobs, offset);
+      if (it.logprob.top_logprobs_num > 0) {
+        meta["input_top_logprobs"] = it.input_top_logprobs;
+        meta["output_top_logprobs"] = tail_of(it.output_top_logprobs, offset);
+      }
+      if (!it.logprob.token_ids_logprob.empty()) {
+        meta["input_token_ids_logprobs"] = it.input_token_ids_logprobs;
+        meta["output_token_ids_logprobs"] = tail_of(it.output_token_ids_logprobs, offset);
+      }
+    }
+    meta["completion_tokens"] = it.completion_tokens;
+    meta["cached_tokens"] = it.cached_tokens;
+    meta["cached_tokens_details"] = nullptr;
+    meta["dp_rank"] = nullptr;
+    if (it.finished) {
+      meta["e2e_latency"] =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - call.start_time())
+              .count();
+    }
+    if (!first_sent_) {
+      meta["response_sent_to_client_ts"] =
+          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+              .count();
+      if (call.stream()) first_sent_ = true;
+    }
+    json out;
+    if (it.detok) {
+      const std::string text = shown_text(call, it, final);
+      // Incremental: the text decoded since the last chunk (none when a stop string trimmed
+      // what was sent).
+      out["text"] = !call.incremental()          ? text
+                    : it.sent_text < text.size() ? text.substr(it.sent_text)
+                                                 : std::string();
+    }
+    out["output_ids"] = std::vector<int32_t>(
+        it.output_ids.begin() + static_cast<std::ptrdiff_t>(std::min(offset, it.output_ids.size())),
+        it.output_ids.end());
+    out["meta_info"] = std::move(meta);
+    if (call.stream() && call.batch()) out["index"] = it.index;
+    return out;
+  }
+
+  bool first_sent_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<GenerateCall::Output> make_native_generate_output() {
+  return std::make_unique<NativeGenerateOutput>();
 }
 
 void ApiServer::generate(const http::Request& req, std::shared_ptr<http::Exchange> ex) {
@@ -535,7 +500,7 @@ void ApiServer::generate(const http::Request& req, std::shared_ptr<http::Exchang
     }
     return respond_error(ex, ApiError::generate(st.error().message));
   }
-  call->submit();
+  call->submit(make_native_generate_output());
 }
 
 }  // namespace sglang

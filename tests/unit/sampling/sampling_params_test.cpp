@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 namespace sglang {
 namespace {
 
@@ -73,6 +75,24 @@ TEST(SamplingParams, ValidationMessagesMatchSGLang) {
   p.regex = "a+";
   p.json_schema = "{}";
   EXPECT_EQ(verify_message(p), "Only one of regex, json_schema, or ebnf can be set.");
+}
+
+TEST(SamplingParams, RefusesWhatIsNotImplementedInsteadOfIgnoringIt) {
+  auto from = [](const char* text) {
+    auto p = sampling_params_from_json(nlohmann::json::parse(text));
+    EXPECT_TRUE(p.ok());
+    return verify_message(*p);
+  };
+  EXPECT_EQ(from(R"({"regex": "[0-9]+"})"),
+            "regex is not supported yet: this server has no structured output (constrained "
+            "decoding) so far.");
+  EXPECT_EQ(from(R"({"json_schema": "{}"})").substr(0, 31), "json_schema is not supported ye");
+  EXPECT_EQ(from(R"({"ebnf": "root ::= \"a\""})").substr(0, 24), "ebnf is not supported ye");
+  EXPECT_EQ(from(R"({"structural_tag": "{}"})").substr(0, 30), "structural_tag is not supported");
+  EXPECT_EQ(from(R"({"stop_regex": "a"})"), "stop_regex is not supported yet.");
+  EXPECT_EQ(from(R"({"custom_params": {"a": 1}})").substr(0, 30), "custom_params is not supported");
+  // null is SGLang's default: accepted.
+  EXPECT_EQ(from(R"({"regex": null, "structural_tag": null, "custom_params": null})"), "");
 }
 
 TEST(SamplingParams, PythonFloatRepr) {
