@@ -218,6 +218,14 @@ void ApiServer::register_routes() {
     if (is_embedding_) return respond_error(ex, ApiError::openai(kNotGenerationModel));
     openai_completions(req, ex);
   });
+  t.add(kPost, "/parse_function_call",
+        [this](R req, Ex ex, auto&) { parse_function_call(req, ex); });
+  t.add(kPost, "/separate_reasoning", [this](R req, Ex ex, auto&) { separate_reasoning(req, ex); });
+  t.add(kPost, "/v1/embeddings", [this](R req, Ex ex, auto&) { openai_embeddings(req, ex); });
+  t.add(kGet, "/v1/models/{model:path}",
+        [this](R, Ex ex, const std::string& model) { retrieve_model(model, ex); });
+  t.add(kPost, "/v1/tokenize", [this](R req, Ex ex, auto&) { tokenize(req, ex); });
+  t.add(kPost, "/v1/detokenize", [this](R req, Ex ex, auto&) { detokenize(req, ex); });
   t.add(kPost, "/v1/chat/completions", [this](R req, Ex ex, auto&) {
     if (is_embedding_) return respond_error(ex, ApiError::openai(kNotGenerationModel));
     openai_chat_completions(req, ex);
@@ -530,6 +538,28 @@ void ApiServer::list_models(std::shared_ptr<http::Exchange> ex) {
                                        {"root", name},
                                        {"parent", nullptr},
                                        {"max_model_len", scheduler_->context_length()}}})}};
+  ex->respond(200, "application/json", dump_json(j));
+}
+
+void ApiServer::retrieve_model(const std::string& model, std::shared_ptr<http::Exchange> ex) {
+  const std::string name = args_.served_model_name;
+  if (model != name) {
+    // SGLang's own envelope for this route.
+    json err = {{"error",
+                 {{"message", "The model '" + model + "' does not exist"},
+                  {"type", "invalid_request_error"},
+                  {"param", "model"},
+                  {"code", "model_not_found"}}}};
+    ex->respond(404, "application/json", dump_json(err));
+    return;
+  }
+  json j = {{"id", model},
+            {"object", "model"},
+            {"created", static_cast<int64_t>(std::time(nullptr))},
+            {"owned_by", "sglang"},
+            {"root", model},
+            {"parent", nullptr},
+            {"max_model_len", scheduler_->context_length()}};
   ex->respond(200, "application/json", dump_json(j));
 }
 

@@ -50,6 +50,11 @@ class ApiServer {
   // OpenAI routes, one file each (openai_*_route.cpp).
   void openai_completions(const http::Request& req, std::shared_ptr<http::Exchange> ex);
   void openai_chat_completions(const http::Request& req, std::shared_ptr<http::Exchange> ex);
+  void openai_embeddings(const http::Request& req, std::shared_ptr<http::Exchange> ex);
+  void retrieve_model(const std::string& model, std::shared_ptr<http::Exchange> ex);
+  // /parse_function_call, /separate_reasoning (parser_routes.cpp).
+  void parse_function_call(const http::Request& req, std::shared_ptr<http::Exchange> ex);
+  void separate_reasoning(const http::Request& req, std::shared_ptr<http::Exchange> ex);
   Status load_chat_template();  // openai_chat_route.cpp
   void model_info(std::shared_ptr<http::Exchange> ex);
   void server_info(std::shared_ptr<http::Exchange> ex);

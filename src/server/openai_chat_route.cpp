@@ -277,7 +277,7 @@ class ChatOutput : public GenerateCall::Output {
 // A message as SGLang's pydantic models dump it (ChatCompletionMessageUserParam: role, content;
 // ChatCompletionMessageGenericParam: role, content, tool_call_id, name, reasoning_content,
 // tool_calls), content None turned into "" as _apply_jinja_template does. An error names the field.
-Result<json> dump_message(const nlohmann::json& m, size_t i) {
+Result<json> dump_message(const json& m, size_t i) {
   const std::string where = "messages[" + std::to_string(i) + "]";
   auto bad = [&](const std::string& what) { return make_error(ErrorCode::kInvalidArgument, what); };
   if (!m.is_object()) return bad("Input should be a valid dictionary: " + where);
@@ -380,6 +380,15 @@ bool enable_thinking(const std::optional<std::string>& reasoning_parser, const j
   return false;
 }
 
+// A template that raises (raise_exception, an undefined name, a type error): a 400 with the
+// template's message (SGLang answers apply_chat_template's exceptions other than ValueError with a
+// 500, but a template refusing a conversation is the client's error, not the server's).
+// ChatTemplate::render's message is "<Python class>: <str(e)>" (chat/chat_template.h).
+ApiError template_error(const std::string& message) {
+  const size_t colon = message.find(": ");
+  return ApiError::openai(colon == std::string::npos ? message : message.substr(colon + 2));
+}
+
 }  // namespace
 
 Status ApiServer::load_chat_template() {
@@ -443,17 +452,21 @@ void ApiServer::openai_chat_completions(const http::Request& req,
   if (!body.contains("messages")) {
     return respond_error(ex, ApiError::validation("Field required: messages"));
   }
+  // The body again with its keys in the client's order (`body` sorts them): SGLang's dicts keep
+  // it, and a template's tojson writes it into the prompt (tool parameters, tool-call arguments,
+  // chat_template_kwargs).
+  const json ordered = json::parse(req.body, nullptr, false);
   if (!body["messages"].is_array()) {
     return respond_error(ex, ApiError::validation("Input should be a valid list: messages"));
   }
   json messages = json::array();
-  for (size_t i = 0; i < body["messages"].size(); ++i) {
-    auto m = dump_message(body["messages"][i], i);
+  for (size_t i = 0; i < ordered["messages"].size(); ++i) {
+    auto m = dump_message(ordered["messages"][i], i);
     if (!m.ok()) return respond_error(ex, ApiError::validation(m.error().message));
     messages.push_back(std::move(*m));
   }
   // Tools and tool_choice (None: "none" without tools, else "auto").
-  auto tools = chat::parse_tools(body.contains("tools") ? json(body["tools"]) : json(nullptr));
+  auto tools = chat::parse_tools(ordered.contains("tools") ? ordered["tools"] : json(nullptr));
   if (!tools.ok()) return respond_error(ex, ApiError::validation(tools.error().message));
   const bool has_tools = f.has("tools");
   auto tool_choice = chat::parse_tool_choice(
@@ -477,7 +490,7 @@ void ApiServer::openai_chat_completions(const http::Request& req,
   o.stream_reasoning = f.boolean("stream_reasoning").value_or(true);
   const bool continue_final_message = f.boolean("continue_final_message").value_or(false);
   json kwargs = json::object();
-  if (const nlohmann::json* k = f.object("chat_template_kwargs")) kwargs = *k;
+  if (f.object("chat_template_kwargs")) kwargs = ordered["chat_template_kwargs"];
   std::string reasoning_effort = "medium";
   if (auto v = kwargs.find("reasoning_effort"); v != kwargs.end()) {
     // As SGLang: chat_template_kwargs' reasoning_effort overrides the field.
@@ -542,7 +555,7 @@ void ApiServer::openai_chat_completions(const http::Request& req,
   if (has_tools && tool_choice->kind != TC::kNone) {
     sp["skip_special_tokens"] = false;
     template_tools = json::array();
-    for (const auto& tool : body["tools"]) {
+    for (const auto& tool : ordered["tools"]) {
       const auto& fn = tool["function"];
       // Function.model_dump(): description, name, parameters, strict.
       json d;
@@ -588,7 +601,7 @@ void ApiServer::openai_chat_completions(const http::Request& req,
     for (const auto& t : template_tools) wrapped.push_back(json{{"function", t}});
     rendered = render(wrapped);
   }
-  if (!rendered.ok()) return refuse(rendered.error().message);
+  if (!rendered.ok()) return respond_error(ex, template_error(rendered.error().message));
   // apply_chat_template(tokenize=True) encodes without special tokens.
   std::vector<int32_t> ids = tokenizer_->encode(*rendered, false);
   if (assistant_prefix && !assistant_prefix->empty()) {

@@ -9,21 +9,31 @@ namespace sglang {
 void RouteTable::add(std::vector<std::string> methods, std::string path, Handler handler) {
   Route r;
   r.methods = std::move(methods);
-  const size_t brace = path.find('{');
-  r.has_param = brace != std::string::npos;
-  r.prefix = r.has_param ? path.substr(0, brace) : std::move(path);
+  const size_t open = path.find('{');
+  r.has_param = open != std::string::npos;
+  if (r.has_param) {
+    const size_t close = path.find('}', open);
+    const std::string name = path.substr(open + 1, close - open - 1);
+    r.param_is_path = name.size() > 5 && name.compare(name.size() - 5, 5, ":path") == 0;
+    r.prefix = path.substr(0, open);
+    r.suffix = path.substr(close + 1);
+  } else {
+    r.prefix = std::move(path);
+  }
   r.handler = std::move(handler);
   routes_.push_back(std::move(r));
 }
 
 bool RouteTable::matches(const Route& r, const std::string& path, std::string* param) {
   if (!r.has_param) return path == r.prefix;
-  if (path.size() <= r.prefix.size() || path.compare(0, r.prefix.size(), r.prefix) != 0) {
+  const size_t fixed = r.prefix.size() + r.suffix.size();
+  if (path.size() <= fixed || path.compare(0, r.prefix.size(), r.prefix) != 0 ||
+      path.compare(path.size() - r.suffix.size(), r.suffix.size(), r.suffix) != 0) {
     return false;
   }
-  std::string rest = path.substr(r.prefix.size());
-  if (rest.find('/') != std::string::npos) return false;
-  *param = std::move(rest);
+  std::string value = path.substr(r.prefix.size(), path.size() - fixed);
+  if (!r.param_is_path && value.find('/') != std::string::npos) return false;
+  *param = std::move(value);
   return true;
 }
 

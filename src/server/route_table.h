@@ -1,8 +1,9 @@
 #pragma once
 // One route table: method + path → handler, with FastAPI's answers for what matches nothing
 // (404 {"detail": "Not Found"}) and for a path served under other methods (405 {"detail":
-// "Method Not Allowed"}). A path may end in one parameter segment ("/v1/models/{id}"), which the
-// handler receives.
+// "Method Not Allowed"}). A path may hold one parameter, as FastAPI's: "{id}" is one segment
+// ("/v1/responses/{id}/cancel"), "{name:path}" the rest of the path, slashes included
+// ("/v1/models/{model:path}"); the handler receives its value.
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,7 +26,9 @@ class RouteTable {
   struct Route {
     std::vector<std::string> methods;
     std::string prefix;  // the path, or the part before "{...}"
+    std::string suffix;  // the part after "{...}"
     bool has_param = false;
+    bool param_is_path = false;  // "{name:path}"
     Handler handler;
   };
   // Whether `path` matches `r`; sets `param` for a parameter route.

@@ -141,3 +141,22 @@ def sse_events(response) -> list:
         payload = block[len(b"data: "):].decode("utf-8")
         events.append(payload if payload == "[DONE]" else json.loads(payload))
     return events
+
+
+SMOLLM = ROOT / "models" / "SmolLM2-135M-Instruct" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="session")
+def smollm(launch) -> Server:
+    """The default real model (a ChatML template in its GGUF), one server for the whole session
+    (with /metrics: test_router counts the requests each worker served)."""
+    if not SMOLLM.is_file():
+        pytest.fail(f"{SMOLLM} is missing: run scripts/setup.sh (scripts/fetch_model.sh)")
+    return launch(str(SMOLLM), "--enable-metrics")
+
+
+@pytest.fixture(scope="session")
+def qwen_chat(launch, model_path) -> Server:
+    """The tiny Qwen2 checkpoint with the real Qwen3 tokenizer files, whose tokenizer_config.json
+    chat template renders tools: one server for the OpenAI-route modules."""
+    return launch(model_path)

@@ -88,7 +88,7 @@ TEST(SamplingParams, RefusesWhatIsNotImplementedInsteadOfIgnoringIt) {
             "decoding) so far.");
   EXPECT_EQ(from(R"({"json_schema": "{}"})").substr(0, 31), "json_schema is not supported ye");
   EXPECT_EQ(from(R"({"ebnf": "root ::= \"a\""})").substr(0, 24), "ebnf is not supported ye");
-  EXPECT_EQ(from(R"({"structural_tag": "{}"})").substr(0, 30), "structural_tag is not supported");
+  EXPECT_EQ(from(R"({"structural_tag": "{}"})").substr(0, 31), "structural_tag is not supported");
   EXPECT_EQ(from(R"({"stop_regex": "a"})"), "stop_regex is not supported yet.");
   EXPECT_EQ(from(R"({"custom_params": {"a": 1}})").substr(0, 30), "custom_params is not supported");
   // null is SGLang's default: accepted.
