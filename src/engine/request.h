@@ -52,7 +52,8 @@ nlohmann::ordered_json to_json(const FinishReason& f);
 struct InputLogprob {
   int32_t token_id = 0;
   std::optional<float> logprob;
-  std::vector<TokenLogprob> top;  // empty for the first prompt token
+  std::vector<TokenLogprob> top;        // empty for the first prompt token
+  std::vector<TokenLogprob> token_ids;  // the asked token_ids_logprob; empty for the first token
 };
 
 // What one scheduler step produced for one request. Token ids and logprobs are the new ones since
@@ -61,6 +62,9 @@ struct StepOutput {
   std::vector<int32_t> new_token_ids;
   std::vector<TokenLogprob> new_token_logprobs;  // parallel to new_token_ids, if return_logprob
   std::vector<std::vector<TokenLogprob>> new_top_logprobs;  // if top_logprobs_num > 0
+  // If token_ids_logprob: one entry per new output position. A request with max_new_tokens 0
+  // still gets one, for the position after the prompt (what SGLang's /v1/score reads).
+  std::vector<std::vector<TokenLogprob>> new_token_ids_logprobs;
   std::vector<InputLogprob> input_logprobs;  // once, when the prompt's logprobs are complete
   std::vector<float> embedding;  // embedding servers: the pooled output, in the final StepOutput
   bool finished = false;
@@ -116,6 +120,9 @@ struct LogprobOptions {
   int64_t top_logprobs_num = 0;
   // First prompt position whose logprob is returned; -1: SGLang's default (the last prompt token).
   int64_t logprob_start_len = -1;
+  // SGLang's token_ids_logprob: the token ids whose logprobs every position reports
+  // (input_token_ids_logprobs / output_token_ids_logprobs); empty: none asked.
+  std::vector<int32_t> token_ids_logprob;
 };
 
 enum class RequestState { kWaiting, kRunning, kFinished };
@@ -153,7 +160,9 @@ struct Request {
   std::vector<float> embedding;               // embedding servers: set when the prompt is prefilled
   std::vector<TokenLogprob> output_logprobs;  // one per output token, if asked
   std::vector<std::vector<TokenLogprob>> output_top_logprobs;
-  int64_t emitted = 0;  // output tokens already sent on the stream
+  std::vector<std::vector<TokenLogprob>> output_token_ids_logprobs;
+  int64_t emitted = 0;                     // output tokens already sent on the stream
+  int64_t emitted_token_ids_logprobs = 0;  // entries of output_token_ids_logprobs already sent
   std::chrono::steady_clock::time_point arrival;
   bool abort_requested = false;
   std::string abort_message;

@@ -123,6 +123,12 @@ Status Scheduler::validate(const Request& req) const {
     return bad("token_type_ids must give one segment per input token.");
   }
   SGLANG_RETURN_IF_ERROR(req.params.verify(vocab));
+  for (int32_t id : req.logprob.token_ids_logprob) {
+    if (id < 0 || id >= vocab) {
+      return bad("The token_ids_logprob contains values outside the vocab size (" +
+                 std::to_string(vocab) + "): " + std::to_string(id) + ".");
+    }
+  }
   if (!req.params.stop.empty() && tokenizer_ == nullptr) {
     return bad("stop strings are unavailable without a tokenizer.");
   }
@@ -652,14 +658,15 @@ void Scheduler::process_logits(Planned& p, const float* rows, int64_t vocab) {
 
   if (p.mode == LogitsMode::kAll && wants_input_logprobs(r)) {
     const int64_t start = input_logprob_start(r);
-    if (start == 0 && begin == 0) r.input_logprobs.push_back({r.prompt[0], std::nullopt, {}});
+    if (start == 0 && begin == 0) r.input_logprobs.push_back({r.prompt[0], std::nullopt, {}, {}});
     for (int64_t q = begin; q < begin + p.num_new; ++q) {
       const int64_t j = q + 1;  // the prompt position row q predicts
       if (j < start || j >= prompt_len) continue;
       row_scratch_.assign(rows + (q - begin) * vocab, rows + (q - begin + 1) * vocab);
       SampleResult lp = logprob_of(row_scratch_, r.params, r.prompt[static_cast<size_t>(j)],
-                                   r.logprob.top_logprobs_num);
-      r.input_logprobs.push_back({r.prompt[static_cast<size_t>(j)], lp.logprob, std::move(lp.top)});
+                                   r.logprob.top_logprobs_num, r.logprob.token_ids_logprob);
+      r.input_logprobs.push_back(
+          {r.prompt[static_cast<size_t>(j)], lp.logprob, std::move(lp.top), std::move(lp.ids)});
     }
     if (r.kv_len >= prompt_len) r.input_logprobs_done = true;
   }
@@ -680,22 +687,34 @@ void Scheduler::process_logits(Planned& p, const float* rows, int64_t vocab) {
     finish(r, FinishReason::length_reached(0));
     return;
   }
-  if (r.params.max_new_tokens == 0) {
-    finish(r, FinishReason::length_reached(0));
-    return;
-  }
+  const bool wants_ids = r.logprob.return_logprob && !r.logprob.token_ids_logprob.empty();
+  const std::span<const int32_t> asked_ids =
+      wants_ids ? std::span<const int32_t>(r.logprob.token_ids_logprob)
+                : std::span<const int32_t>();
   row_scratch_.assign(rows + last_row * vocab, rows + (last_row + 1) * vocab);
   std::vector<int64_t> stop_ids = r.params.stop_token_ids;
   for (int64_t e : model_->config().eos_token_ids) stop_ids.push_back(e);
   const auto n_out = static_cast<int64_t>(r.output.size());
   apply_logit_processors(row_scratch_, r.params, r.penalties, n_out, stop_ids);
-  SampleResult s = sample_from_logits(row_scratch_, r.params, r.seed, n_out,
-                                      r.logprob.return_logprob, r.logprob.top_logprobs_num);
+  if (r.params.max_new_tokens == 0) {
+    // Nothing is sampled; as SGLang's prefill-only requests, the asked ids still get their
+    // logprobs at the position after the prompt (scoring reads them from there).
+    if (wants_ids) {
+      SampleResult lp = logprob_of(row_scratch_, r.params, asked_ids.front(), 0, asked_ids);
+      r.output_token_ids_logprobs.push_back(std::move(lp.ids));
+    }
+    finish(r, FinishReason::length_reached(0));
+    return;
+  }
+  SampleResult s =
+      sample_from_logits(row_scratch_, r.params, r.seed, n_out, r.logprob.return_logprob,
+                         r.logprob.top_logprobs_num, asked_ids);
   r.output.push_back(s.token_id);
   r.penalties.add_output_token(s.token_id);
   if (r.logprob.return_logprob) {
     r.output_logprobs.push_back({s.token_id, s.logprob});
     r.output_top_logprobs.push_back(std::move(s.top));
+    if (wants_ids) r.output_token_ids_logprobs.push_back(std::move(s.ids));
   }
   check_finished(r);
   if (r.state != RequestState::kFinished) emit(r);
@@ -740,6 +759,13 @@ StepOutput Scheduler::take_unsent(Request& r, bool final) {
     if (r.logprob.top_logprobs_num > 0) {
       out.new_top_logprobs.assign(r.output_top_logprobs.begin() + from,
                                   r.output_top_logprobs.end());
+    }
+    if (!r.logprob.token_ids_logprob.empty()) {
+      out.new_token_ids_logprobs.assign(
+          r.output_token_ids_logprobs.begin() +
+              static_cast<std::ptrdiff_t>(r.emitted_token_ids_logprobs),
+          r.output_token_ids_logprobs.end());
+      r.emitted_token_ids_logprobs = static_cast<int64_t>(r.output_token_ids_logprobs.size());
     }
     // Input logprobs go out once, when complete (or with the final output, whatever exists).
     if (!r.input_logprobs_sent && (final || r.input_logprobs_done)) {
@@ -800,6 +826,9 @@ GenerationResult wait_for_result(RequestStream& stream) {
     res.output_logprobs.insert(res.output_logprobs.end(), out.new_token_logprobs.begin(),
                                out.new_token_logprobs.end());
     for (auto& t : out.new_top_logprobs) res.output_top_logprobs.push_back(std::move(t));
+    for (auto& t : out.new_token_ids_logprobs) {
+      res.output_token_ids_logprobs.push_back(std::move(t));
+    }
     if (!out.input_logprobs.empty()) res.input_logprobs = std::move(out.input_logprobs);
     res.prompt_tokens = out.prompt_tokens;
     res.completion_tokens = out.completion_tokens;

@@ -207,6 +207,7 @@ struct GenerationResult {
   std::vector<int32_t> output_ids;
   std::vector<TokenLogprob> output_logprobs;
   std::vector<std::vector<TokenLogprob>> output_top_logprobs;
+  std::vector<std::vector<TokenLogprob>> output_token_ids_logprobs;
   std::vector<InputLogprob> input_logprobs;
   FinishReason finish_reason;
   int64_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;

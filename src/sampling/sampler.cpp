@@ -136,10 +136,10 @@ void apply_logit_processors(std::span<float> logits, const SamplingParams& p,
 namespace {
 
 SampleResult greedy_logprobs(std::span<const float> logits, int32_t token, bool want_logprob,
-                             int64_t top_n) {
+                             int64_t top_n, std::span<const int32_t> ids) {
   SampleResult r;
   r.token_id = token;
-  if (!want_logprob && top_n <= 0) return r;
+  if (!want_logprob && top_n <= 0 && ids.empty()) return r;
   float mx = -std::numeric_limits<float>::infinity();
   for (float v : logits) mx = std::max(mx, v);
   double sum = 0;
@@ -151,13 +151,15 @@ SampleResult greedy_logprobs(std::span<const float> logits, int32_t token, bool 
       r.top.push_back({i, logits[static_cast<size_t>(i)] - log_z});
     }
   }
+  for (int32_t i : ids) r.ids.push_back({i, logits[static_cast<size_t>(i)] - log_z});
   return r;
 }
 
 // Logprobs from temperature-scaled probabilities, renormalised over the top_p set.
 void sampled_logprobs(std::span<const float> probs, const std::vector<int32_t>& sorted,
-                      double top_p, bool want_logprob, int64_t top_n, SampleResult& r) {
-  if (!want_logprob && top_n <= 0) return;
+                      double top_p, bool want_logprob, int64_t top_n, std::span<const int32_t> ids,
+                      SampleResult& r) {
+  if (!want_logprob && top_n <= 0 && ids.empty()) return;
   // Which tokens are in the top_p set: the first `in_set` of `sorted`.
   size_t in_set = sorted.size();
   double mass = 1.0;
@@ -187,14 +189,16 @@ void sampled_logprobs(std::span<const float> probs, const std::vector<int32_t>& 
             : top_indices(probs, top_n);
     for (int32_t i : top) r.top.push_back({i, logprob(i)});
   }
+  for (int32_t i : ids) r.ids.push_back({i, logprob(i)});
 }
 
 }  // namespace
 
 SampleResult sample_from_logits(std::span<float> logits, const SamplingParams& p, uint64_t seed,
-                                int64_t position, bool want_logprob, int64_t top_n) {
+                                int64_t position, bool want_logprob, int64_t top_n,
+                                std::span<const int32_t> ids) {
   if (p.is_greedy()) {
-    return greedy_logprobs(logits, argmax_first(logits), want_logprob, top_n);
+    return greedy_logprobs(logits, argmax_first(logits), want_logprob, top_n, ids);
   }
   const int64_t vocab = static_cast<int64_t>(logits.size());
   softmax_with_temperature(logits, p.temperature);
@@ -220,7 +224,9 @@ SampleResult sample_from_logits(std::span<float> logits, const SamplingParams& p
         break;
       }
     }
-    if (want_logprob || top_n > 0) sorted = top_indices(probs, std::max<int64_t>(top_n, 1));
+    if (want_logprob || top_n > 0 || !ids.empty()) {
+      sorted = top_indices(probs, std::max<int64_t>(top_n, 1));
+    }
   } else {
     sorted = sorted_prefix(probs, p.top_k, p.top_p);
     // The kept set: sorted position < top_k, exclusive cumulative sum <= top_p, p >= min_p * max.
@@ -244,14 +250,14 @@ SampleResult sample_from_logits(std::span<float> logits, const SamplingParams& p
       if (acc > target) break;
     }
   }
-  sampled_logprobs(probs, sorted, p.top_p, want_logprob, top_n, r);
+  sampled_logprobs(probs, sorted, p.top_p, want_logprob, top_n, ids, r);
   return r;
 }
 
 SampleResult logprob_of(std::span<float> logits, const SamplingParams& p, int32_t token_id,
-                        int64_t top_n) {
+                        int64_t top_n, std::span<const int32_t> ids) {
   if (p.is_greedy() || (p.temperature == 1.0 && p.top_p >= 1.0)) {
-    return greedy_logprobs(logits, token_id, true, top_n);
+    return greedy_logprobs(logits, token_id, true, top_n, ids);
   }
   softmax_with_temperature(logits, p.temperature);
   SampleResult r;
@@ -259,7 +265,7 @@ SampleResult logprob_of(std::span<float> logits, const SamplingParams& p, int32_
   const std::vector<int32_t> sorted = p.top_p < 1.0
                                           ? sorted_prefix(logits, kTopKAll, p.top_p)
                                           : top_indices(logits, std::max<int64_t>(top_n, 1));
-  sampled_logprobs(logits, sorted, p.top_p, true, top_n, r);
+  sampled_logprobs(logits, sorted, p.top_p, true, top_n, ids, r);
   return r;
 }
 

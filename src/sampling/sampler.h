@@ -37,6 +37,9 @@ struct SampleResult {
   int32_t token_id = 0;
   float logprob = 0;              // of token_id, only when asked
   std::vector<TokenLogprob> top;  // the top_logprobs_num most likely tokens, most likely first
+  // The logprobs of the asked token ids (SGLang's token_ids_logprob), in the order asked, under
+  // the same distribution as `logprob` and `top`.
+  std::vector<TokenLogprob> ids;
 };
 
 // Step 1, in place. `stop_token_ids` are what min_new_tokens suppresses (the request's
@@ -46,15 +49,15 @@ void apply_logit_processors(std::span<float> logits, const SamplingParams& param
                             std::span<const int64_t> stop_token_ids);
 
 // Steps 2 and 3 on processed logits (modified: scaled in place). `seed` and `position` select the
-// random draw; want_logprob/top_logprobs_num select what step 3 computes.
+// random draw; want_logprob/top_logprobs_num/token_ids select what step 3 computes.
 SampleResult sample_from_logits(std::span<float> logits, const SamplingParams& params,
                                 uint64_t seed, int64_t position, bool want_logprob,
-                                int64_t top_logprobs_num);
+                                int64_t top_logprobs_num, std::span<const int32_t> token_ids = {});
 
 // Step 3 alone for a token that was not sampled here (input-token logprobs): the logprob of
-// `token_id` under the distribution `params` describe, and the top entries.
+// `token_id` under the distribution `params` describe, the top entries and those of `token_ids`.
 SampleResult logprob_of(std::span<float> logits, const SamplingParams& params, int32_t token_id,
-                        int64_t top_logprobs_num);
+                        int64_t top_logprobs_num, std::span<const int32_t> token_ids = {});
 
 // A uniform double in [0, 1) from (seed, position): the same pair gives the same draw.
 double uniform_draw(uint64_t seed, int64_t position);

@@ -194,6 +194,7 @@ void ApiServer::register_routes() {
   t.add(kPutPost, "/encode", [this](R req, Ex ex, auto&) { encode(req, ex); });
   t.add(kPutPost, "/classify", [this](R req, Ex ex, auto&) { encode(req, ex); });
   t.add(kPutPost, "/v1/rerank", [this](R req, Ex ex, auto&) { rerank(req, ex); });
+  t.add(kPost, "/v1/score", [this](R req, Ex ex, auto&) { score(req, ex); });
   t.add(kGet, "/health", [this](R req, Ex ex, auto&) { health(req, ex, false); });
   t.add(kGet, "/health_generate", [this](R req, Ex ex, auto&) { health(req, ex, true); });
   t.add(kGet, "/model_info", [this](R, Ex ex, auto&) { model_info(ex); });

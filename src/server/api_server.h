@@ -46,6 +46,7 @@ class ApiServer {
   void generate(const http::Request& req, std::shared_ptr<http::Exchange> ex);
   void encode(const http::Request& req, std::shared_ptr<http::Exchange> ex);  // and /classify
   void rerank(const http::Request& req, std::shared_ptr<http::Exchange> ex);  // rerank_route.cpp
+  void score(const http::Request& req, std::shared_ptr<http::Exchange> ex);   // score_route.cpp
   // OpenAI routes, one file each (openai_*_route.cpp).
   void openai_completions(const http::Request& req, std::shared_ptr<http::Exchange> ex);
   void openai_chat_completions(const http::Request& req, std::shared_ptr<http::Exchange> ex);

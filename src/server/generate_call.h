@@ -38,6 +38,11 @@ class GenerateCall : public std::enable_shared_from_this<GenerateCall> {
     // [logprob, token id, text or null] entries, as SGLang's meta_info.
     json output_token_logprobs = json::array(), output_top_logprobs = json::array();
     json input_token_logprobs = json::array(), input_top_logprobs = json::array();
+    // token_ids_logprob: per position, the asked ids' entries (null where a position has none).
+    json input_token_ids_logprobs = json::array(), output_token_ids_logprobs = json::array();
+    // --incremental-streaming-output: how much of the text and of the output positions the
+    // stream has sent already.
+    size_t sent_text = 0, sent_outputs = 0;
     bool finished = false;
     std::optional<FinishReason> finish;
     int64_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
@@ -71,6 +76,8 @@ class GenerateCall : public std::enable_shared_from_this<GenerateCall> {
   const std::vector<Item>& items() const { return items_; }
   bool stream() const { return stream_; }
   bool batch() const { return batch_; }  // the native response is a list
+  // --incremental-streaming-output on a streamed call: each chunk carries only what is new.
+  bool incremental() const { return incremental_; }
   const std::string& weight_version() const { return weight_version_; }
   std::chrono::steady_clock::time_point start_time() const { return start_; }
   http::Exchange& exchange() { return *ex_; }
@@ -79,6 +86,10 @@ class GenerateCall : public std::enable_shared_from_this<GenerateCall> {
  private:
   json token_logprob_entry(int32_t token, std::optional<float> logprob) const;
   json top_entry(const std::vector<TokenLogprob>& top) const;
+  // SGLang's token_ids_logprob, once for all prompts or per prompt; empty: none asked.
+  Result<std::vector<std::vector<int32_t>>> parse_token_ids_logprob(const nlohmann::json& body,
+                                                                    size_t num_prompts,
+                                                                    int64_t n) const;
   void drain();
   void absorb(Item& it, StepOutput& out);
 
@@ -90,6 +101,7 @@ class GenerateCall : public std::enable_shared_from_this<GenerateCall> {
   bool batch_ = false;
   bool stream_ = false;
   bool return_text_in_logprobs_ = false;
+  bool incremental_ = false;
   bool done_ = false;
   std::string weight_version_;
 };

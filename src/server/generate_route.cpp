@@ -1,6 +1,8 @@
 // GenerateCall (generate_call.h) and POST /generate: SGLang's GenerateReqInput in, SGLang's output
 // dicts out.
+#include <algorithm>
 #include <chrono>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +43,52 @@ json GenerateCall::top_entry(const std::vector<TokenLogprob>& top) const {
   json arr = json::array();
   for (const auto& t : top) arr.push_back(token_logprob_entry(t.token_id, t.logprob));
   return arr;
+}
+
+Result<std::vector<std::vector<int32_t>>> GenerateCall::parse_token_ids_logprob(
+    const nlohmann::json& body, size_t num_prompts, int64_t n) const {
+  auto bad = [](std::string m) { return make_error(ErrorCode::kInvalidArgument, std::move(m)); };
+  const char* kType =
+      "token_ids_logprob must be an integer, a list of integers or a list of lists of integers.";
+  std::vector<std::vector<int32_t>> out(num_prompts);
+  auto it = body.find("token_ids_logprob");
+  if (it == body.end() || it->is_null()) return out;
+  auto ids_of = [&](const nlohmann::json& list) -> Result<std::vector<int32_t>> {
+    std::vector<int32_t> ids;
+    for (const auto& x : list) {
+      if (!x.is_number_integer()) return bad(kType);
+      // Saturated, so an id past int32 stays out of the vocabulary (the scheduler refuses it).
+      ids.push_back(static_cast<int32_t>(std::clamp<int64_t>(x.get<int64_t>(),
+                                                             std::numeric_limits<int32_t>::min(),
+                                                             std::numeric_limits<int32_t>::max())));
+    }
+    return ids;
+  };
+  // As SGLang's GenerateReqInput._normalize_logprob_params: an id or a list of ids is asked for
+  // every prompt, a list of lists gives each prompt its own (not with n > 1); an empty list is
+  // none.
+  const nlohmann::json& v = *it;
+  if (v.is_number_integer()) {
+    SGLANG_ASSIGN_OR_RETURN(auto ids, ids_of(nlohmann::json::array({v})));
+    for (auto& o : out) o = ids;
+    return out;
+  }
+  if (!v.is_array()) return bad(kType);
+  if (v.empty()) return out;
+  if (!v[0].is_array()) {
+    SGLANG_ASSIGN_OR_RETURN(auto ids, ids_of(v));
+    for (auto& o : out) o = ids;
+    return out;
+  }
+  if (n > 1) return bad("Cannot use list token_ids_logprob with parallel_sample_num > 1");
+  if (!batch_ || v.size() != num_prompts) {
+    return bad("token_ids_logprob must give one list of token ids per prompt.");
+  }
+  for (size_t i = 0; i < num_prompts; ++i) {
+    if (!v[i].is_array()) return bad(kType);
+    SGLANG_ASSIGN_OR_RETURN(out[i], ids_of(v[i]));
+  }
+  return out;
 }
 
 Status GenerateCall::parse(const nlohmann::json& body) {
@@ -116,6 +164,17 @@ Status GenerateCall::parse(const nlohmann::json& body) {
   if (batch_ && prompts.empty()) return bad("The batch is empty.");
   stream_ = body.value("stream", false);
   return_text_in_logprobs_ = body.value("return_text_in_logprobs", false);
+  // As SGLang's TokenizerManager: with the flag, each streamed chunk carries only what is new.
+  incremental_ = stream_ && server_.args_.incremental_streaming_output;
+  std::vector<std::vector<int32_t>> token_ids_logprob;
+  {
+    const nlohmann::json* sp0 = per_prompt(body, "sampling_params", 0, batch_);
+    int64_t n0 = 1;
+    if (sp0 && sp0->is_object() && sp0->contains("n") && (*sp0)["n"].is_number_integer()) {
+      n0 = (*sp0)["n"].get<int64_t>();
+    }
+    SGLANG_ASSIGN_OR_RETURN(token_ids_logprob, parse_token_ids_logprob(body, prompts.size(), n0));
+  }
 
   for (size_t i = 0; i < prompts.size(); ++i) {
     const nlohmann::json* sp = per_prompt(body, "sampling_params", i, batch_);
@@ -139,6 +198,7 @@ Status GenerateCall::parse(const nlohmann::json& body) {
       lp.logprob_start_len = v->get<int64_t>();
     }
     if (lp.top_logprobs_num < 0) return bad("top_logprobs_num must be non-negative.");
+    lp.token_ids_logprob = token_ids_logprob[i];
     std::string rid;
     if (body.contains("rid") && !body["rid"].is_null()) {
       const nlohmann::json& r = body["rid"];
@@ -242,11 +302,19 @@ void GenerateCall::absorb(Item& it, StepOutput& out) {
       it.output_top_logprobs.push_back(top_entry(out.new_top_logprobs[k]));
     }
   }
+  for (const auto& asked : out.new_token_ids_logprobs) {
+    it.output_token_ids_logprobs.push_back(asked.empty() ? json(nullptr) : top_entry(asked));
+  }
   if (!out.input_logprobs.empty()) {
     for (const auto& il : out.input_logprobs) {
       it.input_token_logprobs.push_back(token_logprob_entry(il.token_id, il.logprob));
       if (it.logprob.top_logprobs_num > 0) {
         it.input_top_logprobs.push_back(il.logprob ? top_entry(il.top) : json(nullptr));
+      }
+      // As SGLang's detokenize_top_logprobs_tokens: a position without values is null.
+      if (!it.logprob.token_ids_logprob.empty()) {
+        it.input_token_ids_logprobs.push_back(il.token_ids.empty() ? json(nullptr)
+                                                                   : top_entry(il.token_ids));
       }
     }
   }
@@ -307,6 +375,11 @@ class NativeGenerateOutput : public GenerateCall::Output {
  public:
   void on_update(GenerateCall& call, GenerateCall::Item& it) override {
     call.exchange().send_chunk("data: " + dump_json(output_json(call, it, it.finished)) + "\n\n");
+    if (call.incremental()) {
+      // What this chunk carried is sent; the next one starts after it.
+      it.sent_text = std::max(it.sent_text, shown_text(call, it, it.finished).size());
+      it.sent_outputs = it.output_ids.size();
+    }
   }
 
   void on_done(GenerateCall& call) override {
@@ -332,9 +405,24 @@ class NativeGenerateOutput : public GenerateCall::Output {
   }
 
  private:
+  static std::string shown_text(const GenerateCall& call, const GenerateCall::Item& it,
+                                bool final) {
+    return final ? call.final_text(it) : it.text;
+  }
+
+  // The entries of `list` from `offset` on (SGLang's _slice_streaming_output_meta_info).
+  static GenerateCall::json tail_of(const GenerateCall::json& list, size_t offset) {
+    GenerateCall::json out = GenerateCall::json::array();
+    for (size_t i = offset; i < list.size(); ++i) out.push_back(list[i]);
+    return out;
+  }
+
   GenerateCall::json output_json(const GenerateCall& call, const GenerateCall::Item& it,
                                  bool final) {
     using json = GenerateCall::json;
+    // As SGLang's incremental streaming: output-side lists, ids and text from the first position
+    // not yet sent; the input side and the counters stay whole.
+    const size_t offset = call.incremental() ? it.sent_outputs : 0;
     // meta_info keys in SGLang's order.
     json meta;
     meta["id"] = it.rid;
@@ -344,10 +432,14 @@ class NativeGenerateOutput : public GenerateCall::Output {
     meta["total_retractions"] = 0;
     if (it.logprob.return_logprob) {
       meta["input_token_logprobs"] = it.input_token_logprobs;
-      meta["output_token_logprobs"] = it.output_token_logprobs;
+      meta["output_token_logprobs"] = tail_of(it.output_token_logprobs, offset);
       if (it.logprob.top_logprobs_num > 0) {
         meta["input_top_logprobs"] = it.input_top_logprobs;
-        meta["output_top_logprobs"] = it.output_top_logprobs;
+        meta["output_top_logprobs"] = tail_of(it.output_top_logprobs, offset);
+      }
+      if (!it.logprob.token_ids_logprob.empty()) {
+        meta["input_token_ids_logprobs"] = it.input_token_ids_logprobs;
+        meta["output_token_ids_logprobs"] = tail_of(it.output_token_ids_logprobs, offset);
       }
     }
     meta["completion_tokens"] = it.completion_tokens;
@@ -366,8 +458,17 @@ class NativeGenerateOutput : public GenerateCall::Output {
       if (call.stream()) first_sent_ = true;
     }
     json out;
-    if (it.detok) out["text"] = final ? call.final_text(it) : it.text;
-    out["output_ids"] = it.output_ids;
+    if (it.detok) {
+      const std::string text = shown_text(call, it, final);
+      // Incremental: the text decoded since the last chunk (none when a stop string trimmed
+      // what was sent).
+      out["text"] = !call.incremental()          ? text
+                    : it.sent_text < text.size() ? text.substr(it.sent_text)
+                                                 : std::string();
+    }
+    out["output_ids"] = std::vector<int32_t>(
+        it.output_ids.begin() + static_cast<std::ptrdiff_t>(std::min(offset, it.output_ids.size())),
+        it.output_ids.end());
     out["meta_info"] = std::move(meta);
     if (call.stream() && call.batch()) out["index"] = it.index;
     return out;

@@ -485,6 +485,10 @@ int64_t Tokenizer::vocab_size() const {
   return n;
 }
 
+int64_t Tokenizer::base_vocab_size() const {
+  return model_->vocab_size();
+}
+
 std::string Tokenizer::id_to_token(int32_t id) const {
   auto it = added_by_id_.find(id);
   return it != added_by_id_.end() ? added_[it->second].content : model_->id_to_token(id);

@@ -129,6 +129,8 @@ class Tokenizer {
   void set_post_processor(std::unique_ptr<tok::PostProcessor> p) { post_processor_ = std::move(p); }
 
   int64_t vocab_size() const;  // including added tokens
+  // The model's vocabulary without the added tokens (transformers' tokenizer.vocab_size).
+  int64_t base_vocab_size() const;
   std::string id_to_token(int32_t id) const;
   int32_t token_to_id(std::string_view token) const;  // -1 if absent
   bool is_special(int32_t id) const;
