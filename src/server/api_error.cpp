@@ -19,6 +19,11 @@ ApiError ApiError::openai(std::string message, std::string type, int status,
   return ApiError{status, Shape::kOpenAI, std::move(message), std::move(type), std::move(param)};
 }
 
+ApiError ApiError::responses(std::string message, std::string type, int status,
+                             std::optional<std::string> param) {
+  return ApiError{status, Shape::kResponses, std::move(message), std::move(type), std::move(param)};
+}
+
 ApiError ApiError::not_found() {
   return ApiError{404, Shape::kDetail, "Not Found", "", {}};
 }
@@ -44,6 +49,13 @@ std::string ApiError::body() const {
       j["param"] = param ? nlohmann::ordered_json(*param) : nlohmann::ordered_json(nullptr);
       j["code"] = status;
       break;
+    case Shape::kResponses:
+      j["error"] = {
+          {"message", message},
+          {"type", type},
+          {"param", param ? nlohmann::ordered_json(*param) : nlohmann::ordered_json(nullptr)},
+          {"code", status}};
+      break;
     case Shape::kDetail:
       j["detail"] = message;
       break;
@@ -54,6 +66,7 @@ std::string ApiError::body() const {
 }
 
 std::string ApiError::stream_event() const {
+  if (shape == Shape::kResponses) return "data: " + body() + "\n\n";
   nlohmann::ordered_json j;
   j["error"] = nlohmann::ordered_json::parse(body());
   return "data: " + dump_json(j) + "\n\n";

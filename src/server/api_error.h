@@ -6,6 +6,9 @@
 // - kOpenAI: {"object": "error", "message", "type", "param", "code"} — OpenAI routes
 //   (serving_base.create_error_response), request validation (type "Bad Request") and an
 //   HTTPException (type "<status>");
+// - kResponses: {"error": {"message", "type", "param", "code"}} — everything under /v1/responses
+//   (serving_responses.create_error_response, and http_server.py's exception handlers, which nest
+//   the error for that path);
 // - kDetail: {"detail": ...} — FastAPI's own 404 / 405;
 // - kPlain: a text/plain body (the health routes and /flush_cache answer with text).
 #include <memory>
@@ -18,7 +21,7 @@
 namespace sglang {
 
 struct ApiError {
-  enum class Shape { kGenerate, kOpenAI, kDetail, kPlain };
+  enum class Shape { kGenerate, kOpenAI, kResponses, kDetail, kPlain };
   int status = 400;
   Shape shape = Shape::kOpenAI;
   std::string message;
@@ -34,13 +37,18 @@ struct ApiError {
   // An OpenAI route's error: SGLang's create_error_response(message, err_type, status_code, param).
   static ApiError openai(std::string message, std::string type = "BadRequestError",
                          int status = 400, std::optional<std::string> param = std::nullopt);
+  // An error of /v1/responses: the nested envelope. Validation errors there have type "Bad
+  // Request"; OpenAIServingResponses' own default type is "invalid_request_error".
+  static ApiError responses(std::string message, std::string type = "invalid_request_error",
+                            int status = 400, std::optional<std::string> param = std::nullopt);
   static ApiError not_found();                          // {"detail": "Not Found"}, 404
   static ApiError method_not_allowed();                 // {"detail": "Method Not Allowed"}, 405
   static ApiError plain(int status, std::string text);  // a text/plain body
 
   std::string body() const;
   // The error as an SSE event of an OpenAI stream (SGLang's create_streaming_error_response):
-  // data: {"error": {"object": "error", "message", "type", "param", "code"}}.
+  // data: {"error": {"object": "error", "message", "type", "param", "code"}}; a kResponses error
+  // is its own body, data: {"error": {"message", "type", "param", "code"}}.
   std::string stream_event() const;
   std::string content_type() const;
 };

@@ -230,6 +230,14 @@ void ApiServer::register_routes() {
     if (is_embedding_) return respond_error(ex, ApiError::openai(kNotGenerationModel));
     openai_chat_completions(req, ex);
   });
+  t.add(kPost, "/v1/responses", [this](R req, Ex ex, auto&) {
+    if (is_embedding_) return respond_error(ex, ApiError::responses(kNotGenerationModel));
+    openai_responses(req, ex);
+  });
+  t.add(kGet, "/v1/responses/{response_id}",
+        [this](R, Ex ex, const std::string& id) { openai_retrieve_response(id, ex); });
+  t.add(kPost, "/v1/responses/{response_id}/cancel",
+        [this](R, Ex ex, const std::string& id) { openai_cancel_response(id, ex); });
   if (args_.enable_metrics) t.add(kGet, "/metrics", [this](R, Ex ex, auto&) { metrics(ex); });
   for (const char* p : {"/start_expert_distribution_record", "/stop_expert_distribution_record",
                         "/dump_expert_distribution_record"}) {

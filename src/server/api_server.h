@@ -19,6 +19,8 @@
 #include "server/api_error.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/openai_common.h"
+#include "server/response_store.h"
 #include "server/route_table.h"
 #include "server/server_args.h"
 #include "tokenizer/tokenizer.h"
@@ -56,6 +58,15 @@ class ApiServer {
   void parse_function_call(const http::Request& req, std::shared_ptr<http::Exchange> ex);
   void separate_reasoning(const http::Request& req, std::shared_ptr<http::Exchange> ex);
   Status load_chat_template();  // openai_chat_route.cpp
+  // Dumped chat messages rendered by the chat template and tokenized (openai_chat_route.cpp); an
+  // error is the message of SGLang's 400.
+  Result<std::vector<int32_t>> chat_prompt_ids(const GenerateCall::json& messages,
+                                               const ChatPromptOptions& options) const;
+  // /v1/responses, GET /v1/responses/{id}, POST /v1/responses/{id}/cancel
+  // (openai_responses_route.cpp).
+  void openai_responses(const http::Request& req, std::shared_ptr<http::Exchange> ex);
+  void openai_retrieve_response(const std::string& id, std::shared_ptr<http::Exchange> ex);
+  void openai_cancel_response(const std::string& id, std::shared_ptr<http::Exchange> ex);
   void model_info(std::shared_ptr<http::Exchange> ex);
   void server_info(std::shared_ptr<http::Exchange> ex);
   void health(const http::Request& req, std::shared_ptr<http::Exchange> ex, bool generate);
@@ -99,6 +110,7 @@ class ApiServer {
   std::string chat_template_error_;  // why the tokenizer's template cannot be used
   bool force_reasoning_ = false;     // the template pre-fills <think> (SGLang's TemplateManager)
   Metrics metrics_;
+  ResponseStore responses_;  // /v1/responses with store (and background ones while they run)
   RouteTable routes_;
   friend class GenerateCall;
 };

@@ -64,8 +64,10 @@ class GenerateCall : public std::enable_shared_from_this<GenerateCall> {
 
   // Parses a GenerateReqInput into items; an error is the message of SGLang's 400 response.
   Status parse(const nlohmann::json& body);
-  // Sends every item to the scheduler; answers through `output`.
-  void submit(std::unique_ptr<Output> output);
+  // Sends every item to the scheduler; answers through `output`. `detached`: the client has had
+  // its answer already (a background /v1/responses request), so its disconnect aborts nothing and
+  // no stream is started; the exchange only serializes the call's work.
+  void submit(std::unique_ptr<Output> output, bool detached = false);
 
   // The text as the response gives it: SGLang's trim_matched_stop cuts a matched stop string.
   std::string final_text(const Item& it) const;

@@ -247,17 +247,19 @@ Status GenerateCall::parse(const nlohmann::json& body) {
   return {};
 }
 
-void GenerateCall::submit(std::unique_ptr<Output> output) {
+void GenerateCall::submit(std::unique_ptr<Output> output, bool detached) {
   output_ = std::move(output);
   auto self = shared_from_this();
-  ex_->on_close([self] {
-    // The client went away: abort what still runs, so its pages are freed (SGLang does the same
-    // when the HTTP request is disconnected).
-    for (auto& it : self->items_) {
-      if (!it.finished) self->server_.scheduler_->abort(it.rid, "The client disconnected.");
-    }
-  });
-  if (stream_) ex_->start_stream(200, "text/event-stream");
+  if (!detached) {
+    ex_->on_close([self] {
+      // The client went away: abort what still runs, so its pages are freed (SGLang does the same
+      // when the HTTP request is disconnected).
+      for (auto& it : self->items_) {
+        if (!it.finished) self->server_.scheduler_->abort(it.rid, "The client disconnected.");
+      }
+    });
+    if (stream_) ex_->start_stream(200, "text/event-stream");
+  }
   for (auto& it : items_) {
     it.stream->set_notifier([self] { self->ex_->defer([self] { self->drain(); }); });
     it.last_token_time = start_;

@@ -274,10 +274,24 @@ class ChatOutput : public GenerateCall::Output {
   std::vector<size_t> finish_order_;
 };
 
+// SGLang's _get_enable_thinking_from_request.
+bool enable_thinking(const std::optional<std::string>& reasoning_parser, const json& kwargs) {
+  if (!reasoning_parser || !kwargs.is_object()) return false;
+  auto flag = [&](const char* key) {
+    auto v = kwargs.find(key);
+    return v != kwargs.end() && v->is_boolean() && v->get<bool>();
+  };
+  if (*reasoning_parser == "qwen3" || *reasoning_parser == "glm45") return flag("enable_thinking");
+  if (*reasoning_parser == "deepseek-v3") return flag("thinking");
+  return false;
+}
+
+}  // namespace
+
 // A message as SGLang's pydantic models dump it (ChatCompletionMessageUserParam: role, content;
 // ChatCompletionMessageGenericParam: role, content, tool_call_id, name, reasoning_content,
 // tool_calls), content None turned into "" as _apply_jinja_template does. An error names the field.
-Result<json> dump_message(const json& m, size_t i) {
+Result<GenerateCall::json> dump_chat_message(const GenerateCall::json& m, size_t i) {
   const std::string where = "messages[" + std::to_string(i) + "]";
   auto bad = [&](const std::string& what) { return make_error(ErrorCode::kInvalidArgument, what); };
   if (!m.is_object()) return bad("Input should be a valid dictionary: " + where);
@@ -368,17 +382,18 @@ Result<json> dump_message(const json& m, size_t i) {
   return out;
 }
 
-// SGLang's _get_enable_thinking_from_request.
-bool enable_thinking(const std::optional<std::string>& reasoning_parser, const json& kwargs) {
-  if (!reasoning_parser || !kwargs.is_object()) return false;
-  auto flag = [&](const char* key) {
-    auto v = kwargs.find(key);
-    return v != kwargs.end() && v->is_boolean() && v->get<bool>();
-  };
-  if (*reasoning_parser == "qwen3" || *reasoning_parser == "glm45") return flag("enable_thinking");
-  if (*reasoning_parser == "deepseek-v3") return flag("thinking");
-  return false;
+GenerateCall::json template_tool(const GenerateCall::json& name,
+                                 const GenerateCall::json& description,
+                                 const GenerateCall::json& parameters, bool strict) {
+  json d;
+  d["description"] = description;
+  d["name"] = name;
+  d["parameters"] = parameters;
+  d["strict"] = strict;
+  return d;
 }
+
+namespace {
 
 // A template that raises (raise_exception, an undefined name, a type error): a 400 with the
 // template's message (SGLang answers apply_chat_template's exceptions other than ValueError with a
@@ -450,6 +465,66 @@ Status ApiServer::load_chat_template() {
   return {};
 }
 
+Result<std::vector<int32_t>> ApiServer::chat_prompt_ids(const GenerateCall::json& messages,
+                                                        const ChatPromptOptions& options) const {
+  auto refuse = [](std::string m) { return make_error(ErrorCode::kInvalidArgument, std::move(m)); };
+  if (!tokenizer_) return refuse("The server has no tokenizer (--skip-tokenizer-init).");
+  if (!chat_template_)
+    return refuse(chat_template_error_.empty() ? kNoChatTemplate : chat_template_error_);
+  json prepared = chat::prepare_messages(messages, chat_template_->content_format());
+  std::optional<std::string> assistant_prefix;
+  if (!prepared.empty() && prepared.back()["role"] == "assistant" &&
+      options.continue_final_message) {
+    const json& c = prepared.back()["content"];
+    assistant_prefix = c.is_string() ? c.get<std::string>() : c.dump();
+    prepared.erase(prepared.size() - 1);
+  }
+  auto render = [&](const json& tools_arg) {
+    // transformers: render(messages, tools, documents, add_generation_prompt,
+    // **special_tokens_map, **kwargs).
+    json ctx;
+    const TokenizerConfig& tc = tokenizer_config_;
+    if (tc.bos_token) ctx["bos_token"] = *tc.bos_token;
+    if (tc.eos_token) ctx["eos_token"] = *tc.eos_token;
+    if (tc.unk_token) ctx["unk_token"] = *tc.unk_token;
+    if (tc.pad_token) ctx["pad_token"] = *tc.pad_token;
+    ctx["messages"] = prepared;
+    ctx["tools"] = tools_arg;
+    ctx["documents"] = nullptr;
+    ctx["add_generation_prompt"] = true;
+    ctx["reasoning_effort"] = options.reasoning_effort;
+    for (auto it = options.kwargs.begin(); it != options.kwargs.end(); ++it)
+      ctx[it.key()] = it.value();
+    return (tool_use_template_ && !tools_arg.is_null() ? tool_use_template_ : chat_template_)
+        ->render(ctx);
+  };
+  auto rendered = render(options.tools);
+  if (!rendered.ok() && options.tools.is_array()) {
+    // As SGLang: retry with tools wrapped as {"function": ...} (templates such as Mistral's).
+    json wrapped = json::array();
+    for (const auto& t : options.tools) wrapped.push_back(json{{"function", t}});
+    rendered = render(wrapped);
+  }
+  // kInternal: the template raised ("<Python class>: <str(e)>"), which SGLang's routes answer
+  // each in their own way.
+  if (!rendered.ok()) return make_error(ErrorCode::kInternal, rendered.error().message);
+  // apply_chat_template(tokenize=True) encodes without special tokens.
+  std::vector<int32_t> ids = tokenizer_->encode(*rendered, false);
+  if (assistant_prefix && !assistant_prefix->empty()) {
+    std::vector<int32_t> extra = tokenizer_->encode(*assistant_prefix, true);
+    const int32_t bos =
+        tokenizer_config_.bos_token ? tokenizer_->token_to_id(*tokenizer_config_.bos_token) : -1;
+    if (!extra.empty() && bos >= 0 && extra[0] == bos) {
+      extra.erase(extra.begin());
+    }
+    ids.insert(ids.end(), extra.begin(), extra.end());
+  }
+  if (ids.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "The chat template rendered an empty prompt.");
+  }
+  return ids;
+}
+
 void ApiServer::openai_chat_completions(const http::Request& req,
                                         std::shared_ptr<http::Exchange> ex) {
   nlohmann::json body;
@@ -471,7 +546,7 @@ void ApiServer::openai_chat_completions(const http::Request& req,
   }
   json messages = json::array();
   for (size_t i = 0; i < ordered["messages"].size(); ++i) {
-    auto m = dump_message(ordered["messages"][i], i);
+    auto m = dump_chat_message(ordered["messages"][i], i);
     if (!m.ok()) return respond_error(ex, ApiError::validation(m.error().message));
     messages.push_back(std::move(*m));
   }
@@ -556,75 +631,34 @@ void ApiServer::openai_chat_completions(const http::Request& req,
                   ".This model supports at most " + std::to_string(scheduler_->context_length()) +
                   " completion tokens.");
   }
-  if (!tokenizer_) return refuse("The server has no tokenizer (--skip-tokenizer-init).");
-  if (!chat_template_)
-    return refuse(chat_template_error_.empty() ? kNoChatTemplate : chat_template_error_);
-
   // _process_messages / _apply_jinja_template.
-  json template_tools = nullptr;
+  ChatPromptOptions prompt_options;
   if (has_tools && tool_choice->kind != TC::kNone) {
     sp["skip_special_tokens"] = false;
-    template_tools = json::array();
+    prompt_options.tools = json::array();
     for (const auto& tool : ordered["tools"]) {
       const auto& fn = tool["function"];
-      // Function.model_dump(): description, name, parameters, strict.
-      json d;
-      d["description"] = fn.contains("description") ? json(fn["description"]) : json(nullptr);
-      d["name"] = fn["name"];
-      d["parameters"] = fn.contains("parameters") ? json(fn["parameters"]) : json(nullptr);
-      d["strict"] = fn.value("strict", false);
-      template_tools.push_back(std::move(d));
+      prompt_options.tools.push_back(template_tool(
+          fn["name"], fn.contains("description") ? json(fn["description"]) : json(nullptr),
+          fn.contains("parameters") ? json(fn["parameters"]) : json(nullptr),
+          fn.value("strict", false)));
     }
     if (args_.tool_call_parser) {
       o.tool_call_parser = args_.tool_call_parser;
       o.tools = *tools;
     }
   }
-  json prepared = chat::prepare_messages(messages, chat_template_->content_format());
-  std::optional<std::string> assistant_prefix;
-  if (!prepared.empty() && prepared.back()["role"] == "assistant" && continue_final_message) {
-    const json& c = prepared.back()["content"];
-    assistant_prefix = c.is_string() ? c.get<std::string>() : c.dump();
-    prepared.erase(prepared.size() - 1);
-  }
-  auto render = [&](const json& tools_arg) {
-    // transformers: render(messages, tools, documents, add_generation_prompt,
-    // **special_tokens_map, **kwargs).
-    json ctx;
-    const TokenizerConfig& tc = tokenizer_config_;
-    if (tc.bos_token) ctx["bos_token"] = *tc.bos_token;
-    if (tc.eos_token) ctx["eos_token"] = *tc.eos_token;
-    if (tc.unk_token) ctx["unk_token"] = *tc.unk_token;
-    if (tc.pad_token) ctx["pad_token"] = *tc.pad_token;
-    ctx["messages"] = prepared;
-    ctx["tools"] = tools_arg;
-    ctx["documents"] = nullptr;
-    ctx["add_generation_prompt"] = true;
-    ctx["reasoning_effort"] = reasoning_effort;
-    for (auto it = kwargs.begin(); it != kwargs.end(); ++it) ctx[it.key()] = it.value();
-    return (tool_use_template_ && !tools_arg.is_null() ? tool_use_template_ : chat_template_)
-        ->render(ctx);
-  };
-  auto rendered = render(template_tools);
-  if (!rendered.ok() && template_tools.is_array()) {
-    // As SGLang: retry with tools wrapped as {"function": ...} (templates such as Mistral's).
-    json wrapped = json::array();
-    for (const auto& t : template_tools) wrapped.push_back(json{{"function", t}});
-    rendered = render(wrapped);
-  }
-  if (!rendered.ok()) return respond_error(ex, template_error(rendered.error().message));
-  // apply_chat_template(tokenize=True) encodes without special tokens.
-  std::vector<int32_t> ids = tokenizer_->encode(*rendered, false);
-  if (assistant_prefix && !assistant_prefix->empty()) {
-    std::vector<int32_t> extra = tokenizer_->encode(*assistant_prefix, true);
-    const int32_t bos =
-        tokenizer_config_.bos_token ? tokenizer_->token_to_id(*tokenizer_config_.bos_token) : -1;
-    if (!extra.empty() && bos >= 0 && extra[0] == bos) {
-      extra.erase(extra.begin());
+  prompt_options.continue_final_message = continue_final_message;
+  prompt_options.reasoning_effort = reasoning_effort;
+  prompt_options.kwargs = kwargs;
+  auto prompt = chat_prompt_ids(messages, prompt_options);
+  if (!prompt.ok()) {
+    if (prompt.error().code == ErrorCode::kInternal) {
+      return respond_error(ex, template_error(prompt.error().message));
     }
-    ids.insert(ids.end(), extra.begin(), extra.end());
+    return refuse(prompt.error().message);
   }
-  if (ids.empty()) return refuse("The chat template rendered an empty prompt.");
+  std::vector<int32_t> ids = std::move(*prompt);
   // max_new_tokens None: SGLang's scheduler allows up to the request length limit.
   const int64_t max_req_len =
       std::min(scheduler_->context_length(), scheduler_->stats().max_total_num_tokens) - 1;

@@ -70,4 +70,21 @@ GenerateCall::json usage_json(const GenerateCall& call, int64_t n, bool enable_c
 GenerateCall::json finish_type(const GenerateCall::Item& it);
 GenerateCall::json matched_stop(const GenerateCall::Item& it);
 
+// Chat messages → prompt, shared by /v1/chat/completions and /v1/responses (openai_chat_route.cpp).
+// A message as SGLang's pydantic chat message models dump it; an error names the field
+// ("messages[i]...").
+Result<GenerateCall::json> dump_chat_message(const GenerateCall::json& m, size_t i);
+// A tool as the chat template sees it: SGLang's Function.model_dump() (description, name,
+// parameters, strict).
+GenerateCall::json template_tool(const GenerateCall::json& name,
+                                 const GenerateCall::json& description,
+                                 const GenerateCall::json& parameters, bool strict);
+// How ApiServer::chat_prompt_ids renders dumped messages (SGLang's _apply_jinja_template).
+struct ChatPromptOptions {
+  GenerateCall::json tools = nullptr;  // template_tool()s, or null
+  bool continue_final_message = false;
+  std::string reasoning_effort = "medium";
+  GenerateCall::json kwargs = GenerateCall::json::object();  // chat_template_kwargs
+};
+
 }  // namespace sglang
