@@ -35,8 +35,7 @@ struct ChatOptions {
   std::string model;
   int64_t n = 1;
   bool logprobs = false;
-  bool include_usage = false;
-  bool continuous_usage_stats = false;
+  StreamOptions stream_options;
   bool enable_cache_report = false;
   bool separate_reasoning = true;
   bool stream_reasoning = true;
@@ -150,7 +149,7 @@ class ChatOutput : public GenerateCall::Output {
         send(ex, choice(index, delta(nullptr, nullptr, nullptr, nullptr), nullptr, reason,
                         matched_stop(it)));
       }
-      if (o_.include_usage) {
+      if (o_.stream_options.include_usage) {
         json chunk = header("chat.completion.chunk");
         chunk["choices"] = json::array();
         chunk["usage"] = usage_json(call, o_.n, o_.enable_cache_report);
@@ -161,10 +160,7 @@ class ChatOutput : public GenerateCall::Output {
       return;
     }
     if (const GenerateCall::Item* bad = call.error_item()) {
-      const int code = bad->finish->status_code;
-      return respond_error(
-          ex, ApiError::openai(bad->finish->message,
-                               code == 400 ? "BadRequestError" : "InternalServerError", code));
+      return respond_error(ex, engine_abort_error(*bad));
     }
     json choices = json::array();
     for (const auto& it : call.items()) {
@@ -258,12 +254,8 @@ class ChatOutput : public GenerateCall::Output {
     json chunk = header("chat.completion.chunk");
     chunk["choices"] = json::array({std::move(c)});
     chunk["usage"] = nullptr;
-    if (usage_of && o_.continuous_usage_stats) {
-      chunk["usage"] = json{{"prompt_tokens", usage_of->prompt_tokens},
-                            {"total_tokens", usage_of->prompt_tokens + usage_of->completion_tokens},
-                            {"completion_tokens", usage_of->completion_tokens},
-                            {"prompt_tokens_details", nullptr},
-                            {"reasoning_tokens", 0}};
+    if (usage_of && o_.stream_options.continuous_usage_stats) {
+      chunk["usage"] = item_usage_json(*usage_of);
     }
     ex.send_chunk("data: " + dump_json(chunk) + "\n\n");
   }
@@ -565,12 +557,7 @@ void ApiServer::openai_chat_completions(const http::Request& req,
   o.logprobs = f.boolean("logprobs").value_or(false);
   const int64_t top_logprobs = f.integer("top_logprobs").value_or(0);
   const bool stream = f.boolean("stream").value_or(false);
-  if (const nlohmann::json* so = f.object("stream_options")) {
-    RequestFields s(*so);
-    o.include_usage = s.boolean("include_usage").value_or(false);
-    o.continuous_usage_stats = s.boolean("continuous_usage_stats").value_or(false);
-    if (s.error()) f.fail(*s.error() + " (stream_options)");
-  }
+  o.stream_options = read_stream_options(f);
   o.separate_reasoning = f.boolean("separate_reasoning").value_or(true);
   o.stream_reasoning = f.boolean("stream_reasoning").value_or(true);
   const bool continue_final_message = f.boolean("continue_final_message").value_or(false);
@@ -681,18 +668,7 @@ void ApiServer::openai_chat_completions(const http::Request& req,
   gen["rid"] = o.id;
   auto call = std::make_shared<GenerateCall>(*this, ex);
   Status st = call->parse(gen);
-  if (!st.ok()) {
-    SGLANG_LOG_ERROR("[http_server] Error: {}", st.error().message);
-    if (stream) {
-      // As SGLang: the generator's error arrives inside the event stream.
-      ex->start_stream(200, "text/event-stream");
-      ex->send_chunk(ApiError::openai(st.error().message).stream_event());
-      ex->send_chunk("data: [DONE]\n\n");
-      ex->end_stream();
-      return;
-    }
-    return refuse(st.error().message);
-  }
+  if (!st.ok()) return answer_refused_generation(*ex, stream, st.error().message);
   call->submit(std::make_unique<ChatOutput>(std::move(o)));
 }
 

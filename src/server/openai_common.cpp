@@ -3,6 +3,8 @@
 #include <cmath>
 #include <random>
 
+#include "util/logging.h"
+
 namespace sglang {
 
 using json = GenerateCall::json;
@@ -279,6 +281,40 @@ json usage_json(const GenerateCall& call, int64_t n, bool enable_cache_report) {
       enable_cache_report && cached > 0 ? json{{"cached_tokens", cached}} : json(nullptr);
   u["reasoning_tokens"] = 0;
   return u;
+}
+
+StreamOptions read_stream_options(RequestFields& f) {
+  StreamOptions o;
+  if (const nlohmann::json* so = f.object("stream_options")) {
+    RequestFields s(*so);
+    o.include_usage = s.boolean("include_usage").value_or(false);
+    o.continuous_usage_stats = s.boolean("continuous_usage_stats").value_or(false);
+    if (s.error()) f.fail(*s.error() + " (stream_options)");
+  }
+  return o;
+}
+
+json item_usage_json(const GenerateCall::Item& it) {
+  return json{{"prompt_tokens", it.prompt_tokens},
+              {"total_tokens", it.prompt_tokens + it.completion_tokens},
+              {"completion_tokens", it.completion_tokens},
+              {"prompt_tokens_details", nullptr},
+              {"reasoning_tokens", 0}};
+}
+
+ApiError engine_abort_error(const GenerateCall::Item& it) {
+  const int code = it.finish ? it.finish->status_code : 500;
+  return ApiError::openai(it.finish ? it.finish->message : "aborted",
+                          code == 400 ? "BadRequestError" : "InternalServerError", code);
+}
+
+void answer_refused_generation(http::Exchange& ex, bool stream, const std::string& message) {
+  SGLANG_LOG_ERROR("[http_server] Error: {}", message);
+  if (!stream) return respond_error(ex, ApiError::openai(message));
+  ex.start_stream(200, "text/event-stream");
+  ex.send_chunk(ApiError::openai(message).stream_event());
+  ex.send_chunk("data: [DONE]\n\n");
+  ex.end_stream();
 }
 
 json finish_type(const GenerateCall::Item& it) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "server/api_error.h"
 #include "server/generate_call.h"
 
 namespace sglang {
@@ -65,6 +66,24 @@ GenerateCall::json chat_logprobs(const GenerateCall::Item& it, size_t begin, siz
 // tokens of every item; prompt_tokens_details {"cached_tokens"} with --enable-cache-report when
 // any were cached.
 GenerateCall::json usage_json(const GenerateCall& call, int64_t n, bool enable_cache_report);
+
+// stream_options: {"include_usage", "continuous_usage_stats"}.
+struct StreamOptions {
+  bool include_usage = false;
+  bool continuous_usage_stats = false;
+};
+StreamOptions read_stream_options(RequestFields& f);
+
+// One item's UsageInfo (continuous_usage_stats chunks).
+GenerateCall::json item_usage_json(const GenerateCall::Item& it);
+
+// The error of an engine abort with a status (SGLang raises it from generate_request): 400
+// BadRequestError, or InternalServerError for other statuses.
+ApiError engine_abort_error(const GenerateCall::Item& it);
+
+// A GenerateReqInput the engine refused (context length, sampling params...): a 400, or, for a
+// streaming request, as SGLang's generators do, an error event inside a 200 event stream.
+void answer_refused_generation(http::Exchange& ex, bool stream, const std::string& message);
 
 // SGLang's finish_reason "type" and "matched" of an item (null while running).
 GenerateCall::json finish_type(const GenerateCall::Item& it);

@@ -21,8 +21,7 @@ struct CompletionOptions {
   bool logprobs = false;
   bool echo = false;
   std::vector<std::string> echo_texts;  // per prompt, when echo
-  bool include_usage = false;
-  bool continuous_usage_stats = false;
+  StreamOptions stream_options;
   bool enable_cache_report = false;
 };
 
@@ -59,20 +58,14 @@ class CompletionOutput : public GenerateCall::Output {
     json chunk = header();
     chunk["choices"] = json::array({choice});
     chunk["usage"] = nullptr;
-    if (o_.continuous_usage_stats) {
-      chunk["usage"] = json{{"prompt_tokens", it.prompt_tokens},
-                            {"total_tokens", it.prompt_tokens + it.completion_tokens},
-                            {"completion_tokens", it.completion_tokens},
-                            {"prompt_tokens_details", nullptr},
-                            {"reasoning_tokens", 0}};
-    }
+    if (o_.stream_options.continuous_usage_stats) chunk["usage"] = item_usage_json(it);
     call.exchange().send_chunk("data: " + dump_json(chunk) + "\n\n");
   }
 
   void on_done(GenerateCall& call) override {
     http::Exchange& ex = call.exchange();
     if (call.stream()) {
-      if (o_.include_usage) {
+      if (o_.stream_options.include_usage) {
         // model_dump_json(exclude_none=True): no null fields in the usage chunk.
         json chunk = header();
         chunk["choices"] = json::array();
@@ -86,10 +79,7 @@ class CompletionOutput : public GenerateCall::Output {
       return;
     }
     if (const GenerateCall::Item* bad = call.error_item()) {
-      const int code = bad->finish->status_code;
-      return respond_error(
-          ex, ApiError::openai(bad->finish->message,
-                               code == 400 ? "BadRequestError" : "InternalServerError", code));
+      return respond_error(ex, engine_abort_error(*bad));
     }
     json choices = json::array();
     for (const auto& it : call.items()) {
@@ -172,12 +162,7 @@ void ApiServer::openai_completions(const http::Request& req, std::shared_ptr<htt
   const std::optional<int64_t> logprobs = f.integer("logprobs");
   o.logprobs = logprobs.has_value();
   const bool stream = f.boolean("stream").value_or(false);
-  if (const nlohmann::json* so = f.object("stream_options")) {
-    RequestFields s(*so);
-    o.include_usage = s.boolean("include_usage").value_or(false);
-    o.continuous_usage_stats = s.boolean("continuous_usage_stats").value_or(false);
-    if (s.error()) f.fail(*s.error() + " (stream_options)");
-  }
+  o.stream_options = read_stream_options(f);
   nlohmann::json sp = read_openai_sampling_params(f, false);
   sp["max_new_tokens"] = max_tokens;
   f.string("user");  // metadata only: type-checked, then unused (as SGLang)
@@ -244,18 +229,7 @@ void ApiServer::openai_completions(const http::Request& req, std::shared_ptr<htt
   o.enable_cache_report = args_.enable_cache_report;
   auto call = std::make_shared<GenerateCall>(*this, ex);
   Status st = call->parse(gen);
-  if (!st.ok()) {
-    SGLANG_LOG_ERROR("[http_server] Error: {}", st.error().message);
-    if (stream) {
-      // As SGLang: the generator's error arrives inside the event stream.
-      ex->start_stream(200, "text/event-stream");
-      ex->send_chunk(ApiError::openai(st.error().message).stream_event());
-      ex->send_chunk("data: [DONE]\n\n");
-      ex->end_stream();
-      return;
-    }
-    return respond_error(ex, ApiError::openai(st.error().message));
-  }
+  if (!st.ok()) return answer_refused_generation(*ex, stream, st.error().message);
   call->submit(std::make_unique<CompletionOutput>(std::move(o)));
 }
 

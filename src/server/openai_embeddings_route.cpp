@@ -152,6 +152,7 @@ void ApiServer::openai_embeddings(const http::Request& req, std::shared_ptr<http
         return r;
       },
       [](const std::string& message, int code) {
+        // As engine_abort_error (openai_common.h).
         return ApiError::openai(message, code == 400 ? "BadRequestError" : "InternalServerError",
                                 code);
       });
