@@ -110,6 +110,14 @@ bool is_markup(const Expr& e) {
 class Interpreter : public Evaluator {
  public:
   Interpreter(const RenderOptions& options) : options_(options) {}
+  // A macro keeps its defining scope alive, and that scope holds the macro: a shared_ptr cycle.
+  // A render's values never outlive it (it returns text), so the cycles are broken here.
+  ~Interpreter() override {
+    for (const ScopePtr& s : macro_scopes_) {
+      s->vars.clear();
+      s->parent.reset();
+    }
+  }
 
   std::string run(const Program& program, const Value& context) {
     auto globals = std::make_shared<Scope>();
@@ -468,6 +476,7 @@ class Interpreter : public Evaluator {
   Value make_macro(const Node& n, const ScopePtr& scope, const std::string& name = "") {
     const Node* node = &n;
     auto def_scope = scope;
+    macro_scopes_.push_back(scope);
     std::string macro_name = name.empty() ? n.text : name;
     auto c = std::make_shared<Callable>();
     c->name = macro_name;
@@ -856,6 +865,7 @@ class Interpreter : public Evaluator {
   }
 
   const RenderOptions& options_;
+  std::vector<ScopePtr> macro_scopes_;  // scopes macros closed over (see ~Interpreter)
 };
 
 }  // namespace
