@@ -18,93 +18,71 @@
 
 #include "server/api_error.h"
 #include "server/api_server.h"
+#include "server/generate_call.h"
 
 namespace sglang {
 namespace {
 
 using json = nlohmann::ordered_json;
 
-// One /v1/score call: one scheduler request per item; the response is written once all finished.
-class ScoreCall : public std::enable_shared_from_this<ScoreCall> {
+// SGLang's ScoringResponse.
+json score_body(json scores, int64_t prompt_tokens, const std::string& model) {
+  json usage;
+  usage["prompt_tokens"] = prompt_tokens;
+  usage["total_tokens"] = prompt_tokens;
+  usage["completion_tokens"] = 0;
+  usage["prompt_tokens_details"] = nullptr;
+  json out;
+  out["scores"] = std::move(scores);
+  out["model"] = model;
+  out["usage"] = std::move(usage);
+  out["object"] = "scoring";
+  return out;
+}
+
+// How a /v1/score call answers: its GenerateCall runs one request per item (max_new_tokens 0,
+// the labels as token_ids_logprob); the labels' logprobs at the position after the prompt become
+// the item's scores.
+class ScoreOutput : public GenerateCall::Output {
  public:
-  struct Item {
-    std::string rid;
-    std::shared_ptr<RequestStream> stream;
-    std::unique_ptr<Request> request;
-    std::vector<TokenLogprob> label_logprobs;  // the position after the prompt
-    int64_t prompt_tokens = 0;
-    std::optional<FinishReason> finish;
-  };
+  ScoreOutput(std::vector<int64_t> labels, bool apply_softmax, std::string model)
+      : labels_(std::move(labels)), apply_softmax_(apply_softmax), model_(std::move(model)) {}
 
-  ScoreCall(std::shared_ptr<http::Exchange> ex, std::vector<int32_t> labels, bool apply_softmax,
-            std::string model)
-      : ex_(std::move(ex)),
-        labels_(std::move(labels)),
-        apply_softmax_(apply_softmax),
-        model_(std::move(model)) {}
+  void on_update(GenerateCall&, GenerateCall::Item&) override {}  // never streamed
 
-  Status add(Scheduler& scheduler, std::string rid, std::vector<int32_t> prompt) {
-    Item it;
-    it.rid = std::move(rid);
-    auto r = std::make_unique<Request>();
-    r->rid = it.rid;
-    r->prompt = std::move(prompt);
-    r->params.max_new_tokens = 0;
-    r->params.apply_defaults();
-    r->logprob.return_logprob = true;
-    r->logprob.token_ids_logprob = labels_;
-    it.stream = std::make_shared<RequestStream>();
-    r->stream = it.stream;
-    SGLANG_RETURN_IF_ERROR(scheduler.validate(*r));
-    it.request = std::move(r);
-    items_.push_back(std::move(it));
-    return {};
-  }
-
-  void submit(Scheduler& scheduler) {
-    auto self = shared_from_this();
-    ex_->on_close([self, &scheduler] {
-      for (auto& it : self->items_) {
-        if (!it.finish) scheduler.abort(it.rid, "The client disconnected.");
-      }
-    });
-    for (auto& it : items_) {
-      it.stream->set_notifier([self] { self->ex_->defer([self] { self->drain(); }); });
-      Status st = scheduler.submit(std::move(it.request));
-      if (!st.ok()) it.finish = FinishReason::abort(st.error().message, 400);
+  void on_done(GenerateCall& call) override {
+    for (const auto& it : call.items()) {
+      if (it.finish->kind != FinishReason::Kind::kAbort) continue;
+      // A refused or failed request; a client's abort also ends the call (SGLang's
+      // score_request raises when an item has no logprobs).
+      const int code = it.finish->status_code != 0 ? it.finish->status_code : 400;
+      return respond_error(call.exchange(),
+                           ApiError::openai(it.finish->message, "BadRequestError", code));
     }
-    drain();
-  }
-
-  // The 200 body (also for no items at all).
-  json body() const {
     json scores = json::array();
     int64_t prompt_tokens = 0;
-    for (const Item& it : items_) {
+    for (const auto& it : call.items()) {
       scores.push_back(scores_of(it));
       prompt_tokens += it.prompt_tokens;
     }
-    json usage;
-    usage["prompt_tokens"] = prompt_tokens;
-    usage["total_tokens"] = prompt_tokens;
-    usage["completion_tokens"] = 0;
-    usage["prompt_tokens_details"] = nullptr;
-    json out;
-    out["scores"] = std::move(scores);
-    out["model"] = model_;
-    out["usage"] = std::move(usage);
-    out["object"] = "scoring";
-    return out;
+    call.exchange().respond(200, "application/json",
+                            dump_json(score_body(std::move(scores), prompt_tokens, model_)));
   }
 
  private:
   // As SGLang's _convert_logprobs_to_scores: a label without a logprob counts as -inf; softmax in
   // float32 as torch.softmax, else math.exp (0 for -inf).
-  json scores_of(const Item& it) const {
-    std::unordered_map<int32_t, float> by_id;
-    for (const TokenLogprob& t : it.label_logprobs) by_id[t.token_id] = t.logprob;
+  json scores_of(const GenerateCall::Item& it) const {
+    std::unordered_map<int64_t, float> by_id;
+    // Entries [logprob, token id, text] of the first (only) output position.
+    const json& asked = it.output_token_ids_logprobs;
+    if (!asked.empty() && asked[0].is_array()) {
+      for (const auto& e : asked[0]) {
+        if (e[0].is_number()) by_id[e[1].get<int64_t>()] = e[0].get<float>();
+      }
+    }
     std::vector<float> lp;
-    for (int32_t id : labels_) {
+    for (int64_t id : labels_) {
       auto f = by_id.find(id);
       lp.push_back(f == by_id.end() ? -std::numeric_limits<float>::infinity() : f->second);
     }
@@ -125,43 +103,9 @@ class ScoreCall : public std::enable_shared_from_this<ScoreCall> {
     return out;
   }
 
-  void drain() {
-    if (done_) return;
-    bool all = true;
-    for (auto& it : items_) {
-      while (!it.finish) {
-        auto out = it.stream->try_pop();
-        if (!out) break;
-        for (auto& ids : out->new_token_ids_logprobs) {
-          if (it.label_logprobs.empty()) it.label_logprobs = std::move(ids);
-        }
-        if (out->finished) {
-          it.finish = out->finish_reason;
-          it.prompt_tokens = out->prompt_tokens;
-        }
-      }
-      all = all && it.finish.has_value();
-    }
-    if (!all) return;
-    done_ = true;
-    for (auto& it : items_) it.stream->set_notifier(nullptr);
-    for (const auto& it : items_) {
-      if (it.finish->kind != FinishReason::Kind::kAbort) continue;
-      // A refused or failed request; a client's abort also ends the call (SGLang's
-      // score_request raises when an item has no logprobs).
-      const int code = it.finish->status_code != 0 ? it.finish->status_code : 400;
-      respond_error(ex_, ApiError::openai(it.finish->message, "BadRequestError", code));
-      return;
-    }
-    ex_->respond(200, "application/json", dump_json(body()));
-  }
-
-  std::shared_ptr<http::Exchange> ex_;
-  std::vector<int32_t> labels_;
+  std::vector<int64_t> labels_;
   bool apply_softmax_;
   std::string model_;
-  std::vector<Item> items_;
-  bool done_ = false;
 };
 
 bool is_int_list(const nlohmann::json& v) {
@@ -170,17 +114,6 @@ bool is_int_list(const nlohmann::json& v) {
     if (!x.is_number_integer()) return false;
   }
   return true;
-}
-
-std::vector<int32_t> to_ids(const nlohmann::json& v) {
-  std::vector<int32_t> out;
-  // Saturated, so an id past int32 stays out of the vocabulary (the scheduler refuses it).
-  for (const auto& x : v) {
-    out.push_back(static_cast<int32_t>(std::clamp<int64_t>(x.get<int64_t>(),
-                                                           std::numeric_limits<int32_t>::min(),
-                                                           std::numeric_limits<int32_t>::max())));
-  }
-  return out;
 }
 
 }  // namespace
@@ -242,7 +175,6 @@ void ApiServer::score(const http::Request& req, std::shared_ptr<http::Exchange> 
   // TokenizerManagerScoreMixin.score_request's checks, in its order.
   if (!labels) return refuse("label_token_ids must be provided");
   if (!items) return refuse("items must be provided");
-  const std::vector<int32_t> label_ids = to_ids(*labels);
   // As SGLang's `if not items`: an empty list or string scores nothing.
   const bool no_items = (items->is_array() || items->is_string()) && items->empty();
   if (!no_items) {
@@ -267,7 +199,8 @@ void ApiServer::score(const http::Request& req, std::shared_ptr<http::Exchange> 
         "launched with --is-embedding).");
   }
 
-  std::vector<std::vector<int32_t>> prompts;
+  // The prompts of the GenerateReqInput (its input_ids check every id against the vocabulary).
+  nlohmann::json prompts = nlohmann::json::array();
   if (!no_items) {
     if (query && query->is_string() && items_text) {
       if (!tokenizer_) {
@@ -288,26 +221,29 @@ void ApiServer::score(const http::Request& req, std::shared_ptr<http::Exchange> 
         prompts.push_back(tokenizer_->encode(item_first ? item + q : q + item, true));
       }
     } else if (query && query->is_array() && items_ids) {
-      const std::vector<int32_t> q = to_ids(*query);
-      for (const auto& x : *items) {
-        std::vector<int32_t> item = to_ids(x);
-        std::vector<int32_t> p = item_first ? item : q;
-        const std::vector<int32_t>& rest = item_first ? q : item;
-        p.insert(p.end(), rest.begin(), rest.end());
+      for (const auto& item : *items) {
+        nlohmann::json p = item_first ? item : *query;
+        for (const auto& x : item_first ? *query : item) p.push_back(x);
         prompts.push_back(std::move(p));
       }
     } else {
       return refuse("Invalid combination of query/items types for score_request.");
     }
   }
-
-  auto call = std::make_shared<ScoreCall>(ex, label_ids, apply_softmax, model);
-  for (auto& p : prompts) {
-    if (p.empty()) return refuse("texts cannot be empty and tokenizer must be initialized");
-    Status st = call->add(*scheduler_, next_rid(), std::move(p));
-    if (!st.ok()) return refuse(st.error().message);
+  if (prompts.empty()) {
+    ex->respond(200, "application/json", dump_json(score_body(json::array(), 0, model)));
+    return;
   }
-  call->submit(*scheduler_);
+  nlohmann::json gen;
+  gen["input_ids"] = std::move(prompts);
+  gen["sampling_params"] = {{"max_new_tokens", 0}};
+  gen["return_logprob"] = true;
+  gen["token_ids_logprob"] = *labels;
+  auto call = std::make_shared<GenerateCall>(*this, ex);
+  Status st = call->parse(gen);
+  if (!st.ok()) return refuse(st.error().message);
+  call->submit(
+      std::make_unique<ScoreOutput>(labels->get<std::vector<int64_t>>(), apply_softmax, model));
 }
 
 }  // namespace sglang
