@@ -672,33 +672,37 @@ bool apply_test(Evaluator& ev, const std::string& name, const Value& v, CallArgs
   raise("TemplateRuntimeError", "No test named '" + name + "' found.");
 }
 
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
 Value apply_filter(Evaluator& ev, const std::string& name, const Value& v, CallArgs& a) {
   auto a0 = [&](const char* n) { return arg(a, 0, n); };
   if (name == "safe" || name == "e" || name == "escape" || name == "forceescape") {
     if (name == "safe") return v.is_string() ? v : Value(v.str());
-    std::string out;
-    for (char c : v.str()) {
-      switch (c) {
-        case '&':
-          out += "&amp;";
-          break;
-        case '<':
-          out += "&lt;";
-          break;
-        case '>':
-          out += "&gt;";
-          break;
-        case '"':
-          out += "&#34;";
-          break;
-        case '\'':
-          out += "&#39;";
-          break;
-        default:
-          out += c;
-      }
-    }
-    return Value(out);
+    return Value(html_escape(v.str()));
   }
   if (name == "tojson") {
     // transformers: json.dumps(x, ensure_ascii=False, indent=indent, separators=separators,

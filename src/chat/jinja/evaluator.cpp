@@ -71,32 +71,6 @@ int64_t py_mod(int64_t a, int64_t b) {
   return r;
 }
 
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&#34;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 // Whether an expression yields markupsafe.Markup (|safe, |escape, or + with a Markup side). We
 // track it in the tree rather than in values: only `+` behaves differently for Markup.
 bool is_markup(const Expr& e) {

@@ -27,6 +27,8 @@ bool apply_test(Evaluator& ev, const std::string& name, const Value& subject, Ca
 // method of that name. Mutating list/dict methods raise SecurityError (the immutable sandbox).
 std::optional<Value> call_method(const Value& obj, const std::string& name, CallArgs& args);
 bool has_method(const Value& obj, const std::string& name);
+// markupsafe's escape: & < > " ' as jinja2's |escape (and Markup + str) writes them.
+std::string html_escape(const std::string& s);
 // Python's `format % args` for str.
 std::string percent_format(const std::string& format, const Value& args);
 
