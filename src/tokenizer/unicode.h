@@ -5,11 +5,12 @@
 #include <string>
 #include <string_view>
 
+#include "util/utf8.h"
+
 namespace sglang::tok {
 
 // Decodes the code point starting at s[i] and advances i. Input must be valid UTF-8.
 char32_t next_code_point(std::string_view s, size_t& i);
-void append_utf8(std::string& out, char32_t cp);
 // Replaces each maximal invalid subsequence with U+FFFD, as Rust's String::from_utf8_lossy (and
 // therefore Hugging Face tokenizers' decoders) do.
 std::string utf8_lossy(std::string_view bytes);

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "chat/function_call/python_json.h"
+#include "util/utf8.h"
 
 namespace sglang::chat {
 namespace {
@@ -15,24 +16,6 @@ bool is_ident_start(char c) {
 }
 bool is_ident(char c) {
   return is_ident_start(c) || (c >= '0' && c <= '9');
-}
-
-void append_utf8(uint32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 class Reader {
@@ -317,7 +300,7 @@ class Reader {
           uint32_t cp = 0;
           auto r = std::from_chars(s_.data() + i_, s_.data() + i_ + digits, cp, 16);
           if (r.ptr != s_.data() + i_ + digits || cp > 0x10FFFF) return false;
-          append_utf8(cp, out);
+          append_utf8(out, cp);
           i_ += digits;
           break;
         }
@@ -327,7 +310,7 @@ class Reader {
             for (int k = 0; k < 2 && i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '7'; ++k) {
               cp = cp * 8 + static_cast<uint32_t>(s_[i_++] - '0');
             }
-            append_utf8(cp, out);
+            append_utf8(out, cp);
           } else if (e == 'N') {
             return false;  // \N{NAME}: not supported here
           } else {

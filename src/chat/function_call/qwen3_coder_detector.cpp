@@ -9,30 +9,13 @@
 #include "chat/function_call/pattern.h"
 #include "chat/function_call/python_json.h"
 #include "chat/function_call/python_literal.h"
+#include "util/utf8.h"
 
 namespace sglang::chat {
 namespace {
 
 constexpr std::string_view kStart = "<tool_call>";
 constexpr std::string_view kEnd = "</tool_call>";
-
-void append_utf8(uint32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 // html.unescape for numeric references and the entities code is written with (&amp; &lt; &gt;
 // &quot; &apos; &nbsp;); Python's other named HTML5 entities are left as written here.
@@ -69,7 +52,7 @@ std::string html_unescape(std::string_view s) {
       if (end > digits && r.ec == std::errc()) {
         // As Python: invalid code points become U+FFFD.
         if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
-        append_utf8(cp, out);
+        append_utf8(out, cp);
         i = end < s.size() && s[end] == ';' ? end + 1 : end;
         continue;
       }

@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/utf8.h"
+
 namespace sglang::chat::jinja {
 
 // An evaluation error. Thrown inside the evaluator only (ChatTemplate::render turns it into an
@@ -165,7 +167,6 @@ std::string string_repr(const std::string& s);
 // Code points of UTF-8 text (invalid bytes decode as themselves); and back.
 std::u32string utf8_decode(std::string_view s);
 std::string utf8_encode(std::u32string_view s);
-void append_utf8(std::string& out, char32_t c);
 bool is_ascii(std::string_view s);
 // Python's len(str).
 size_t string_length(std::string_view s);
