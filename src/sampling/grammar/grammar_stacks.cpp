@@ -55,7 +55,8 @@ int32_t StackPool::intern(int32_t state, int32_t parent) {
     if (id >= 0) return id;
   }
   id = static_cast<int32_t>(nodes_.size());
-  nodes_.push_back({state, parent});
+  nodes_.push_back(
+      {state, parent, parent < 0 ? parent : nodes_[static_cast<size_t>(parent)].bottom});
   table.insert(key, id);
   return id;
 }
@@ -114,10 +115,15 @@ bool StackStepper::close(std::vector<int32_t>& set) {
       add(s, pool_.intern(a_.rule_start(c.rule), ret));
     }
     if (st.accepting) {
-      if (node.parent < 0) {
-        ended = true;
-      } else {
+      if (node.parent >= 0) {
         add(s, node.parent);
+        continue;
+      }
+      ended = ended || node.parent == kBottom;
+      if (returns_) {
+        for (int32_t t : (*returns_)[static_cast<size_t>(st.rule)]) {
+          add(s, pool_.intern(t, kAnyContext));
+        }
       }
     }
   }

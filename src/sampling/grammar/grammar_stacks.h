@@ -14,9 +14,15 @@
 
 namespace sglang::grammar {
 
+// Parents below 0 mark a stack's bottom: kBottom is a real one; kAnyContext (compile time only)
+// stands for "whatever called this rule", see StackStepper::set_any_context.
+inline constexpr int32_t kBottom = -1;
+inline constexpr int32_t kAnyContext = -2;
+
 struct StackNode {
   int32_t state = -1;
-  int32_t parent = -1;
+  int32_t parent = kBottom;
+  int32_t bottom = kBottom;  // the parent value at the stack's bottom
 };
 
 class StackPool {
@@ -59,6 +65,12 @@ class StackStepper {
  public:
   StackStepper(const GrammarAutomaton& automaton, StackPool& pool) : a_(automaton), pool_(pool) {}
 
+  // Compile time: when a rule ends on a bottom frame, continue in every place that calls it
+  // (`returns[rule]`: the return states of all calls of it) on a kAnyContext bottom, which ends
+  // the same way in turn. This over-approximates every real context, so a token dead in all of
+  // them is rejected, not uncertain. Null (the matcher): a bottom frame just ends.
+  void set_any_context(const std::vector<std::vector<int32_t>>* returns) { returns_ = returns; }
+
   // Closes `set` in place (appending); returns `ended`.
   bool close(std::vector<int32_t>& set);
   // The closed set reached from the closed set `from` by one byte (empty: no stack accepts it).
@@ -72,6 +84,7 @@ class StackStepper {
 
   const GrammarAutomaton& a_;
   StackPool& pool_;
+  const std::vector<std::vector<int32_t>>* returns_ = nullptr;
   std::vector<uint32_t> mark_;  // per node: the epoch it was last added to a set in
   uint32_t epoch_ = 0;
 };

@@ -18,57 +18,51 @@ struct Classified {
 // Walks the trie from one position; reuses its buffers across positions.
 class PositionWalker {
  public:
-  PositionWalker(const GrammarAutomaton& a, const Vocabulary& v)
-      : a_(a), trie_(v.trie()), stepper_(a, pool_) {
+  PositionWalker(const GrammarAutomaton& a, const Vocabulary& v,
+                 const std::vector<std::vector<int32_t>>& returns)
+      : trie_(v.trie()), stepper_(a, pool_) {
+    stepper_.set_any_context(&returns);
     sets_.resize(static_cast<size_t>(trie_.max_depth) + 1);
-    exit_before_.resize(static_cast<size_t>(trie_.max_depth) + 2);
   }
 
-  // `exits_reject`: the position's rule is the root and never called, so running past its end is
-  // running past the grammar's end: rejected, not uncertain.
-  void classify(int32_t state, bool exits_reject, Classified& out) {
+  // A token is accepted when a stack that never left the position's rule survives it, uncertain
+  // when only stacks that left it (into any calling context) do, rejected when none does; a
+  // prefix no stack survives rejects its whole subtree at once.
+  void classify(int32_t state, Classified& out) {
     out.accepted.clear();
     out.uncertain.clear();
     pool_.clear();
     sets_[0].clear();
-    sets_[0].push_back(pool_.intern(state, -1));
-    bool ended = stepper_.close(sets_[0]);
-    exit_before_[1] = !exits_reject && ended;
+    sets_[0].push_back(pool_.intern(state, kBottom));
+    stepper_.close(sets_[0]);
     const auto& nodes = trie_.nodes;
-    auto add_tokens = [&](std::vector<int32_t>& to, uint32_t begin, uint32_t end) {
-      to.insert(to.end(), trie_.token_ids.begin() + begin, trie_.token_ids.begin() + end);
-    };
     for (size_t i = 0; i < nodes.size();) {
       const VocabularyTrie::Node& n = nodes[i];
       size_t d = n.depth;
-      bool end = stepper_.advance(sets_[d - 1], n.byte, sets_[d]);
+      stepper_.advance(sets_[d - 1], n.byte, sets_[d]);
       if (sets_[d].empty()) {
-        if (exit_before_[d]) {
-          // Every token below ran past the rule's end: the context decides.
-          add_tokens(out.uncertain, n.tokens_begin,
-                     n.subtree_end < nodes.size() ? first_token_at_or_after(n.subtree_end)
-                                                  : static_cast<uint32_t>(trie_.token_ids.size()));
-        }
         i = n.subtree_end;
         continue;
       }
-      add_tokens(out.accepted, n.tokens_begin, n.tokens_end);
-      exit_before_[d + 1] = exit_before_[d] || (!exits_reject && end);
+      bool certain = false;
+      for (int32_t id : sets_[d]) {
+        if (pool_.node(id).bottom == kBottom) {
+          certain = true;
+          break;
+        }
+      }
+      auto& to = certain ? out.accepted : out.uncertain;
+      to.insert(to.end(), trie_.token_ids.begin() + n.tokens_begin,
+                trie_.token_ids.begin() + n.tokens_end);
       ++i;
     }
   }
 
  private:
-  // Token ids are laid out in preorder, so a subtree's tokens are one contiguous run ending where
-  // the next subtree's begin.
-  uint32_t first_token_at_or_after(uint32_t node) const { return trie_.nodes[node].tokens_begin; }
-
-  const GrammarAutomaton& a_;
   const VocabularyTrie& trie_;
   StackPool pool_;
   StackStepper stepper_;
   std::vector<std::vector<int32_t>> sets_;
-  std::vector<uint8_t> exit_before_;
 };
 
 }  // namespace
@@ -79,12 +73,22 @@ TokenMaskCache TokenMaskCache::build(const GrammarAutomaton& a, const Vocabulary
   cache.vocab_ = &vocab;
   size_t n = a.num_states();
   cache.entries_.resize(n);
-  bool root_called = false;
+  // Where each rule returns to, over all its calls.
+  std::vector<std::vector<int32_t>> returns;
   for (size_t s = 0; s < n; ++s) {
     for (const CallEdge& c : a.call_edges(static_cast<int32_t>(s))) {
-      root_called = root_called || c.rule == a.root_rule();
+      auto r = static_cast<size_t>(c.rule);
+      if (returns.size() <= r) returns.resize(r + 1);
+      if (std::find(returns[r].begin(), returns[r].end(), c.target) == returns[r].end()) {
+        returns[r].push_back(c.target);
+      }
     }
   }
+  int32_t max_rule = -1;
+  for (size_t s = 0; s < n; ++s)
+    max_rule = std::max(max_rule, a.state(static_cast<int32_t>(s)).rule);
+  if (returns.size() < static_cast<size_t>(max_rule + 1))
+    returns.resize(static_cast<size_t>(max_rule + 1));
   // Positions that can read a byte; the others never are a stack top.
   std::vector<int32_t> positions;
   for (size_t s = 0; s < n; ++s) {
@@ -97,11 +101,9 @@ TokenMaskCache TokenMaskCache::build(const GrammarAutomaton& a, const Vocabulary
       static_cast<unsigned>(std::min<size_t>(threads, std::max<size_t>(1, positions.size() / 4)));
   std::atomic<size_t> next{0};
   auto work = [&] {
-    PositionWalker walker(a, vocab);
+    PositionWalker walker(a, vocab, returns);
     for (size_t i; (i = next.fetch_add(1)) < positions.size();) {
-      int32_t s = positions[i];
-      bool exits_reject = !root_called && a.state(s).rule == a.root_rule();
-      walker.classify(s, exits_reject, results[i]);
+      walker.classify(positions[i], results[i]);
     }
   };
   std::vector<std::thread> pool;
