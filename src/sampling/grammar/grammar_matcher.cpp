@@ -10,6 +10,7 @@ GrammarMatcher::GrammarMatcher(std::shared_ptr<const CompiledGrammar> g, int max
     : g_(std::move(g)), a_(g_->automaton()), stepper_(a_, pool_) {
   ring_.resize(static_cast<size_t>(std::max(0, max_rollback_tokens)) + 1);
   state_mark_.assign(a_.num_states(), 0);
+  depth_sets_.resize(static_cast<size_t>(g_->vocabulary().trie().max_depth) + 1);
   reset();
 }
 
@@ -106,14 +107,30 @@ void GrammarMatcher::fill_next_token_bitmask(std::span<uint32_t> bitmask) {
       if (a_.byte_edges(s).empty()) continue;
       auto uncertain = masks.uncertain(s);
       if (uncertain.empty()) continue;
-      closed_.clear();
-      closed_.push_back(id);
-      stepper_.close(closed_);
-      for (int32_t t : uncertain) {
-        if (mask[static_cast<size_t>(t) / 32] & (1u << (t % 32))) continue;
-        work_.assign(closed_.begin(), closed_.end());
-        bool ended = false;
-        if (stepper_.advance_all(work_, v.token_bytes(t), ended, work2_)) set_bit(t);
+      // Sorted by bytes: each token continues from the stacks of the prefix it shares with the
+      // one before, and a prefix no stack survived rejects the tokens that share it.
+      auto prefix = masks.uncertain_prefix(s);
+      depth_sets_[0].clear();
+      depth_sets_[0].push_back(id);
+      stepper_.close(depth_sets_[0]);
+      size_t valid = 0;        // depth_sets_[0..valid] hold the previous token's prefix
+      size_t dead = SIZE_MAX;  // the previous token died reading byte dead - 1
+      for (size_t k = 0; k < uncertain.size(); ++k) {
+        int32_t t = uncertain[k];
+        const std::string& bytes = v.token_bytes(t);
+        size_t common = prefix[k];
+        if (common >= dead) continue;
+        dead = SIZE_MAX;
+        size_t d = std::min(valid, common);
+        for (; d < bytes.size(); ++d) {
+          stepper_.advance(depth_sets_[d], static_cast<uint8_t>(bytes[d]), depth_sets_[d + 1]);
+          if (depth_sets_[d + 1].empty()) {
+            dead = d + 1;
+            break;
+          }
+        }
+        valid = d;
+        if (dead == SIZE_MAX) set_bit(t);
       }
     }
     pool_.end_scratch();

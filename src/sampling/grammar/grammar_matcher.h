@@ -56,7 +56,8 @@ class GrammarMatcher {
   StackStepper stepper_;
   std::vector<Step> ring_;  // the current state and up to max_rollback_tokens before it
   size_t head_ = 0, count_ = 1;
-  std::vector<int32_t> work_, work2_, closed_;
+  std::vector<int32_t> work_, work2_;
+  std::vector<std::vector<int32_t>> depth_sets_;  // per byte depth of an uncertain token
   std::vector<uint32_t> state_mark_;
   uint32_t state_epoch_ = 0;
 };

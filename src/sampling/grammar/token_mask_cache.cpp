@@ -118,9 +118,11 @@ TokenMaskCache TokenMaskCache::build(const GrammarAutomaton& a, const Vocabulary
     Classified& c = results[i];
     Entry& e = cache.entries_[static_cast<size_t>(positions[i])];
     std::sort(c.accepted.begin(), c.accepted.end());
-    std::sort(c.uncertain.begin(), c.uncertain.end());
+    std::sort(c.uncertain.begin(), c.uncertain.end(),
+              [&](int32_t x, int32_t y) { return vocab.token_bytes(x) < vocab.token_bytes(y); });
     size_t rejected = normal - c.accepted.size();
-    if (c.accepted.size() * 32 <= size || (c.accepted.size() <= rejected && rejected * 32 > size)) {
+    // A list costs 32 bits per id, a bitset one bit per vocabulary id: lists only while shorter.
+    if (c.accepted.size() * 32 <= size && c.accepted.size() <= rejected) {
       e.kind = Kind::kList;
       e.begin = static_cast<uint32_t>(cache.ids_.size());
       e.count = static_cast<uint32_t>(c.accepted.size());
@@ -149,6 +151,15 @@ TokenMaskCache TokenMaskCache::build(const GrammarAutomaton& a, const Vocabulary
     e.uncertain_begin = static_cast<uint32_t>(cache.uncertain_.size());
     e.uncertain_count = static_cast<uint32_t>(c.uncertain.size());
     cache.uncertain_.insert(cache.uncertain_.end(), c.uncertain.begin(), c.uncertain.end());
+    for (size_t k = 0; k < c.uncertain.size(); ++k) {
+      size_t common = 0;
+      if (k > 0) {
+        const std::string& x = vocab.token_bytes(c.uncertain[k - 1]);
+        const std::string& y = vocab.token_bytes(c.uncertain[k]);
+        while (common < x.size() && common < y.size() && x[common] == y[common]) ++common;
+      }
+      cache.uncertain_prefix_.push_back(static_cast<uint16_t>(std::min<size_t>(common, 0xFFFF)));
+    }
   }
   return cache;
 }
@@ -192,9 +203,14 @@ std::span<const int32_t> TokenMaskCache::uncertain(int32_t state) const {
   return {uncertain_.data() + e.uncertain_begin, e.uncertain_count};
 }
 
+std::span<const uint16_t> TokenMaskCache::uncertain_prefix(int32_t state) const {
+  const Entry& e = entries_[static_cast<size_t>(state)];
+  return {uncertain_prefix_.data() + e.uncertain_begin, e.uncertain_count};
+}
+
 size_t TokenMaskCache::memory_bytes() const {
   return entries_.size() * sizeof(Entry) + ids_.size() * 4 + words_.size() * 4 +
-         uncertain_.size() * 4;
+         uncertain_.size() * 6;
 }
 
 }  // namespace sglang::grammar

@@ -22,7 +22,10 @@ class TokenMaskCache {
 
   // ORs position `state`'s accepted tokens into `bitmask` (vocab.bitmask_words() words).
   void or_accepted(int32_t state, std::span<uint32_t> bitmask) const;
+  // The uncertain tokens sorted by their bytes, and each one's common prefix length with the one
+  // before it (0 for the first), so a run-time check can reuse the prefix's stacks.
   std::span<const int32_t> uncertain(int32_t state) const;
+  std::span<const uint16_t> uncertain_prefix(int32_t state) const;
   size_t num_uncertain_total() const { return uncertain_.size(); }
   size_t memory_bytes() const;
 
@@ -37,6 +40,7 @@ class TokenMaskCache {
   std::vector<int32_t> ids_;
   std::vector<uint32_t> words_;
   std::vector<int32_t> uncertain_;
+  std::vector<uint16_t> uncertain_prefix_;
   const Vocabulary* vocab_ = nullptr;
 };
 
