@@ -30,7 +30,7 @@ class TokenMaskCache {
   size_t memory_bytes() const;
 
  private:
-  enum class Kind : uint8_t { kNone, kList, kComplement, kBitset };
+  enum class Kind : uint8_t { kNone = 0, kList = 1, kComplement = 2, kBitset = 3 };
   struct Entry {
     Kind kind = Kind::kNone;
     uint32_t begin = 0, count = 0;  // ids_ (lists) or words_ (bitset)
