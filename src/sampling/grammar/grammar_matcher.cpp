@@ -9,6 +9,9 @@ namespace sglang::grammar {
 GrammarMatcher::GrammarMatcher(std::shared_ptr<const CompiledGrammar> g, int max_rollback_tokens)
     : g_(std::move(g)), a_(g_->automaton()), stepper_(a_, pool_) {
   ring_.resize(static_cast<size_t>(std::max(0, max_rollback_tokens)) + 1);
+  static constexpr size_t kReservedNodes = 4096;
+  pool_.reserve(kReservedNodes);
+  stepper_.reserve(kReservedNodes);
   state_mark_.assign(a_.num_states(), 0);
   depth_sets_.resize(static_cast<size_t>(g_->vocabulary().trie().max_depth) + 1);
   reset();

@@ -40,6 +40,26 @@ void StackPool::Table::insert(uint64_t key, int32_t value) {
   used.push_back(static_cast<uint32_t>(i));
 }
 
+void StackPool::Table::reserve(size_t n) {
+  size_t cap = 64;
+  while (cap < 2 * n) cap *= 2;
+  if (cap <= keys.size()) return;
+  std::vector<uint64_t> old_keys(cap, 0);
+  std::vector<int32_t> old_values(cap, -1);
+  old_keys.swap(keys);
+  old_values.swap(values);
+  std::vector<uint32_t> old_used;
+  old_used.swap(used);
+  used.reserve(n);
+  for (uint32_t slot : old_used) insert(old_keys[slot], old_values[slot]);
+}
+
+void StackPool::reserve(size_t n) {
+  nodes_.reserve(n);
+  table_.reserve(n);
+  scratch_table_.reserve(n / 4);
+}
+
 void StackPool::Table::clear() {
   for (uint32_t slot : used) keys[slot] = 0;
   used.clear();

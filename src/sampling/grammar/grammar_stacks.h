@@ -5,6 +5,7 @@
 // the bottom. Equal stacks are one node, so alternatives share their common parts and a set of
 // stacks is a set of node ids. Used by the matcher (one pool per request) and by the compile-time
 // mask precomputation (one pool per worker).
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -32,6 +33,8 @@ class StackPool {
   size_t size() const { return nodes_.size(); }
   // Nodes interned between begin_scratch and end_scratch are dropped by end_scratch (trial runs:
   // masks' context-dependent checks, jump-forward), so they do not grow the pool.
+  // Room for `n` nodes up front, so the first steps of a match do not grow the tables.
+  void reserve(size_t n);
   void begin_scratch();
   void end_scratch();
   void clear();
@@ -45,6 +48,7 @@ class StackPool {
     int32_t find(uint64_t key) const;
     void insert(uint64_t key, int32_t value);
     void clear();
+    void reserve(size_t n);
   };
   static uint64_t key_of(int32_t state, int32_t parent) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(state)) << 32 |
@@ -70,6 +74,8 @@ class StackStepper {
   // the same way in turn. This over-approximates every real context, so a token dead in all of
   // them is rejected, not uncertain. Null (the matcher): a bottom frame just ends.
   void set_any_context(const std::vector<std::vector<int32_t>>* returns) { returns_ = returns; }
+
+  void reserve(size_t nodes) { mark_.resize(std::max(mark_.size(), nodes), 0); }
 
   // Closes `set` in place (appending); returns `ended`.
   bool close(std::vector<int32_t>& set);

@@ -66,6 +66,28 @@ TEST(TokenMask, DISABLED_TimingOnQwen) {
        R"({"name": "Alice Smith", "age": 42, "tags": ["a", "bcd", "e f g"], "nested": {"x": [1, 2, {"y": null}], "ok": true}, "text": "The quick brown fox jumps over the lazy dog."})"},
       {kGrammars[1], R"({"name":"Bob é","tags":["x","yz 1","abc"]})"},
   };
+  // Compile time of schema-shaped grammars (one inlined automaton) as the fields grow.
+  for (int fields : {5, 20, 60}) {
+    std::string text = "root ::= \"{\" ws";
+    for (int f = 0; f < fields; ++f) {
+      text += std::string(f ? " \",\" ws" : "") + " \"\\\"field_" + std::to_string(f) +
+              "\\\":\" ws " + (f % 3 == 2 ? "num" : "str");
+    }
+    text += " ws \"}\"\n";
+    text +=
+        "str ::= \"\\\"\" ([^\"\\\\\\x00-\\x1f] | \"\\\\\" [\"\\\\/bfnrt] | \"\\\\u\" "
+        "[0-9a-fA-F]{4})* \"\\\"\"\n";
+    text += "num ::= \"-\"? ([1-9] [0-9]* | \"0\") (\".\" [0-9]+)?\nws ::= [ \\n\\t]*\n";
+    auto start = std::chrono::steady_clock::now();
+    auto g = compile_or_die(text, vocab);
+    ASSERT_TRUE(g);
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::printf("schema with %d fields: %zu states, compile %.1f ms, cache %.1f MB\n", fields,
+                g->automaton().num_states(), ms,
+                static_cast<double>(g->masks().memory_bytes()) / 1e6);
+  }
+  std::printf("Qwen trie: %zu nodes\n", vocab->trie().nodes.size());
   for (const Run& r : runs) {
     auto start = std::chrono::steady_clock::now();
     auto g = compile_or_die(r.grammar, vocab);
