@@ -50,6 +50,21 @@ TEST(TokenMask, EqualsBruteForceOnQwenVocabulary) {
   }
 }
 
+// Llama 3's vocabulary (128k byte-level tokens, 256 special ids): the recursive grammar and the
+// TagDispatch one.
+TEST(TokenMask, EqualsBruteForceOnLlama3Vocabulary) {
+  auto tok = Tokenizer::from_file(::sglang::testing::asset_path("llama3-tokenizer/tokenizer.json"));
+  ASSERT_TRUE(tok.ok()) << tok.error().message;
+  auto vocab = Vocabulary::from_tokenizer(**tok, 128256, {128001, 128009});
+  uint32_t seed = 21;
+  for (const char* grammar : {kGrammars[0], kGrammars[4]}) {
+    SCOPED_TRACE(grammar);
+    auto g = compile_or_die(grammar, vocab);
+    ASSERT_TRUE(g);
+    check_walks(g, 1, 8, seed++);
+  }
+}
+
 // Timing, not a check (run with --gtest_also_run_disabled_tests): per-token mask time along a
 // tokenized document, and compile time, on the Qwen vocabulary.
 TEST(TokenMask, DISABLED_TimingOnQwen) {
