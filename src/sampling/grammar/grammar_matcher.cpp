@@ -13,12 +13,14 @@ GrammarMatcher::GrammarMatcher(std::shared_ptr<const CompiledGrammar> g, int max
   pool_.reserve(kReservedNodes);
   stepper_.reserve(kReservedNodes);
   state_mark_.assign(a_.num_states(), 0);
+  mask_scratch_.resize(static_cast<size_t>(g_->vocabulary().bitmask_words()));
   depth_sets_.resize(static_cast<size_t>(g_->vocabulary().trie().max_depth) + 1);
   reset();
 }
 
 void GrammarMatcher::reset() {
   pool_.clear();
+  for (CheckCache& c : check_cache_) c.node = -1;  // node ids are reused after a clear
   head_ = 0;
   count_ = 1;
   Step& s = ring_[0];
@@ -100,7 +102,7 @@ void GrammarMatcher::fill_next_token_bitmask(std::span<uint32_t> bitmask) {
     any_uncertain = any_uncertain || !masks.uncertain(s).empty();
     if (state_mark_[static_cast<size_t>(s)] == state_epoch_) continue;
     state_mark_[static_cast<size_t>(s)] = state_epoch_;
-    masks.or_accepted(s, mask);
+    masks.or_accepted(s, mask, std::span<uint32_t>(mask_scratch_).first(words));
   }
   // The context-dependent part: each top's uncertain tokens, fed from that stack alone.
   if (any_uncertain) {
@@ -110,6 +112,20 @@ void GrammarMatcher::fill_next_token_bitmask(std::span<uint32_t> bitmask) {
       if (a_.byte_edges(s).empty()) continue;
       auto uncertain = masks.uncertain(s);
       if (uncertain.empty()) continue;
+      // A persistent node id names its whole stack, so its verdicts can be reused: inside a long
+      // string, step after step has the same stack.
+      CheckCache* hit = nullptr;
+      for (CheckCache& c : check_cache_) {
+        if (c.node == id) hit = &c;
+      }
+      if (hit) {
+        for (int32_t t : hit->allowed) set_bit(t);
+        continue;
+      }
+      CheckCache& entry = check_cache_[check_cache_next_];
+      check_cache_next_ = (check_cache_next_ + 1) % check_cache_.size();
+      entry.node = id;
+      entry.allowed.clear();
       // Sorted by bytes: each token continues from the stacks of the prefix it shares with the
       // one before, and a prefix no stack survived rejects the tokens that share it.
       auto prefix = masks.uncertain_prefix(s);
@@ -133,7 +149,10 @@ void GrammarMatcher::fill_next_token_bitmask(std::span<uint32_t> bitmask) {
           }
         }
         valid = d;
-        if (dead == SIZE_MAX) set_bit(t);
+        if (dead == SIZE_MAX) {
+          set_bit(t);
+          entry.allowed.push_back(t);
+        }
       }
     }
     pool_.end_scratch();

@@ -4,6 +4,7 @@
 // sets and checks their uncertain tokens against the real stacks, and the last
 // `max_rollback_tokens` states are kept for rollback. One matcher per request, used by one thread
 // at a time; the per-step path reuses its buffers (no allocation once warm).
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -58,7 +59,15 @@ class GrammarMatcher {
   size_t head_ = 0, count_ = 1;
   std::vector<int32_t> work_, work2_;
   std::vector<std::vector<int32_t>> depth_sets_;  // per byte depth of an uncertain token
+  // The uncertain tokens a stack (a persistent node id) allowed, for the last few stacks.
+  struct CheckCache {
+    int32_t node = -1;
+    std::vector<int32_t> allowed;
+  };
+  std::array<CheckCache, 16> check_cache_;
+  size_t check_cache_next_ = 0;
   std::vector<uint32_t> state_mark_;
+  std::vector<uint32_t> mask_scratch_;
   uint32_t state_epoch_ = 0;
 };
 

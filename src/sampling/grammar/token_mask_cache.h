@@ -20,8 +20,9 @@ class TokenMaskCache {
   static TokenMaskCache build(const GrammarAutomaton& automaton, const Vocabulary& vocab,
                               unsigned threads = 0);
 
-  // ORs position `state`'s accepted tokens into `bitmask` (vocab.bitmask_words() words).
-  void or_accepted(int32_t state, std::span<uint32_t> bitmask) const;
+  // ORs position `state`'s accepted tokens into `bitmask` (vocab.bitmask_words() words);
+  // `scratch` is as long and is overwritten.
+  void or_accepted(int32_t state, std::span<uint32_t> bitmask, std::span<uint32_t> scratch) const;
   // The uncertain tokens sorted by their bytes, and each one's common prefix length with the one
   // before it (0 for the first), so a run-time check can reuse the prefix's stacks.
   std::span<const int32_t> uncertain(int32_t state) const;
