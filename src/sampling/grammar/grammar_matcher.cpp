@@ -39,21 +39,24 @@ void GrammarMatcher::push(std::vector<int32_t>& set, bool can_end, bool terminat
   s.terminated = terminated;
 }
 
-bool GrammarMatcher::try_bytes(std::string_view bytes, bool commit) {
+bool GrammarMatcher::try_bytes(std::string_view bytes) {
   work_.assign(current().set.begin(), current().set.end());
   bool ended = current().can_end;
-  if (!commit) pool_.begin_scratch();
+  // In scratch nodes, so a rejected string leaves the pool as it was; kept when accepted.
+  pool_.begin_scratch();
   bool ok = stepper_.advance_all(work_, bytes, ended, work2_);
-  if (!commit) pool_.end_scratch();
-  if (ok && commit) push(work_, ended, false);
-  return ok;
+  if (!ok) {
+    pool_.end_scratch();
+    return false;
+  }
+  pool_.commit_scratch();
+  push(work_, ended, false);
+  return true;
 }
 
 bool GrammarMatcher::accept_string(std::string_view bytes) {
   if (is_terminated()) return false;
-  // A trial run first, in scratch nodes, so a rejected string leaves the pool as it was.
-  if (!try_bytes(bytes, false)) return false;
-  return try_bytes(bytes, true);
+  return try_bytes(bytes);
 }
 
 bool GrammarMatcher::accept_token(int32_t token_id) {

@@ -48,7 +48,7 @@ class GrammarMatcher {
     bool terminated = false;
   };
   const Step& current() const { return ring_[head_]; }
-  bool try_bytes(std::string_view bytes, bool commit);
+  bool try_bytes(std::string_view bytes);
   void push(std::vector<int32_t>& set, bool can_end, bool terminated);
 
   std::shared_ptr<const CompiledGrammar> g_;

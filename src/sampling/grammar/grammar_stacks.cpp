@@ -92,6 +92,14 @@ void StackPool::end_scratch() {
   scratch_table_.clear();
 }
 
+void StackPool::commit_scratch() {
+  scratch_ = false;
+  for (uint32_t slot : scratch_table_.used) {
+    table_.insert(scratch_table_.keys[slot], scratch_table_.values[slot]);
+  }
+  scratch_table_.clear();
+}
+
 void StackPool::clear() {
   nodes_.clear();
   table_.clear();

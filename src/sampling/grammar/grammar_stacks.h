@@ -37,6 +37,8 @@ class StackPool {
   void reserve(size_t n);
   void begin_scratch();
   void end_scratch();
+  // Ends the scratch run keeping its nodes (a trial that succeeded becomes the real step).
+  void commit_scratch();
   void clear();
 
  private:
