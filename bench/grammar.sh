@@ -108,6 +108,8 @@ def run(constrained):
         if not line.startswith(b"data:") or line == b"data: [DONE]":
             continue
         chunk = json.loads(line[5:])
+        if "error" in chunk:
+            sys.exit(f"/generate: {chunk['error']}")
         now, n = time.perf_counter(), chunk["meta_info"]["completion_tokens"]
         if first is None:
             first = (now, n)
