@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
   std::string cases_path, xgr_path, tokenizer_path, source = "ours";
   int passes = 5, compile_runs = 5;
   unsigned threads = 2;
-  std::string dump;
+  std::string dump, only;
   app.add_option("--cases", cases_path, "bench/grammar_cases.json")->required();
   app.add_option("--xgrammar", xgr_path, "grammar_xgrammar.py's output for this tokenizer")
       ->required();
@@ -124,6 +124,7 @@ int main(int argc, char** argv) {
   app.add_option("--passes", passes);
   app.add_option("--compile-runs", compile_runs);
   app.add_option("--threads", threads, "compile workers (xgrammar's side: max_threads=2)");
+  app.add_option("--case", only, "run this case only (profiling)");
   app.add_option("--dump-mask", dump, "CASE:STEP: print that step's allowed ids to stderr");
   CLI11_PARSE(app, argc, argv);
   const std::string dump_case = dump.substr(0, dump.find(':'));
@@ -148,6 +149,7 @@ int main(int argc, char** argv) {
     const auto& c = cases[i];
     const auto& xc = xgr.at("cases").at(i);
     const std::string name = c.at("name");
+    if (!only.empty() && name != only) continue;
     const bool ours = source == "ours";
     std::vector<double> compile_ms;
     std::shared_ptr<const grammar::CompiledGrammar> g;
@@ -174,10 +176,15 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::vector<double> us;
+    std::vector<std::vector<double>> per_step(ids.size() + 1);
     for (int p = 0; p < passes; ++p) {
       Walk w = walk(g, ids, stop_ids.at(0), false);
       us.insert(us.end(), w.us.begin(), w.us.end());
+      for (size_t s = 0; s < w.us.size(); ++s) per_step[s].push_back(w.us[s]);
     }
+    // Each step's median over the passes: which steps are slow (bench/grammar.sh prints them).
+    std::vector<double> step_us;
+    for (auto& v : per_step) step_us.push_back(median(v));
     std::sort(us.begin(), us.end());
     // Steps whose allowed-token count differs from xgrammar's (both masks exact would agree,
     // up to the grammars' own differences when the front-ends differ).
@@ -202,6 +209,7 @@ int main(int argc, char** argv) {
            {"max", us.back()},
            {"steps", us.size()}}},
          {"allowed_counts", first.counts},
+         {"step_us", step_us},
          {"count_mismatches", mismatches},
          {"first_mismatch", first_mismatch}});
     std::fprintf(

@@ -137,15 +137,18 @@ def main():
         if tokenizer.decode(token_ids) != case["instance"]:
             sys.exit(f"{case['name']}: the instance does not round-trip through the tokenizer")
         _, counts = walk(compiled, token_ids, bitmask, info, record=True, text_tokens=text_tokens)  # warm-up and check
-        times = []
+        times, per_pass = [], []
         for _ in range(args.passes):
-            times += walk(compiled, token_ids, bitmask, info, record=False)[0]
+            per_pass.append(walk(compiled, token_ids, bitmask, info, record=False)[0])
+            times += per_pass[-1]
+        step_us = [statistics.median(p[s] for p in per_pass) / 1e3 for s in range(len(per_pass[0]))]
         us = sorted(t / 1e3 for t in times)
         out["cases"].append({
             "name": case["name"],
             "ebnf": grammar_of(case),
             "token_ids": token_ids,
             "allowed_counts": counts,
+            "step_us": step_us,
             "compile_ms": {"median": statistics.median(compile_ms), "min": min(compile_ms)},
             "mask_us": {"median": statistics.median(us), "p99": percentile(us, 99), "max": us[-1],
                         "steps": len(us)},
@@ -153,6 +156,15 @@ def main():
         print(f"{case['name']}: {len(token_ids)} tokens, compile {statistics.median(compile_ms):.2f} ms, "
               f"mask median {statistics.median(us):.2f} us p99 {percentile(us, 99):.2f} us",
               file=sys.stderr)
+    # The floor of a timed call into xgrammar from Python: a matcher's is_terminated() timed the
+    # same way (perf_counter_ns around one call). Part of every mask time above; ours has none.
+    matcher = xgr.GrammarMatcher(compiled)
+    floor = []
+    for _ in range(5000):
+        t0 = time.perf_counter_ns()
+        matcher.is_terminated()
+        floor.append(time.perf_counter_ns() - t0)
+    out["call_floor_us"] = statistics.median(floor) / 1e3
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(out, f, ensure_ascii=False)
 
