@@ -55,7 +55,7 @@ print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 notes = set()
 for oc, xc in zip(o["cases"], x["cases"]):
     assert oc["name"] == xc["name"]
-    name = oc["name"] + ("" if oc["grammar_source"] == "ours" or oc["name"] == "ebnf_arith" else " ¹")
+    name = oc["name"] + ("" if oc["grammar_source"] == "ours" else " ¹")
     if oc["grammar_source"] != "ours":
         notes.add("¹ our engine on xgrammar's EBNF of the case (our front-end for it is not merged yet)")
     co, cx = oc["compile_ms"]["median"], xc["compile_ms"]["median"]
