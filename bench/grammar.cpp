@@ -69,6 +69,8 @@ bool bit(const std::vector<uint32_t>& mask, int32_t id) {
 struct Walk {
   std::vector<double> us;       // per step
   std::vector<int64_t> counts;  // allowed tokens per step (when asked)
+  std::vector<int64_t>
+      stacks;  // the matcher's stacks per step (when asked): what a slow step holds
   std::string error;
 };
 
@@ -85,6 +87,7 @@ Walk walk(const std::shared_ptr<const grammar::CompiledGrammar>& g, const std::v
       int64_t n = 0;
       for (uint32_t x : mask) n += std::popcount(x);
       w.counts.push_back(n);
+      w.stacks.push_back(static_cast<int64_t>(m.num_stacks()));
     }
     if (static_cast<long>(step) == dump_step) {
       // The allowed ids of this step, one line (to compare with xgrammar's when counts differ).
@@ -210,6 +213,7 @@ int main(int argc, char** argv) {
            {"steps", us.size()}}},
          {"allowed_counts", first.counts},
          {"step_us", step_us},
+         {"step_stacks", first.stacks},
          {"count_mismatches", mismatches},
          {"first_mismatch", first_mismatch}});
     std::fprintf(
