@@ -62,13 +62,30 @@ Result<std::string> ebnf_of(const nlohmann::json& c, const std::string& xgrammar
   return xgrammar_ebnf;
 }
 
+// splitmix64(i): the weight of mask word i in mask_hash, as grammar_xgrammar.py's splitmix64.
+uint64_t splitmix64(uint64_t i) {
+  uint64_t z = i + 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// Sum of word * weight (mod 2^64): masks that differ anywhere differ here but by chance; the
+// Python side computes the same over xgrammar's mask.
+uint64_t mask_hash(const std::vector<uint32_t>& mask) {
+  uint64_t h = 0;
+  for (size_t w = 0; w < mask.size(); ++w) h += uint64_t{mask[w]} * splitmix64(w);
+  return h;
+}
+
 bool bit(const std::vector<uint32_t>& mask, int32_t id) {
   return (mask[static_cast<size_t>(id) / 32] >> (id % 32)) & 1u;
 }
 
 struct Walk {
-  std::vector<double> us;       // per step
-  std::vector<int64_t> counts;  // allowed tokens per step (when asked)
+  std::vector<double> us;        // per step
+  std::vector<int64_t> counts;   // allowed tokens per step (when asked)
+  std::vector<uint64_t> hashes;  // mask_hash per step (when asked)
   std::vector<int64_t>
       stacks;  // the matcher's stacks per step (when asked): what a slow step holds
   std::string error;
@@ -87,6 +104,7 @@ Walk walk(const std::shared_ptr<const grammar::CompiledGrammar>& g, const std::v
       int64_t n = 0;
       for (uint32_t x : mask) n += std::popcount(x);
       w.counts.push_back(n);
+      w.hashes.push_back(mask_hash(mask));
       w.stacks.push_back(static_cast<int64_t>(m.num_stacks()));
     }
     if (static_cast<long>(step) == dump_step) {
@@ -189,12 +207,13 @@ int main(int argc, char** argv) {
     std::vector<double> step_us;
     for (auto& v : per_step) step_us.push_back(median(v));
     std::sort(us.begin(), us.end());
-    // Steps whose allowed-token count differs from xgrammar's (both masks exact would agree,
-    // up to the grammars' own differences when the front-ends differ).
-    const auto xcounts = xc.at("allowed_counts").get<std::vector<int64_t>>();
+    // Steps whose mask differs from xgrammar's (both masks exact would agree, up to the
+    // grammars' own differences when the front-ends differ; the Python side leaves out the
+    // tokens xgrammar treats as text and we do not).
+    const auto xhashes = xc.at("mask_hashes").get<std::vector<uint64_t>>();
     int mismatches = 0, first_mismatch = -1;
-    for (size_t s = 0; s < first.counts.size() && s < xcounts.size(); ++s) {
-      if (first.counts[s] != xcounts[s]) {
+    for (size_t s = 0; s < first.hashes.size() && s < xhashes.size(); ++s) {
+      if (first.hashes[s] != xhashes[s]) {
         if (first_mismatch < 0) first_mismatch = static_cast<int>(s);
         ++mismatches;
       }

@@ -66,8 +66,8 @@ for oc, xc in zip(o["cases"], x["cases"]):
 print(f"(xgrammar's times include its Python call floor, {x['call_floor_us']:.2f} µs: a timed "
       "is_terminated() call; ours are C++ calls)")
 print("(compile: median of the runs, ratio = ours / xgrammar, target ≤ 2; mask: per step of the "
-      "instance, all passes pooled, target ≤ xgrammar; masks differ: steps whose allowed-token "
-      "count is not xgrammar's)")
+      "instance, all passes pooled, target ≤ xgrammar; masks differ: steps whose mask (over the tokens both treat as text) "
+      "is not xgrammar's)")
 for n in sorted(notes):
     print(n)
 PY

@@ -32,6 +32,21 @@ def bitmask_words(vocab_size):
     return (vocab_size + 31) // 32
 
 
+def splitmix64(n):
+    # splitmix64 of 0..n-1 (uint64 arithmetic wraps, as in bench/grammar.cpp's mask_hash).
+    with np.errstate(over="ignore"):
+        z = np.arange(n, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def mask_hash(words, weights):
+    # Sum of word * weight (mod 2^64): two masks that differ anywhere differ here but by chance.
+    with np.errstate(over="ignore"):
+        return int((words.astype(np.uint64) * weights).sum(dtype=np.uint64))
+
+
 def percentile(sorted_values, q):
     # Nearest rank, as bench/grammar.cpp computes it.
     k = max(0, min(len(sorted_values) - 1, int(np.ceil(q / 100.0 * len(sorted_values))) - 1))
@@ -63,18 +78,21 @@ def grammar_of(case):
     return str(xgr.Grammar.from_ebnf(spec))
 
 
-def walk(compiled, token_ids, bitmask, info, record, text_tokens=None):
-    """One pass over the sequence; returns per-step fill times (ns) and allowed-token counts
-    (counted over `text_tokens` only, a bitmask of the ids both engines treat as text)."""
+def walk(compiled, token_ids, bitmask, info, record=None, text_tokens=None):
+    """One pass over the sequence; returns per-step fill times (ns) and, when `record` holds the
+    hash weights, allowed-token counts and mask hashes (over `text_tokens` only, a bitmask of
+    the ids both engines treat as text)."""
     matcher = xgr.GrammarMatcher(compiled, max_rollback_tokens=200)
-    times, counts = [], []
+    times, counts, hashes = [], [], []
     view = bitmask.numpy().view(np.uint32)
     for step in range(len(token_ids) + 1):
         t0 = time.perf_counter_ns()
         matcher.fill_next_token_bitmask(bitmask)
         times.append(time.perf_counter_ns() - t0)
-        if record:
-            counts.append(int(np.unpackbits((view[0] & text_tokens).view(np.uint8)).sum()))
+        if record is not None:
+            text = view[0] & text_tokens
+            counts.append(int(np.unpackbits(text.view(np.uint8)).sum()))
+            hashes.append(mask_hash(text, record))
         if step == len(token_ids):
             stop = info.stop_token_ids[0]
             if not (view[0, stop // 32] >> (stop % 32)) & 1:
@@ -87,7 +105,7 @@ def walk(compiled, token_ids, bitmask, info, record, text_tokens=None):
             sys.exit(f"xgrammar: token {step} ({tid}) of the instance is rejected")
     if not matcher.is_terminated() and not matcher.accept_token(info.stop_token_ids[0]):
         sys.exit("xgrammar: the instance does not end the grammar")
-    return times, counts
+    return times, (counts, hashes)
 
 
 def main():
@@ -115,6 +133,7 @@ def main():
     bad_bytes = set(range(0xF5, 0x100)) | {0xC0, 0xC1}
     excluded = {a["id"] for a in added if a.get("special")} - set(stop_ids)
     excluded |= {i for i, b in enumerate(info.decoded_vocab) if bad_bytes & set(b)}
+    weights = splitmix64(bitmask_words(vocab_size))
     for i in excluded:
         text_tokens[i // 32] &= ~np.uint32(1 << (i % 32))
     bitmask = xgr.allocate_token_bitmask(1, vocab_size)
@@ -136,10 +155,11 @@ def main():
         token_ids = tokenizer.encode(case["instance"], add_special_tokens=False)
         if tokenizer.decode(token_ids) != case["instance"]:
             sys.exit(f"{case['name']}: the instance does not round-trip through the tokenizer")
-        _, counts = walk(compiled, token_ids, bitmask, info, record=True, text_tokens=text_tokens)  # warm-up and check
+        _, (counts, hashes) = walk(compiled, token_ids, bitmask, info, record=weights,
+                                   text_tokens=text_tokens)  # warm-up and check
         times, per_pass = [], []
         for _ in range(args.passes):
-            per_pass.append(walk(compiled, token_ids, bitmask, info, record=False)[0])
+            per_pass.append(walk(compiled, token_ids, bitmask, info)[0])
             times += per_pass[-1]
         step_us = [statistics.median(p[s] for p in per_pass) / 1e3 for s in range(len(per_pass[0]))]
         us = sorted(t / 1e3 for t in times)
@@ -148,6 +168,7 @@ def main():
             "ebnf": grammar_of(case),
             "token_ids": token_ids,
             "allowed_counts": counts,
+            "mask_hashes": hashes,
             "step_us": step_us,
             "compile_ms": {"median": statistics.median(compile_ms), "min": min(compile_ms)},
             "mask_us": {"median": statistics.median(us), "p99": percentile(us, 99), "max": us[-1],
