@@ -7,9 +7,9 @@ Per case: compile time of a fresh GrammarCompiler(max_threads=2, cache_enabled=F
 tokenizer is stepped through: before each token (and once more before the end) the timed call is
 fill_next_token_bitmask alone, then the token is checked against the mask and accepted. The first
 pass is a warm-up that also checks the instance; --passes timed passes follow, a fresh matcher
-each, and median and P99 are over all their steps pooled. The same token ids, the stop ids and
-xgrammar's own EBNF of the case are written out so the C++ side (bench/grammar.cpp) walks the
-same sequence.
+each, and median and P99 are over all their steps pooled. The same token ids, the stop ids,
+xgrammar's own EBNF of the case and each step's allowed count and mask hash are written out so
+the C++ side (bench/grammar.cpp) walks the same sequence and compares its masks with these.
 
 Usage: grammar_xgrammar.py CASES TOKENIZER_JSON OUT_JSON [--passes N] [--compile-runs N]
 """
