@@ -91,15 +91,23 @@ echo "### end to end: $(basename "$MODEL"), /generate, 128 greedy tokens"
 "$VENV/bin/python" - "$PORT" "$E2E_REPEATS" <<'PY'
 import json, statistics, sys, time
 import requests
+import xgrammar as xgr
 port, repeats = sys.argv[1], int(sys.argv[2])
 prompt = ("<|im_start|>user\nList the names of as many fruits as you can, as a JSON array of "
           "strings.<|im_end|>\n<|im_start|>assistant\n")
 schema = json.dumps({"type": "array", "items": {"type": "string"}, "minItems": 48})
+# Until our JSON-schema front-end is in, the server takes only EBNF: then the same schema goes as
+# xgrammar's EBNF of it (the same language).
+key = ["json_schema", schema]
+probe = requests.post(f"http://127.0.0.1:{port}/generate", json={
+    "text": prompt, "sampling_params": {"max_new_tokens": 1, "json_schema": schema}})
+if probe.status_code == 400 and "only ebnf" in probe.text:
+    key = ["ebnf", str(xgr.Grammar.from_json_schema(schema))]
 
 def run(constrained):
     params = {"temperature": 0, "max_new_tokens": 128, "ignore_eos": True}
     if constrained:
-        params["json_schema"] = schema
+        params[key[0]] = key[1]
     r = requests.post(f"http://127.0.0.1:{port}/generate", stream=True,
                       json={"text": prompt, "sampling_params": params, "stream": True})
     if r.status_code != 200:
@@ -133,7 +141,10 @@ free, constrained = statistics.median(rates[False]), statistics.median(rates[Tru
 print("| decode | tok/s (median of %d) | runs |" % repeats)
 print("| --- | ---: | --- |")
 print(f"| free | {free:.1f} | {' '.join(f'{r:.1f}' for r in rates[False])} |")
-print(f"| JSON schema (array of ≥ 48 strings) | {constrained:.1f} | "
+label = "JSON schema" if key[0] == "json_schema" else "xgrammar's EBNF of the JSON schema"
+print(f"| {label} (array of ≥ 48 strings) | {constrained:.1f} | "
       f"{' '.join(f'{r:.1f}' for r in rates[True])} |")
 print(f"| ratio constrained / free | {constrained / free:.3f} | target ≥ 0.95 |")
+print(f"(decode only: first streamed chunk to the last; free and constrained alternate; the "
+      f"constrained output begins {text[:48]!r})")
 PY
