@@ -7,7 +7,8 @@
 # (median and P99 over the instance's steps). Then end to end: the default model's decode tok/s of
 # a greedy /generate of 128 tokens with and without a JSON schema (same prompt, median of a few).
 # Usage: bench/grammar.sh   (PASSES=5 COMPILE_RUNS=5 E2E_REPEATS=5 to change the loops;
-#        GRAMMAR_VENV=dir for the xgrammar venv, created when missing; SKIP_E2E=1)
+#        GRAMMAR_VENV=dir for the xgrammar venv, created when missing; SKIP_MASKS=1 or SKIP_E2E=1
+#        for one half only)
 # Needs scripts/setup.sh done (build/, models/). Run it with nothing else running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +32,7 @@ fi
 XGR_VERSION=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("xgrammar"))')
 echo "xgrammar $XGR_VERSION; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-for t in qwen3 llama3; do
+for t in $([ "${SKIP_MASKS:-0}" = 1 ] || echo qwen3 llama3); do
   TOK=$ASSETS/$t-tokenizer/tokenizer.json
   "$VENV/bin/python" bench/grammar_xgrammar.py bench/grammar_cases.json "$TOK" "$OUT/$t.xgrammar.json" \
     --passes "$PASSES" --compile-runs "$COMPILE_RUNS" 2>"$OUT/$t.xgrammar.log" || {
