@@ -145,7 +145,9 @@ int main(int argc, char** argv) {
   app.add_option("--passes", passes);
   app.add_option("--compile-runs", compile_runs);
   app.add_option("--threads", threads, "compile workers (xgrammar's side: max_threads=2)");
+  double slow_us = 0;
   app.add_option("--case", only, "run this case only (profiling)");
+  app.add_option("--slow", slow_us, "list the steps slower than this many us (median of passes)");
   app.add_option("--dump-mask", dump, "CASE:STEP: print that step's allowed ids to stderr");
   CLI11_PARSE(app, argc, argv);
   const std::string dump_case = dump.substr(0, dump.find(':'));
@@ -160,12 +162,18 @@ int main(int argc, char** argv) {
   }
   // The stop ids xgrammar found in the same tokenizer, so both sides allow the same end.
   auto stop_ids = xgr.at("stop_token_ids").get<std::vector<int32_t>>();
+  auto vocab_t0 = Clock::now();
   auto vocab =
       grammar::Vocabulary::from_tokenizer(**tok, xgr.at("vocab_size").get<int64_t>(), stop_ids);
+  const double vocab_ms =
+      std::chrono::duration<double, std::milli>(Clock::now() - vocab_t0).count();
   grammar::CompileOptions options;
   options.threads = threads;
 
-  nlohmann::json out = {{"engine", "sglang.cpp"}, {"vocab_size", vocab->size()}, {"cases", {}}};
+  nlohmann::json out = {{"engine", "sglang.cpp"},
+                        {"vocab_size", vocab->size()},
+                        {"vocabulary_ms", vocab_ms},
+                        {"cases", {}}};
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto& c = cases[i];
     const auto& xc = xgr.at("cases").at(i);
@@ -206,6 +214,12 @@ int main(int argc, char** argv) {
     // Each step's median over the passes: which steps are slow (bench/grammar.sh prints them).
     std::vector<double> step_us;
     for (auto& v : per_step) step_us.push_back(median(v));
+    for (size_t s = 0; slow_us > 0 && s < step_us.size(); ++s) {
+      if (step_us[s] <= slow_us) continue;
+      std::fprintf(stderr, "%s: slow step %zu: %.1f us, %lld stacks, next token '%s'\n",
+                   name.c_str(), s, step_us[s], static_cast<long long>(first.stacks[s]),
+                   s < ids.size() ? vocab->token_bytes(ids[s]).c_str() : "(stop)");
+    }
     std::sort(us.begin(), us.end());
     // Steps whose mask differs from xgrammar's (both masks exact would agree, up to the
     // grammars' own differences when the front-ends differ; the Python side leaves out the
@@ -222,6 +236,9 @@ int main(int argc, char** argv) {
         {{"name", name},
          {"grammar_source", ours && c.at("kind") == "ebnf" ? "ours" : "xgrammar"},
          {"tokens", ids.size()},
+         {"states", g->automaton().num_states()},
+         {"uncertain_entries", g->masks().num_uncertain_total()},
+         {"cache_bytes", g->masks().memory_bytes()},
          {"compile_ms",
           {{"median", median(compile_ms)},
            {"min", *std::min_element(compile_ms.begin(), compile_ms.end())}}},
