@@ -8,7 +8,7 @@
 # a greedy /generate of 128 tokens with and without a JSON schema (same prompt, median of a few).
 # Usage: bench/grammar.sh   (PASSES=5 COMPILE_RUNS=5 E2E_REPEATS=5 to change the loops;
 #        GRAMMAR_VENV=dir for the xgrammar venv, created when missing; SKIP_MASKS=1 or SKIP_E2E=1
-#        for one half only)
+#        for one half only; GRAMMAR_SOURCE=xgrammar: our engine on xgrammar's EBNF of every case)
 # Needs scripts/setup.sh done (build/, models/). Run it with nothing else running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +40,8 @@ for t in $([ "${SKIP_MASKS:-0}" = 1 ] || echo qwen3 llama3); do
       exit 1
     }
   ./build/bench/sglang-bench-grammar --cases bench/grammar_cases.json --xgrammar "$OUT/$t.xgrammar.json" \
-    --tokenizer "$TOK" --passes "$PASSES" --compile-runs "$COMPILE_RUNS" >"$OUT/$t.ours.json" \
+    --tokenizer "$TOK" --passes "$PASSES" --compile-runs "$COMPILE_RUNS" \
+    --grammar-source "${GRAMMAR_SOURCE:-ours}" >"$OUT/$t.ours.json" \
     2>"$OUT/$t.ours.log" || {
       cat "$OUT/$t.ours.log" >&2
       exit 1
