@@ -59,7 +59,7 @@ for oc, xc in zip(o["cases"], x["cases"]):
     assert oc["name"] == xc["name"]
     name = oc["name"] + ("" if oc["grammar_source"] == "ours" else " ¹")
     if oc["grammar_source"] != "ours":
-        notes.add("¹ our engine on xgrammar's EBNF of the case (our front-end for it is not merged yet)")
+        notes.add("¹ our engine on xgrammar's EBNF of the case (not our front-end's: not merged yet, or GRAMMAR_SOURCE=xgrammar)")
     co, cx = oc["compile_ms"]["median"], xc["compile_ms"]["median"]
     mo, mx = oc["mask_us"], xc["mask_us"]
     print(f"| {name} | {oc['tokens']} | {co:.2f} | {cx:.2f} | {co / cx:.2f} | {mo['median']:.2f} "
