@@ -49,6 +49,10 @@ class GrammarMatcher {
   };
   const Step& current() const { return ring_[head_]; }
   bool try_bytes(std::string_view bytes);
+  // Feeds each uncertain token of the top positions in `tops_` (merged in byte order, each once)
+  // from the whole current set and sets the bits of those some stack survives; false if none
+  // needed a check (all already allowed).
+  bool check_uncertain(std::span<uint32_t> mask);
   void push(std::vector<int32_t>& set, bool can_end, bool terminated);
 
   std::shared_ptr<const CompiledGrammar> g_;
@@ -59,13 +63,20 @@ class GrammarMatcher {
   size_t head_ = 0, count_ = 1;
   std::vector<int32_t> work_, work2_;
   std::vector<std::vector<int32_t>> depth_sets_;  // per byte depth of an uncertain token
-  // The uncertain tokens a stack (a persistent node id) allowed, for the last few stacks.
-  struct CheckCache {
-    int32_t node = -1;
-    std::vector<int32_t> allowed;
+  // The mask is a function of the stack set (persistent node ids name whole stacks), and inside
+  // a string or a repetition step after step has the same set: the last few costly masks are
+  // kept by their set and copied back.
+  struct MaskCache {
+    uint64_t hash = 0;
+    bool can_end = false;
+    size_t words = 0;          // the mask's length (a caller may pass a shorter bitmask)
+    std::vector<int32_t> set;  // empty: unused
+    std::vector<uint32_t> mask;
   };
-  std::array<CheckCache, 16> check_cache_;
-  size_t check_cache_next_ = 0;
+  std::array<MaskCache, 4> mask_cache_;
+  size_t mask_cache_next_ = 0;
+  std::vector<int32_t> tops_;    // distinct top positions with uncertain tokens
+  std::vector<size_t> cursors_;  // per top, the next uncertain token (merging them)
   std::vector<uint32_t> state_mark_;
   std::vector<uint32_t> mask_scratch_;
   uint32_t state_epoch_ = 0;

@@ -13,8 +13,9 @@ namespace sglang::grammar {
 namespace {
 
 struct Classified {
-  std::vector<int32_t> accepted;   // in trie order
-  std::vector<int32_t> uncertain;  // in trie order, i.e. sorted by bytes
+  std::vector<int32_t> accepted;         // in trie order
+  std::vector<int32_t> uncertain;        // in trie order, i.e. sorted by bytes
+  std::vector<uint32_t> uncertain_rank;  // each one's index in the trie's token_ids
 };
 
 // One position's sets in their stored form, made by the worker that classified it.
@@ -23,6 +24,7 @@ struct Compact {
   std::vector<int32_t> ids;     // kList: accepted; kComplement: normal tokens not accepted
   std::vector<uint32_t> words;  // kBitset
   std::vector<int32_t> uncertain;
+  std::vector<uint32_t> rank;
   std::vector<uint16_t> prefix;  // each uncertain token's common prefix with the one before
 };
 
@@ -54,6 +56,7 @@ void compact(Classified& c, const Vocabulary& vocab, std::vector<uint32_t>& bits
     }
   }
   out.uncertain = c.uncertain;
+  out.rank = c.uncertain_rank;
   for (size_t k = 0; k < c.uncertain.size(); ++k) {
     size_t common = 0;
     if (k > 0) {
@@ -83,6 +86,7 @@ class PositionWalker {
   void classify(int32_t state, Classified& out) {
     out.accepted.clear();
     out.uncertain.clear();
+    out.uncertain_rank.clear();
     pool_.clear();
     ids_.clear();
     sets_.clear();
@@ -110,6 +114,9 @@ class PositionWalker {
       auto& dest = set.certain ? out.accepted : out.uncertain;
       dest.insert(dest.end(), trie_.token_ids.begin() + n.tokens_begin,
                   trie_.token_ids.begin() + n.tokens_end);
+      if (!set.certain) {
+        for (uint32_t r = n.tokens_begin; r < n.tokens_end; ++r) out.uncertain_rank.push_back(r);
+      }
       ++i;
     }
   }
@@ -209,6 +216,7 @@ TokenMaskCache TokenMaskCache::build(const GrammarAutomaton& a, const Vocabulary
     e.uncertain_begin = static_cast<uint32_t>(cache.uncertain_.size());
     e.uncertain_count = static_cast<uint32_t>(c.uncertain.size());
     cache.uncertain_.insert(cache.uncertain_.end(), c.uncertain.begin(), c.uncertain.end());
+    cache.uncertain_rank_.insert(cache.uncertain_rank_.end(), c.rank.begin(), c.rank.end());
     cache.uncertain_prefix_.insert(cache.uncertain_prefix_.end(), c.prefix.begin(), c.prefix.end());
     c = Compact{};
   }
@@ -251,6 +259,11 @@ std::span<const int32_t> TokenMaskCache::uncertain(int32_t state) const {
   return {uncertain_.data() + e.uncertain_begin, e.uncertain_count};
 }
 
+std::span<const uint32_t> TokenMaskCache::uncertain_rank(int32_t state) const {
+  const Entry& e = entries_[static_cast<size_t>(state)];
+  return {uncertain_rank_.data() + e.uncertain_begin, e.uncertain_count};
+}
+
 std::span<const uint16_t> TokenMaskCache::uncertain_prefix(int32_t state) const {
   const Entry& e = entries_[static_cast<size_t>(state)];
   return {uncertain_prefix_.data() + e.uncertain_begin, e.uncertain_count};
@@ -258,7 +271,7 @@ std::span<const uint16_t> TokenMaskCache::uncertain_prefix(int32_t state) const 
 
 size_t TokenMaskCache::memory_bytes() const {
   return entries_.size() * sizeof(Entry) + ids_.size() * 4 + words_.size() * 4 +
-         uncertain_.size() * 6;
+         uncertain_.size() * 10;
 }
 
 }  // namespace sglang::grammar

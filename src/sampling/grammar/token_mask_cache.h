@@ -27,6 +27,9 @@ class TokenMaskCache {
   // before it (0 for the first), so a run-time check can reuse the prefix's stacks.
   std::span<const int32_t> uncertain(int32_t state) const;
   std::span<const uint16_t> uncertain_prefix(int32_t state) const;
+  // Each uncertain token's index in the vocabulary trie's token_ids (ascending: byte order), so
+  // the lists of several positions merge in byte order without comparing bytes.
+  std::span<const uint32_t> uncertain_rank(int32_t state) const;
   size_t num_uncertain_total() const { return uncertain_.size(); }
   size_t memory_bytes() const;
 
@@ -41,6 +44,7 @@ class TokenMaskCache {
   std::vector<int32_t> ids_;
   std::vector<uint32_t> words_;
   std::vector<int32_t> uncertain_;
+  std::vector<uint32_t> uncertain_rank_;
   std::vector<uint16_t> uncertain_prefix_;
   const Vocabulary* vocab_ = nullptr;
 };

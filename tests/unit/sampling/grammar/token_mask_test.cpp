@@ -43,5 +43,34 @@ TEST(TokenMask, StopTokensExactlyWhenTheGrammarCanEnd) {
   EXPECT_EQ(allowed_ids(mask, v.size()).size(), 2u);
 }
 
+// The matcher keeps the masks of stack sets it met (a string's characters repeat one set): a
+// kept mask must still be the brute-force one, after rollbacks too, and a shorter bitmask must
+// not be served from a full-length one.
+TEST(TokenMask, RepeatedStackSetsKeepExactMasks) {
+  auto g = compile_or_die(kGrammars[0]);
+  ASSERT_TRUE(g);
+  const Vocabulary& v = g->vocabulary();
+  std::vector<uint32_t> mask(static_cast<size_t>(v.bitmask_words()));
+  GrammarMatcher m(g);
+  ASSERT_TRUE(m.accept_string("{\"k\": [1, \""));
+  for (int i = 0; i < 6; ++i) {
+    m.fill_next_token_bitmask(mask);
+    ASSERT_EQ(mask, testing::brute_force_mask(m, v)) << i;
+    ASSERT_TRUE(m.accept_string(i % 2 ? "x" : "y"));
+  }
+  m.rollback(3);
+  m.fill_next_token_bitmask(mask);
+  EXPECT_EQ(mask, testing::brute_force_mask(m, v));
+  ASSERT_TRUE(m.accept_string("\""));
+  m.fill_next_token_bitmask(mask);
+  EXPECT_EQ(mask, testing::brute_force_mask(m, v));
+  m.rollback(1);
+  std::vector<uint32_t> shorter(1, 0xFFFFFFFFu);
+  m.fill_next_token_bitmask(shorter);
+  m.fill_next_token_bitmask(mask);
+  EXPECT_EQ(shorter[0], mask[0]);
+  EXPECT_EQ(mask, testing::brute_force_mask(m, v));
+}
+
 }  // namespace
 }  // namespace sglang::grammar
