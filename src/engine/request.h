@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cache/radix_tree.h"
+#include "engine/grammar_backend.h"
 #include "sampling/sampler.h"
 #include "sampling/sampling_params.h"
 
@@ -154,6 +155,11 @@ struct Request {
   int64_t admit_order = 0;      // larger = admitted later (retraction picks the newest)
   int64_t computed_before = 0;  // most tokens this request had computed before a retraction
   bool admitted_once = false;
+  // Structured output: the constraint's compilation while the request waits in the grammar queue,
+  // then its own matcher (the scheduler thread's only), advanced by every sampled token.
+  std::optional<GrammarKey> grammar_key;
+  std::optional<GrammarFuture> grammar_pending;
+  std::unique_ptr<grammar::GrammarMatcher> grammar;
   std::vector<InputLogprob> input_logprobs;
   bool input_logprobs_done = false;  // all prompt positions from logprob_start_len are in
   bool input_logprobs_sent = false;

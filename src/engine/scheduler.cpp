@@ -1,7 +1,9 @@
 #include "engine/scheduler.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "tokenizer/tokenizer.h"
@@ -20,6 +22,8 @@ constexpr int64_t kNewTokenClip = 4096;
 constexpr double kInitNewTokenRatio = 0.7;
 constexpr double kMinNewTokenRatio = 0.1;
 constexpr double kNewTokenRatioDecay = 0.001;
+// SGLang's SGLANG_GRAMMAR_TIMEOUT default: a grammar not compiled by then fails its requests.
+constexpr std::chrono::seconds kGrammarTimeout{300};
 
 int64_t ceil_div(int64_t a, int64_t b) {
   return (a + b - 1) / b;
@@ -96,6 +100,7 @@ Scheduler::Scheduler(CausalLM& model, const Tokenizer* tokenizer, const Schedule
 
 Scheduler::~Scheduler() {
   stop();
+  if (grammar_backend_) grammar_backend_->set_on_ready(nullptr);
   // Requests still held (step() used without the thread) give their pages back before the tree
   // and the pool go away.
   for (auto& r : running_) release(*r);
@@ -240,6 +245,19 @@ void Scheduler::push_command(Command cmd) {
   inbox_cv_.notify_one();
 }
 
+void Scheduler::set_grammar_backend(std::shared_ptr<GrammarBackend> backend) {
+  if (grammar_backend_) grammar_backend_->set_on_ready(nullptr);
+  grammar_backend_ = std::move(backend);
+  if (!grammar_backend_) return;
+  grammar_backend_->set_on_ready([this] {
+    {
+      std::lock_guard lock(inbox_mu_);
+      grammar_ready_ = true;
+    }
+    inbox_cv_.notify_one();
+  });
+}
+
 void Scheduler::start() {
   if (thread_.joinable()) return;
   {
@@ -264,7 +282,14 @@ void Scheduler::loop() {
   while (true) {
     {
       std::unique_lock lock(inbox_mu_);
-      inbox_cv_.wait(lock, [&] { return stop_requested_ || !inbox_.empty() || has_work(); });
+      auto ready = [&] {
+        return stop_requested_ || !inbox_.empty() || has_work() || grammar_ready_;
+      };
+      if (grammar_queue_.empty()) {
+        inbox_cv_.wait(lock, ready);
+      } else {
+        inbox_cv_.wait_for(lock, std::chrono::seconds(1), ready);  // to see timeouts
+      }
       if (stop_requested_ && inbox_.empty()) break;
     }
     try {
@@ -294,6 +319,20 @@ void Scheduler::process_inbox() {
         r.seed = r.params.sampling_seed
                      ? *r.params.sampling_seed
                      : config_.random_seed * 0x9E3779B97F4A7C15ull + ++seed_counter_;
+        // As SGLang's handle_generate_request: a constrained request waits for its grammar.
+        if (auto key = grammar_key_of(r.params)) {
+          if (!grammar_backend_) {
+            finish(r, FinishReason::abort(
+                          "Grammar-based generation (json_schema, regex, ebnf, structural_tag) is "
+                          "not supported when the server is launched with --grammar-backend none",
+                          400));
+            break;
+          }
+          r.grammar_key = *key;
+          r.grammar_pending = grammar_backend_->get(*key);
+          grammar_queue_.push_back(std::move(cmd.request));
+          break;
+        }
         waiting_.push_back(std::move(cmd.request));
         break;
       }
@@ -303,12 +342,14 @@ void Scheduler::process_inbox() {
         auto matches = [&](const Request& r) {
           return all || r.rid == cmd.rid || (!r.prefix_group.empty() && r.prefix_group == cmd.rid);
         };
-        for (auto it = waiting_.begin(); it != waiting_.end();) {
-          if (matches(**it)) {
-            finish(**it, FinishReason::abort(cmd.message));
-            it = waiting_.erase(it);
-          } else {
-            ++it;
+        for (auto* queue : {&waiting_, &grammar_queue_}) {
+          for (auto it = queue->begin(); it != queue->end();) {
+            if (matches(**it)) {
+              finish(**it, FinishReason::abort(cmd.message));
+              it = queue->erase(it);
+            } else {
+              ++it;
+            }
           }
         }
         for (auto& r : running_) {
@@ -321,13 +362,14 @@ void Scheduler::process_inbox() {
       }
       case Command::Kind::kFlush: {
         bool ok = false;
-        if (!running_.empty() || !waiting_.empty()) {
+        if (!running_.empty() || !waiting_.empty() || !grammar_queue_.empty()) {
           SGLANG_LOG_WARN(
               "Cache not flushed because there are pending requests. #queue-req: {}, "
               "#running-req: {}",
-              waiting_.size(), running_.size());
+              waiting_.size() + grammar_queue_.size(), running_.size());
         } else {
           ok = tree_ ? tree_->reset() : true;
+          if (ok && grammar_backend_) grammar_backend_->reset();
           if (ok) SGLANG_LOG_INFO("Cache flushed successfully!");
         }
         cmd.flushed.set_value(ok);
@@ -445,12 +487,50 @@ void Scheduler::admit(Request& r) {
 // ---------------------------------------------------------------------------------------------
 // One step
 
+void Scheduler::take_ready_grammars() {
+  {
+    std::lock_guard lock(inbox_mu_);
+    grammar_ready_ = false;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = grammar_queue_.begin(); it != grammar_queue_.end();) {
+    Request& r = **it;
+    if (r.grammar_pending->wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      if (now - r.arrival > kGrammarTimeout) {
+        finish(r, FinishReason::abort("Grammar preprocessing timed out for req.grammar_key=" +
+                                          grammar_key_repr(*r.grammar_key),
+                                      400));
+        it = grammar_queue_.erase(it);
+      } else {
+        ++it;
+      }
+      continue;
+    }
+    const Result<CompiledGrammarPtr>& compiled = r.grammar_pending->get();
+    if (!compiled.ok()) {
+      // SGLang's message, with what is wrong with the grammar after it.
+      finish(r, FinishReason::abort(
+                    "Invalid grammar request: req.grammar_key=" + grammar_key_repr(*r.grammar_key) +
+                        ": " + compiled.error().message,
+                    400));
+    } else {
+      r.grammar = std::make_unique<grammar::GrammarMatcher>(compiled.value());
+      waiting_.push_back(std::move(*it));
+    }
+    r.grammar_pending.reset();
+    it = grammar_queue_.erase(it);
+  }
+}
+
 bool Scheduler::step() {
   process_inbox();
+  if (!grammar_queue_.empty()) take_ready_grammars();
   run_idle_tasks();
   if (!has_work()) {
     publish_stats();
-    return false;
+    // Requests waiting for their grammar are work to come (the thread's loop sleeps until a
+    // compilation finishes; a caller stepping by hand keeps stepping).
+    return !grammar_queue_.empty();
   }
   std::vector<Planned> plan = schedule();
   if (!plan.empty()) run_batch(plan);
@@ -695,7 +775,31 @@ void Scheduler::process_logits(Planned& p, const float* rows, int64_t vocab) {
   std::vector<int64_t> stop_ids = r.params.stop_token_ids;
   for (int64_t e : model_->config().eos_token_ids) stop_ids.push_back(e);
   const auto n_out = static_cast<int64_t>(r.output.size());
+  // Structured output: the grammar's mask comes first, before penalties, temperature and top-k/p
+  // (SGLang applies the vocab mask to the logits before the sampler's processing).
+  if (r.grammar && r.params.max_new_tokens > 0) {
+    grammar_mask_.assign(static_cast<size_t>((vocab + 31) / 32), 0);
+    r.grammar->fill_next_token_bitmask(grammar_mask_);
+    if (std::all_of(grammar_mask_.begin(), grammar_mask_.end(),
+                    [](uint32_t w) { return w == 0; })) {
+      return finish(
+          r, FinishReason::abort("No token of the vocabulary can continue the output the grammar "
+                                 "constrains it to.",
+                                 400));
+    }
+    grammar::apply_token_bitmask(row_scratch_, grammar_mask_);
+  }
   apply_logit_processors(row_scratch_, r.params, r.penalties, n_out, stop_ids);
+  if (r.grammar && std::none_of(row_scratch_.begin(), row_scratch_.end(), [](float v) {
+        return v > -std::numeric_limits<float>::infinity();
+      })) {
+    // The grammar allows only stop tokens and min_new_tokens forbids them.
+    return finish(r,
+                  FinishReason::abort("min_new_tokens (" + std::to_string(r.params.min_new_tokens) +
+                                          ") forbids the stop token, the only token the "
+                                          "grammar allows here.",
+                                      400));
+  }
   if (r.params.max_new_tokens == 0) {
     // Nothing is sampled; as SGLang's prefill-only requests, the asked ids still get their
     // logprobs at the position after the prompt (scoring reads them from there).
@@ -709,6 +813,11 @@ void Scheduler::process_logits(Planned& p, const float* rows, int64_t vocab) {
   SampleResult s =
       sample_from_logits(row_scratch_, r.params, r.seed, n_out, r.logprob.return_logprob,
                          r.logprob.top_logprobs_num, asked_ids);
+  if (r.grammar && !r.grammar->accept_token(s.token_id)) {
+    return finish(r, FinishReason::abort("internal error: the grammar rejected sampled token " +
+                                             std::to_string(s.token_id) + ".",
+                                         500));
+  }
   r.output.push_back(s.token_id);
   r.penalties.add_output_token(s.token_id);
   if (r.logprob.return_logprob) {
@@ -717,7 +826,35 @@ void Scheduler::process_logits(Planned& p, const float* rows, int64_t vocab) {
     if (wants_ids) r.output_token_ids_logprobs.push_back(std::move(s.ids));
   }
   check_finished(r);
+  if (r.state != RequestState::kFinished && r.grammar && config_.jump_forward) {
+    jump_forward(r);
+    check_finished(r);
+  }
   if (r.state != RequestState::kFinished) emit(r);
+}
+
+void Scheduler::jump_forward(Request& r) {
+  // Logprobs are computed per decoded position; jumped tokens have none, so such requests decode.
+  if (tokenizer_ == nullptr || r.logprob.return_logprob) return;
+  std::string forced = r.grammar->find_jump_forward_string();
+  // Tokenize whole characters only: cut a trailing incomplete UTF-8 sequence.
+  size_t end = forced.size();
+  size_t lead = end;
+  while (lead > 0 && (static_cast<unsigned char>(forced[lead - 1]) & 0xC0) == 0x80) --lead;
+  if (lead > 0) {
+    const auto c = static_cast<unsigned char>(forced[lead - 1]);
+    const size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (end - (lead - 1) < len) end = lead - 1;
+  }
+  forced.resize(end);
+  if (forced.empty()) return;
+  for (int32_t id : tokenizer_->encode(forced, false)) {
+    if (static_cast<int64_t>(r.output.size()) >= r.params.max_new_tokens) break;
+    if (!r.grammar->accept_token(id)) break;  // e.g. text that encodes to a special token
+    r.output.push_back(id);
+    r.penalties.add_output_token(id);
+    ++counters_.total_jump_forward_tokens;
+  }
 }
 
 void Scheduler::check_finished(Request& r) {
@@ -727,6 +864,8 @@ void Scheduler::check_finished(Request& r) {
     return finish(r, FinishReason::length_reached(r.params.max_new_tokens));
   }
   const int32_t last = r.output.back();
+  // SGLang: a grammar that accepted its stop token ends the request, ignore_eos or not.
+  if (r.grammar && r.grammar->is_terminated()) return finish(r, FinishReason::stop_token(last));
   if (!r.params.ignore_eos) {
     const auto& eos = model_->config().eos_token_ids;
     const auto& stop_ids = r.params.stop_token_ids;
@@ -802,7 +941,7 @@ void Scheduler::emit(Request& r) {
 void Scheduler::publish_stats() {
   SchedulerStats s = counters_;
   s.num_running_reqs = static_cast<int64_t>(running_.size());
-  s.num_waiting_reqs = static_cast<int64_t>(waiting_.size());
+  s.num_waiting_reqs = static_cast<int64_t>(waiting_.size() + grammar_queue_.size());
   s.num_free_pages = pool_->num_free();
   s.num_cached_pages = tree_ ? tree_->total_pages() : 0;
   s.num_evictable_pages = tree_ ? tree_->evictable_pages() : 0;

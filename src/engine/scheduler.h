@@ -25,6 +25,7 @@
 #include "cache/kv_cache.h"
 #include "cache/page_pool.h"
 #include "cache/radix_tree.h"
+#include "engine/grammar_backend.h"
 #include "engine/request.h"
 #include "model/causal_lm.h"
 
@@ -52,6 +53,11 @@ struct SchedulerConfig {
   // last-token hidden state (L2-normalised, SGLang's LAST pooling for decoder embedding models),
   // or with the score head's outputs for a sequence-classification (reward) model.
   bool embedding = false;
+  // Jump-forward for constrained requests (SGLang <= 0.4's compressed FSM, on by default there and
+  // turned off by its --disable-jump-forward; 0.5 removed it): where the grammar admits a single
+  // continuation, its tokens are appended at once and computed in one forward instead of one
+  // decode step each. Off by default, so outputs match SGLang 0.5's token for token.
+  bool jump_forward = false;
 };
 
 // A snapshot for /get_server_info, /metrics and tests.
@@ -71,6 +77,7 @@ struct SchedulerStats {
   int64_t total_cached_tokens = 0;  // of those, served from the radix cache
   int64_t total_generated_tokens = 0;
   int64_t total_retractions = 0;
+  int64_t total_jump_forward_tokens = 0;  // output tokens appended by jump-forward
   int64_t total_finished_reqs = 0;
   int64_t total_forward_steps = 0;
   double last_gen_throughput = 0;  // output tokens per second over the last decode steps
@@ -106,6 +113,11 @@ class Scheduler {
   void replace_model(CausalLM& model) { model_ = &model; }
   // Scheduler thread only: empties the radix tree (false if a node is still locked).
   bool flush_now() { return tree_ ? tree_->reset() : true; }
+
+  // Structured output: requests with a json_schema / regex / ebnf / structural_tag are compiled by
+  // `backend` (null: --grammar-backend none, such requests are refused as SGLang does). Call before
+  // start().
+  void set_grammar_backend(std::shared_ptr<GrammarBackend> backend);
 
   // Starts / stops the scheduler thread. stop() aborts whatever is still queued or running.
   void start();
@@ -149,6 +161,9 @@ class Scheduler {
   void process_inbox();
   bool has_work() const { return !running_.empty() || !waiting_.empty() || !idle_tasks_.empty(); }
   void run_idle_tasks();
+  // Moves requests whose grammar is compiled from the grammar queue to the waiting queue (or ends
+  // them with SGLang's error when the grammar is invalid or its compilation timed out).
+  void take_ready_grammars();
 
   // Pages
   std::optional<std::vector<int32_t>> allocate_pages(int64_t n);
@@ -166,6 +181,7 @@ class Scheduler {
   void run_batch(std::vector<Planned>& plan);
   void process_logits(Planned& p, const float* rows, int64_t vocab);
   void check_finished(Request& r);
+  void jump_forward(Request& r);  // appends what r's grammar forces next (config_.jump_forward)
   void finish(Request& r, FinishReason reason);
   void emit(Request& r);
   // The tokens and logprobs `r` has not sent yet, with the running counters; marks them sent.
@@ -183,6 +199,9 @@ class Scheduler {
 
   std::deque<Command> idle_tasks_;  // run_when_idle commands waiting for running_ to drain
   std::deque<std::unique_ptr<Request>> waiting_;
+  std::deque<std::unique_ptr<Request>> grammar_queue_;  // waiting for their grammar to compile
+  std::shared_ptr<GrammarBackend> grammar_backend_;
+  std::vector<uint32_t> grammar_mask_;  // [ceil(vocab / 32)] one request's allowed tokens
   std::vector<std::unique_ptr<Request>> running_;
   int64_t admit_counter_ = 0;
   double new_token_ratio_ = 0.7;
@@ -194,6 +213,7 @@ class Scheduler {
   std::condition_variable inbox_cv_;
   std::deque<Command> inbox_;
   bool stop_requested_ = false;
+  bool grammar_ready_ = false;  // a compilation finished since the last look (under inbox_mu_)
   std::thread thread_;
 
   mutable std::mutex stats_mu_;

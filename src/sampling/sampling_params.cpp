@@ -102,15 +102,6 @@ Status SamplingParams::verify(int64_t vocab_size) const {
   const int grammars =
       int{json_schema.has_value()} + int{regex.has_value()} + int{ebnf.has_value()};
   if (grammars > 1) return bad("Only one of regex, json_schema, or ebnf can be set.");
-  // Never accepted and silently ignored: constrained decoding is not implemented yet.
-  if (grammars > 0 || has_structural_tag) {
-    return bad(std::string(json_schema ? "json_schema"
-                           : regex     ? "regex"
-                           : ebnf      ? "ebnf"
-                                       : "structural_tag") +
-               " is not supported yet: this server has no structured output (constrained "
-               "decoding) so far.");
-  }
   if (has_stop_regex) return bad("stop_regex is not supported yet.");
   if (has_custom_params) {
     return bad("custom_params is not supported yet: this server has no custom logit processors.");
@@ -276,12 +267,12 @@ Result<SamplingParams> sampling_params_from_json(const nlohmann::json& j) {
       } else if (!v.is_null()) {
         return type_error(k, "a map of token id to number", v);
       }
-    } else if (k == "structural_tag" || k == "custom_params" || k == "stop_regex") {
+    } else if (k == "structural_tag") {
+      SGLANG_RETURN_IF_ERROR(read_opt_string(v, k, &p.structural_tag));
+    } else if (k == "custom_params" || k == "stop_regex") {
       // Refused by verify() when set (not implemented yet).
       const bool set = !v.is_null();
-      (k == "structural_tag" ? p.has_structural_tag
-       : k == "stop_regex"   ? p.has_stop_regex
-                             : p.has_custom_params) = set;
+      (k == "stop_regex" ? p.has_stop_regex : p.has_custom_params) = set;
     } else {
       // SGLang builds SamplingParams(**sampling_params): Python's message for an unknown keyword.
       return make_error(ErrorCode::kInvalidArgument,

@@ -31,9 +31,11 @@ struct SamplingParams {
   double repetition_penalty = 1.0;
   int64_t min_new_tokens = 0;
   int64_t n = 1;
-  std::optional<std::string> json_schema, regex, ebnf;
+  // The output constraint (at most one; engine/grammar_backend.h compiles it). structural_tag is
+  // the JSON text of an xgrammar structural tag, as SGLang passes it on.
+  std::optional<std::string> json_schema, regex, ebnf, structural_tag;
   // Accepted by SGLang; refused by verify() until this server implements them.
-  bool has_structural_tag = false, has_stop_regex = false, has_custom_params = false;
+  bool has_stop_regex = false, has_custom_params = false;
   bool ignore_eos = false;
   bool skip_special_tokens = true;
   bool spaces_between_special_tokens = true;

@@ -123,6 +123,7 @@ Status ApiServer::load() {
   const int64_t chunk = args_.chunked_prefill_size.value_or(sc.chunked_prefill_size);
   sc.chunked_prefill_size = chunk < 0 ? 0 : chunk;
   sc.disable_radix_cache = args_.disable_radix_cache;
+  sc.jump_forward = args_.enable_jump_forward;
   sc.schedule_policy =
       args_.schedule_policy == "lpm" ? SchedulePolicy::kLpm : SchedulePolicy::kFcfs;
   sc.schedule_conservativeness = args_.schedule_conservativeness;
@@ -136,6 +137,26 @@ Status ApiServer::load() {
     scheduler_ = std::make_unique<Scheduler>(*model_, tokenizer_.get(), sc);
   } catch (const std::exception& e) {
     return make_error(ErrorCode::kInvalidArgument, e.what());
+  }
+  // Structured output, as SGLang's create_grammar_backend: every backend name it knows selects our
+  // grammar engine (same request fields, same semantics); none, or no tokenizer, disables it.
+  if (*args_.grammar_backend != "none" && tokenizer_ && !is_embedding_) {
+    if (*args_.grammar_backend != "xgrammar") {
+      SGLANG_LOG_INFO(
+          "--grammar-backend {}: constrained decoding runs on sglang.cpp's own grammar "
+          "engine (xgrammar's semantics).",
+          *args_.grammar_backend);
+    }
+    const Tokenizer* tok = tokenizer_.get();
+    std::vector<int32_t> stop_ids(mc.eos_token_ids.begin(), mc.eos_token_ids.end());
+    const int64_t vocab = mc.vocab_size;
+    GrammarBackendOptions go;
+    go.any_whitespace = !args_.constrained_json_disable_any_whitespace;
+    scheduler_->set_grammar_backend(std::make_shared<GrammarBackend>(
+        [tok, vocab, stop_ids] {
+          return grammar::Vocabulary::from_tokenizer(*tok, vocab, stop_ids);
+        },
+        go));
   }
   // What SGLang derives at start-up shows in /get_server_info as the value in use.
   // An encoder runs without chunking and prefix cache whatever the flags said (Scheduler).
@@ -330,6 +351,7 @@ void ApiServer::server_info(std::shared_ptr<http::Exchange> ex) {
                                       static_cast<double>(st.total_prompt_tokens)
                                 : 0.0;
   state["num_retractions"] = st.total_retractions;
+  state["num_jump_forward_tokens"] = st.total_jump_forward_tokens;  // ours: --enable-jump-forward
   j["internal_states"] = json::array({state});
   j["version"] = kSGLangApiVersion;
   j["sglang_cpp_version"] = kSGLangCppVersion;

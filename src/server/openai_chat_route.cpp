@@ -43,6 +43,9 @@ struct ChatOptions {
   std::optional<std::string> reasoning_parser;
   std::optional<std::string> tool_call_parser;  // set only when the request's tools apply
   std::vector<chat::Tool> tools;
+  // tool_choice "required" or a named function with a tool-call parser: the output is the JSON
+  // array of calls the constraint produced, read as one (SGLang's _process_tool_calls).
+  bool required_tool_calls = false;
 };
 
 json tool_call_json(const std::optional<std::string>& id, json index,
@@ -98,7 +101,11 @@ class ChatOutput : public GenerateCall::Output {
              &it);
       }
     }
-    if (o_.tool_call_parser) {
+    if (o_.required_tool_calls) {
+      // SGLang streams such an array through its JsonArrayParser; here the calls go out whole
+      // once the array is complete (the same calls, in fewer chunks).
+      if (it.finished) send_required_tool_calls(ex, it.index, text, st);
+    } else if (o_.tool_call_parser) {
       if (!st.tools) {
         st.tools = std::move(*chat::FunctionCallParser::create(*o_.tool_call_parser, o_.tools));
       }
@@ -176,7 +183,20 @@ class ChatOutput : public GenerateCall::Output {
       json reason = finish_type(it);
       json matched = matched_stop(it);
       json tool_calls = nullptr;
-      if (o_.tool_call_parser) {
+      if (o_.required_tool_calls) {
+        if (reason == "stop") {
+          reason = "tool_calls";
+          matched = nullptr;
+        }
+        if (auto calls = chat::parse_required_tool_calls(text); calls.ok()) {
+          text.clear();
+          tool_calls = json::array();
+          for (const auto& c : *calls) {
+            tool_calls.push_back(
+                tool_call_json(tool_call_id(), c.tool_index, c.name, c.parameters));
+          }
+        }
+      } else if (o_.tool_call_parser) {
         auto parser = std::move(*chat::FunctionCallParser::create(*o_.tool_call_parser, o_.tools));
         if (parser->has_tool_call(text)) {
           if (reason == "stop") {
@@ -214,6 +234,28 @@ class ChatOutput : public GenerateCall::Output {
   }
 
  private:
+  struct State;
+  void send_required_tool_calls(http::Exchange& ex, size_t index, const std::string& text,
+                                State& st) {
+    auto calls = chat::parse_required_tool_calls(text);
+    if (!calls.ok()) {
+      // As SGLang: what does not parse stays content.
+      if (!text.empty()) {
+        send(ex, choice(index, delta(nullptr, json(text), nullptr, nullptr), nullptr, nullptr,
+                        nullptr));
+      }
+      return;
+    }
+    for (const auto& c : *calls) {
+      st.has_tool_calls = true;
+      send(ex, choice(index,
+                      delta(nullptr, nullptr, nullptr,
+                            json::array({tool_call_json(tool_call_id(), c.tool_index, c.name,
+                                                        c.parameters)})),
+                      nullptr, nullptr, nullptr));
+    }
+  }
+
   struct State {
     bool started = false;
     size_t sent = 0;
@@ -604,13 +646,20 @@ void ApiServer::openai_chat_completions(const http::Request& req,
     if (!exists)
       return refuse("Tool '" + tool_choice->function_name + "' not found in tools list.");
   }
-  if (tool_choice->kind == TC::kRequired || tool_choice->kind == TC::kFunction) {
-    // SGLang constrains the output to the tools' JSON schema; without constrained decoding the
-    // choice cannot be honoured.
-    return refuse(std::string("tool_choice ") +
-                  (tool_choice->kind == TC::kRequired ? "\"required\"" : "naming a function") +
-                  " is not supported yet: it needs structured output (constrained decoding), "
-                  "which this server does not have so far.");
+  const bool required_calls =
+      has_tools && (tool_choice->kind == TC::kRequired || tool_choice->kind == TC::kFunction);
+  if (required_calls) {
+    // SGLang constrains the output to a JSON array of calls of the tools (get_json_schema_
+    // constraint), unless the request has a constraint of its own.
+    auto schema = chat::json_schema_constraint(*tools, *tool_choice);
+    if (!schema.ok()) return refuse(schema.error().message);
+    const bool has_constraint = sp.contains("regex") || sp.contains("ebnf") ||
+                                sp.contains("json_schema") || sp.contains("structural_tag");
+    if (has_constraint) {
+      SGLANG_LOG_WARN("Constrained decoding is not compatible with tool calls.");
+    } else if (*schema) {
+      sp["json_schema"] = (*schema)->dump();
+    }
   }
   const std::optional<int64_t> max_out = max_tokens ? max_tokens : max_completion_tokens;
   if (max_out && *max_out > scheduler_->context_length()) {
@@ -633,6 +682,7 @@ void ApiServer::openai_chat_completions(const http::Request& req,
     if (args_.tool_call_parser) {
       o.tool_call_parser = args_.tool_call_parser;
       o.tools = *tools;
+      o.required_tool_calls = required_calls;
     }
   }
   prompt_options.continue_final_message = continue_final_message;

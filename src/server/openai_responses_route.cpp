@@ -623,8 +623,9 @@ void ApiServer::openai_responses(const http::Request& req, std::shared_ptr<http:
   if (tool_choice == "required") {
     if (tools.empty()) return refuse("Tools cannot be empty if tool choice is set to required.");
     return refuse(
-        "tool_choice \"required\" is not supported yet: it needs structured output (constrained "
-        "decoding), which this server does not have so far.");
+        "tool_choice \"required\" is not supported yet by /v1/responses (SGLang's Responses API "
+        "has no such path either); /v1/chat/completions constrains the output to the tools' "
+        "calls.");
   }
   o.created = static_cast<int64_t>(std::time(nullptr));
   o.echo["tool_choice"] = tool_choice;

@@ -73,6 +73,9 @@ const std::vector<Flag>& flags() {
       {"incremental_streaming_output", &A::incremental_streaming_output,
        "stream only the new text of each chunk"},
       {"random_seed", &A::random_seed, "seed of unseeded sampling (default: random)"},
+      {"constrained_json_whitespace_pattern", Compat{'s', nullptr}, ""},
+      {"constrained_json_disable_any_whitespace", &A::constrained_json_disable_any_whitespace,
+       "JSON-constrained output without free whitespace"},
       {"max_http_body_bytes", &A::max_http_body_bytes, "largest accepted request body"},
       {"http_threads", &A::http_threads, "I/O threads of the HTTP server (default: 2)"},
       // Memory and scheduling
@@ -89,6 +92,10 @@ const std::vector<Flag>& flags() {
        "reservation for running requests"},
       {"page_size", &A::page_size, "tokens per KV cache page"},
       {"disable_radix_cache", &A::disable_radix_cache, "no prefix cache"},
+      {"enable_jump_forward", &A::enable_jump_forward,
+       "append what a grammar forces without a decode step per token (SGLang <= 0.4's "
+       "jump-forward; 0.5 has none, so it is off by default)"},
+      {"disable_jump_forward", Compat{'b', false}, ""},
       {"cpu_offload_gb", Compat{'i', 0}, ""},
       // Backends and parallelism (accepted; this server runs one process on one device)
       {"device", &A::device, "cpu"},
@@ -103,7 +110,8 @@ const std::vector<Flag>& flags() {
       {"dist_init_addr", Compat{'s', nullptr}, ""},
       {"attention_backend", Compat{'s', nullptr}, ""},
       {"sampling_backend", Compat{'s', nullptr}, ""},
-      {"grammar_backend", Compat{'s', nullptr}, ""},
+      {"grammar_backend", &A::grammar_backend,
+       "xgrammar, outlines or llguidance (all served by our grammar engine) or none"},
       {"quantization", Compat{'s', nullptr}, ""},
       {"disable_cuda_graph", Compat{'b', false}, ""},
       {"cuda_graph_max_bs", Compat{'i', nullptr}, ""},
@@ -249,6 +257,16 @@ Result<ServerArgs> ServerArgsParser::finalize() const {
     return make_error(ErrorCode::kInvalidArgument,
                       "--schedule-policy must be fcfs or lpm (the policies implemented), got " +
                           a.schedule_policy);
+  }
+  // SGLang's _handle_grammar_backend: xgrammar unless given.
+  if (!a.grammar_backend) a.grammar_backend = "xgrammar";
+  static const std::vector<std::string> kGrammarBackends = {"xgrammar", "outlines", "llguidance",
+                                                            "none"};
+  if (std::find(kGrammarBackends.begin(), kGrammarBackends.end(), *a.grammar_backend) ==
+      kGrammarBackends.end()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--grammar-backend: invalid choice: '" + *a.grammar_backend +
+                          "' (choose from 'xgrammar', 'outlines', 'llguidance', 'none')");
   }
   // As SGLang: the buffer size follows eplb_rebalance_num_iterations (1000) when not given.
   if (a.expert_distribution_recorder_buffer_size == 0 ||

@@ -55,7 +55,11 @@ struct ServerArgs {
   double schedule_conservativeness = 1.0;
   int64_t page_size = 1;
   bool disable_radix_cache = false;
+  bool enable_jump_forward = false;
   std::string device = "cpu";
+  // Structured output: SGLang's backend names all select our grammar engine; "none" disables it.
+  std::optional<std::string> grammar_backend;  // default: xgrammar (finalize)
+  bool constrained_json_disable_any_whitespace = false;
   // OpenAI API: SGLang's function_call/ and parser/reasoning_parser.py names
   std::optional<std::string> tool_call_parser;
   std::optional<std::string> reasoning_parser;

@@ -208,17 +208,19 @@ ERRORS = [
      "'role' must be one of 'system', 'assistant', 'tool', or 'function' (case-insensitive)"),
     ({"messages": HI, "max_tokens": -1}, "BadRequestError",
      "max_new_tokens must be at least 0, got -1."),
-    ({"messages": HI, "regex": "a+"}, "BadRequestError", "regex is not supported yet"),
-    ({"messages": HI, "response_format": {
-        "type": "json_schema", "json_schema": {"name": "o", "schema": {"type": "object"}}}},
-     "BadRequestError", "json_schema is not supported yet"),
-    ({"messages": HI, "tools": [WEATHER_TOOL], "tool_choice": "required"}, "BadRequestError",
-     'tool_choice "required" is not supported yet'),
+    ({"messages": HI, "regex": "a+", "ebnf": 'root ::= "a"'}, "BadRequestError",
+     "Only one of regex, json_schema, or ebnf can be set."),
+    ({"messages": HI, "response_format": {"type": "json_schema", "json_schema": {"name": "o"}}},
+     "BadRequestError", "schema_ is required for json_schema response format request."),
+    ({"messages": HI, "tools": [WEATHER_TOOL], "tool_choice": {
+        "type": "function", "function": {"name": "nope"}}}, "BadRequestError",
+     "Tool 'nope' not found in tools list."),
 ]
 
 
 @pytest.mark.parametrize("fields,type_,message", ERRORS,
-                         ids=["empty", "role", "max_tokens", "regex", "json_schema", "required"])
+                         ids=["empty", "role", "max_tokens", "two_constraints", "json_schema",
+                              "unknown_tool"])
 def test_errors_raw(qwen_chat, fields, type_, message):
     r = requests.post(qwen_chat.url + "/v1/chat/completions", json={"model": "m", **fields},
                       timeout=60)

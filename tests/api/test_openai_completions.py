@@ -126,12 +126,12 @@ def test_stop_string_and_list_report_matched_stop(smollm):
 ERRORS = [
     ({"prompt": PROMPT, "max_tokens": -1}, "Bad Request", "Value error, max_tokens must be positive"),
     ({"prompt": ""}, "BadRequestError", "Prompt cannot be empty"),
-    ({"prompt": PROMPT, "regex": "a+"}, "BadRequestError", "regex is not supported yet"),
-    ({"prompt": PROMPT, "response_format": {
-        "type": "json_schema", "json_schema": {"name": "o", "schema": {"type": "object"}}}},
-     "BadRequestError", "json_schema is not supported yet"),
+    ({"prompt": PROMPT, "regex": "a+", "ebnf": 'root ::= "a"'}, "BadRequestError",
+     "Only one of regex, json_schema, or ebnf can be set."),
+    ({"prompt": PROMPT, "response_format": {"type": "json_schema", "json_schema": {"name": "o"}}},
+     "BadRequestError", "schema_ is required for json_schema response format request."),
 ]
-IDS = ["max_tokens", "empty", "regex", "json_schema"]
+IDS = ["max_tokens", "empty", "two_constraints", "json_schema"]
 
 
 @pytest.mark.parametrize("fields,type_,message", ERRORS, ids=IDS)

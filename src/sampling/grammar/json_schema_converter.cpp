@@ -171,17 +171,18 @@ Result<long> non_negative_int(const Json& schema, const char* key, long fallback
 
 class Converter {
  public:
-  Converter(const Json& root, const JsonSchemaOptions& options) : root_(root), options_(options) {}
+  Converter(const Json& root, const JsonSchemaOptions& options, std::string prefix)
+      : root_(root), options_(options), prefix_(std::move(prefix)), root_name_(prefix_ + "root") {}
 
   Result<std::string> run() {
-    used_names_.insert("root");
+    used_names_.insert(root_name_);
     for (const auto& rule : basic_rules()) used_names_.insert(rule.name);
-    ref_rules_[{"#", 0}] = "root";
-    rules_.emplace_back("root", "");
+    ref_rules_[{"#", 0}] = root_name_;
+    rules_.emplace_back(root_name_, "");
     if (auto basic = plain_type(root_)) {
       rules_[0].second = use(*basic);
     } else {
-      SGLANG_ASSIGN_OR_RETURN(std::string body, body_for(root_, "root", 0, 0));
+      SGLANG_ASSIGN_OR_RETURN(std::string body, body_for(root_, root_name_, 0, 0));
       rules_[0].second = body;
     }
     std::string out;
@@ -218,7 +219,7 @@ class Converter {
   }
 
   std::string fresh(const std::string& hint) {
-    std::string base = sanitize(hint), name = base;
+    std::string base = sanitize(hint.rfind(prefix_, 0) == 0 ? hint : prefix_ + hint), name = base;
     for (int i = 1; used_names_.count(name); ++i) name = base + "_" + std::to_string(i);
     used_names_.insert(name);
     return name;
@@ -631,6 +632,8 @@ class Converter {
 
   const Json& root_;
   JsonSchemaOptions options_;
+  std::string prefix_;
+  std::string root_name_;
   std::vector<std::pair<std::string, std::string>> rules_;
   std::set<std::string> used_names_;
   std::set<std::string> used_basic_;
@@ -641,12 +644,18 @@ class Converter {
 
 Result<std::string> json_schema_to_ebnf(std::string_view schema_json,
                                         const JsonSchemaOptions& options) {
+  return json_schema_to_ebnf(schema_json, options, "");
+}
+
+Result<std::string> json_schema_to_ebnf(std::string_view schema_json,
+                                        const JsonSchemaOptions& options,
+                                        std::string_view rule_prefix) {
   Json schema = Json::parse(schema_json, nullptr, /*allow_exceptions=*/false);
   if (schema.is_discarded()) return schema_error("not valid JSON");
   if (options.indent && *options.indent < 0) return schema_error("indent must be non-negative");
   JsonSchemaOptions effective = options;
   if (effective.any_whitespace) effective.indent.reset();  // xgrammar: indent only without it
-  return Converter(schema, effective).run();
+  return Converter(schema, effective, std::string(rule_prefix)).run();
 }
 
 std::string builtin_json_ebnf(bool any_whitespace) {

@@ -33,6 +33,14 @@ struct JsonSchemaOptions {
 Result<std::string> json_schema_to_ebnf(std::string_view schema_json,
                                         const JsonSchemaOptions& options = {});
 
+// The same, for embedding in a larger grammar (structural tags): the root rule is named
+// `<rule_prefix>root` and every rule the schema needs is prefixed, except the shared basic_*
+// rules, which are the same text in every schema converted with the same options (so a caller
+// joining several may keep one copy of each line).
+Result<std::string> json_schema_to_ebnf(std::string_view schema_json,
+                                        const JsonSchemaOptions& options,
+                                        std::string_view rule_prefix);
+
 // Any JSON object or array: SGLang's "$$ANY$$" key for response_format {"type": "json_object"}
 // compiles xgrammar's builtin JSON grammar, whose root is an object or an array.
 std::string builtin_json_ebnf(bool any_whitespace = true);

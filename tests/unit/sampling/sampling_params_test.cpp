@@ -83,16 +83,28 @@ TEST(SamplingParams, RefusesWhatIsNotImplementedInsteadOfIgnoringIt) {
     EXPECT_TRUE(p.ok());
     return verify_message(*p);
   };
-  EXPECT_EQ(from(R"({"regex": "[0-9]+"})"),
-            "regex is not supported yet: this server has no structured output (constrained "
-            "decoding) so far.");
-  EXPECT_EQ(from(R"({"json_schema": "{}"})").substr(0, 31), "json_schema is not supported ye");
-  EXPECT_EQ(from(R"({"ebnf": "root ::= \"a\""})").substr(0, 24), "ebnf is not supported ye");
-  EXPECT_EQ(from(R"({"structural_tag": "{}"})").substr(0, 31), "structural_tag is not supported");
   EXPECT_EQ(from(R"({"stop_regex": "a"})"), "stop_regex is not supported yet.");
   EXPECT_EQ(from(R"({"custom_params": {"a": 1}})").substr(0, 30), "custom_params is not supported");
   // null is SGLang's default: accepted.
   EXPECT_EQ(from(R"({"regex": null, "structural_tag": null, "custom_params": null})"), "");
+}
+
+TEST(SamplingParams, OneConstraintAtMost) {
+  auto parse = [](const char* text) {
+    auto p = sampling_params_from_json(nlohmann::json::parse(text));
+    EXPECT_TRUE(p.ok());
+    return *p;
+  };
+  const SamplingParams regex = parse(R"({"regex": "[0-9]+"})");
+  EXPECT_EQ(verify_message(regex), "");
+  EXPECT_EQ(regex.regex, "[0-9]+");
+  // A schema given as an object is kept as its JSON text.
+  EXPECT_EQ(parse(R"({"json_schema": {"type": "object"}})").json_schema, R"({"type":"object"})");
+  EXPECT_EQ(parse(R"({"structural_tag": "{}"})").structural_tag, "{}");
+  EXPECT_EQ(verify_message(parse(R"({"regex": "a", "json_schema": "{}"})")),
+            "Only one of regex, json_schema, or ebnf can be set.");
+  EXPECT_EQ(verify_message(parse(R"({"ebnf": "root ::= \"a\"", "regex": "a"})")),
+            "Only one of regex, json_schema, or ebnf can be set.");
 }
 
 TEST(SamplingParams, PythonFloatRepr) {
