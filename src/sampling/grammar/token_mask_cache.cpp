@@ -112,6 +112,22 @@ class PositionWalker {
       }
       at_depth_[d] = to;
       auto& dest = set.certain ? out.accepted : out.uncertain;
+      // A set that loops on every byte below this node ends every token of the subtree as it
+      // is: take them all without walking it (a string's interior is most of the trie).
+      if (n.subtree_end - i > kMinSkippedSubtree) {
+        const std::array<uint64_t, 2>& below = trie_.below[i];
+        const std::array<uint64_t, 2>& loops = loops_of(to);
+        if ((below[0] & ~loops[0]) == 0 && (below[1] & ~loops[1]) == 0) {
+          uint32_t tokens_end = trie_.subtree_tokens_end(i);
+          dest.insert(dest.end(), trie_.token_ids.begin() + n.tokens_begin,
+                      trie_.token_ids.begin() + tokens_end);
+          if (!set.certain) {
+            for (uint32_t r = n.tokens_begin; r < tokens_end; ++r) out.uncertain_rank.push_back(r);
+          }
+          i = n.subtree_end;
+          continue;
+        }
+      }
       dest.insert(dest.end(), trie_.token_ids.begin() + n.tokens_begin,
                   trie_.token_ids.begin() + n.tokens_end);
       if (!set.certain) {
@@ -122,11 +138,33 @@ class PositionWalker {
   }
 
  private:
+  static constexpr uint32_t kMinSkippedSubtree = 16;  // nodes; smaller ones are walked
+
   struct Set {
     std::vector<int32_t> nodes;  // sorted
     bool certain = false;        // a stack still in the position's rule is among them
+    bool loops_known = false;
+    std::array<uint64_t, 2> loops{};  // the ASCII bytes (not NUL) that lead back to this set
     std::array<int32_t, 256> next;
   };
+
+  const std::array<uint64_t, 2>& loops_of(int32_t id) {
+    Set& set = sets_[static_cast<size_t>(id)];
+    if (!set.loops_known) {
+      set.loops_known = true;
+      for (unsigned b = 1; b < 0x80; ++b) {
+        int32_t known = set.next[b];
+        bool loops = known == id;
+        if (known < 0) {
+          stepper_.advance(set.nodes, static_cast<uint8_t>(b), loop_scratch_);
+          std::sort(loop_scratch_.begin(), loop_scratch_.end());
+          loops = loop_scratch_ == set.nodes;
+        }
+        if (loops) set.loops[b / 64] |= uint64_t{1} << (b % 64);
+      }
+    }
+    return set.loops;
+  }
 
   int32_t intern_set(std::vector<int32_t>& nodes) {
     std::sort(nodes.begin(), nodes.end());
@@ -147,7 +185,7 @@ class PositionWalker {
   StackStepper stepper_;
   std::map<std::vector<int32_t>, int32_t> ids_;
   std::vector<Set> sets_;
-  std::vector<int32_t> scratch_;
+  std::vector<int32_t> scratch_, loop_scratch_;
   std::vector<int32_t> at_depth_;  // the set after the current path's first d bytes
 };
 

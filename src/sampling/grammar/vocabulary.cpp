@@ -68,6 +68,18 @@ void Vocabulary::build_trie() {
     prev = &s;
   }
   close_until(0);
+  // Children before parents: a node's `below` is its children's bytes and their `below`s.
+  trie_.below.assign(trie_.nodes.size(), {0, 0});
+  for (size_t i = trie_.nodes.size(); i-- > 0;) {
+    std::array<uint64_t, 2>& b = trie_.below[i];
+    for (size_t c = i + 1; c < trie_.nodes[i].subtree_end; c = trie_.nodes[c].subtree_end) {
+      uint8_t byte = trie_.nodes[c].byte;
+      unsigned bit = byte < 0x80 ? byte : 0;
+      b[bit / 64] |= uint64_t{1} << (bit % 64);
+      b[0] |= trie_.below[c][0];
+      b[1] |= trie_.below[c][1];
+    }
+  }
 }
 
 std::shared_ptr<const Vocabulary> Vocabulary::from_token_bytes(

@@ -2,6 +2,7 @@
 // The vocabulary as the matcher sees it: each token id's byte string, which ids are special
 // (never allowed by a mask) and the stop ids (allowed exactly when the grammar can end). Built
 // once per model, immutable, shared by every compiled grammar.
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,6 +35,15 @@ struct VocabularyTrie {
   std::vector<Node> nodes;
   std::vector<int32_t> token_ids;
   int max_depth = 0;
+  // Per node, the ASCII bytes (bit b of word b / 64) found below it in its subtree; bit 0 also
+  // stands for NUL and every byte from 0x80, so a walk may take a whole subtree at once where its
+  // stack set loops on each of them (inside a string, say).
+  std::vector<std::array<uint64_t, 2>> below;
+  // The tokens of node i's subtree: token_ids[nodes[i].tokens_begin, subtree_tokens_end(i)).
+  uint32_t subtree_tokens_end(size_t i) const {
+    size_t e = nodes[i].subtree_end;
+    return e < nodes.size() ? nodes[e].tokens_begin : static_cast<uint32_t>(token_ids.size());
+  }
 };
 
 class Vocabulary {

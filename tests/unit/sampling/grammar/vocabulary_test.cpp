@@ -121,6 +121,21 @@ TEST(Vocabulary, TrieHoldsEveryNormalTokenOnceInPreorder) {
   EXPECT_EQ(t.nodes[2].depth, 3);
   EXPECT_EQ(t.nodes[3].subtree_end, 4u);
   EXPECT_EQ(t.max_depth, 3);
+  // A subtree's tokens are one range of token_ids; `below` holds the bytes under a node.
+  EXPECT_EQ(t.nodes[0].tokens_begin, 0u);
+  EXPECT_EQ(t.subtree_tokens_end(0), 4u);  // a, ab, ab, abc
+  EXPECT_EQ(t.subtree_tokens_end(3), 5u);  // b
+  ASSERT_EQ(t.below.size(), 4u);
+  auto bit = [](unsigned b) { return std::array<uint64_t, 2>{0, uint64_t{1} << (b - 64)}; };
+  auto both = [](std::array<uint64_t, 2> x, std::array<uint64_t, 2> y) {
+    return std::array<uint64_t, 2>{x[0] | y[0], x[1] | y[1]};
+  };
+  EXPECT_EQ(t.below[0], both(bit('b'), bit('c')));
+  EXPECT_EQ(t.below[1], bit('c'));
+  EXPECT_EQ(t.below[2], (std::array<uint64_t, 2>{0, 0}));
+  // Bytes from 0x80 (and NUL) share bit 0.
+  auto u = Vocabulary::from_token_bytes({"a\xC3\xA9", "a"}, {});
+  EXPECT_EQ(u->trie().below[0], (std::array<uint64_t, 2>{1, 0}));
 }
 
 }  // namespace
