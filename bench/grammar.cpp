@@ -135,10 +135,12 @@ int main(int argc, char** argv) {
   std::string cases_path, xgr_path, tokenizer_path, source = "ours";
   int passes = 5, compile_runs = 5;
   unsigned threads = 2;
-  std::string dump, only;
-  app.add_option("--cases", cases_path, "bench/grammar_cases.json")->required();
-  app.add_option("--xgrammar", xgr_path, "grammar_xgrammar.py's output for this tokenizer")
-      ->required();
+  std::string dump, only, grammar_path, document_path;
+  app.add_option("--cases", cases_path, "bench/grammar_cases.json");
+  app.add_option("--xgrammar", xgr_path, "grammar_xgrammar.py's output for this tokenizer");
+  // Without xgrammar: one EBNF file and a text it accepts, tokenized here (engine work).
+  app.add_option("--grammar", grammar_path, "an EBNF file, instead of --cases/--xgrammar");
+  app.add_option("--document", document_path, "with --grammar: a text the grammar accepts");
   app.add_option("--tokenizer", tokenizer_path, "tokenizer.json")->required();
   app.add_option("--grammar-source", source, "ours: our front-ends; xgrammar: xgrammar's EBNF")
       ->check(CLI::IsMember({"ours", "xgrammar"}));
@@ -153,11 +155,39 @@ int main(int argc, char** argv) {
   const std::string dump_case = dump.substr(0, dump.find(':'));
   const long dump_step = dump.empty() ? -1 : std::stol(dump.substr(dump.find(':') + 1));
 
-  const auto cases = nlohmann::json::parse(read_file(cases_path)).at("cases");
-  const auto xgr = nlohmann::json::parse(read_file(xgr_path));
   auto tok = Tokenizer::from_file(tokenizer_path);
   if (!tok.ok()) {
     std::fprintf(stderr, "tokenizer: %s\n", tok.error().message.c_str());
+    return 1;
+  }
+  nlohmann::json cases, xgr;
+  if (!grammar_path.empty()) {
+    if (document_path.empty()) {
+      std::fprintf(stderr, "--grammar needs --document\n");
+      return 1;
+    }
+    // One case and a stand-in for the Python side's file: the document tokenized by our
+    // tokenizer, the chat end tokens the vocabulary has as stop ids, nothing to compare with.
+    cases = {{{"name", grammar_path}, {"kind", "ebnf"}, {"spec", read_file(grammar_path)}}};
+    std::vector<int32_t> stops;
+    for (const char* t : {"<|endoftext|>", "<|im_end|>", "<|end_of_text|>", "<|eot_id|>", "</s>"}) {
+      if (int32_t id = (*tok)->token_to_id(t); id >= 0) stops.push_back(id);
+    }
+    if (stops.empty()) {
+      std::fprintf(stderr, "the tokenizer has none of the usual end tokens to stop with\n");
+      return 1;
+    }
+    xgr = {{"vocab_size", (*tok)->vocab_size()},
+           {"stop_token_ids", stops},
+           {"cases",
+            {{{"ebnf", ""},
+              {"token_ids", (*tok)->encode(read_file(document_path), false)},
+              {"mask_hashes", nlohmann::json::array()}}}}};
+  } else if (!cases_path.empty() && !xgr_path.empty()) {
+    cases = nlohmann::json::parse(read_file(cases_path)).at("cases");
+    xgr = nlohmann::json::parse(read_file(xgr_path));
+  } else {
+    std::fprintf(stderr, "give --cases and --xgrammar, or --grammar and --document\n");
     return 1;
   }
   // The stop ids xgrammar found in the same tokenizer, so both sides allow the same end.

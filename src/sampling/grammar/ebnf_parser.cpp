@@ -40,6 +40,12 @@ struct Token {
   int64_t integer = 0;                 // kInteger; kBoolean: 0 or 1
 };
 
+// "EBNF error at line 3:14: ...": where (line:column, 1-based) and what.
+Error ebnf_error(int line, int column, const std::string& msg) {
+  return make_error(ErrorCode::kInvalidArgument, "EBNF error at line " + std::to_string(line) +
+                                                     ":" + std::to_string(column) + ": " + msg);
+}
+
 // xgrammar's name characters: letters, '_', '-', '.', and digits after the first.
 bool is_name_char(char c, bool first) {
   return c == '_' || c == '-' || c == '.' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -130,9 +136,7 @@ class Lexer {
     }
   }
   Error fail_at(int line, int column, const std::string& msg) {
-    return make_error(ErrorCode::kInvalidArgument, "EBNF error at line " + std::to_string(line) +
-                                                       ", column " + std::to_string(column) + ": " +
-                                                       msg);
+    return ebnf_error(line, column, msg);
   }
   bool fail(const std::string& msg) {
     error_ = fail_at(line_, column_, msg);
@@ -391,9 +395,7 @@ class Parser {
   }
   void consume() { pos_ = std::min(pos_ + 1, tokens_.size() - 1); }
   static Error error_at(const Token& t, const std::string& msg) {
-    return make_error(ErrorCode::kInvalidArgument, "EBNF error at line " + std::to_string(t.line) +
-                                                       ", column " + std::to_string(t.column) +
-                                                       ": " + msg);
+    return ebnf_error(t.line, t.column, msg);
   }
   int32_t fail(const Token& t, const std::string& msg) {
     if (!error_) error_ = error_at(t, msg);

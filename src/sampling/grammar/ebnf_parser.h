@@ -7,7 +7,7 @@
 //   # ...                a comment to the end of the line
 //   name ::= body (= lookahead)   a lookahead assertion after a body (kept only as a hint)
 //   TagDispatch(("tag", rule), ..., stop_eos=true, stop_str=("..."), loop_after_dispatch=true)
-// Errors name the problem and where it is (line and column), as xgrammar's parser does.
+// Errors name the problem and where it is (line:column), as xgrammar's parser does.
 #include <string_view>
 
 #include "sampling/grammar/grammar.h"

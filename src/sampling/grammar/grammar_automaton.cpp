@@ -547,6 +547,76 @@ class AutomatonBuilder {
     return out;
   }
 
+  // Merges states no input can tell apart (Moore's partition refinement: a state's class is its
+  // accepting flag, then its edges' ranges and target classes, until the classes stop splitting).
+  // Fewer states are fewer positions whose masks the compile precomputes. State 0 stays the start.
+  static std::vector<Local> minimise(std::vector<Local> states) {
+    size_t n = states.size();
+    std::vector<int32_t> cls(n);
+    for (size_t i = 0; i < n; ++i) cls[i] = states[i].accepting ? 1 : 0;
+    size_t count = 0;
+    for (size_t round = 0; round < n + 1; ++round) {
+      std::map<std::vector<int32_t>, int32_t> ids;
+      std::vector<int32_t> next(n);
+      for (size_t i = 0; i < n; ++i) {
+        std::vector<int32_t> sig{cls[i]};
+        int32_t last_target = -1, last_hi = -2;
+        for (const ByteEdge& e : states[i].bytes) {
+          int32_t t = cls[static_cast<size_t>(e.target)];
+          if (t == last_target && e.lo == last_hi + 1 && sig.size() >= 3) {
+            sig[sig.size() - 2] = e.hi;  // extend the previous range
+          } else {
+            sig.insert(sig.end(), {e.lo, e.hi, t});
+          }
+          last_target = t;
+          last_hi = e.hi;
+        }
+        sig.push_back(-1);
+        for (const CallEdge& c : states[i].calls) {
+          sig.insert(sig.end(), {c.rule, cls[static_cast<size_t>(c.target)]});
+        }
+        auto it = ids.emplace(std::move(sig), static_cast<int32_t>(ids.size())).first;
+        next[i] = it->second;
+      }
+      bool stable = ids.size() == count;
+      count = ids.size();
+      cls.swap(next);
+      if (stable) break;
+    }
+    if (count == n) return states;
+    // Renumber so the start's class is 0, then keep one representative per class.
+    std::vector<int32_t> order(count, -1), rep(count, -1);
+    int32_t k = 0;
+    auto number = [&](size_t i) {
+      auto c = static_cast<size_t>(cls[i]);
+      if (order[c] < 0) {
+        order[c] = k++;
+        rep[static_cast<size_t>(order[c])] = static_cast<int32_t>(i);
+      }
+    };
+    number(0);
+    for (size_t i = 1; i < n; ++i) number(i);
+    std::vector<Local> out(count);
+    for (size_t c = 0; c < count; ++c) {
+      Local l = states[static_cast<size_t>(rep[c])];
+      std::vector<ByteEdge> merged;
+      for (ByteEdge e : l.bytes) {
+        e.target = order[static_cast<size_t>(cls[static_cast<size_t>(e.target)])];
+        if (!merged.empty() && merged.back().target == e.target && merged.back().hi + 1 == e.lo) {
+          merged.back().hi = e.hi;
+        } else {
+          merged.push_back(e);
+        }
+      }
+      l.bytes = std::move(merged);
+      for (auto& cedge : l.calls) {
+        cedge.target = order[static_cast<size_t>(cls[static_cast<size_t>(cedge.target)])];
+      }
+      out[c] = std::move(l);
+    }
+    return out;
+  }
+
   Status compile_rule(int32_t rule) {
     nfa_.clear();
     current_rule_ = rule;
@@ -556,7 +626,8 @@ class AutomatonBuilder {
     int32_t final_state = new_state();
     at(end).eps.push_back(final_state);
     auto dfa = determinise(start, final_state);
-    std::vector<Local> local = dfa ? std::move(*dfa) : remove_epsilons(start, final_state);
+    std::vector<Local> local =
+        minimise(dfa ? std::move(*dfa) : remove_epsilons(start, final_state));
     auto base = static_cast<int32_t>(out_.states_.size());
     if (out_.states_.size() + local.size() > limits_.max_states) {
       return too_large("more than " + std::to_string(limits_.max_states) + " automaton states");

@@ -37,8 +37,8 @@ struct AutomatonState {
 struct AutomatonLimits {
   size_t max_nfa_states = size_t{1} << 19;           // per rule, before determinising
   size_t max_dfa_states_per_rule = size_t{1} << 14;  // beyond: keep the epsilon-free NFA
-  size_t max_states = size_t{1} << 18;               // all rules together, after
-  int max_inline_depth = 2000;                       // expression + inlined rule nesting
+  size_t max_states = size_t{1} << 16;  // all rules together (each one a mask position)
+  int max_inline_depth = 2000;          // expression + inlined rule nesting
 };
 
 class GrammarAutomaton {

@@ -9,12 +9,18 @@ namespace sglang::grammar {
 GrammarMatcher::GrammarMatcher(std::shared_ptr<const CompiledGrammar> g, int max_rollback_tokens)
     : g_(std::move(g)), a_(g_->automaton()), stepper_(a_, pool_) {
   ring_.resize(static_cast<size_t>(std::max(0, max_rollback_tokens)) + 1);
+  static constexpr size_t kReservedNodes = 4096;
+  pool_.reserve(kReservedNodes);
+  stepper_.reserve(kReservedNodes);
   state_mark_.assign(a_.num_states(), 0);
+  mask_scratch_.resize(static_cast<size_t>(g_->vocabulary().bitmask_words()));
+  depth_sets_.resize(static_cast<size_t>(g_->vocabulary().trie().max_depth) + 1);
   reset();
 }
 
 void GrammarMatcher::reset() {
   pool_.clear();
+  for (CheckCache& c : check_cache_) c.node = -1;  // node ids are reused after a clear
   head_ = 0;
   count_ = 1;
   Step& s = ring_[0];
@@ -33,21 +39,24 @@ void GrammarMatcher::push(std::vector<int32_t>& set, bool can_end, bool terminat
   s.terminated = terminated;
 }
 
-bool GrammarMatcher::try_bytes(std::string_view bytes, bool commit) {
+bool GrammarMatcher::try_bytes(std::string_view bytes) {
   work_.assign(current().set.begin(), current().set.end());
   bool ended = current().can_end;
-  if (!commit) pool_.begin_scratch();
+  // In scratch nodes, so a rejected string leaves the pool as it was; kept when accepted.
+  pool_.begin_scratch();
   bool ok = stepper_.advance_all(work_, bytes, ended, work2_);
-  if (!commit) pool_.end_scratch();
-  if (ok && commit) push(work_, ended, false);
-  return ok;
+  if (!ok) {
+    pool_.end_scratch();
+    return false;
+  }
+  pool_.commit_scratch();
+  push(work_, ended, false);
+  return true;
 }
 
 bool GrammarMatcher::accept_string(std::string_view bytes) {
   if (is_terminated()) return false;
-  // A trial run first, in scratch nodes, so a rejected string leaves the pool as it was.
-  if (!try_bytes(bytes, false)) return false;
-  return try_bytes(bytes, true);
+  return try_bytes(bytes);
 }
 
 bool GrammarMatcher::accept_token(int32_t token_id) {
@@ -96,7 +105,7 @@ void GrammarMatcher::fill_next_token_bitmask(std::span<uint32_t> bitmask) {
     any_uncertain = any_uncertain || !masks.uncertain(s).empty();
     if (state_mark_[static_cast<size_t>(s)] == state_epoch_) continue;
     state_mark_[static_cast<size_t>(s)] = state_epoch_;
-    masks.or_accepted(s, mask);
+    masks.or_accepted(s, mask, std::span<uint32_t>(mask_scratch_).first(words));
   }
   // The context-dependent part: each top's uncertain tokens, fed from that stack alone.
   if (any_uncertain) {
@@ -106,14 +115,47 @@ void GrammarMatcher::fill_next_token_bitmask(std::span<uint32_t> bitmask) {
       if (a_.byte_edges(s).empty()) continue;
       auto uncertain = masks.uncertain(s);
       if (uncertain.empty()) continue;
-      closed_.clear();
-      closed_.push_back(id);
-      stepper_.close(closed_);
-      for (int32_t t : uncertain) {
-        if (mask[static_cast<size_t>(t) / 32] & (1u << (t % 32))) continue;
-        work_.assign(closed_.begin(), closed_.end());
-        bool ended = false;
-        if (stepper_.advance_all(work_, v.token_bytes(t), ended, work2_)) set_bit(t);
+      // A persistent node id names its whole stack, so its verdicts can be reused: inside a long
+      // string, step after step has the same stack.
+      CheckCache* hit = nullptr;
+      for (CheckCache& c : check_cache_) {
+        if (c.node == id) hit = &c;
+      }
+      if (hit) {
+        for (int32_t t : hit->allowed) set_bit(t);
+        continue;
+      }
+      CheckCache& entry = check_cache_[check_cache_next_];
+      check_cache_next_ = (check_cache_next_ + 1) % check_cache_.size();
+      entry.node = id;
+      entry.allowed.clear();
+      // Sorted by bytes: each token continues from the stacks of the prefix it shares with the
+      // one before, and a prefix no stack survived rejects the tokens that share it.
+      auto prefix = masks.uncertain_prefix(s);
+      depth_sets_[0].clear();
+      depth_sets_[0].push_back(id);
+      stepper_.close(depth_sets_[0]);
+      size_t valid = 0;        // depth_sets_[0..valid] hold the previous token's prefix
+      size_t dead = SIZE_MAX;  // the previous token died reading byte dead - 1
+      for (size_t k = 0; k < uncertain.size(); ++k) {
+        int32_t t = uncertain[k];
+        const std::string& bytes = v.token_bytes(t);
+        size_t common = prefix[k];
+        if (common >= dead) continue;
+        dead = SIZE_MAX;
+        size_t d = std::min(valid, common);
+        for (; d < bytes.size(); ++d) {
+          stepper_.advance(depth_sets_[d], static_cast<uint8_t>(bytes[d]), depth_sets_[d + 1]);
+          if (depth_sets_[d + 1].empty()) {
+            dead = d + 1;
+            break;
+          }
+        }
+        valid = d;
+        if (dead == SIZE_MAX) {
+          set_bit(t);
+          entry.allowed.push_back(t);
+        }
       }
     }
     pool_.end_scratch();

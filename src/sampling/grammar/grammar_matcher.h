@@ -4,6 +4,7 @@
 // sets and checks their uncertain tokens against the real stacks, and the last
 // `max_rollback_tokens` states are kept for rollback. One matcher per request, used by one thread
 // at a time; the per-step path reuses its buffers (no allocation once warm).
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -47,7 +48,7 @@ class GrammarMatcher {
     bool terminated = false;
   };
   const Step& current() const { return ring_[head_]; }
-  bool try_bytes(std::string_view bytes, bool commit);
+  bool try_bytes(std::string_view bytes);
   void push(std::vector<int32_t>& set, bool can_end, bool terminated);
 
   std::shared_ptr<const CompiledGrammar> g_;
@@ -56,8 +57,17 @@ class GrammarMatcher {
   StackStepper stepper_;
   std::vector<Step> ring_;  // the current state and up to max_rollback_tokens before it
   size_t head_ = 0, count_ = 1;
-  std::vector<int32_t> work_, work2_, closed_;
+  std::vector<int32_t> work_, work2_;
+  std::vector<std::vector<int32_t>> depth_sets_;  // per byte depth of an uncertain token
+  // The uncertain tokens a stack (a persistent node id) allowed, for the last few stacks.
+  struct CheckCache {
+    int32_t node = -1;
+    std::vector<int32_t> allowed;
+  };
+  std::array<CheckCache, 16> check_cache_;
+  size_t check_cache_next_ = 0;
   std::vector<uint32_t> state_mark_;
+  std::vector<uint32_t> mask_scratch_;
   uint32_t state_epoch_ = 0;
 };
 

@@ -40,6 +40,26 @@ void StackPool::Table::insert(uint64_t key, int32_t value) {
   used.push_back(static_cast<uint32_t>(i));
 }
 
+void StackPool::Table::reserve(size_t n) {
+  size_t cap = 64;
+  while (cap < 2 * n) cap *= 2;
+  if (cap <= keys.size()) return;
+  std::vector<uint64_t> old_keys(cap, 0);
+  std::vector<int32_t> old_values(cap, -1);
+  old_keys.swap(keys);
+  old_values.swap(values);
+  std::vector<uint32_t> old_used;
+  old_used.swap(used);
+  used.reserve(n);
+  for (uint32_t slot : old_used) insert(old_keys[slot], old_values[slot]);
+}
+
+void StackPool::reserve(size_t n) {
+  nodes_.reserve(n);
+  table_.reserve(n);
+  scratch_table_.reserve(n / 4);
+}
+
 void StackPool::Table::clear() {
   for (uint32_t slot : used) keys[slot] = 0;
   used.clear();
@@ -55,7 +75,8 @@ int32_t StackPool::intern(int32_t state, int32_t parent) {
     if (id >= 0) return id;
   }
   id = static_cast<int32_t>(nodes_.size());
-  nodes_.push_back({state, parent});
+  nodes_.push_back(
+      {state, parent, parent < 0 ? parent : nodes_[static_cast<size_t>(parent)].bottom});
   table.insert(key, id);
   return id;
 }
@@ -68,6 +89,14 @@ void StackPool::begin_scratch() {
 void StackPool::end_scratch() {
   scratch_ = false;
   nodes_.resize(scratch_begin_);
+  scratch_table_.clear();
+}
+
+void StackPool::commit_scratch() {
+  scratch_ = false;
+  for (uint32_t slot : scratch_table_.used) {
+    table_.insert(scratch_table_.keys[slot], scratch_table_.values[slot]);
+  }
   scratch_table_.clear();
 }
 
@@ -114,10 +143,15 @@ bool StackStepper::close(std::vector<int32_t>& set) {
       add(s, pool_.intern(a_.rule_start(c.rule), ret));
     }
     if (st.accepting) {
-      if (node.parent < 0) {
-        ended = true;
-      } else {
+      if (node.parent >= 0) {
         add(s, node.parent);
+        continue;
+      }
+      ended = ended || node.parent == kBottom;
+      if (returns_) {
+        for (int32_t t : (*returns_)[static_cast<size_t>(st.rule)]) {
+          add(s, pool_.intern(t, kAnyContext));
+        }
       }
     }
   }

@@ -1,7 +1,9 @@
 #include "sampling/grammar/token_mask_cache.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <map>
 #include <thread>
 
 #include "sampling/grammar/grammar_stacks.h"
@@ -11,64 +13,135 @@ namespace sglang::grammar {
 namespace {
 
 struct Classified {
-  std::vector<int32_t> accepted;
-  std::vector<int32_t> uncertain;
+  std::vector<int32_t> accepted;   // in trie order
+  std::vector<int32_t> uncertain;  // in trie order, i.e. sorted by bytes
 };
 
-// Walks the trie from one position; reuses its buffers across positions.
+// One position's sets in their stored form, made by the worker that classified it.
+struct Compact {
+  uint8_t kind = 0;             // TokenMaskCache::Kind
+  std::vector<int32_t> ids;     // kList: accepted; kComplement: normal tokens not accepted
+  std::vector<uint32_t> words;  // kBitset
+  std::vector<int32_t> uncertain;
+  std::vector<uint16_t> prefix;  // each uncertain token's common prefix with the one before
+};
+
+// A list is smaller than a bitset while it has fewer than size / 32 ids, and faster to apply while
+// it has fewer than about size / 128.
+void compact(Classified& c, const Vocabulary& vocab, std::vector<uint32_t>& bits, Compact& out) {
+  size_t words = static_cast<size_t>(vocab.bitmask_words());
+  size_t rejected = vocab.normal_token_ids().size() - c.accepted.size();
+  // At run time a listed id costs about as much as eight bitset words: lists only while short.
+  size_t list_limit = words / 4;
+  if (c.accepted.size() <= list_limit && c.accepted.size() <= rejected) {
+    out.kind = 1;
+    out.ids = c.accepted;
+    std::sort(out.ids.begin(), out.ids.end());
+  } else {
+    bits.assign(words, 0);
+    for (int32_t id : c.accepted) bits[static_cast<size_t>(id) / 32] |= 1u << (id % 32);
+    if (rejected <= list_limit) {
+      out.kind = 2;
+      const std::vector<uint32_t>& normal_bits = vocab.normal_bits();
+      for (size_t w = 0; w < words; ++w) {
+        for (uint32_t m = normal_bits[w] & ~bits[w]; m != 0; m &= m - 1) {
+          out.ids.push_back(static_cast<int32_t>(w * 32 + static_cast<size_t>(__builtin_ctz(m))));
+        }
+      }
+    } else {
+      out.kind = 3;
+      out.words = bits;
+    }
+  }
+  out.uncertain = c.uncertain;
+  for (size_t k = 0; k < c.uncertain.size(); ++k) {
+    size_t common = 0;
+    if (k > 0) {
+      const std::string& x = vocab.token_bytes(c.uncertain[k - 1]);
+      const std::string& y = vocab.token_bytes(c.uncertain[k]);
+      while (common < x.size() && common < y.size() && x[common] == y[common]) ++common;
+    }
+    out.prefix.push_back(static_cast<uint16_t>(std::min<size_t>(common, 0xFFFF)));
+  }
+}
+
+// Walks the trie from one position; reuses its buffers across positions. The stack sets met on
+// the way are interned, with their transitions cached per byte, so a trie node mostly costs one
+// table lookup (inside a string, say, every character leads back to the same set).
 class PositionWalker {
  public:
-  PositionWalker(const GrammarAutomaton& a, const Vocabulary& v)
-      : a_(a), trie_(v.trie()), stepper_(a, pool_) {
-    sets_.resize(static_cast<size_t>(trie_.max_depth) + 1);
-    exit_before_.resize(static_cast<size_t>(trie_.max_depth) + 2);
+  PositionWalker(const GrammarAutomaton& a, const Vocabulary& v,
+                 const std::vector<std::vector<int32_t>>& returns)
+      : trie_(v.trie()), stepper_(a, pool_) {
+    stepper_.set_any_context(&returns);
+    at_depth_.resize(static_cast<size_t>(trie_.max_depth) + 1);
   }
 
-  // `exits_reject`: the position's rule is the root and never called, so running past its end is
-  // running past the grammar's end: rejected, not uncertain.
-  void classify(int32_t state, bool exits_reject, Classified& out) {
+  // A token is accepted when a stack that never left the position's rule survives it, uncertain
+  // when only stacks that left it (into any calling context) do, rejected when none does; a
+  // prefix no stack survived rejects its whole subtree at once.
+  void classify(int32_t state, Classified& out) {
     out.accepted.clear();
     out.uncertain.clear();
     pool_.clear();
-    sets_[0].clear();
-    sets_[0].push_back(pool_.intern(state, -1));
-    bool ended = stepper_.close(sets_[0]);
-    exit_before_[1] = !exits_reject && ended;
+    ids_.clear();
+    sets_.clear();
+    scratch_.clear();
+    scratch_.push_back(pool_.intern(state, kBottom));
+    stepper_.close(scratch_);
+    at_depth_[0] = intern_set(scratch_);
     const auto& nodes = trie_.nodes;
-    auto add_tokens = [&](std::vector<int32_t>& to, uint32_t begin, uint32_t end) {
-      to.insert(to.end(), trie_.token_ids.begin() + begin, trie_.token_ids.begin() + end);
-    };
     for (size_t i = 0; i < nodes.size();) {
       const VocabularyTrie::Node& n = nodes[i];
       size_t d = n.depth;
-      bool end = stepper_.advance(sets_[d - 1], n.byte, sets_[d]);
-      if (sets_[d].empty()) {
-        if (exit_before_[d]) {
-          // Every token below ran past the rule's end: the context decides.
-          add_tokens(out.uncertain, n.tokens_begin,
-                     n.subtree_end < nodes.size() ? first_token_at_or_after(n.subtree_end)
-                                                  : static_cast<uint32_t>(trie_.token_ids.size()));
-        }
+      int32_t from = at_depth_[d - 1];
+      int32_t to = sets_[static_cast<size_t>(from)].next[n.byte];
+      if (to < 0) {
+        stepper_.advance(sets_[static_cast<size_t>(from)].nodes, n.byte, scratch_);
+        to = intern_set(scratch_);
+        sets_[static_cast<size_t>(from)].next[n.byte] = to;
+      }
+      const Set& set = sets_[static_cast<size_t>(to)];
+      if (set.nodes.empty()) {
         i = n.subtree_end;
         continue;
       }
-      add_tokens(out.accepted, n.tokens_begin, n.tokens_end);
-      exit_before_[d + 1] = exit_before_[d] || (!exits_reject && end);
+      at_depth_[d] = to;
+      auto& dest = set.certain ? out.accepted : out.uncertain;
+      dest.insert(dest.end(), trie_.token_ids.begin() + n.tokens_begin,
+                  trie_.token_ids.begin() + n.tokens_end);
       ++i;
     }
   }
 
  private:
-  // Token ids are laid out in preorder, so a subtree's tokens are one contiguous run ending where
-  // the next subtree's begin.
-  uint32_t first_token_at_or_after(uint32_t node) const { return trie_.nodes[node].tokens_begin; }
+  struct Set {
+    std::vector<int32_t> nodes;  // sorted
+    bool certain = false;        // a stack still in the position's rule is among them
+    std::array<int32_t, 256> next;
+  };
 
-  const GrammarAutomaton& a_;
+  int32_t intern_set(std::vector<int32_t>& nodes) {
+    std::sort(nodes.begin(), nodes.end());
+    auto it = ids_.find(nodes);
+    if (it != ids_.end()) return it->second;
+    auto id = static_cast<int32_t>(sets_.size());
+    ids_.emplace(nodes, id);
+    Set set;
+    set.nodes = nodes;
+    for (int32_t n : nodes) set.certain = set.certain || pool_.node(n).bottom == kBottom;
+    set.next.fill(-1);
+    sets_.push_back(std::move(set));
+    return id;
+  }
+
   const VocabularyTrie& trie_;
   StackPool pool_;
   StackStepper stepper_;
-  std::vector<std::vector<int32_t>> sets_;
-  std::vector<uint8_t> exit_before_;
+  std::map<std::vector<int32_t>, int32_t> ids_;
+  std::vector<Set> sets_;
+  std::vector<int32_t> scratch_;
+  std::vector<int32_t> at_depth_;  // the set after the current path's first d bytes
 };
 
 }  // namespace
@@ -79,29 +152,40 @@ TokenMaskCache TokenMaskCache::build(const GrammarAutomaton& a, const Vocabulary
   cache.vocab_ = &vocab;
   size_t n = a.num_states();
   cache.entries_.resize(n);
-  bool root_called = false;
+  // Where each rule returns to, over all its calls.
+  std::vector<std::vector<int32_t>> returns;
   for (size_t s = 0; s < n; ++s) {
     for (const CallEdge& c : a.call_edges(static_cast<int32_t>(s))) {
-      root_called = root_called || c.rule == a.root_rule();
+      auto r = static_cast<size_t>(c.rule);
+      if (returns.size() <= r) returns.resize(r + 1);
+      if (std::find(returns[r].begin(), returns[r].end(), c.target) == returns[r].end()) {
+        returns[r].push_back(c.target);
+      }
     }
   }
+  int32_t max_rule = -1;
+  for (size_t s = 0; s < n; ++s)
+    max_rule = std::max(max_rule, a.state(static_cast<int32_t>(s)).rule);
+  if (returns.size() < static_cast<size_t>(max_rule + 1))
+    returns.resize(static_cast<size_t>(max_rule + 1));
   // Positions that can read a byte; the others never are a stack top.
   std::vector<int32_t> positions;
   for (size_t s = 0; s < n; ++s) {
     if (!a.byte_edges(static_cast<int32_t>(s)).empty())
       positions.push_back(static_cast<int32_t>(s));
   }
-  std::vector<Classified> results(positions.size());
+  std::vector<Compact> results(positions.size());
   if (threads == 0) threads = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
   threads =
       static_cast<unsigned>(std::min<size_t>(threads, std::max<size_t>(1, positions.size() / 4)));
   std::atomic<size_t> next{0};
   auto work = [&] {
-    PositionWalker walker(a, vocab);
+    PositionWalker walker(a, vocab, returns);
+    Classified classified;
+    std::vector<uint32_t> bits;
     for (size_t i; (i = next.fetch_add(1)) < positions.size();) {
-      int32_t s = positions[i];
-      bool exits_reject = !root_called && a.state(s).rule == a.root_rule();
-      walker.classify(s, exits_reject, results[i]);
+      walker.classify(positions[i], classified);
+      compact(classified, vocab, bits, results[i]);
     }
   };
   std::vector<std::thread> pool;
@@ -109,49 +193,30 @@ TokenMaskCache TokenMaskCache::build(const GrammarAutomaton& a, const Vocabulary
   work();
   for (auto& t : pool) t.join();
 
-  auto size = static_cast<size_t>(vocab.size());
-  size_t words = static_cast<size_t>(vocab.bitmask_words());
-  size_t normal = vocab.normal_token_ids().size();
   for (size_t i = 0; i < positions.size(); ++i) {
-    Classified& c = results[i];
+    Compact& c = results[i];
     Entry& e = cache.entries_[static_cast<size_t>(positions[i])];
-    std::sort(c.accepted.begin(), c.accepted.end());
-    std::sort(c.uncertain.begin(), c.uncertain.end());
-    size_t rejected = normal - c.accepted.size();
-    if (c.accepted.size() * 32 <= size || (c.accepted.size() <= rejected && rejected * 32 > size)) {
-      e.kind = Kind::kList;
-      e.begin = static_cast<uint32_t>(cache.ids_.size());
-      e.count = static_cast<uint32_t>(c.accepted.size());
-      cache.ids_.insert(cache.ids_.end(), c.accepted.begin(), c.accepted.end());
-    } else if (rejected * 32 <= size) {
-      // The normal tokens not accepted, as a sorted list.
-      e.kind = Kind::kComplement;
-      e.begin = static_cast<uint32_t>(cache.ids_.size());
-      size_t k = 0;
-      for (int32_t id : vocab.normal_token_ids()) {
-        if (k < c.accepted.size() && c.accepted[k] == id) {
-          ++k;
-        } else {
-          cache.ids_.push_back(id);
-        }
-      }
-      e.count = static_cast<uint32_t>(cache.ids_.size() - e.begin);
-    } else {
-      e.kind = Kind::kBitset;
+    e.kind = static_cast<Kind>(c.kind);
+    if (e.kind == Kind::kBitset) {
       e.begin = static_cast<uint32_t>(cache.words_.size());
-      e.count = static_cast<uint32_t>(words);
-      cache.words_.resize(cache.words_.size() + words, 0);
-      uint32_t* w = cache.words_.data() + e.begin;
-      for (int32_t id : c.accepted) w[id / 32] |= 1u << (id % 32);
+      e.count = static_cast<uint32_t>(c.words.size());
+      cache.words_.insert(cache.words_.end(), c.words.begin(), c.words.end());
+    } else {
+      e.begin = static_cast<uint32_t>(cache.ids_.size());
+      e.count = static_cast<uint32_t>(c.ids.size());
+      cache.ids_.insert(cache.ids_.end(), c.ids.begin(), c.ids.end());
     }
     e.uncertain_begin = static_cast<uint32_t>(cache.uncertain_.size());
     e.uncertain_count = static_cast<uint32_t>(c.uncertain.size());
     cache.uncertain_.insert(cache.uncertain_.end(), c.uncertain.begin(), c.uncertain.end());
+    cache.uncertain_prefix_.insert(cache.uncertain_prefix_.end(), c.prefix.begin(), c.prefix.end());
+    c = Compact{};
   }
   return cache;
 }
 
-void TokenMaskCache::or_accepted(int32_t state, std::span<uint32_t> bitmask) const {
+void TokenMaskCache::or_accepted(int32_t state, std::span<uint32_t> bitmask,
+                                 std::span<uint32_t> scratch) const {
   const Entry& e = entries_[static_cast<size_t>(state)];
   switch (e.kind) {
     case Kind::kNone:
@@ -163,18 +228,14 @@ void TokenMaskCache::or_accepted(int32_t state, std::span<uint32_t> bitmask) con
       }
       return;
     case Kind::kComplement: {
-      // normal & ~listed, word by word over the listed ids.
-      const std::vector<uint32_t>& normal = vocab_->normal_bits();
+      // normal & ~listed, built in `scratch` (two vectorised passes and a sparse one).
+      const uint32_t* normal = vocab_->normal_bits().data();
+      std::copy(normal, normal + bitmask.size(), scratch.data());
       const int32_t* listed = ids_.data() + e.begin;
-      uint32_t k = 0;
-      for (size_t w = 0; w < bitmask.size(); ++w) {
-        uint32_t word = normal[w];
-        while (k < e.count && static_cast<size_t>(listed[k]) / 32 == w) {
-          word &= ~(1u << (listed[k] % 32));
-          ++k;
-        }
-        bitmask[w] |= word;
+      for (uint32_t k = 0; k < e.count; ++k) {
+        scratch[static_cast<size_t>(listed[k]) / 32] &= ~(1u << (listed[k] % 32));
       }
+      for (size_t w = 0; w < bitmask.size(); ++w) bitmask[w] |= scratch[w];
       return;
     }
     case Kind::kBitset: {
@@ -190,9 +251,14 @@ std::span<const int32_t> TokenMaskCache::uncertain(int32_t state) const {
   return {uncertain_.data() + e.uncertain_begin, e.uncertain_count};
 }
 
+std::span<const uint16_t> TokenMaskCache::uncertain_prefix(int32_t state) const {
+  const Entry& e = entries_[static_cast<size_t>(state)];
+  return {uncertain_prefix_.data() + e.uncertain_begin, e.uncertain_count};
+}
+
 size_t TokenMaskCache::memory_bytes() const {
   return entries_.size() * sizeof(Entry) + ids_.size() * 4 + words_.size() * 4 +
-         uncertain_.size() * 4;
+         uncertain_.size() * 6;
 }
 
 }  // namespace sglang::grammar

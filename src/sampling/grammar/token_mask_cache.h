@@ -20,14 +20,18 @@ class TokenMaskCache {
   static TokenMaskCache build(const GrammarAutomaton& automaton, const Vocabulary& vocab,
                               unsigned threads = 0);
 
-  // ORs position `state`'s accepted tokens into `bitmask` (vocab.bitmask_words() words).
-  void or_accepted(int32_t state, std::span<uint32_t> bitmask) const;
+  // ORs position `state`'s accepted tokens into `bitmask` (vocab.bitmask_words() words);
+  // `scratch` is as long and is overwritten.
+  void or_accepted(int32_t state, std::span<uint32_t> bitmask, std::span<uint32_t> scratch) const;
+  // The uncertain tokens sorted by their bytes, and each one's common prefix length with the one
+  // before it (0 for the first), so a run-time check can reuse the prefix's stacks.
   std::span<const int32_t> uncertain(int32_t state) const;
+  std::span<const uint16_t> uncertain_prefix(int32_t state) const;
   size_t num_uncertain_total() const { return uncertain_.size(); }
   size_t memory_bytes() const;
 
  private:
-  enum class Kind : uint8_t { kNone, kList, kComplement, kBitset };
+  enum class Kind : uint8_t { kNone = 0, kList = 1, kComplement = 2, kBitset = 3 };
   struct Entry {
     Kind kind = Kind::kNone;
     uint32_t begin = 0, count = 0;  // ids_ (lists) or words_ (bitset)
@@ -37,6 +41,7 @@ class TokenMaskCache {
   std::vector<int32_t> ids_;
   std::vector<uint32_t> words_;
   std::vector<int32_t> uncertain_;
+  std::vector<uint16_t> uncertain_prefix_;
   const Vocabulary* vocab_ = nullptr;
 };
 
