@@ -8,7 +8,8 @@
 // first pass is an untimed warm-up that also checks the instance and counts each step's allowed
 // tokens (compared with xgrammar's counts: the masks should agree); --passes timed passes follow,
 // a fresh matcher each, and median and P99 are over all their steps pooled. Prints one JSON
-// object.
+// object. For engine work without xgrammar: --grammar FILE --document FILE times one EBNF
+// grammar on a text it accepts (e.g. bench/grammar/json.ebnf and json_document.json).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <bit>
