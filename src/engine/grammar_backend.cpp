@@ -3,6 +3,9 @@
 #include <chrono>
 
 #include "sampling/grammar/compiled_grammar.h"
+#include "sampling/grammar/json_schema_converter.h"
+#include "sampling/grammar/regex_converter.h"
+#include "sampling/grammar/structural_tag_converter.h"
 #include "util/logging.h"
 
 namespace sglang {
@@ -119,11 +122,27 @@ void GrammarBackend::reset() {
 
 Result<CompiledGrammarPtr> GrammarBackend::compile(const GrammarKey& key) const {
   Result<std::string> ebnf = std::string();
-  if (key.kind != GrammarKind::kEbnf)
-    return make_error(ErrorCode::kUnsupported,
-                      "only ebnf grammars are compiled so far (the regex, JSON-schema and "
-                      "structural-tag front-ends are being merged)");
-  ebnf = key.value;
+  switch (key.kind) {
+    case GrammarKind::kJsonSchema: {
+      // As SGLang's xgrammar backend: "$$ANY$$" (response_format json_object) is xgrammar's
+      // builtin JSON grammar; a schema compiles with any_whitespace from the server flag.
+      grammar::JsonSchemaOptions options;
+      options.any_whitespace = options_.any_whitespace;
+      ebnf = key.value == "$$ANY$$"
+                 ? Result<std::string>(grammar::builtin_json_ebnf(options_.any_whitespace))
+                 : grammar::json_schema_to_ebnf(key.value, options);
+      break;
+    }
+    case GrammarKind::kRegex:
+      ebnf = grammar::regex_to_ebnf(key.value);
+      break;
+    case GrammarKind::kEbnf:
+      ebnf = key.value;
+      break;
+    case GrammarKind::kStructuralTag:
+      ebnf = grammar::structural_tag_to_ebnf(key.value);
+      break;
+  }
   if (!ebnf.ok()) return ebnf.error();
   return grammar::compile_ebnf(*ebnf, vocab_);
 }
