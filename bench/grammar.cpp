@@ -23,6 +23,8 @@
 
 #include "sampling/grammar/compiled_grammar.h"
 #include "sampling/grammar/grammar_matcher.h"
+#include "sampling/grammar/json_schema_converter.h"
+#include "sampling/grammar/regex_converter.h"
 #include "sampling/grammar/vocabulary.h"
 #include "tokenizer/tokenizer.h"
 
@@ -51,16 +53,17 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-// The case's grammar as EBNF text. `xgrammar_ebnf`: xgrammar's own EBNF of the case (its
-// front-end's output, printed by grammar_xgrammar.py), used for the kinds whose front-end is
-// not ours yet and for every kind under --grammar-source xgrammar (the engine alone, on the very
-// grammar xgrammar compiles).
+// The case's grammar as EBNF text: our front-ends' (the compile time includes them), or under
+// --grammar-source xgrammar, xgrammar's own EBNF of the case (its front-end's output, printed by
+// grammar_xgrammar.py): the engine alone, on the very grammar xgrammar compiles.
 Result<std::string> ebnf_of(const nlohmann::json& c, const std::string& xgrammar_ebnf, bool ours) {
   const std::string kind = c.at("kind");
   if (!ours) return xgrammar_ebnf;
-  if (kind == "ebnf") return c.at("spec").get<std::string>();
-  // json_schema, regex, json_object: our front-ends are not in the tree yet.
-  return xgrammar_ebnf;
+  const std::string spec = c.at("spec");
+  if (kind == "ebnf") return spec;
+  if (kind == "json_schema") return grammar::json_schema_to_ebnf(spec);  // any_whitespace
+  if (kind == "regex") return grammar::regex_to_ebnf(spec);
+  return grammar::builtin_json_ebnf();  // json_object
 }
 
 // splitmix64(i): the weight of mask word i in mask_hash, as grammar_xgrammar.py's splitmix64.
@@ -263,26 +266,25 @@ int main(int argc, char** argv) {
         ++mismatches;
       }
     }
-    out["cases"].push_back(
-        {{"name", name},
-         {"grammar_source", ours && c.at("kind") == "ebnf" ? "ours" : "xgrammar"},
-         {"tokens", ids.size()},
-         {"states", g->automaton().num_states()},
-         {"uncertain_entries", g->masks().num_uncertain_total()},
-         {"cache_bytes", g->masks().memory_bytes()},
-         {"compile_ms",
-          {{"median", median(compile_ms)},
-           {"min", *std::min_element(compile_ms.begin(), compile_ms.end())}}},
-         {"mask_us",
-          {{"median", median(us)},
-           {"p99", percentile(us, 99)},
-           {"max", us.back()},
-           {"steps", us.size()}}},
-         {"allowed_counts", first.counts},
-         {"step_us", step_us},
-         {"step_stacks", first.stacks},
-         {"count_mismatches", mismatches},
-         {"first_mismatch", first_mismatch}});
+    out["cases"].push_back({{"name", name},
+                            {"grammar_source", ours ? "ours" : "xgrammar"},
+                            {"tokens", ids.size()},
+                            {"states", g->automaton().num_states()},
+                            {"uncertain_entries", g->masks().num_uncertain_total()},
+                            {"cache_bytes", g->masks().memory_bytes()},
+                            {"compile_ms",
+                             {{"median", median(compile_ms)},
+                              {"min", *std::min_element(compile_ms.begin(), compile_ms.end())}}},
+                            {"mask_us",
+                             {{"median", median(us)},
+                              {"p99", percentile(us, 99)},
+                              {"max", us.back()},
+                              {"steps", us.size()}}},
+                            {"allowed_counts", first.counts},
+                            {"step_us", step_us},
+                            {"step_stacks", first.stacks},
+                            {"count_mismatches", mismatches},
+                            {"first_mismatch", first_mismatch}});
     std::fprintf(
         stderr, "%s: compile %.2f ms, mask median %.2f us p99 %.2f us%s\n", name.c_str(),
         median(compile_ms), median(us), percentile(us, 99),
