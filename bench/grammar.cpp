@@ -154,6 +154,8 @@ int main(int argc, char** argv) {
                  "more passes over a short instance, so P99 is not its maximum");
   app.add_option("--threads", threads, "compile workers (xgrammar's side: max_threads=2)");
   double slow_us = 0;
+  bool print_ebnf = false;
+  app.add_flag("--print-ebnf", print_ebnf, "print each case's EBNF to stderr");
   app.add_option("--case", only, "run this case only (profiling)");
   app.add_option("--slow", slow_us, "list the steps slower than this many us (median of passes)");
   app.add_option("--dump-mask", dump, "CASE:STEP: print that step's allowed ids to stderr");
@@ -225,6 +227,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s: %s\n", name.c_str(), ebnf.error().message.c_str());
         return 1;
       }
+      if (print_ebnf && r == 0) std::fprintf(stderr, "%s:\n%s\n", name.c_str(), ebnf->c_str());
       auto compiled = grammar::compile_ebnf(*ebnf, vocab, "root", options);
       compile_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
       if (!compiled.ok()) {
