@@ -8,7 +8,8 @@
 // first pass is an untimed warm-up that also checks the instance and counts each step's allowed
 // tokens (compared with xgrammar's counts: the masks should agree); --passes timed passes follow,
 // a fresh matcher each, and median and P99 are over all their steps pooled. Prints one JSON
-// object.
+// object. For engine work without xgrammar: --grammar FILE --document FILE times one EBNF
+// grammar on a text it accepts (e.g. bench/grammar/json.ebnf and json_document.json).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <bit>
@@ -22,6 +23,8 @@
 
 #include "sampling/grammar/compiled_grammar.h"
 #include "sampling/grammar/grammar_matcher.h"
+#include "sampling/grammar/json_schema_converter.h"
+#include "sampling/grammar/regex_converter.h"
 #include "sampling/grammar/vocabulary.h"
 #include "tokenizer/tokenizer.h"
 
@@ -50,16 +53,17 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-// The case's grammar as EBNF text. `xgrammar_ebnf`: xgrammar's own EBNF of the case (its
-// front-end's output, printed by grammar_xgrammar.py), used for the kinds whose front-end is
-// not ours yet and for every kind under --grammar-source xgrammar (the engine alone, on the very
-// grammar xgrammar compiles).
+// The case's grammar as EBNF text: our front-ends' (the compile time includes them), or under
+// --grammar-source xgrammar, xgrammar's own EBNF of the case (its front-end's output, printed by
+// grammar_xgrammar.py): the engine alone, on the very grammar xgrammar compiles.
 Result<std::string> ebnf_of(const nlohmann::json& c, const std::string& xgrammar_ebnf, bool ours) {
   const std::string kind = c.at("kind");
   if (!ours) return xgrammar_ebnf;
-  if (kind == "ebnf") return c.at("spec").get<std::string>();
-  // json_schema, regex, json_object: our front-ends are not in the tree yet.
-  return xgrammar_ebnf;
+  const std::string spec = c.at("spec");
+  if (kind == "ebnf") return spec;
+  if (kind == "json_schema") return grammar::json_schema_to_ebnf(spec);  // any_whitespace
+  if (kind == "regex") return grammar::regex_to_ebnf(spec);
+  return grammar::builtin_json_ebnf();  // json_object
 }
 
 // splitmix64(i): the weight of mask word i in mask_hash, as grammar_xgrammar.py's splitmix64.
@@ -133,19 +137,25 @@ Walk walk(const std::shared_ptr<const grammar::CompiledGrammar>& g, const std::v
 int main(int argc, char** argv) {
   CLI::App app{"sglang.cpp grammar benchmark"};
   std::string cases_path, xgr_path, tokenizer_path, source = "ours";
-  int passes = 5, compile_runs = 5;
+  int passes = 5, compile_runs = 5, min_steps = 500;
   unsigned threads = 2;
-  std::string dump, only;
-  app.add_option("--cases", cases_path, "bench/grammar_cases.json")->required();
-  app.add_option("--xgrammar", xgr_path, "grammar_xgrammar.py's output for this tokenizer")
-      ->required();
+  std::string dump, only, grammar_path, document_path;
+  app.add_option("--cases", cases_path, "bench/grammar_cases.json");
+  app.add_option("--xgrammar", xgr_path, "grammar_xgrammar.py's output for this tokenizer");
+  // Without xgrammar: one EBNF file and a text it accepts, tokenized here (engine work).
+  app.add_option("--grammar", grammar_path, "an EBNF file, instead of --cases/--xgrammar");
+  app.add_option("--document", document_path, "with --grammar: a text the grammar accepts");
   app.add_option("--tokenizer", tokenizer_path, "tokenizer.json")->required();
   app.add_option("--grammar-source", source, "ours: our front-ends; xgrammar: xgrammar's EBNF")
       ->check(CLI::IsMember({"ours", "xgrammar"}));
   app.add_option("--passes", passes);
   app.add_option("--compile-runs", compile_runs);
+  app.add_option("--min-steps", min_steps,
+                 "more passes over a short instance, so P99 is not its maximum");
   app.add_option("--threads", threads, "compile workers (xgrammar's side: max_threads=2)");
   double slow_us = 0;
+  bool print_ebnf = false;
+  app.add_flag("--print-ebnf", print_ebnf, "print each case's EBNF to stderr");
   app.add_option("--case", only, "run this case only (profiling)");
   app.add_option("--slow", slow_us, "list the steps slower than this many us (median of passes)");
   app.add_option("--dump-mask", dump, "CASE:STEP: print that step's allowed ids to stderr");
@@ -153,11 +163,39 @@ int main(int argc, char** argv) {
   const std::string dump_case = dump.substr(0, dump.find(':'));
   const long dump_step = dump.empty() ? -1 : std::stol(dump.substr(dump.find(':') + 1));
 
-  const auto cases = nlohmann::json::parse(read_file(cases_path)).at("cases");
-  const auto xgr = nlohmann::json::parse(read_file(xgr_path));
   auto tok = Tokenizer::from_file(tokenizer_path);
   if (!tok.ok()) {
     std::fprintf(stderr, "tokenizer: %s\n", tok.error().message.c_str());
+    return 1;
+  }
+  nlohmann::json cases, xgr;
+  if (!grammar_path.empty()) {
+    if (document_path.empty()) {
+      std::fprintf(stderr, "--grammar needs --document\n");
+      return 1;
+    }
+    // One case and a stand-in for the Python side's file: the document tokenized by our
+    // tokenizer, the chat end tokens the vocabulary has as stop ids, nothing to compare with.
+    cases = {{{"name", grammar_path}, {"kind", "ebnf"}, {"spec", read_file(grammar_path)}}};
+    std::vector<int32_t> stops;
+    for (const char* t : {"<|endoftext|>", "<|im_end|>", "<|end_of_text|>", "<|eot_id|>", "</s>"}) {
+      if (int32_t id = (*tok)->token_to_id(t); id >= 0) stops.push_back(id);
+    }
+    if (stops.empty()) {
+      std::fprintf(stderr, "the tokenizer has none of the usual end tokens to stop with\n");
+      return 1;
+    }
+    xgr = {{"vocab_size", (*tok)->vocab_size()},
+           {"stop_token_ids", stops},
+           {"cases",
+            {{{"ebnf", ""},
+              {"token_ids", (*tok)->encode(read_file(document_path), false)},
+              {"mask_hashes", nlohmann::json::array()}}}}};
+  } else if (!cases_path.empty() && !xgr_path.empty()) {
+    cases = nlohmann::json::parse(read_file(cases_path)).at("cases");
+    xgr = nlohmann::json::parse(read_file(xgr_path));
+  } else {
+    std::fprintf(stderr, "give --cases and --xgrammar, or --grammar and --document\n");
     return 1;
   }
   // The stop ids xgrammar found in the same tokenizer, so both sides allow the same end.
@@ -189,6 +227,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s: %s\n", name.c_str(), ebnf.error().message.c_str());
         return 1;
       }
+      if (print_ebnf && r == 0) std::fprintf(stderr, "%s:\n%s\n", name.c_str(), ebnf->c_str());
       auto compiled = grammar::compile_ebnf(*ebnf, vocab, "root", options);
       compile_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
       if (!compiled.ok()) {
@@ -206,7 +245,9 @@ int main(int argc, char** argv) {
     }
     std::vector<double> us;
     std::vector<std::vector<double>> per_step(ids.size() + 1);
-    for (int p = 0; p < passes; ++p) {
+    const int case_passes = std::max(
+        passes, (min_steps + static_cast<int>(ids.size())) / static_cast<int>(ids.size() + 1));
+    for (int p = 0; p < case_passes; ++p) {
       Walk w = walk(g, ids, stop_ids.at(0), false);
       us.insert(us.end(), w.us.begin(), w.us.end());
       for (size_t s = 0; s < w.us.size(); ++s) per_step[s].push_back(w.us[s]);
@@ -232,26 +273,25 @@ int main(int argc, char** argv) {
         ++mismatches;
       }
     }
-    out["cases"].push_back(
-        {{"name", name},
-         {"grammar_source", ours && c.at("kind") == "ebnf" ? "ours" : "xgrammar"},
-         {"tokens", ids.size()},
-         {"states", g->automaton().num_states()},
-         {"uncertain_entries", g->masks().num_uncertain_total()},
-         {"cache_bytes", g->masks().memory_bytes()},
-         {"compile_ms",
-          {{"median", median(compile_ms)},
-           {"min", *std::min_element(compile_ms.begin(), compile_ms.end())}}},
-         {"mask_us",
-          {{"median", median(us)},
-           {"p99", percentile(us, 99)},
-           {"max", us.back()},
-           {"steps", us.size()}}},
-         {"allowed_counts", first.counts},
-         {"step_us", step_us},
-         {"step_stacks", first.stacks},
-         {"count_mismatches", mismatches},
-         {"first_mismatch", first_mismatch}});
+    out["cases"].push_back({{"name", name},
+                            {"grammar_source", ours ? "ours" : "xgrammar"},
+                            {"tokens", ids.size()},
+                            {"states", g->automaton().num_states()},
+                            {"uncertain_entries", g->masks().num_uncertain_total()},
+                            {"cache_bytes", g->masks().memory_bytes()},
+                            {"compile_ms",
+                             {{"median", median(compile_ms)},
+                              {"min", *std::min_element(compile_ms.begin(), compile_ms.end())}}},
+                            {"mask_us",
+                             {{"median", median(us)},
+                              {"p99", percentile(us, 99)},
+                              {"max", us.back()},
+                              {"steps", us.size()}}},
+                            {"allowed_counts", first.counts},
+                            {"step_us", step_us},
+                            {"step_stacks", first.stacks},
+                            {"count_mismatches", mismatches},
+                            {"first_mismatch", first_mismatch}});
     std::fprintf(
         stderr, "%s: compile %.2f ms, mask median %.2f us p99 %.2f us%s\n", name.c_str(),
         median(compile_ms), median(us), percentile(us, 99),

@@ -6,7 +6,8 @@
 # (151k) and Llama 3 (128k) vocabularies: compile time, and fill_next_token_bitmask time per token
 # (median and P99 over the instance's steps). Then end to end: the default model's decode tok/s of
 # a greedy /generate of 128 tokens with and without a JSON schema (same prompt, median of a few).
-# Usage: bench/grammar.sh   (PASSES=5 COMPILE_RUNS=5 E2E_REPEATS=5 to change the loops;
+# Usage: bench/grammar.sh   (PASSES=5 COMPILE_RUNS=5 MIN_STEPS=500 E2E_REPEATS=7 to change the
+#        loops: at least PASSES passes over an instance, more until MIN_STEPS steps are timed;
 #        GRAMMAR_VENV=dir for the xgrammar venv, created when missing; SKIP_MASKS=1 or SKIP_E2E=1
 #        for one half only; GRAMMAR_SOURCE=xgrammar: our engine on xgrammar's EBNF of every case)
 # Needs scripts/setup.sh done (build/, models/). Run it with nothing else running.
@@ -14,7 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PASSES=${PASSES:-5}
 COMPILE_RUNS=${COMPILE_RUNS:-5}
-E2E_REPEATS=${E2E_REPEATS:-5}
+MIN_STEPS=${MIN_STEPS:-500}
+E2E_REPEATS=${E2E_REPEATS:-7}
 PORT=${PORT:-30125}
 VENV=${GRAMMAR_VENV:-.venv-bench-grammar}
 OUT=bench/out/grammar
@@ -35,12 +37,12 @@ echo "xgrammar $XGR_VERSION; $(nproc) cores; load average $(cut -d' ' -f1-3 /pro
 for t in $([ "${SKIP_MASKS:-0}" = 1 ] || echo qwen3 llama3); do
   TOK=$ASSETS/$t-tokenizer/tokenizer.json
   "$VENV/bin/python" bench/grammar_xgrammar.py bench/grammar_cases.json "$TOK" "$OUT/$t.xgrammar.json" \
-    --passes "$PASSES" --compile-runs "$COMPILE_RUNS" 2>"$OUT/$t.xgrammar.log" || {
+    --passes "$PASSES" --compile-runs "$COMPILE_RUNS" --min-steps "$MIN_STEPS" 2>"$OUT/$t.xgrammar.log" || {
       cat "$OUT/$t.xgrammar.log" >&2
       exit 1
     }
   ./build/bench/sglang-bench-grammar --cases bench/grammar_cases.json --xgrammar "$OUT/$t.xgrammar.json" \
-    --tokenizer "$TOK" --passes "$PASSES" --compile-runs "$COMPILE_RUNS" \
+    --tokenizer "$TOK" --passes "$PASSES" --compile-runs "$COMPILE_RUNS" --min-steps "$MIN_STEPS" \
     --grammar-source "${GRAMMAR_SOURCE:-ours}" >"$OUT/$t.ours.json" \
     2>"$OUT/$t.ours.log" || {
       cat "$OUT/$t.ours.log" >&2
