@@ -111,26 +111,26 @@ class PositionWalker {
         continue;
       }
       at_depth_[d] = to;
-      auto& dest = set.certain ? out.accepted : out.uncertain;
       // A set that loops on every byte below this node ends every token of the subtree as it
       // is: take them all without walking it (a string's interior is most of the trie).
-      if (n.subtree_end - i > kMinSkippedSubtree) {
-        const std::array<uint64_t, 2>& below = trie_.below[i];
-        const std::array<uint64_t, 2>& loops = loops_of(to);
-        if ((below[0] & ~loops[0]) == 0 && (below[1] & ~loops[1]) == 0) {
-          uint32_t tokens_end = trie_.subtree_tokens_end(i);
-          dest.insert(dest.end(), trie_.token_ids.begin() + n.tokens_begin,
-                      trie_.token_ids.begin() + tokens_end);
-          if (!set.certain) {
-            for (uint32_t r = n.tokens_begin; r < tokens_end; ++r) out.uncertain_rank.push_back(r);
-          }
-          i = n.subtree_end;
-          continue;
+      if (n.subtree_end - i > kMinSkippedSubtree && takes_subtree(to, i)) {
+        bool certain = sets_[static_cast<size_t>(to)].certain;
+        auto& into = certain ? out.accepted : out.uncertain;
+        uint32_t tokens_end = trie_.subtree_tokens_end(i);
+        into.insert(into.end(), trie_.token_ids.begin() + n.tokens_begin,
+                    trie_.token_ids.begin() + tokens_end);
+        if (!certain) {
+          for (uint32_t r = n.tokens_begin; r < tokens_end; ++r) out.uncertain_rank.push_back(r);
         }
+        i = n.subtree_end;
+        continue;
       }
+      // (takes_subtree may have grown sets_: `set` is looked up again.)
+      bool certain = sets_[static_cast<size_t>(to)].certain;
+      auto& dest = certain ? out.accepted : out.uncertain;
       dest.insert(dest.end(), trie_.token_ids.begin() + n.tokens_begin,
                   trie_.token_ids.begin() + n.tokens_end);
-      if (!set.certain) {
+      if (!certain) {
         for (uint32_t r = n.tokens_begin; r < n.tokens_end; ++r) out.uncertain_rank.push_back(r);
       }
       ++i;
@@ -144,9 +144,65 @@ class PositionWalker {
     std::vector<int32_t> nodes;  // sorted
     bool certain = false;        // a stack still in the position's rule is among them
     bool loops_known = false;
+    bool utf8_known = false, utf8_loops = false;
     std::array<uint64_t, 2> loops{};  // the ASCII bytes (not NUL) that lead back to this set
     std::array<int32_t, 256> next;
   };
+
+  // Whether every token below trie node `node` ends as set `id` (alive) is: the set loops on
+  // each ASCII byte there, and if there are bytes from 0x80, they read as well-formed UTF-8
+  // whose every code point leads back to the set, through sets of the same certainty.
+  bool takes_subtree(int32_t id, size_t node) {
+    const std::array<uint64_t, 2>& below = trie_.below[node];
+    const std::array<uint64_t, 2>& loops = loops_of(id);
+    uint64_t missing0 = below[0] & ~loops[0], missing1 = below[1] & ~loops[1];
+    if (missing1 != 0 || (missing0 & ~uint64_t{1}) != 0) return false;
+    if (missing0 == 0) return true;
+    uint16_t u = trie_.utf8[node];
+    return !(u & VocabularyTrie::kUtf8Nul) && (u & 1u) && utf8_loops(id);
+  }
+
+  int32_t step(int32_t from, uint8_t byte) {
+    int32_t to = sets_[static_cast<size_t>(from)].next[byte];
+    if (to < 0) {
+      stepper_.advance(sets_[static_cast<size_t>(from)].nodes, byte, step_scratch_);
+      to = intern_set(step_scratch_);
+      sets_[static_cast<size_t>(from)].next[byte] = to;
+    }
+    return to;
+  }
+
+  bool utf8_loops(int32_t id) {
+    if (sets_[static_cast<size_t>(id)].utf8_known) return sets_[static_cast<size_t>(id)].utf8_loops;
+    utf8_memo_.clear();
+    bool certain = sets_[static_cast<size_t>(id)].certain;
+    bool ok = true;
+    for (unsigned b = 0xC2; b <= 0xF4 && ok; ++b) {
+      int q = VocabularyTrie::utf8_step(0, static_cast<uint8_t>(b));
+      if (q > 0) ok = code_point_returns(id, step(id, static_cast<uint8_t>(b)), q, certain);
+    }
+    Set& set = sets_[static_cast<size_t>(id)];
+    set.utf8_known = true;
+    set.utf8_loops = ok;
+    return ok;
+  }
+
+  // From set `x` in decoder state `q`, every completion of the code point reaches `root`.
+  bool code_point_returns(int32_t root, int32_t x, int q, bool certain) {
+    const Set& set = sets_[static_cast<size_t>(x)];
+    if (set.nodes.empty() || set.certain != certain) return false;
+    if (q == 0) return x == root;
+    int64_t key = static_cast<int64_t>(x) * VocabularyTrie::kUtf8States + q;
+    auto it = utf8_memo_.find(key);
+    if (it != utf8_memo_.end()) return it->second;
+    bool ok = true;
+    for (unsigned b = 0x80; b <= 0xBF && ok; ++b) {
+      int next = VocabularyTrie::utf8_step(q, static_cast<uint8_t>(b));
+      if (next >= 0) ok = code_point_returns(root, step(x, static_cast<uint8_t>(b)), next, certain);
+    }
+    utf8_memo_[key] = ok;
+    return ok;
+  }
 
   const std::array<uint64_t, 2>& loops_of(int32_t id) {
     Set& set = sets_[static_cast<size_t>(id)];
@@ -185,8 +241,9 @@ class PositionWalker {
   StackStepper stepper_;
   std::map<std::vector<int32_t>, int32_t> ids_;
   std::vector<Set> sets_;
-  std::vector<int32_t> scratch_, loop_scratch_;
-  std::vector<int32_t> at_depth_;  // the set after the current path's first d bytes
+  std::vector<int32_t> scratch_, loop_scratch_, step_scratch_;
+  std::map<int64_t, bool> utf8_memo_;  // (set, decoder state) -> code_point_returns
+  std::vector<int32_t> at_depth_;      // the set after the current path's first d bytes
 };
 
 }  // namespace

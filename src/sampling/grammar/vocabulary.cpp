@@ -70,15 +70,56 @@ void Vocabulary::build_trie() {
   close_until(0);
   // Children before parents: a node's `below` is its children's bytes and their `below`s.
   trie_.below.assign(trie_.nodes.size(), {0, 0});
+  trie_.utf8.assign(trie_.nodes.size(), 0);
   for (size_t i = trie_.nodes.size(); i-- > 0;) {
     std::array<uint64_t, 2>& b = trie_.below[i];
+    uint16_t ok = (1u << VocabularyTrie::kUtf8States) - 1, flags = 0;
     for (size_t c = i + 1; c < trie_.nodes[i].subtree_end; c = trie_.nodes[c].subtree_end) {
       uint8_t byte = trie_.nodes[c].byte;
+      uint16_t child = trie_.utf8[c];
+      flags |= child & (VocabularyTrie::kUtf8Nul | VocabularyTrie::kUtf8NonAscii);
+      if (byte == 0) flags |= VocabularyTrie::kUtf8Nul;
+      if (byte >= 0x80) flags |= VocabularyTrie::kUtf8NonAscii;
+      for (int q = 0; q < VocabularyTrie::kUtf8States; ++q) {
+        int next = VocabularyTrie::utf8_step(q, byte);
+        if (next < 0 || !(child >> next & 1u)) ok &= static_cast<uint16_t>(~(1u << q));
+      }
       unsigned bit = byte < 0x80 ? byte : 0;
       b[bit / 64] |= uint64_t{1} << (bit % 64);
       b[0] |= trie_.below[c][0];
       b[1] |= trie_.below[c][1];
     }
+    trie_.utf8[i] = ok | flags;
+  }
+}
+
+int VocabularyTrie::utf8_step(int state, uint8_t byte) {
+  auto in = [&](int lo, int hi) { return byte >= lo && byte <= hi; };
+  switch (state) {
+    case 0:
+      if (byte < 0x80) return 0;
+      if (in(0xC2, 0xDF)) return 1;
+      if (byte == 0xE0) return 4;
+      if (byte == 0xED) return 5;
+      if (in(0xE1, 0xEF)) return 2;
+      if (byte == 0xF0) return 6;
+      if (byte == 0xF4) return 7;
+      if (in(0xF1, 0xF3)) return 3;
+      return -1;
+    case 1:
+    case 2:
+    case 3:
+      return in(0x80, 0xBF) ? state - 1 : -1;
+    case 4:
+      return in(0xA0, 0xBF) ? 1 : -1;
+    case 5:
+      return in(0x80, 0x9F) ? 1 : -1;
+    case 6:
+      return in(0x90, 0xBF) ? 2 : -1;
+    case 7:
+      return in(0x80, 0x8F) ? 2 : -1;
+    default:
+      return -1;
   }
 }
 

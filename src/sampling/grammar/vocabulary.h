@@ -39,6 +39,15 @@ struct VocabularyTrie {
   // stands for NUL and every byte from 0x80, so a walk may take a whole subtree at once where its
   // stack set loops on each of them (inside a string, say).
   std::vector<std::array<uint64_t, 2>> below;
+  // Per node, UTF-8 below it: bit q (q < kUtf8States) set when every byte string below reads
+  // as well-formed UTF-8 (a prefix of it) from decoder state q (utf8_step); kUtf8Nul and
+  // kUtf8NonAscii say whether a NUL or a byte from 0x80 is there.
+  std::vector<uint16_t> utf8;
+  static constexpr int kUtf8States = 8;  // 0: at a code point's start
+  static constexpr uint16_t kUtf8Nul = 1u << 8, kUtf8NonAscii = 1u << 9;
+  // The decoder state after `byte` from `state`, -1 if ill-formed (RFC 3629's table: 1-3
+  // continuation bytes to come, or the first of them restricted after E0, ED, F0, F4).
+  static int utf8_step(int state, uint8_t byte);
   // The tokens of node i's subtree: token_ids[nodes[i].tokens_begin, subtree_tokens_end(i)).
   uint32_t subtree_tokens_end(size_t i) const {
     size_t e = nodes[i].subtree_end;

@@ -136,6 +136,17 @@ TEST(Vocabulary, TrieHoldsEveryNormalTokenOnceInPreorder) {
   // Bytes from 0x80 (and NUL) share bit 0.
   auto u = Vocabulary::from_token_bytes({"a\xC3\xA9", "a"}, {});
   EXPECT_EQ(u->trie().below[0], (std::array<uint64_t, 2>{1, 0}));
+  // UTF-8 below a node: "é" after "a" is well-formed from a code point's start, a lone
+  // continuation byte is not.
+  uint16_t ok = u->trie().utf8[0];
+  EXPECT_TRUE(ok & 1u);
+  EXPECT_TRUE(ok & VocabularyTrie::kUtf8NonAscii);
+  EXPECT_FALSE(ok & VocabularyTrie::kUtf8Nul);
+  auto lone = Vocabulary::from_token_bytes({"a\xA9", "a"}, {});
+  EXPECT_FALSE(lone->trie().utf8[0] & 1u);
+  EXPECT_EQ(VocabularyTrie::utf8_step(0, 0xE0), 4);  // E0 needs A0-BF next
+  EXPECT_EQ(VocabularyTrie::utf8_step(4, 0x9F), -1);
+  EXPECT_EQ(VocabularyTrie::utf8_step(0, 0xC0), -1);
 }
 
 }  // namespace
