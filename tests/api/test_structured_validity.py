@@ -20,6 +20,7 @@ import jsonschema
 import lark
 import pytest
 
+from conftest import Server
 from structured_gen import (EBNF_GRAMMARS, REALISTIC_REGEXES, REALISTIC_SCHEMAS, random_regex,
                             random_schema)
 
@@ -31,6 +32,17 @@ MAX_NEW_TOKENS = 256
 # Formats whose grammar is exactly what jsonschema's checker accepts; the others (date, time,
 # date-time, ...) are syntactic in xgrammar's converter too, e.g. it allows 2024-02-31.
 FORMATS = jsonschema.FormatChecker(formats=["email", "ipv4", "uuid"])
+
+
+@pytest.fixture(scope="module")
+def server(model_path, tmp_path_factory):
+    """Without free JSON whitespace: a random model otherwise keeps taking the unbounded
+    [ \n\t]* of the default policy and never finishes (the policy itself is tested in
+    test_structured_output.py)."""
+    s = Server(model_path, "--constrained-json-disable-any-whitespace",
+               log_dir=tmp_path_factory.mktemp("logs"))
+    yield s
+    assert s.stop() == 0
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +61,8 @@ def eos_bias(tok):
 
 @pytest.fixture(scope="module")
 def closing_bias(tok, eos_bias):
-    """A few units on the tokens that close strings and containers, separators and digits."""
+    """A few units on the tokens that close strings and containers (not digits: a number would
+    then never end)."""
     bias = {}
     pieces = ['"', "}", "]", ",", '":', '"}', '"]', "},", "],", "0", "1", "5", "9", "null", "true",
               '""', "[]", "{}", ":", "-", "@", "."]
