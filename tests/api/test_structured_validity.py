@@ -64,7 +64,7 @@ def closing_bias(tok, eos_bias):
     """A few units on the tokens that close strings and containers (not digits: a number would
     then never end)."""
     bias = {}
-    pieces = ['"', "}", "]", ",", '":', '"}', '"]', "},", "],", "0", "1", "5", "9", "null", "true",
+    pieces = ['"', "}", "]", ",", '":', '"}', '"]', "},", "],", "null", "true",
               '""', "[]", "{}", ":", "-", "@", "."]
     for piece in pieces:
         ids = tok.encode(piece, add_special_tokens=False).ids
