@@ -53,7 +53,9 @@ const std::map<std::string, std::string>& format_regexes() {
         "P((\\d+D|\\d+M(\\d+D)?|\\d+Y(\\d+M(\\d+D)?)?)(T(\\d+S|\\d+M(\\d+S)?|\\d+H(\\d+M(\\d+S)?)?)"
         ")?"
         "|T(\\d+S|\\d+M(\\d+S)?|\\d+H(\\d+M(\\d+S)?)?)|\\d+W)";
-    const std::string decbyte = "(25[0-5]|2[0-4]\\d|[0-1]?\\d?\\d)";
+    // xgrammar's byte is (25[0-5]|2[0-4]\d|[0-1]?\d?\d), which admits leading zeros ("01")
+    // that Python's ipaddress (and so jsonschema's ipv4 check) rejects; this one does not.
+    const std::string decbyte = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
     m["ipv4"] = "(" + decbyte + "\\.){3}" + decbyte;
     const std::string h16 = "[0-9a-fA-F]{1,4}";
     const std::string v4 =

@@ -496,7 +496,7 @@ class RegexParser {
     CodePointSet under, over;
     bool first = true;
     while (true) {
-      if (!has()) return error("unterminated character set");
+      if (!has()) return error("unterminated character set (missing ']')");
       if (peek() == ']' && !first) {
         ++pos_;
         break;

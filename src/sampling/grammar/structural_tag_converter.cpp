@@ -91,8 +91,8 @@ Result<std::vector<std::string>> string_list(const Json& obj, const char* key, b
 
 // The legacy {"structures", "triggers"} form, as xgrammar's StructuralTagItem list.
 Result<std::string> legacy(const Json& tag) {
-  SGLANG_ASSIGN_OR_RETURN(std::vector<std::string> triggers, string_list(tag, "triggers", true));
   if (!tag.at("structures").is_array()) return tag_error("\"structures\" must be an array");
+  SGLANG_ASSIGN_OR_RETURN(std::vector<std::string> triggers, string_list(tag, "triggers", true));
   Builder b;
   std::vector<std::vector<std::string>> per_trigger(triggers.size());
   for (const auto& s : tag.at("structures")) {
