@@ -1,14 +1,14 @@
 r"""Validity of structured output against independent checkers (issue 14's Proof): for a few
 hundred random JSON schemas (tests/api/structured_gen.py, seeded) and a set of realistic ones,
 20 outputs each at temperature 1 on the tiny random model must parse and validate with the
-`jsonschema` package; for random regexes every output must `re.fullmatch`; for EBNF grammars
+`jsonschema` package; for random regexes every output must fully match (the `regex` package: Python re's syntax, with a timeout); for EBNF grammars
 every output must be accepted by `lark` with the grammar translated by hand.
 
 A random-weight model repeats tokens with logits far above the rest, so outputs of grammars with
 unbounded parts (free strings, `\w+`, any JSON) often run to max_new_tokens. `logit_bias` on the
 closing tokens and a small frequency penalty make most outputs finish (the mask is applied first,
 so neither can let a forbidden token through). Every output is checked: one that finished by the
-grammar in full (jsonschema / re.fullmatch / lark); one cut by length as a prefix of the
+grammar in full (jsonschema / regex.fullmatch / lark); one cut by length as a prefix of the
 language (a JSON-prefix recognizer written here / `regex`'s partial matching / only its finished
 siblings for EBNF); and the module requires most outputs to have finished.
 
@@ -84,6 +84,8 @@ def closing_bias(tok, eos_bias):
 
 
 FINISHED = {"outputs": 0, "finished": 0}
+UNCHECKED = {"regex": 0}
+PY_SPACES = re.compile("[\x1c-\x1f]")
 
 
 def generate_many(server, prompt, constraint: dict, logit_bias: dict | None = None) -> list[dict]:
@@ -252,10 +254,21 @@ def test_json_schema_outputs_validate(server, closing_bias, name, schema):
 def test_regex_outputs_fullmatch(server, eos_bias, name, pattern):
     for out in generate_many(server, "Text:", {"regex": pattern}, eos_bias):
         text = out["text"]
-        if finished(out):
-            assert re.fullmatch(pattern, text), f"{pattern!r}: {text!r}"
-        else:
-            assert regex.fullmatch(pattern, text, partial=True), f"{pattern!r}: not a prefix: {text!r}"
+        # `regex` (Python re's syntax and semantics, plus partial matching and a timeout): some
+        # random patterns nest quantifiers, where a backtracking matcher can take exponential time
+        # on a long text; such a check is counted as unchecked instead of hanging the suite.
+        done = finished(out)
+        try:
+            m = regex.fullmatch(pattern, text, partial=not done, timeout=5)
+            if not m and PY_SPACES.search(text):
+                # Python re's \s is str.isspace(), which also takes \x1c-\x1f; regex's is Unicode
+                # White_Space. The authority is re: ask it (finished), or regex with those as spaces.
+                m = re.fullmatch(pattern, text) if done else regex.fullmatch(
+                    pattern, PY_SPACES.sub(" ", text), partial=True, timeout=5)
+        except TimeoutError:
+            UNCHECKED["regex"] += 1
+            continue
+        assert m, f"{pattern!r}: {'no match' if done else 'not a prefix'}: {text!r}"
 
 
 @pytest.mark.parametrize("index", range(len(EBNF_GRAMMARS)))
@@ -272,3 +285,4 @@ def test_most_outputs_finished_by_the_grammar():
     """Runs after the cases above (pytest keeps the file's order)."""
     assert FINISHED["outputs"] >= N_OUTPUTS * 10
     assert FINISHED["finished"] >= 0.6 * FINISHED["outputs"], FINISHED
+    assert UNCHECKED["regex"] <= 0.05 * FINISHED["outputs"], UNCHECKED
