@@ -211,7 +211,7 @@ ERRORS = [
     ({"messages": HI, "regex": "a+", "ebnf": 'root ::= "a"'}, "BadRequestError",
      "Only one of regex, json_schema, or ebnf can be set."),
     ({"messages": HI, "response_format": {"type": "json_schema", "json_schema": {"name": "o"}}},
-     "BadRequestError", "schema_ is required for json_schema response format request."),
+     "Bad Request", "schema_ is required for json_schema response format request."),
     ({"messages": HI, "tools": [WEATHER_TOOL], "tool_choice": {
         "type": "function", "function": {"name": "nope"}}}, "BadRequestError",
      "Tool 'nope' not found in tools list."),
@@ -230,11 +230,12 @@ def test_errors_raw(qwen_chat, fields, type_, message):
 
 
 @pytest.mark.parametrize("fields,type_,message", ERRORS,
-                         ids=["empty", "role", "max_tokens", "regex", "json_schema", "required"])
+                         ids=["empty", "role", "max_tokens", "two_constraints", "json_schema",
+                              "unknown_tool"])
 def test_errors_through_the_sdk(qwen_chat, fields, type_, message):
     fields = dict(fields)
     messages = fields.pop("messages")
-    extra = {k: fields.pop(k) for k in ("regex",) if k in fields}
+    extra = {k: fields.pop(k) for k in ("regex", "ebnf") if k in fields}
     with pytest.raises(openai.BadRequestError) as e:
         client(qwen_chat).chat.completions.create(model="m", messages=messages, extra_body=extra,
                                                   **fields)

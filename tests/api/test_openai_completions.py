@@ -129,7 +129,7 @@ ERRORS = [
     ({"prompt": PROMPT, "regex": "a+", "ebnf": 'root ::= "a"'}, "BadRequestError",
      "Only one of regex, json_schema, or ebnf can be set."),
     ({"prompt": PROMPT, "response_format": {"type": "json_schema", "json_schema": {"name": "o"}}},
-     "BadRequestError", "schema_ is required for json_schema response format request."),
+     "Bad Request", "schema_ is required for json_schema response format request."),
 ]
 IDS = ["max_tokens", "empty", "two_constraints", "json_schema"]
 
@@ -148,7 +148,7 @@ def test_errors_raw(qwen_chat, fields, type_, message):
 @pytest.mark.parametrize("fields,type_,message", ERRORS, ids=IDS)
 def test_errors_through_the_sdk(qwen_chat, fields, type_, message):
     fields = dict(fields)
-    extra = {k: fields.pop(k) for k in ("regex", "response_format") if k in fields}
+    extra = {k: fields.pop(k) for k in ("regex", "ebnf", "response_format") if k in fields}
     with pytest.raises(openai.BadRequestError) as e:
         client(qwen_chat).completions.create(model="m", extra_body=extra, **fields)
     assert e.value.status_code == 400 and set(e.value.body) == ERROR_KEYS

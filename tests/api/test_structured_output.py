@@ -204,7 +204,7 @@ def test_mixed_batch_gives_each_its_output_alone(server):
     ("json_schema", json.dumps({"$ref": "#/$defs/missing"}), "missing"),
     ("ebnf", "root ::= undefined_rule", "undefined_rule"),
     ("ebnf", 'root ::= "a', "1:"),
-    ("structural_tag", '{"structures": 3}', "triggers"),
+    ("structural_tag", '{"structures": 3}', "structures"),
 ])
 def test_invalid_constraint_is_a_400_naming_it(server, kind, value, needle):
     r = generate(server, "x", **{kind: value})
