@@ -7,6 +7,7 @@
 #include "sampling/grammar/regex_converter.h"
 #include "sampling/grammar/structural_tag_converter.h"
 #include "util/logging.h"
+#include "util/python_repr.h"
 
 namespace sglang {
 namespace {
@@ -27,35 +28,6 @@ const char* kind_name(GrammarKind k) {
       return "structural_tag";
   }
   return "";
-}
-
-// Python's repr of a str: single quotes unless the text has ' and no ", escapes as Python's.
-std::string python_str_repr(const std::string& s) {
-  const bool has_single = s.find('\'') != std::string::npos;
-  const bool has_double = s.find('"') != std::string::npos;
-  const char q = has_single && !has_double ? '"' : '\'';
-  std::string out(1, q);
-  for (unsigned char c : s) {
-    if (c == static_cast<unsigned char>(q) || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c < 0x20 || c == 0x7f) {
-      static const char* kHex = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += q;
-  return out;
 }
 
 }  // namespace

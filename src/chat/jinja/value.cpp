@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "util/python_repr.h"
+
 namespace sglang::chat::jinja {
 
 void raise(const std::string& type, const std::string& message) {
@@ -239,32 +241,7 @@ size_t string_length(std::string_view s) {
 }
 
 std::string string_repr(const std::string& s) {
-  // Python: single quotes unless the text holds a ' and no ".
-  bool has_single = s.find('\'') != std::string::npos;
-  bool has_double = s.find('"') != std::string::npos;
-  char quote = (has_single && !has_double) ? '"' : '\'';
-  std::string out(1, quote);
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == quote || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (u < 0x20 || u == 0x7F) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  out += quote;
-  return out;
+  return python_str_repr(s);
 }
 
 std::string Value::str() const {
