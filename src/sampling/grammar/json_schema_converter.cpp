@@ -326,6 +326,12 @@ class Converter {
     if (depth > kMaxDepth) return schema_error("schema nested too deeply");
     if (schema.is_boolean()) return rule_for(schema, name, level, depth);
     if (!schema.is_object()) return schema_error("a schema must be an object or a boolean");
+    // Constraints xgrammar enforces and this converter does not yet: refused, never accepted and
+    // silently left unenforced.
+    for (const char* key :
+         {"patternProperties", "propertyNames", "minProperties", "maxProperties", "multipleOf"}) {
+      if (schema.contains(key)) return schema_error(std::string(key) + " is not supported yet");
+    }
     // xgrammar's order of precedence among the keywords that decide a schema's shape.
     if (schema.contains("$ref")) return ref_rule(schema.at("$ref"), level, depth);
     if (schema.contains("const")) return ebnf_literal(schema.at("const").dump());

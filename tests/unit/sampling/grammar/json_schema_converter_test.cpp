@@ -166,6 +166,14 @@ TEST(JsonSchemaConverter, ErrorsNameTheProblem) {
                   "minLength 3 is greater than maxLength 1"));
   EXPECT_TRUE(has(error_of(R"({"type": "integer", "minimum": 5, "maximum": 1})"), "empty"));
   EXPECT_TRUE(has(error_of(R"({"properties": 3})"), "properties must be an object"));
+  // Constraints not enforced yet are refused, not silently dropped (also when nested).
+  EXPECT_TRUE(
+      has(error_of(R"({"type": "integer", "multipleOf": 3})"), "multipleOf is not supported yet"));
+  EXPECT_TRUE(has(error_of(R"({"type": "object", "properties": {"a": {"type": "object",
+                  "minProperties": 1}}})"),
+                  "minProperties is not supported yet"));
+  EXPECT_TRUE(has(error_of(R"({"type": "object", "patternProperties": {"^x": {}}})"),
+                  "patternProperties is not supported yet"));
 }
 
 TEST(JsonSchemaConverter, DeepSchemasAreAnErrorNotACrash) {
