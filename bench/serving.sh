@@ -1,31 +1,36 @@
 #!/usr/bin/env bash
-# Online serving benchmark: SGLang's own client (`python -m sglang.bench_serving --backend sglang`,
-# from the sglang PyPI package installed without its GPU dependencies) against our server on a
-# random checkpoint of a real shape with the real Qwen tokenizer: request throughput, TTFT and ITL
-# percentiles at three request rates, random token-id prompts (the same prompts at every rate; the
-# radix cache is flushed before each run, so no run reuses the previous one's prefixes).
-# Usage: bench/serving.sh [shape=qwen2.5-0.5b]   (MODEL=dir for an existing checkpoint;
-#        RATES="0.25 0.5 1" NUM_PROMPTS=24 INPUT_LEN=256 OUTPUT_LEN=64 to change the load)
+# Online serving benchmark: SGLang's own client (`python -m sglang.bench_serving`, from the sglang
+# PyPI package installed without its GPU dependencies) against our server on the default model
+# (SmolLM2-135M-Instruct Q4_1 GGUF), and against llama-server on the same file when one is built:
+# request throughput, TTFT and ITL percentiles at several request rates, random token-id prompts
+# (the same prompts at every rate; the radix cache is flushed before each run, so no run reuses the
+# previous one's prefixes).
+# Our server runs once per entry of CONFIGS (';'-separated lists of flags, "default" for none), so
+# scheduling options are compared in one run, e.g.
+#   CONFIGS="default;--disable-mixed-chunk;--chunked-prefill-size 1024"
+# llama-server (LLAMA_SERVER=path/to/llama-server; built from the llama-cpp-python sdist's
+# vendored llama.cpp with -DLLAMA_BUILD_SERVER=ON into a bench-only folder) runs with LLAMA_SLOTS
+# slots, continuous batching, its RAM prompt cache off, through bench_serving's OpenAI completions
+# backend.
+# Usage: bench/serving.sh   (MODEL=file.gguf or a Hugging Face dir; RATES="1 2 inf" NUM_PROMPTS=32
+#        INPUT_LEN=256 OUTPUT_LEN=64 THREADS=$(nproc) to change the load)
 # Needs scripts/setup.sh done. Run it on an idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SHAPE=${1:-qwen2.5-0.5b}
-MODEL=${MODEL:-models/bench/$SHAPE}
-RATES=${RATES:-"0.25 0.5 1"}
-NUM_PROMPTS=${NUM_PROMPTS:-24}
+MODEL=${MODEL:-$(./scripts/fetch_model.sh)}
+RATES=${RATES:-"1 2 inf"}
+NUM_PROMPTS=${NUM_PROMPTS:-32}
 INPUT_LEN=${INPUT_LEN:-256}
 OUTPUT_LEN=${OUTPUT_LEN:-64}
+THREADS=${THREADS:-$(nproc)}
+CONFIGS=${CONFIGS:-"default;--disable-mixed-chunk;--chunked-prefill-size 1024"}
+LLAMA_SERVER=${LLAMA_SERVER:-}
+LLAMA_SLOTS=${LLAMA_SLOTS:-8}
 PORT=${PORT:-30123}
 VENV=${SERVING_VENV:-.venv-bench-serving}
 OUT=bench/out
 mkdir -p "$OUT"
 ninja -C build sglang-cpp >/dev/null
-[ -f "$MODEL/model.safetensors" ] || ./build/src/sglang-cpp make-checkpoint --like "$SHAPE" --seed 0 --out "$MODEL"
-TOK=../shared/assets/qwen3-tokenizer
-[ -f "$TOK/tokenizer.json" ] || TOK=models/assets/qwen3-tokenizer
-for f in tokenizer.json tokenizer_config.json vocab.json merges.txt; do
-  [ -f "$MODEL/$f" ] || cp "$TOK/$f" "$MODEL/"
-done
 
 if [ ! -x "$VENV/bin/python" ] || ! cmp -s bench/requirements-serving.txt "$VENV/.requirements"; then
   python3 -m venv "$VENV"
@@ -33,26 +38,91 @@ if [ ! -x "$VENV/bin/python" ] || ! cmp -s bench/requirements-serving.txt "$VENV
   "$VENV/bin/pip" install -q --no-deps "$(grep '^sglang==' bench/requirements-serving.txt)"
   cp bench/requirements-serving.txt "$VENV/.requirements"
 fi
+# bench_serving needs a Hugging Face tokenizer directory; a GGUF file has its tokenizer inside.
+if [[ "$MODEL" == *.gguf ]]; then
+  TOK=$OUT/serving-tokenizer
+  "$VENV/bin/python" bench/gguf_tokenizer_json.py "$MODEL" "$TOK" >&2
+else
+  TOK=$MODEL
+fi
 
-./build/src/sglang-cpp serve --model-path "$MODEL" --port "$PORT" --max-total-tokens 65536 \
-  --log-level warning >"$OUT/serving_server.log" 2>&1 &
-SERVER=$!
-trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT
-for _ in $(seq 120); do
-  curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break
-  sleep 1
+SERVER=
+trap '[ -n "$SERVER" ] && kill -TERM $SERVER 2>/dev/null; wait 2>/dev/null' EXIT
+wait_ready() {
+  for _ in $(seq 300); do
+    curl -sf "http://127.0.0.1:$PORT/$1" >/dev/null && return 0
+    sleep 1
+  done
+  echo "server did not come up" >&2
+  exit 1
+}
+stop_server() {
+  kill -TERM "$SERVER" 2>/dev/null || true
+  wait "$SERVER" 2>/dev/null || true
+  SERVER=
+}
+# run_rates NAME BACKEND [bench_serving flags]: every rate against the server on $PORT.
+run_rates() {
+  local name=$1 backend=$2
+  shift 2
+  for rate in $RATES; do
+    echo "== $name, request rate $rate" >&2
+    local out="$OUT/serving_${name}_$rate"
+    rm -f "$out.jsonl"
+    HF_HUB_OFFLINE=1 "$VENV/bin/python" -m sglang.bench_serving --backend "$backend" \
+      --host 127.0.0.1 --port "$PORT" --model "$TOK" --tokenizer "$TOK" \
+      --dataset-name random-ids --random-input-len "$INPUT_LEN" --random-output-len "$OUTPUT_LEN" \
+      --random-range-ratio 1.0 --num-prompts "$NUM_PROMPTS" --request-rate "$rate" --seed 1 \
+      --output-file "$out.jsonl" "$@" >"$out.txt" 2>&1 || {
+        tail -30 "$out.txt" >&2
+        exit 1
+      }
+  done
+}
+
+NAMES=()
+IFS=';' read -r -a CONFIG_LIST <<<"$CONFIGS"
+for i in "${!CONFIG_LIST[@]}"; do
+  flags=${CONFIG_LIST[$i]}
+  [ "$flags" = default ] && flags=
+  name="ours$i"
+  NAMES+=("$name")
+  echo "$name: sglang-cpp serve ${flags:-(defaults)}" | tee "$OUT/serving_${name}_config.txt" >&2
+  # shellcheck disable=SC2086 # flags is a list
+  ./build/src/sglang-cpp serve --model-path "$MODEL" --port "$PORT" --threads "$THREADS" \
+    --log-level warning $flags >"$OUT/serving_${name}_server.log" 2>&1 &
+  SERVER=$!
+  wait_ready health
+  run_rates "$name" sglang --flush-cache
+  stop_server
 done
 
-for rate in $RATES; do
-  echo "== request rate $rate" >&2
-  HF_HUB_OFFLINE=1 "$VENV/bin/python" -m sglang.bench_serving --backend sglang --host 127.0.0.1 \
-    --port "$PORT" --model "$MODEL" --tokenizer "$MODEL" --dataset-name random-ids \
-    --random-input-len "$INPUT_LEN" --random-output-len "$OUTPUT_LEN" --random-range-ratio 1.0 \
-    --num-prompts "$NUM_PROMPTS" --request-rate "$rate" --seed 1 --flush-cache \
-    --output-file "$OUT/serving_rate_$rate.jsonl" >"$OUT/serving_rate_$rate.txt" 2>&1 || {
-      tail -30 "$OUT/serving_rate_$rate.txt" >&2
-      exit 1
-    }
-  grep -E "Request throughput|Mean TTFT|Median TTFT|P99 TTFT|Mean ITL|Median ITL|P99 ITL|Output token throughput" \
-    "$OUT/serving_rate_$rate.txt" >&2
-done
+if [ -n "$LLAMA_SERVER" ]; then
+  NAMES+=("llama")
+  echo "llama: llama-server -np $LLAMA_SLOTS" | tee "$OUT/serving_llama_config.txt" >&2
+  # Context per slot: the prompt and the output with room to spare.
+  "$LLAMA_SERVER" -m "$MODEL" --port "$PORT" -t "$THREADS" -tb "$THREADS" -np "$LLAMA_SLOTS" \
+    -c $((LLAMA_SLOTS * (INPUT_LEN + OUTPUT_LEN + 64))) -cb --cache-ram 0 --no-webui \
+    >"$OUT/serving_llama_server.log" 2>&1 &
+  SERVER=$!
+  wait_ready health
+  run_rates llama sglang-oai
+  stop_server
+fi
+
+python3 - "$OUT" "$NUM_PROMPTS" "${NAMES[*]}" $RATES <<'PY'
+import json, sys
+out, n, names, rates = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4:]
+for name in names:
+    print(f"{name}: {open(f'{out}/serving_{name}_config.txt').read().strip()}")
+print("\n| rate (req/s) | server | ok | achieved req/s | output tok/s | TTFT median / P99 (ms) "
+      "| ITL median / P99 (ms) |")
+print("| ---: | --- | ---: | ---: | ---: | --- | --- |")
+for rate in rates:
+    for name in names:
+        m = json.loads(open(f"{out}/serving_{name}_{rate}.jsonl").read().splitlines()[-1])
+        print(f"| {rate} | {name} | {m['completed']}/{n} | {m['request_throughput']:.2f} "
+              f"| {m['output_throughput']:.1f} "
+              f"| {m['median_ttft_ms']:.0f} / {m['p99_ttft_ms']:.0f} "
+              f"| {m['median_itl_ms']:.0f} / {m['p99_itl_ms']:.0f} |")
+PY

@@ -6,11 +6,14 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 
 #include "engine/scheduler.h"
 #include "kernels/cpu/cpu_backend.h"
@@ -25,6 +28,29 @@
 namespace {
 
 using namespace sglang;
+
+// Runs `f` on a thread of its own and returns its result (an exception is rethrown here). For
+// start-up work with OpenMP regions (dequantizing and packing weights, zeroing the KV pool) that
+// must not leave a thread team behind: libgomp counts the threads of every team it keeps
+// (gomp_managed_threads) and, once they outnumber the cores, spins only ~100 times at each
+// barrier before sleeping in the kernel (gomp_throttled_spin_count_var). The main thread's idle
+// loading team next to the scheduler thread's own put every barrier of every forward to sleep and
+// woke it with a futex: the server decoded at ~0.6x the raw forward loop on two cores. A thread's
+// exit frees its team, so the scheduler's is then the only one, as in the forward loop.
+template <typename F>
+auto on_own_thread(F&& f) {
+  std::optional<std::invoke_result_t<F&>> out;
+  std::exception_ptr error;
+  std::thread([&] {
+    try {
+      out.emplace(f());
+    } catch (...) {
+      error = std::current_exception();
+    }
+  }).join();
+  if (error) std::rethrow_exception(error);
+  return std::move(*out);
+}
 
 int fail(const std::string& message) {
   std::fprintf(stderr, "error: %s\n", message.c_str());
@@ -128,7 +154,7 @@ int run_generate(const GenerateArgs& a) {
 
   CpuBackend backend(a.threads);
   auto t0 = std::chrono::steady_clock::now();
-  auto model = load_causal_lm(a.model_path, backend);
+  auto model = on_own_thread([&] { return load_causal_lm(a.model_path, backend); });
   if (!model.ok()) return fail(model.error().message);
   double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   SGLANG_LOG_INFO("loaded {} from {} on {} in {:.2f} s", (*model)->config().architecture_name,
@@ -144,7 +170,7 @@ int run_generate(const GenerateArgs& a) {
   cfg.schedule_policy = *policy;
   std::unique_ptr<Scheduler> scheduler;
   try {
-    scheduler = std::make_unique<Scheduler>(**model, nullptr, cfg);
+    scheduler = on_own_thread([&] { return std::make_unique<Scheduler>(**model, nullptr, cfg); });
   } catch (const std::exception& e) {
     return fail(e.what());
   }
@@ -217,7 +243,7 @@ int run_serve(const ServerArgsParser& parser) {
   CpuBackend backend(static_cast<int>(args.threads));
   const auto t0 = std::chrono::steady_clock::now();
   SGLANG_LOG_INFO("Loading {} on {}", args.model_path, backend.name());
-  auto api = ApiServer::create(args, backend);
+  auto api = on_own_thread([&] { return ApiServer::create(args, backend); });
   if (!api.ok()) return fail(api.error().message);
   const double load_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -1,8 +1,10 @@
 #include "engine/scheduler.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <stdexcept>
 
@@ -46,7 +48,58 @@ bool wants_input_logprobs(const Request& r) {
   return r.logprob.return_logprob && !r.input_logprobs_done;
 }
 
+// SGLANG_STEP_PROFILE=N: every N steps, the mean time of each stage of a step is logged (the
+// scheduler thread only; off, it costs a branch per stage).
+enum Stage { kInbox, kSchedule, kBuild, kForward, kCopy, kProcess, kStats, kGap, kNumStages };
+constexpr std::array<const char*, kNumStages> kStageNames = {
+    "inbox", "schedule", "build", "forward", "copy", "sample+emit", "stats", "between steps"};
+
+class StepProfile {
+ public:
+  StepProfile() {
+    const char* v = std::getenv("SGLANG_STEP_PROFILE");
+    every_ = v != nullptr ? std::atoll(v) : 0;
+  }
+  bool on() const { return every_ > 0; }
+  // Charges the time since the previous mark to `stage`.
+  void mark(Stage stage) {
+    if (!on()) return;
+    const auto now = std::chrono::steady_clock::now();
+    total_[stage] += std::chrono::duration<double, std::micro>(now - last_).count();
+    last_ = now;
+  }
+  void step_done() {
+    if (!on() || ++steps_ < every_) return;
+    std::string line;
+    double sum = 0;
+    for (int i = 0; i < kNumStages; ++i) {
+      const double us = total_[static_cast<size_t>(i)] / static_cast<double>(steps_);
+      sum += us;
+      line += fmt::format(" {} {:.0f}", kStageNames[static_cast<size_t>(i)], us);
+    }
+    SGLANG_LOG_INFO("step profile ({} steps, us/step, total {:.0f}):{}", steps_, sum, line);
+    total_.fill(0);
+    steps_ = 0;
+  }
+
+ private:
+  int64_t every_ = 0;
+  int64_t steps_ = 0;
+  std::array<double, kNumStages> total_{};
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+StepProfile& step_profile() {
+  static StepProfile profile;  // the scheduler thread's (one scheduler per process in practice)
+  return profile;
+}
+
 }  // namespace
+
+int64_t cpu_chunked_prefill_size(int64_t threads) {
+  if (threads <= 0) threads = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  return std::clamp<int64_t>(128 * threads, 256, 2048);
+}
 
 Scheduler::Scheduler(CausalLM& model, const Tokenizer* tokenizer, const SchedulerConfig& config)
     : model_(&model), tokenizer_(tokenizer), config_(config) {
@@ -279,6 +332,8 @@ void Scheduler::stop() {
 }
 
 void Scheduler::loop() {
+  // This thread runs every forward: it takes the backend's thread count (--threads).
+  model_->backend().bind_calling_thread();
   while (true) {
     {
       std::unique_lock lock(inbox_mu_);
@@ -523,6 +578,8 @@ void Scheduler::take_ready_grammars() {
 }
 
 bool Scheduler::step() {
+  StepProfile& prof = step_profile();
+  prof.mark(kGap);
   process_inbox();
   if (!grammar_queue_.empty()) take_ready_grammars();
   run_idle_tasks();
@@ -532,10 +589,14 @@ bool Scheduler::step() {
     // compilation finishes; a caller stepping by hand keeps stepping).
     return !grammar_queue_.empty();
   }
+  prof.mark(kInbox);
   std::vector<Planned> plan = schedule();
+  prof.mark(kSchedule);
   if (!plan.empty()) run_batch(plan);
   std::erase_if(running_, [](const auto& r) { return r->state == RequestState::kFinished; });
-  publish_stats();
+  publish_stats(/*count_nodes=*/false);
+  prof.mark(kStats);
+  prof.step_done();
   return true;
 }
 
@@ -577,15 +638,28 @@ std::vector<Scheduler::Planned> Scheduler::schedule() {
     plan.push_back(
         {r.get(), 1, wants_input_logprobs(*r) ? LogitsMode::kAll : LogitsMode::kLast, true});
   }
-  if (!plan.empty()) {
-    new_token_ratio_ = std::max(std::min(kMinNewTokenRatio, init_new_token_ratio()),
-                                new_token_ratio_ - kNewTokenRatioDecay);
-  }
+  const size_t num_decodes = plan.size();
+  // Without mixed chunks, as SGLang's get_next_batch_to_run: a step with prefill work runs it
+  // alone, the decodes (their next page already held) wait for a step without any.
+  auto finish_plan = [&] {
+    const bool prefills = plan.size() > num_decodes;
+    if (prefills && !config_.enable_mixed_chunk) {
+      plan.erase(plan.begin(), plan.begin() + static_cast<std::ptrdiff_t>(num_decodes));
+    } else if (num_decodes > 0) {
+      new_token_ratio_ = std::max(std::min(kMinNewTokenRatio, init_new_token_ratio()),
+                                  new_token_ratio_ - kNewTokenRatioDecay);
+    }
+    return std::move(plan);
+  };
 
   // 2. Prefill: running requests in the middle of their prompt first, then new admissions, within
-  // the step's budget of prompt tokens.
+  // the step's budget of prompt tokens (less one per decode riding along, as SGLang's
+  // PrefillAdder with mixed chunks; at least one token, so prefills always progress).
   int64_t budget = config_.chunked_prefill_size > 0 ? config_.chunked_prefill_size
                                                     : std::numeric_limits<int64_t>::max();
+  if (config_.enable_mixed_chunk && config_.chunked_prefill_size > 0) {
+    budget = std::max<int64_t>(1, budget - static_cast<int64_t>(num_decodes));
+  }
   auto plan_prefill = [&](Request& r) -> bool {
     const int64_t pending = r.total_len() - r.kv_len;
     const int64_t chunk = std::min(pending, budget);
@@ -603,7 +677,7 @@ std::vector<Scheduler::Planned> Scheduler::schedule() {
     if (r->total_len() - r->kv_len > 1) plan_prefill(*r);
   }
   // Admissions pause while a run_when_idle task waits for the running requests to drain.
-  if (retracted || budget <= 0 || !idle_tasks_.empty()) return plan;
+  if (retracted || budget <= 0 || !idle_tasks_.empty()) return finish_plan();
 
   // Future tokens the running requests will need, in pages (SGLang's PrefillAdder reservation).
   auto reserved_pages = [&](const Request& r) {
@@ -679,7 +753,7 @@ std::vector<Scheduler::Planned> Scheduler::schedule() {
     waiting_.erase(it);
     if (!plan_prefill(r)) throw std::logic_error("admitted request lost its pages");
   }
-  return plan;
+  return finish_plan();
 }
 
 void Scheduler::run_batch(std::vector<Planned>& plan) {
@@ -704,6 +778,8 @@ void Scheduler::run_batch(std::vector<Planned>& plan) {
   if (!batch.token_type_ids.empty()) batch.token_type_ids.resize(batch.token_ids.size(), 0);
   // An embedding server reads the final hidden states (pooled below), or a classifier's scores.
   const bool pooled_hidden = config_.embedding && model_->config().head == Head::kLanguageModel;
+  StepProfile& prof = step_profile();
+  prof.mark(kBuild);
   auto logits = pooled_hidden ? model_->forward_hidden(batch, *kv_) : model_->forward(batch, *kv_);
   ++counters_.total_forward_steps;
   if (!logits.ok()) {
@@ -713,8 +789,10 @@ void Scheduler::run_batch(std::vector<Planned>& plan) {
   }
   const int64_t vocab = logits->rows() > 0 ? logits->cols() : 0;
   logits_host_.resize(static_cast<size_t>(logits->numel()));
+  prof.mark(kForward);
   model_->backend().copy_to_host(*logits, logits_host_.data());
-  const float* rows = logits_host_.data();
+  prof.mark(kCopy);
+  float* rows = logits_host_.data();
   int64_t decoded = 0;
   for (Planned& p : plan) {
     const int64_t n_rows =
@@ -723,13 +801,14 @@ void Scheduler::run_batch(std::vector<Planned>& plan) {
     rows += n_rows * vocab;
     if (p.samples) ++decoded;
   }
+  prof.mark(kProcess);
   counters_.total_generated_tokens += decoded;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
   if (seconds > 0) counters_.last_gen_throughput = static_cast<double>(decoded) / seconds;
 }
 
-void Scheduler::process_logits(Planned& p, const float* rows, int64_t vocab) {
+void Scheduler::process_logits(Planned& p, float* rows, int64_t vocab) {
   Request& r = *p.req;
   const int64_t begin = r.kv_len;
   const bool was_prefill = p.num_new > 1 || begin < static_cast<int64_t>(r.prompt.size());
@@ -771,10 +850,16 @@ void Scheduler::process_logits(Planned& p, const float* rows, int64_t vocab) {
   const std::span<const int32_t> asked_ids =
       wants_ids ? std::span<const int32_t>(r.logprob.token_ids_logprob)
                 : std::span<const int32_t>();
-  row_scratch_.assign(rows + last_row * vocab, rows + (last_row + 1) * vocab);
-  std::vector<int64_t> stop_ids = r.params.stop_token_ids;
-  for (int64_t e : model_->config().eos_token_ids) stop_ids.push_back(e);
+  // The row is processed and sampled where it lies: no other reader of this step's logits needs
+  // it after this (the input logprobs above read the rows before it), so no copy per token.
+  const std::span<float> row(rows + last_row * vocab, static_cast<size_t>(vocab));
   const auto n_out = static_cast<int64_t>(r.output.size());
+  // What min_new_tokens suppresses, only while it is in force.
+  stop_ids_.clear();
+  if (n_out < r.params.min_new_tokens) {
+    stop_ids_.assign(r.params.stop_token_ids.begin(), r.params.stop_token_ids.end());
+    for (int64_t e : model_->config().eos_token_ids) stop_ids_.push_back(e);
+  }
   // Structured output: the grammar's mask comes first, before penalties, temperature and top-k/p
   // (SGLang applies the vocab mask to the logits before the sampler's processing).
   if (r.grammar && r.params.max_new_tokens > 0) {
@@ -787,10 +872,10 @@ void Scheduler::process_logits(Planned& p, const float* rows, int64_t vocab) {
                                  "constrains it to.",
                                  400));
     }
-    grammar::apply_token_bitmask(row_scratch_, grammar_mask_);
+    grammar::apply_token_bitmask(row, grammar_mask_);
   }
-  apply_logit_processors(row_scratch_, r.params, r.penalties, n_out, stop_ids);
-  if (r.grammar && std::none_of(row_scratch_.begin(), row_scratch_.end(), [](float v) {
+  apply_logit_processors(row, r.params, r.penalties, n_out, stop_ids_);
+  if (r.grammar && std::none_of(row.begin(), row.end(), [](float v) {
         return v > -std::numeric_limits<float>::infinity();
       })) {
     // The grammar allows only stop tokens and min_new_tokens forbids them.
@@ -804,15 +889,14 @@ void Scheduler::process_logits(Planned& p, const float* rows, int64_t vocab) {
     // Nothing is sampled; as SGLang's prefill-only requests, the asked ids still get their
     // logprobs at the position after the prompt (scoring reads them from there).
     if (wants_ids) {
-      SampleResult lp = logprob_of(row_scratch_, r.params, asked_ids.front(), 0, asked_ids);
+      SampleResult lp = logprob_of(row, r.params, asked_ids.front(), 0, asked_ids);
       r.output_token_ids_logprobs.push_back(std::move(lp.ids));
     }
     finish(r, FinishReason::length_reached(0));
     return;
   }
-  SampleResult s =
-      sample_from_logits(row_scratch_, r.params, r.seed, n_out, r.logprob.return_logprob,
-                         r.logprob.top_logprobs_num, asked_ids);
+  SampleResult s = sample_from_logits(row, r.params, r.seed, n_out, r.logprob.return_logprob,
+                                      r.logprob.top_logprobs_num, asked_ids);
   if (r.grammar && !r.grammar->accept_token(s.token_id)) {
     return finish(r, FinishReason::abort("internal error: the grammar rejected sampled token " +
                                              std::to_string(s.token_id) + ".",
@@ -938,14 +1022,16 @@ void Scheduler::emit(Request& r) {
   if (r.stream) r.stream->push(std::move(out));
 }
 
-void Scheduler::publish_stats() {
+void Scheduler::publish_stats(bool count_nodes) {
   SchedulerStats s = counters_;
   s.num_running_reqs = static_cast<int64_t>(running_.size());
   s.num_waiting_reqs = static_cast<int64_t>(waiting_.size() + grammar_queue_.size());
   s.num_free_pages = pool_->num_free();
   s.num_cached_pages = tree_ ? tree_->total_pages() : 0;
   s.num_evictable_pages = tree_ ? tree_->evictable_pages() : 0;
-  s.num_radix_nodes = tree_ ? tree_->num_nodes() : 0;
+  // Counting the nodes walks the whole tree: not in every busy step, only when asked.
+  if (count_nodes) radix_nodes_ = tree_ ? tree_->num_nodes() : 0;
+  s.num_radix_nodes = radix_nodes_;
   s.num_used_tokens =
       (pool_->num_pages() - pool_->num_free() - s.num_evictable_pages) * config_.page_size;
   std::lock_guard lock(stats_mu_);

@@ -6,8 +6,9 @@
 //   queue when the pool cannot hold them all;
 //   admit waiting requests by policy (fcfs, or lpm = longest cached prefix first) while pages,
 //   --max-running-requests and the step's prefill budget allow, reusing their cached prefix;
-//   run one forward over decodes and prefill chunks (at most --chunked-prefill-size prompt tokens
-//   a step) together; sample; check stop conditions; stream a StepOutput to each request;
+//   run one forward over the prefill chunks (at most --chunked-prefill-size prompt tokens a step),
+//   or over the decodes when nothing is to prefill (with --enable-mixed-chunk, over both
+//   together); sample; check stop conditions; stream a StepOutput to each request;
 //   insert prefilled and finished sequences into the radix tree.
 // Other threads only submit, abort and read statistics; none touches the model or the caches.
 #include <atomic>
@@ -42,6 +43,10 @@ struct SchedulerConfig {
   double mem_fraction_static = 0.0;     // 0: the backend's default fraction
   int64_t max_running_requests = 0;     // 0: derived from the pool, as SGLang
   int64_t chunked_prefill_size = 1024;  // prompt tokens per step; <= 0: whole prompts
+  // SGLang's --enable-mixed-chunk: the running requests' decode tokens join a step's prefill
+  // chunks in one forward (the chunk's budget shrinks by one token per decode). Off, as SGLang's
+  // default: a step that prefills runs prefill chunks only and the decodes wait for the next one.
+  bool enable_mixed_chunk = false;
   bool disable_radix_cache = false;
   SchedulePolicy schedule_policy = SchedulePolicy::kFcfs;
   // SGLang's --schedule-conservativeness: scales the share of max_new_tokens reserved for running
@@ -60,6 +65,13 @@ struct SchedulerConfig {
   bool jump_forward = false;
 };
 
+// The default --chunked-prefill-size on the CPU. SGLang sizes the chunk for a GPU (2048 to 16384
+// tokens by its memory, 4096 without one: ~0.1 s of prefill there); two CPU cores prefill the
+// default 135M model at ~350 tokens/s, so such a chunk would hold every running decode for
+// seconds. 128 tokens per core (`threads` <= 0: all cores), 256 to 2048, keeps a chunk's forward
+// under a second on a small model.
+int64_t cpu_chunked_prefill_size(int64_t threads);
+
 // A snapshot for /get_server_info, /metrics and tests.
 struct SchedulerStats {
   int64_t max_total_num_tokens = 0;
@@ -72,7 +84,7 @@ struct SchedulerStats {
   int64_t num_free_pages = 0;    // pages in the pool's free list
   int64_t num_cached_pages = 0;  // pages owned by the radix tree
   int64_t num_evictable_pages = 0;
-  int64_t num_radix_nodes = 0;
+  int64_t num_radix_nodes = 0;      // as of the last step with nothing to run
   int64_t total_prompt_tokens = 0;  // prompt tokens of admitted requests
   int64_t total_cached_tokens = 0;  // of those, served from the radix cache
   int64_t total_generated_tokens = 0;
@@ -110,7 +122,10 @@ class Scheduler {
   // way). For swapping weights: `fn` may call replace_model() and flush_now().
   std::future<Status> run_when_idle(std::function<Status()> fn);
   // Scheduler thread only (inside run_when_idle): serve with another model of the same shape.
-  void replace_model(CausalLM& model) { model_ = &model; }
+  void replace_model(CausalLM& model) {
+    model_ = &model;
+    model_->backend().bind_calling_thread();
+  }
   // Scheduler thread only: empties the radix tree (false if a node is still locked).
   bool flush_now() { return tree_ ? tree_->reset() : true; }
 
@@ -179,14 +194,17 @@ class Scheduler {
   // One step
   std::vector<Planned> schedule();
   void run_batch(std::vector<Planned>& plan);
-  void process_logits(Planned& p, const float* rows, int64_t vocab);
+  // Reads the logit rows of `p` from `rows`, sampling in place (the last row is overwritten).
+  void process_logits(Planned& p, float* rows, int64_t vocab);
   void check_finished(Request& r);
   void jump_forward(Request& r);  // appends what r's grammar forces next (config_.jump_forward)
   void finish(Request& r, FinishReason reason);
   void emit(Request& r);
   // The tokens and logprobs `r` has not sent yet, with the running counters; marks them sent.
   StepOutput take_unsent(Request& r, bool final);
-  void publish_stats();
+  // `count_nodes`: also recount the radix tree's nodes (a walk over the tree; done when the
+  // scheduler has nothing to do, so a busy step costs O(batch), not O(cache)).
+  void publish_stats(bool count_nodes = true);
 
   CausalLM* model_;
   const Tokenizer* tokenizer_;
@@ -207,7 +225,8 @@ class Scheduler {
   double new_token_ratio_ = 0.7;
   uint64_t seed_counter_ = 0;
   std::vector<float> logits_host_;
-  std::vector<float> row_scratch_;
+  std::vector<float> row_scratch_;  // an input-logprob row (processed without touching the rows)
+  std::vector<int64_t> stop_ids_;   // one request's min_new_tokens stop ids, kept to reuse
 
   mutable std::mutex inbox_mu_;
   std::condition_variable inbox_cv_;
@@ -219,6 +238,7 @@ class Scheduler {
   mutable std::mutex stats_mu_;
   SchedulerStats stats_;
   SchedulerStats counters_;  // scheduler-thread copy of the running totals
+  int64_t radix_nodes_ = 0;
 };
 
 // Blocks on `stream` until the request finishes; returns all output tokens and the final output

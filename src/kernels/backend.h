@@ -188,6 +188,10 @@ class Backend {
                            bool accumulate, const Tensor& out) = 0;
   // Waits for all queued work (no-op on the CPU).
   virtual void synchronize() = 0;
+  // Called by a thread that will run this backend's operations from now on (the scheduler's, not
+  // the one that built the backend): the CPU backend's thread count is a per-thread OpenMP
+  // setting (omp_set_num_threads), which a new thread does not inherit.
+  virtual void bind_calling_thread() {}
 };
 
 }  // namespace sglang

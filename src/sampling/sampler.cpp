@@ -1,6 +1,7 @@
 #include "sampling/sampler.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -18,12 +19,25 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+// The first index of the largest value (torch.argmax's tie rule), greedy decoding's whole cost
+// per token: the maximum in independent lanes (element-wise, so the compiler vectorises it), then
+// the first position holding it. NaNs are passed over, as the comparison loop did.
 int32_t argmax_first(std::span<const float> x) {
-  size_t best = 0;
-  for (size_t i = 1; i < x.size(); ++i) {
-    if (x[i] > x[best]) best = i;
+  constexpr size_t kLanes = 16;
+  const size_t n = x.size();
+  std::array<float, kLanes> lane;
+  lane.fill(-std::numeric_limits<float>::infinity());
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (size_t l = 0; l < kLanes; ++l) lane[l] = x[i + l] > lane[l] ? x[i + l] : lane[l];
   }
-  return static_cast<int32_t>(best);
+  float mx = -std::numeric_limits<float>::infinity();
+  for (float v : lane) mx = v > mx ? v : mx;
+  for (; i < n; ++i) mx = x[i] > mx ? x[i] : mx;
+  for (size_t j = 0; j < n; ++j) {
+    if (x[j] == mx) return static_cast<int32_t>(j);
+  }
+  return 0;  // all NaN
 }
 
 // Indices of the `k` largest values, largest first (ties: lower index first).

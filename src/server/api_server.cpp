@@ -120,8 +120,10 @@ Status ApiServer::load() {
   sc.max_total_tokens = args_.max_total_tokens.value_or(0);
   sc.mem_fraction_static = args_.mem_fraction_static.value_or(0);
   sc.max_running_requests = args_.max_running_requests.value_or(0);
-  const int64_t chunk = args_.chunked_prefill_size.value_or(sc.chunked_prefill_size);
+  const int64_t chunk =
+      args_.chunked_prefill_size.value_or(cpu_chunked_prefill_size(args_.threads));
   sc.chunked_prefill_size = chunk < 0 ? 0 : chunk;
+  sc.enable_mixed_chunk = !args_.disable_mixed_chunk;  // the CPU's default (server_args.h)
   sc.disable_radix_cache = args_.disable_radix_cache;
   sc.jump_forward = args_.enable_jump_forward;
   sc.schedule_policy =
@@ -162,6 +164,7 @@ Status ApiServer::load() {
   // An encoder runs without chunking and prefix cache whatever the flags said (Scheduler).
   args_.chunked_prefill_size = mc.causal ? chunk : -1;
   args_.disable_radix_cache = scheduler_->config().disable_radix_cache;
+  args_.enable_mixed_chunk = scheduler_->config().enable_mixed_chunk;
   args_.context_length = scheduler_->context_length();
   args_.max_total_tokens = scheduler_->max_total_tokens();
   args_.max_running_requests = scheduler_->stats().max_running_requests;

@@ -56,6 +56,11 @@ struct ServerArgs {
   int64_t page_size = 1;
   bool disable_radix_cache = false;
   bool enable_jump_forward = false;
+  // SGLang's --enable-mixed-chunk (decodes join the prefill chunks' forward) is the default on the
+  // CPU, where a prefill step is long enough that decodes held behind it stall for seconds;
+  // --disable-mixed-chunk (ours) gives SGLang's default: a step prefills or decodes.
+  bool enable_mixed_chunk = false;
+  bool disable_mixed_chunk = false;
   std::string device = "cpu";
   // Structured output: SGLang's backend names all select our grammar engine; "none" disables it.
   std::optional<std::string> grammar_backend;  // default: xgrammar (finalize)

@@ -129,6 +129,10 @@ CpuBackend::CpuBackend(const cpu::CpuKernels& kernels, int num_threads)
   omp_set_num_threads(num_threads_);
 }
 
+void CpuBackend::bind_calling_thread() {
+  omp_set_num_threads(num_threads_);
+}
+
 std::string CpuBackend::name() const {
   return std::string("cpu (") + kernels_.isa + ", " + std::to_string(num_threads_) + " threads)";
 }

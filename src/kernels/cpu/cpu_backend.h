@@ -57,6 +57,7 @@ class CpuBackend final : public Backend {
   void moe_combine(const Tensor& expert_rows, const Tensor& slots, const Tensor& weights,
                    bool accumulate, const Tensor& out) override;
   void synchronize() override {}
+  void bind_calling_thread() override;
 
  private:
   const cpu::CpuKernels& kernels_;

@@ -100,18 +100,82 @@ class SchedulerTest : public ::testing::Test {
     EXPECT_EQ(st.num_free_pages * st.page_size, st.max_total_num_tokens) << "pages leaked";
   }
 
+  // Requests arriving at random times through the scheduler thread each get what they get alone.
+  static void random_arrivals(SchedulerConfig config, size_t num_cases);
+
   static inline CpuBackend* backend_ = nullptr;
   static inline CausalLM* model_ = nullptr;
 };
 
 TEST_F(SchedulerTest, RandomArrivalsGiveEachRequestItsAloneOutput) {
+  random_arrivals(config(), 64);
+}
+
+TEST_F(SchedulerTest, RandomArrivalsWithMixedChunksGiveEachRequestItsAloneOutput) {
+  SchedulerConfig c = config();
+  c.enable_mixed_chunk = true;
+  random_arrivals(c, 24);
+}
+
+TEST_F(SchedulerTest, PrefillStepsHoldDecodesUnlessMixedChunk) {
+  for (const bool mixed : {false, true}) {
+    SCOPED_TRACE(mixed ? "mixed" : "not mixed");
+    std::mt19937 rng(7);
+    const std::vector<int32_t> prompt_a = random_prompt(rng, 5), prompt_b = random_prompt(rng, 200);
+    const GenerationResult alone_a = run_alone(request(prompt_a, 12));
+    const GenerationResult alone_b = run_alone(request(prompt_b, 4));
+    SchedulerConfig c = config();  // chunks of 64 prompt tokens
+    c.enable_mixed_chunk = mixed;
+    Scheduler s(*model_, nullptr, c);
+    auto a = request(prompt_a, 12, "a");
+    auto stream_a = a->stream;
+    ASSERT_TRUE(s.submit(std::move(a)).ok());
+    GenerationResult got_a;
+    auto take_a = [&] {
+      size_t n = 0;
+      while (auto out = stream_a->try_pop()) {
+        got_a.output_ids.insert(got_a.output_ids.end(), out->new_token_ids.begin(),
+                                out->new_token_ids.end());
+        n += out->new_token_ids.size();
+      }
+      return n;
+    };
+    s.step();  // a's prefill: its first token
+    s.step();  // a decodes
+    EXPECT_EQ(take_a(), 2u);
+    auto b = request(prompt_b, 4, "b");
+    auto stream_b = b->stream;
+    ASSERT_TRUE(s.submit(std::move(b)).ok());
+    // b's 200 prompt tokens take four chunks (64 each, or 63 beside a's decode when mixed); a
+    // decodes in those steps only when mixed.
+    for (int i = 0; i < 4; ++i) {
+      const int64_t steps = s.stats().total_forward_steps;
+      s.step();
+      EXPECT_EQ(s.stats().total_forward_steps, steps + 1);
+      EXPECT_EQ(take_a(), mixed ? 1u : 0u) << "prefill step " << i;
+    }
+    std::optional<StepOutput> first_b = stream_b->try_pop();
+    ASSERT_TRUE(first_b.has_value()) << "b's first token comes with its last chunk";
+    while (s.step()) {
+    }
+    take_a();
+    expect_same_greedy(got_a, alone_a, "a");
+    GenerationResult got_b = wait_for_result(*stream_b);
+    got_b.output_ids.insert(got_b.output_ids.begin(), first_b->new_token_ids.begin(),
+                            first_b->new_token_ids.end());
+    expect_same_greedy(got_b, alone_b, "b");
+    expect_pool_full_after_flush(s);
+  }
+}
+
+void SchedulerTest::random_arrivals(SchedulerConfig config, size_t num_cases) {
   std::mt19937 rng(1234);
   struct Case {
     std::vector<int32_t> prompt;
     int64_t max_new;
     GenerationResult alone;
   };
-  std::vector<Case> cases(64);
+  std::vector<Case> cases(num_cases);
   // Shared prefixes among some prompts, so the radix cache is exercised too.
   const std::vector<int32_t> system = random_prompt(rng, 40);
   for (auto& c : cases) {
@@ -120,7 +184,7 @@ TEST_F(SchedulerTest, RandomArrivalsGiveEachRequestItsAloneOutput) {
     c.max_new = 1 + static_cast<int64_t>(rng() % 24);
     c.alone = run_alone(request(c.prompt, c.max_new));
   }
-  Scheduler s(*model_, nullptr, config());
+  Scheduler s(*model_, nullptr, config);
   s.start();
   std::vector<std::shared_ptr<RequestStream>> streams(cases.size());
   std::thread submitter([&] {

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <numeric>
+#include <random>
 
 namespace sglang {
 namespace {
@@ -49,6 +51,40 @@ TEST(Sampler, TopK1IsGreedyArgmax) {
   }
   std::vector<float> l = kLogits;
   EXPECT_EQ(sample_from_logits(l, params(0.0), 5, 0, false, 0).token_id, 1) << "temperature 0";
+}
+
+TEST(Sampler, GreedyArgmaxIsTheFirstLargestAtEveryLengthAndPosition) {
+  // The vectorised argmax against the plain first-maximum scan, on a real vocabulary's length
+  // and on lengths around its lane width, with the maximum at every position, ties and -inf.
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-20.0f, 20.0f);
+  auto reference = [](const std::vector<float>& x) {
+    size_t best = 0;
+    for (size_t i = 1; i < x.size(); ++i) {
+      if (x[i] > x[best]) best = i;
+    }
+    return static_cast<int32_t>(best);
+  };
+  const SamplingParams greedy = params(0.0);
+  for (size_t n : {1u, 2u, 15u, 16u, 17u, 31u, 33u, 100u, 49152u, 151936u}) {
+    for (int trial = 0; trial < 4; ++trial) {
+      std::vector<float> x(n);
+      for (float& v : x) v = u(rng);
+      if (trial == 1) x.assign(n, -std::numeric_limits<float>::infinity());
+      if (trial == 2 && n > 3) x[n / 2] = x[n - 1] = x[1] = 30.0f;  // ties: the first wins
+      if (trial == 3) x[n - 1] = 40.0f;                             // in the scalar tail
+      std::vector<float> l = x;
+      const SampleResult fast = sample_from_logits(l, greedy, 0, 0, false, 0);
+      EXPECT_EQ(fast.token_id, reference(x)) << "n " << n << " trial " << trial;
+      // The logprob path (log-softmax over the row) picks the same token.
+      l = x;
+      const SampleResult full = sample_from_logits(l, greedy, 0, 0, true, 2);
+      EXPECT_EQ(full.token_id, fast.token_id);
+      if (trial == 0) {
+        EXPECT_EQ(full.top.front().token_id, fast.token_id);
+      }
+    }
+  }
 }
 
 TEST(Sampler, FrequenciesFollowTemperatureSoftmax) {
