@@ -114,7 +114,7 @@ python3 - "$OUT" "$NUM_PROMPTS" "${NAMES[*]}" $RATES <<'PY'
 import json, sys
 out, n, names, rates = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4:]
 for name in names:
-    print(f"{name}: {open(f'{out}/serving_{name}_config.txt').read().strip()}")
+    print(open(f"{out}/serving_{name}_config.txt").read().strip())
 print("\n| rate (req/s) | server | ok | achieved req/s | output tok/s | TTFT median / P99 (ms) "
       "| ITL median / P99 (ms) |")
 print("| ---: | --- | ---: | ---: | ---: | --- | --- |")
