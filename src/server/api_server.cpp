@@ -116,17 +116,9 @@ Status ApiServer::load() {
   vocab_size_ = model_->config().vocab_size;
   SchedulerConfig sc;
   {
-    // --kv-cache-dtype auto is the model's dtype (SGLang's ModelRunner), here the dtype the weights
-    // are held in: --dtype when given, else bfloat16 for a GGUF file (its quantized tensors are
-    // widened to bfloat16) and the checkpoint's torch_dtype otherwise. Attention computes in
-    // float32 from any of them.
     SGLANG_ASSIGN_OR_RETURN(std::string gguf_file, find_gguf_file(model_path));
-    const std::string& td = model_->config().torch_dtype;
-    const DType checkpoint = td == "bfloat16"  ? DType::kBF16
-                             : td == "float16" ? DType::kF16
-                                               : DType::kF32;
-    const DType model_dtype = weight_dtype_.value_or(gguf_file.empty() ? checkpoint : DType::kBF16);
-    sc.kv_cache_dtype = resolve_kv_cache_dtype(args_.kv_cache_dtype, model_dtype);
+    sc.kv_cache_dtype = resolve_kv_cache_dtype(args_.kv_cache_dtype, weight_dtype_,
+                                               !gguf_file.empty(), model_->config().torch_dtype);
     KvCacheShape shape = model_->kv_cache_shape();
     shape.dtype = sc.kv_cache_dtype;
     kv_bytes_per_token_ = shape.bytes_per_token();

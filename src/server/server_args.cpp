@@ -297,13 +297,16 @@ Result<ServerArgs> ServerArgsParser::finalize() const {
   return a;
 }
 
-DType resolve_kv_cache_dtype(const std::string& kv_cache_dtype, DType model_dtype) {
+DType resolve_kv_cache_dtype(const std::string& kv_cache_dtype, std::optional<DType> weight_dtype,
+                             bool gguf, const std::string& torch_dtype) {
   if (kv_cache_dtype == "bf16" || kv_cache_dtype == "bfloat16") return DType::kBF16;
   if (kv_cache_dtype == "fp16" || kv_cache_dtype == "float16" || kv_cache_dtype == "half")
     return DType::kF16;
   if (kv_cache_dtype == "fp32" || kv_cache_dtype == "float32" || kv_cache_dtype == "float")
     return DType::kF32;
-  return model_dtype;
+  if (weight_dtype) return *weight_dtype;
+  if (gguf || torch_dtype == "bfloat16") return DType::kBF16;
+  return torch_dtype == "float16" ? DType::kF16 : DType::kF32;
 }
 
 }  // namespace sglang

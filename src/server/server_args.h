@@ -80,10 +80,13 @@ struct ServerArgs {
   nlohmann::ordered_json to_json() const;
 };
 
-// The KV cache's storage dtype for --kv-cache-dtype (validated by finalize()): "auto" means the
-// model's dtype, as SGLang's ModelRunner (kv_cache_dtype = model dtype), and the model's dtype is
-// the dtype its weights are held in: model_dtype.
-DType resolve_kv_cache_dtype(const std::string& kv_cache_dtype, DType model_dtype);
+// The KV cache's storage dtype for --kv-cache-dtype (validated by finalize()). "auto" is the
+// model's dtype, as SGLang's ModelRunner (kv_cache_dtype = model dtype), and the model's dtype here
+// is the dtype its weights are held in: --dtype when given (weight_dtype), else bfloat16 for a GGUF
+// file (its quantized tensors are widened to bfloat16), else the checkpoint's torch_dtype.
+// Attention computes in float32 whatever the cache holds.
+DType resolve_kv_cache_dtype(const std::string& kv_cache_dtype, std::optional<DType> weight_dtype,
+                             bool gguf, const std::string& torch_dtype);
 
 // The command line of `serve` / `launch_server`.
 class ServerArgsParser {
