@@ -20,7 +20,7 @@
 #include <limits>
 #include <vector>
 
-#if defined(__F16C__) || defined(__AVX512F__)
+#if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
@@ -93,8 +93,32 @@ inline float hmax(fvec v) {
   return m;
 }
 inline float hsum(fvec v) {
+#if defined(__AVX2__) || defined(__AVX512F__)
+  __m256 x;
+  std::memcpy(&x, &v, sizeof(x));
+#if defined(__AVX512F__)
+  __m256 hi;  // the upper half (GCC 12 warns inside _mm512_reduce_add_ps)
+  std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof(x), sizeof(hi));
+  x = _mm256_add_ps(x, hi);
+#endif
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_movehdup_ps(h));
+  return _mm_cvtss_f32(h);
+#else
   float s = 0.0f;
   for (int i = 0; i < kLanes; ++i) s += v[i];
+  return s;
+#endif
+}
+
+// q . k over n floats, SIMD over n.
+inline float dot(const float* q, const float* k, int64_t n) {
+  fvec acc = splat(0.0f);
+  int64_t e = 0;
+  for (; e + kLanes <= n; e += kLanes) acc += load(q + e) * load(k + e);
+  float s = hsum(acc);
+  for (; e < n; ++e) s += q[e] * k[e];
   return s;
 }
 
@@ -280,22 +304,39 @@ void run_item(const Geometry& g, const Item& it, Scratch& w) {
   for (int64_t p0 = it.key0; p0 < it.key1; p0 += kKeyBlock) {
     const int64_t n = std::min(kKeyBlock, it.key1 - p0);
     const int64_t n_round = (n + kKeyTile - 1) / kKeyTile * kKeyTile;
-    // Widen the block: V row-major, K row-major then transposed (zero in the padding columns).
+    float* s = w.s.data();
     for (int64_t j = 0; j < n; ++j) {
-      widen(g.slot_ptr(a.k_cache, pages, p0 + j) + kv_off * g.elem, a.kv_dtype, d,
-            &w.kr[static_cast<size_t>(j * d)]);
       widen(g.slot_ptr(a.v_cache, pages, p0 + j) + kv_off * g.elem, a.kv_dtype, d,
             &w.v[static_cast<size_t>(j * d)]);
     }
-    for (int64_t e = 0; e < d; ++e) {
-      float* col = &w.kt[static_cast<size_t>(e * kKeyBlock)];
-      for (int64_t j = 0; j < n; ++j) col[j] = w.kr[static_cast<size_t>(j * d + e)];
-      for (int64_t j = n; j < n_round; ++j) col[j] = 0.0f;
+    if (it.ntok == 1) {
+      // A decode row set (one token, the group's heads): too few rows to pay for transposing K,
+      // so the scores are dot products straight from the cache rows.
+      for (int64_t j = 0; j < n; ++j) {
+        const char* src = g.slot_ptr(a.k_cache, pages, p0 + j) + kv_off * g.elem;
+        const float* krow = reinterpret_cast<const float*>(src);
+        if (a.kv_dtype != DType::kF32) {
+          widen(src, a.kv_dtype, d, &w.kr[static_cast<size_t>(j * d)]);
+          krow = &w.kr[static_cast<size_t>(j * d)];
+        }
+        for (int64_t r = 0; r < rows; ++r)
+          s[r * kKeyBlock + j] = dot(&w.q[static_cast<size_t>(r * d)], krow, d);
+      }
+    } else {
+      // K widened row-major, then transposed (zero in the padding columns).
+      for (int64_t j = 0; j < n; ++j) {
+        widen(g.slot_ptr(a.k_cache, pages, p0 + j) + kv_off * g.elem, a.kv_dtype, d,
+              &w.kr[static_cast<size_t>(j * d)]);
+      }
+      for (int64_t e = 0; e < d; ++e) {
+        float* col = &w.kt[static_cast<size_t>(e * kKeyBlock)];
+        for (int64_t j = 0; j < n; ++j) col[j] = w.kr[static_cast<size_t>(j * d + e)];
+        for (int64_t j = n; j < n_round; ++j) col[j] = 0.0f;
+      }
+      for_row_tiles(rows, [&]<int R>(int64_t r) {
+        score_rows<R>(&w.q[static_cast<size_t>(r * d)], d, w.kt.data(), n_round, s + r * kKeyBlock);
+      });
     }
-    float* s = w.s.data();
-    for_row_tiles(rows, [&]<int R>(int64_t r) {
-      score_rows<R>(&w.q[static_cast<size_t>(r * d)], d, w.kt.data(), n_round, s + r * kKeyBlock);
-    });
     // Online softmax, row by row.
     for (int64_t r = 0; r < rows; ++r) {
       float* sr = s + r * kKeyBlock;
