@@ -46,7 +46,12 @@ int main(int argc, char** argv) {
   int64_t prefill_len = 512, context = 128, steps = 32;
   std::vector<int64_t> batches = {1, 8, 32};
   std::string dtype = "auto";
+  std::string kv_dtype = "fp32";
   app.add_option("--model-path", model_path)->required();
+  app.add_option("--kv-cache-dtype", kv_dtype, "KV cache storage: fp32, bf16 or fp16");
+  bool profile = false;
+  app.add_flag("--profile", profile,
+               "also report each measure's share of time in linear() and attention()");
   app.add_option("--dtype", dtype, "weights' dtype, as the server's --dtype");
   app.add_option("--threads", threads);
   app.add_option("--prefill-len", prefill_len);
@@ -56,6 +61,15 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   CpuBackend backend(threads);
+  backend.enable_profile(profile);
+  // Each measure's time in linear() and attention(), as shares of its timed forwards.
+  nlohmann::ordered_json shares;
+  const auto record_shares = [&](const std::string& name, double total_s) {
+    const auto& p = backend.profile();
+    shares[name] = {{"linear", p.linear_s / total_s},
+                    {"attention", p.attention_s / total_s},
+                    {"other", 1.0 - (p.linear_s + p.attention_s) / total_s}};
+  };
   auto t_load = std::chrono::steady_clock::now();
   auto weight_dtype = parse_weight_dtype(dtype);
   if (!weight_dtype.ok()) {
@@ -76,7 +90,11 @@ int main(int argc, char** argv) {
   const int64_t page_size = 16;
   const int64_t tokens_needed = std::max(prefill_len, max_batch * (context + steps + 1));
   PagePool pool(tokens_needed / page_size + max_batch + 1, page_size);
-  KvCache kv(backend, model.kv_cache_shape(), pool.num_pages(), page_size);
+  KvCacheShape kv_shape = model.kv_cache_shape();
+  kv_shape.dtype = kv_dtype == "bf16"   ? DType::kBF16
+                   : kv_dtype == "fp16" ? DType::kF16
+                                        : DType::kF32;
+  KvCache kv(backend, kv_shape, pool.num_pages(), page_size);
   std::mt19937 rng(1234);
 
   // Prefill: one warm-up, then the median of three timed runs.
@@ -87,6 +105,7 @@ int main(int argc, char** argv) {
     for (int rep = 0; rep < 4; ++rep) {
       ForwardBatch b;
       b.add(ids, 0, pages, LogitsMode::kLast);
+      if (rep == 1) backend.reset_profile();
       auto t0 = std::chrono::steady_clock::now();
       auto out = model.forward(b, kv);
       check(out);
@@ -95,12 +114,18 @@ int main(int argc, char** argv) {
     }
     pool.free(pages);
   }
+  if (profile) {
+    double total = 0;
+    for (double t : prefill_times) total += t;
+    record_shares("prefill", total);
+  }
   std::sort(prefill_times.begin(), prefill_times.end());
   nlohmann::ordered_json result;
   result["engine"] = "sglang.cpp";
   result["backend"] = backend.name();
   result["threads"] = threads;
   result["dtype"] = dtype;
+  result["kv_cache_dtype"] = std::string(dtype_name(kv_shape.dtype));
   result["load_s"] = load_s;
   result["prefill_len"] = prefill_len;
   result["prefill_tok_s"] = static_cast<double>(prefill_len) / prefill_times[1];
@@ -125,16 +150,19 @@ int main(int argc, char** argv) {
         b.add(std::span<const int32_t>(&next[static_cast<size_t>(s)], 1), context + step, pages[s],
               LogitsMode::kLast);
       }
+      if (step == 1) backend.reset_profile();
       auto t0 = std::chrono::steady_clock::now();
       check(model.forward(b, kv));
       backend.synchronize();
       if (step > 0) elapsed += seconds_since(t0);
     }
+    if (profile) record_shares("decode_" + std::to_string(batch), elapsed);
     decode[std::to_string(batch)] = static_cast<double>(batch * steps) / elapsed;
     for (auto& p : pages) pool.free(p);
   }
   result["decode_context"] = context;
   result["decode_tok_s"] = decode;
+  if (profile) result["time_shares"] = shares;
   std::printf("%s\n", result.dump().c_str());
   return 0;
 }

@@ -18,6 +18,7 @@
 #include "engine/scheduler.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "model/causal_lm.h"
+#include "model/gguf_model.h"
 #include "model/random_checkpoint.h"
 #include "sampling/sampling_params.h"
 #include "server/api_server.h"
@@ -96,6 +97,7 @@ int run_make_checkpoint(const MakeCheckpointArgs& a) {
 
 struct GenerateArgs {
   std::string model_path, input_ids, input_file, schedule_policy = "fcfs";
+  std::string kv_cache_dtype = "auto";
   int64_t max_new_tokens = 16;
   int threads = 0;
   bool ignore_eos = false;
@@ -165,6 +167,12 @@ int run_generate(const GenerateArgs& a) {
                 "generate");
   }
   SchedulerConfig cfg = a.engine;
+  {
+    auto gguf = find_gguf_file(a.model_path);
+    if (!gguf.ok()) return fail(gguf.error().message);
+    cfg.kv_cache_dtype = resolve_kv_cache_dtype(a.kv_cache_dtype, std::nullopt, !gguf->empty(),
+                                                (*model)->config().torch_dtype);
+  }
   auto policy = parse_policy(a.schedule_policy);
   if (!policy.ok()) return fail(policy.error().message);
   cfg.schedule_policy = *policy;
@@ -328,6 +336,12 @@ int main(int argc, char** argv) {
                     "no prefix reuse between requests");
   gen_cmd->add_option("--schedule-policy", gen.schedule_policy, "fcfs or lpm");
   gen_cmd->add_option("--random-seed", gen.engine.random_seed, "seed of unseeded sampling");
+  gen_cmd
+      ->add_option(
+          "--kv-cache-dtype", gen.kv_cache_dtype,
+          "KV cache storage, as serve's: auto, bf16, bfloat16, fp16, float16, fp32, float32")
+      ->check(CLI::IsMember(
+          {"auto", "bf16", "bfloat16", "fp16", "float16", "half", "fp32", "float32", "float"}));
 
   // The HTTP server: `serve`, or `launch_server` as in `python -m sglang.launch_server`.
   ServerArgsParser serve_args, launch_args;

@@ -8,8 +8,8 @@ KvCache::KvCache(Backend& backend, const KvCacheShape& shape, int64_t num_pages,
   const int64_t width = shape.num_kv_heads * shape.head_dim;
   for (int64_t l = 0; l < shape.num_layers; ++l) {
     // Zeroed so that no slot ever holds NaN garbage, even one never written.
-    k_.push_back(backend.zeros(DType::kF32, {slots, width}));
-    v_.push_back(backend.zeros(DType::kF32, {slots, width}));
+    k_.push_back(backend.zeros(shape.dtype, {slots, width}));
+    v_.push_back(backend.zeros(shape.dtype, {slots, width}));
   }
 }
 

@@ -12,7 +12,12 @@ struct KvCacheShape {
   int64_t num_layers = 0;
   int64_t num_kv_heads = 0;
   int64_t head_dim = 0;
-  int64_t bytes_per_token() const { return 2 * num_layers * num_kv_heads * head_dim * 4; }
+  // Storage dtype of K and V (F32, BF16 or F16; --kv-cache-dtype). Attention computes in float32
+  // whatever it is.
+  DType dtype = DType::kF32;
+  int64_t bytes_per_token() const {
+    return 2 * num_layers * num_kv_heads * head_dim * static_cast<int64_t>(dtype_size(dtype));
+  }
 };
 
 class KvCache {

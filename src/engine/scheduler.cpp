@@ -119,7 +119,8 @@ Scheduler::Scheduler(CausalLM& model, const Tokenizer* tokenizer, const Schedule
   }
   context_length_ =
       config_.context_length > 0 ? config_.context_length : mc.max_position_embeddings;
-  const KvCacheShape shape = model.kv_cache_shape();
+  KvCacheShape shape = model.kv_cache_shape();
+  shape.dtype = config_.kv_cache_dtype;
   int64_t tokens = config_.max_total_tokens;
   if (tokens <= 0) {
     const double fraction =

@@ -63,6 +63,8 @@ struct SchedulerConfig {
   // continuation, its tokens are appended at once and computed in one forward instead of one
   // decode step each. Off by default, so outputs match SGLang 0.5's token for token.
   bool jump_forward = false;
+  // Storage dtype of the KV cache (--kv-cache-dtype, resolved by the server): F32, BF16 or F16.
+  DType kv_cache_dtype = DType::kF32;
 };
 
 // The default --chunked-prefill-size on the CPU. SGLang sizes the chunk for a GPU (2048 to 16384

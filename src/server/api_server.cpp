@@ -114,8 +114,17 @@ Status ApiServer::load() {
   }
   weight_version_ = args_.weight_version;
   vocab_size_ = model_->config().vocab_size;
-  kv_bytes_per_token_ = model_->kv_cache_shape().bytes_per_token();
   SchedulerConfig sc;
+  {
+    SGLANG_ASSIGN_OR_RETURN(std::string gguf_file, find_gguf_file(model_path));
+    sc.kv_cache_dtype = resolve_kv_cache_dtype(args_.kv_cache_dtype, weight_dtype_,
+                                               !gguf_file.empty(), model_->config().torch_dtype);
+    KvCacheShape shape = model_->kv_cache_shape();
+    shape.dtype = sc.kv_cache_dtype;
+    kv_bytes_per_token_ = shape.bytes_per_token();
+    SGLANG_LOG_INFO("KV cache dtype: {} (--kv-cache-dtype {})", dtype_name(sc.kv_cache_dtype),
+                    args_.kv_cache_dtype);
+  }
   sc.page_size = args_.page_size;
   sc.max_total_tokens = args_.max_total_tokens.value_or(0);
   sc.mem_fraction_static = args_.mem_fraction_static.value_or(0);

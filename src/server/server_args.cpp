@@ -45,7 +45,8 @@ const std::vector<Flag>& flags() {
       {"load_format", &A::load_format, "auto, safetensors or gguf (auto: detected)"},
       {"trust_remote_code", Compat{'b', false}, ""},
       {"dtype", &A::dtype, "auto, float32, bfloat16, float16"},
-      {"kv_cache_dtype", Compat{'s', "auto"}, ""},
+      {"kv_cache_dtype", &A::kv_cache_dtype,
+       "KV cache storage: auto (the model's dtype), bf16/bfloat16, fp16/float16, fp32/float32"},
       {"context_length", &A::context_length, "maximum tokens of a request (default: the model's)"},
       {"is_embedding", &A::is_embedding, "serve an embedding model"},
       {"revision", Compat{'s', nullptr}, ""},
@@ -278,11 +279,37 @@ Result<ServerArgs> ServerArgsParser::finalize() const {
                       "--expert-distribution-recorder-buffer-size must be positive or -1 "
                       "(unbounded)");
   }
+  // SGLang's choices (auto, fp8_e5m2, fp8_e4m3, bf16, bfloat16, fp4_e2m1) plus the 16- and 32-bit
+  // floats a CPU stores natively. The fp8/fp4 caches are CUDA kernels in SGLang; they are refused
+  // here rather than silently widened.
+  static const std::vector<std::string> kKvDtypes = {"auto", "bf16", "bfloat16", "fp16", "float16",
+                                                     "half", "fp32", "float32",  "float"};
+  if (std::find(kKvDtypes.begin(), kKvDtypes.end(), a.kv_cache_dtype) == kKvDtypes.end()) {
+    const bool sglang_choice = a.kv_cache_dtype == "fp8_e5m2" || a.kv_cache_dtype == "fp8_e4m3" ||
+                               a.kv_cache_dtype == "fp4_e2m1";
+    return make_error(
+        sglang_choice ? ErrorCode::kUnsupported : ErrorCode::kInvalidArgument,
+        "--kv-cache-dtype " + a.kv_cache_dtype +
+            (sglang_choice ? " is not supported by the CPU backend" : " is not a KV cache dtype") +
+            " (choose from auto, bf16, bfloat16, fp16, float16, fp32, float32)");
+  }
   if (a.device != "cpu") {
     return make_error(ErrorCode::kUnsupported,
                       "--device " + a.device + " is not available in this build; use --device cpu");
   }
   return a;
+}
+
+DType resolve_kv_cache_dtype(const std::string& kv_cache_dtype, std::optional<DType> weight_dtype,
+                             bool gguf, const std::string& torch_dtype) {
+  if (kv_cache_dtype == "bf16" || kv_cache_dtype == "bfloat16") return DType::kBF16;
+  if (kv_cache_dtype == "fp16" || kv_cache_dtype == "float16" || kv_cache_dtype == "half")
+    return DType::kF16;
+  if (kv_cache_dtype == "fp32" || kv_cache_dtype == "float32" || kv_cache_dtype == "float")
+    return DType::kF32;
+  if (weight_dtype) return *weight_dtype;
+  if (gguf || torch_dtype == "bfloat16") return DType::kBF16;
+  return torch_dtype == "float16" ? DType::kF16 : DType::kF32;
 }
 
 }  // namespace sglang

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "util/dtype.h"
 #include "util/status.h"
 
 namespace CLI {
@@ -27,6 +28,9 @@ struct ServerArgs {
   bool skip_tokenizer_init = false;
   std::string load_format = "auto";
   std::string dtype = "auto";
+  // SGLang's --kv-cache-dtype: auto (the model's dtype), bf16 / bfloat16, and here also fp16 /
+  // float16 and fp32 / float32; SGLang's fp8 and fp4 values are refused (finalize()).
+  std::string kv_cache_dtype = "auto";
   std::optional<int64_t> context_length;  // default: the model's
   bool is_embedding = false;
   std::optional<std::string> chat_template;
@@ -80,6 +84,14 @@ struct ServerArgs {
   // Every flag in the table's order, as /get_server_info shows them.
   nlohmann::ordered_json to_json() const;
 };
+
+// The KV cache's storage dtype for --kv-cache-dtype (validated by finalize()). "auto" is the
+// model's dtype, as SGLang's ModelRunner (kv_cache_dtype = model dtype), and the model's dtype here
+// is the dtype its weights are held in: --dtype when given (weight_dtype), else bfloat16 for a GGUF
+// file (its quantized tensors are widened to bfloat16), else the checkpoint's torch_dtype.
+// Attention computes in float32 whatever the cache holds.
+DType resolve_kv_cache_dtype(const std::string& kv_cache_dtype, std::optional<DType> weight_dtype,
+                             bool gguf, const std::string& torch_dtype);
 
 // The command line of `serve` / `launch_server`.
 class ServerArgsParser {

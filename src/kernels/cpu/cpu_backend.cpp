@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <sys/mman.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -113,6 +114,12 @@ void pack_rows(const HostTensor& b, int64_t row0, int64_t k, DType dtype, E* dst
       for (int64_t kk = 0; kk < k; ++kk) out[kk * cpu::kPanelRows] = round16(to_f32(b, r * k + kk));
     }
   }
+}
+
+// The KV cache dtypes the attention kernels read (KvCache, --kv-cache-dtype).
+void check_kv_dtype(DType dtype) {
+  check(dtype == DType::kF32 || dtype == DType::kBF16 || dtype == DType::kF16,
+        "the KV cache must be F32, BF16 or F16");
 }
 
 cpu::PackedWeight packed_view(const Tensor& w) {
@@ -279,8 +286,15 @@ void CpuBackend::linear(const Tensor& x, const Tensor& weight, const Tensor* bia
   const cpu::PackedWeight w = packed_view(weight);
   check(x.cols() == w.k && out.cols() == w.n && out.rows() == x.rows(), "linear shapes");
   check(bias == nullptr || bias->numel() == w.n, "linear bias shape");
+  const auto t0 =
+      profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   kernels_.linear(x.data<float>(), x.row_stride(), x.rows(), w,
                   bias ? bias->data<float>() : nullptr, out.data<float>(), out.row_stride());
+  if (profiling_) {
+    profile_.linear_s +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++profile_.linear_calls;
+  }
 }
 
 void CpuBackend::rope_cos_sin(const Tensor& positions, const Tensor& inv_freq,
@@ -309,17 +323,19 @@ void CpuBackend::apply_rope(const Tensor& x, const Tensor& cos_sin, int64_t head
 
 void CpuBackend::store_kv(const Tensor& k, const Tensor& v, const AttentionMetadata& meta,
                           const Tensor& k_cache, const Tensor& v_cache) {
-  check(k.cols() == k_cache.cols() && v.cols() == v_cache.cols() && k.rows() == meta.num_tokens,
+  check(k.cols() == k_cache.cols() && v.cols() == v_cache.cols() && k.cols() == v.cols() &&
+            k.rows() == meta.num_tokens && k_cache.dtype() == v_cache.dtype() &&
+            k_cache.row_stride() == v_cache.row_stride(),
         "store_kv shapes");
+  check_kv_dtype(k_cache.dtype());
   const int32_t* slots = meta.slot_mapping.data<int32_t>();
-  const size_t row_bytes = static_cast<size_t>(k.cols()) * sizeof(float);
   for (int64_t t = 0; t < k.rows(); ++t) {
-    check(slots[t] >= 0 && slots[t] < k_cache.rows(), "KV slot out of range");
-    std::memcpy(k_cache.data<float>() + slots[t] * k_cache.row_stride(),
-                k.data<float>() + t * k.row_stride(), row_bytes);
-    std::memcpy(v_cache.data<float>() + slots[t] * v_cache.row_stride(),
-                v.data<float>() + t * v.row_stride(), row_bytes);
+    check(slots[t] >= 0 && slots[t] < k_cache.rows() && slots[t] < v_cache.rows(),
+          "KV slot out of range");
   }
+  kernels_.store_kv(k.data<float>(), k.row_stride(), v.data<float>(), v.row_stride(), k.rows(),
+                    k.cols(), slots, k_cache.dtype(), k_cache.data<void>(), v_cache.data<void>(),
+                    k_cache.row_stride());
 }
 
 void CpuBackend::attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
@@ -327,13 +343,15 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k_cache, const Tensor&
                            const Tensor& out) {
   check(q.cols() == p.num_heads * p.head_dim && out.cols() == q.cols() && out.rows() == q.rows(),
         "attention shapes");
-  check(
-      k_cache.cols() == p.num_kv_heads * p.head_dim && k_cache.contiguous() && v_cache.contiguous(),
-      "attention cache shapes");
+  check(k_cache.cols() == p.num_kv_heads * p.head_dim && k_cache.contiguous() &&
+            v_cache.contiguous() && k_cache.dtype() == v_cache.dtype(),
+        "attention cache shapes");
+  check(p.num_kv_heads > 0 && p.num_heads % p.num_kv_heads == 0, "attention head counts");
+  check_kv_dtype(k_cache.dtype());
   cpu::AttentionArgs a{q.data<float>(),
                        q.row_stride(),
-                       k_cache.data<float>(),
-                       v_cache.data<float>(),
+                       k_cache.data<void>(),
+                       v_cache.data<void>(),
                        k_cache.row_stride(),
                        meta.seq_info.data<int32_t>(),
                        meta.page_table.data<int32_t>(),
@@ -347,8 +365,16 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k_cache, const Tensor&
                        out.data<float>(),
                        out.row_stride()};
   a.causal = p.causal;
+  a.kv_dtype = k_cache.dtype();
   check(p.causal || p.sliding_window == 0, "bidirectional attention has no sliding window");
+  const auto t0 =
+      profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   kernels_.attention(a);
+  if (profiling_) {
+    profile_.attention_s +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++profile_.attention_calls;
+  }
 }
 
 void CpuBackend::layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,

@@ -59,9 +59,21 @@ class CpuBackend final : public Backend {
   void synchronize() override {}
   void bind_calling_thread() override;
 
+  // Wall time inside linear() and attention(), for benches that split a step's time into matmuls,
+  // attention and everything else (the small ops and the thread hand-offs). Off unless enabled.
+  struct OpProfile {
+    double linear_s = 0, attention_s = 0;
+    int64_t linear_calls = 0, attention_calls = 0;
+  };
+  void enable_profile(bool on) { profiling_ = on; }
+  const OpProfile& profile() const { return profile_; }
+  void reset_profile() { profile_ = {}; }
+
  private:
   const cpu::CpuKernels& kernels_;
   int num_threads_;
+  bool profiling_ = false;
+  OpProfile profile_;
 };
 
 }  // namespace sglang

@@ -25,9 +25,9 @@ struct PackedWeight {
 struct AttentionArgs {
   const float* q;
   int64_t q_stride;
-  const float* k_cache;
-  const float* v_cache;
-  int64_t kv_stride;        // floats per cache slot (num_kv_heads * head_dim)
+  const void* k_cache;  // kv_dtype elements
+  const void* v_cache;
+  int64_t kv_stride;        // elements per cache slot (num_kv_heads * head_dim)
   const int32_t* seq_info;  // [num_seqs, 4]: q_start, q_len, kv_len, page_table_start
   const int32_t* page_table;
   int64_t num_seqs;
@@ -39,7 +39,8 @@ struct AttentionArgs {
   int64_t sliding_window;
   float* out;
   int64_t out_stride;
-  bool causal = true;  // false: each token sees all kv_len keys of its sequence
+  bool causal = true;            // false: each token sees all kv_len keys of its sequence
+  DType kv_dtype = DType::kF32;  // F32, BF16 or F16
 };
 
 struct CpuKernels {
@@ -64,6 +65,11 @@ struct CpuKernels {
                      int64_t tokens, int64_t hidden, float eps, float* out, int64_t out_stride);
   void (*activation)(int kind, const float* x, int64_t x_stride, int64_t tokens, int64_t cols,
                      float* out, int64_t out_stride);
+  // k_cache/v_cache[slots[t]] = k/v[t] (width values), stored as dtype (F32, BF16 or F16, rounded
+  // to nearest even).
+  void (*store_kv)(const float* k, int64_t k_stride, const float* v, int64_t v_stride,
+                   int64_t tokens, int64_t width, const int32_t* slots, DType dtype, void* k_cache,
+                   void* v_cache, int64_t cache_stride);
 };
 
 // Defined once per ISA namespace.

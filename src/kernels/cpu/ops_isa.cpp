@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/cpu/attention_isa.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/gemm_isa.h"
 
@@ -69,81 +70,6 @@ void apply_rope(float* x, int64_t x_stride, int64_t tokens, int64_t heads, int64
         v[i] = a * c - b * s;
         v[i + half] = b * c + a * s;
       }
-    }
-  }
-}
-
-float dot(const float* a, const float* b, int64_t n) {
-  float part[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j) part[j] += a[i + j] * b[i + j];
-  }
-  float s = 0.0f;
-  for (; i < n; ++i) s += a[i] * b[i];
-  for (int j = 0; j < 8; ++j) s += part[j];
-  return s;
-}
-
-void attention(const AttentionArgs& a) {
-  // Work items: (new token, head). Each computes softmax(q·K^T * scale) · V over the keys its token
-  // may see: positions [max(0, pos - window + 1), pos] of its own sequence, pos = prefix + index.
-  struct TokenRef {
-    int64_t seq, row, pos;
-  };
-  std::vector<TokenRef> tokens;
-  for (int64_t s = 0; s < a.num_seqs; ++s) {
-    const int32_t* info = a.seq_info + s * 4;
-    const int64_t q_start = info[0], q_len = info[1], kv_len = info[2];
-    for (int64_t j = 0; j < q_len; ++j) tokens.push_back({s, q_start + j, kv_len - q_len + j});
-  }
-  const int64_t group = a.num_heads / a.num_kv_heads;
-  const int64_t work = static_cast<int64_t>(tokens.size()) * a.num_heads;
-#pragma omp parallel if (work * a.head_dim >= kParallelThreshold / 8)
-  {
-    std::vector<float> scores;
-    std::vector<float> acc(static_cast<size_t>(a.head_dim));
-#pragma omp for schedule(dynamic, 4)
-    for (int64_t item = 0; item < work; ++item) {
-      const TokenRef& tok = tokens[static_cast<size_t>(item / a.num_heads)];
-      const int64_t h = item % a.num_heads;
-      const int32_t* pages = a.page_table + a.seq_info[tok.seq * 4 + 3];
-      const int64_t t = tok.row, pos = tok.pos;
-      // A bidirectional (encoder) token sees its whole sequence, the keys after it too.
-      const int64_t last = a.causal ? pos : a.seq_info[tok.seq * 4 + 2] - 1;
-      const int64_t lo =
-          a.sliding_window > 0 ? std::max<int64_t>(0, pos - a.sliding_window + 1) : 0;
-      const int64_t n = last - lo + 1;
-      const float* q = a.q + t * a.q_stride + h * a.head_dim;
-      const int64_t kv_off = (h / group) * a.head_dim;
-      scores.resize(static_cast<size_t>(n));
-      float max_score = -std::numeric_limits<float>::infinity();
-      for (int64_t j = 0; j < n; ++j) {
-        const int64_t p = lo + j;
-        const int64_t slot =
-            static_cast<int64_t>(pages[p / a.page_size]) * a.page_size + p % a.page_size;
-        const float sc = dot(q, a.k_cache + slot * a.kv_stride + kv_off, a.head_dim) * a.scale;
-        scores[static_cast<size_t>(j)] = sc;
-        max_score = std::max(max_score, sc);
-      }
-      float denom = 0.0f;
-      for (int64_t j = 0; j < n; ++j) {
-        const float e = std::exp(scores[static_cast<size_t>(j)] - max_score);
-        scores[static_cast<size_t>(j)] = e;
-        denom += e;
-      }
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      for (int64_t j = 0; j < n; ++j) {
-        const int64_t p = lo + j;
-        const int64_t slot =
-            static_cast<int64_t>(pages[p / a.page_size]) * a.page_size + p % a.page_size;
-        const float* v = a.v_cache + slot * a.kv_stride + kv_off;
-        const float w = scores[static_cast<size_t>(j)];
-        for (int64_t d = 0; d < a.head_dim; ++d) acc[static_cast<size_t>(d)] += w * v[d];
-      }
-      float* o = a.out + t * a.out_stride + h * a.head_dim;
-      const float inv = 1.0f / denom;
-      for (int64_t d = 0; d < a.head_dim; ++d) o[d] = acc[static_cast<size_t>(d)] * inv;
     }
   }
 }
@@ -234,6 +160,7 @@ const CpuKernels kTable = {
     &add,
     &layer_norm,
     &activation,
+    &store_kv,
 };
 
 }  // namespace
