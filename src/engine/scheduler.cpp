@@ -49,7 +49,7 @@ bool wants_input_logprobs(const Request& r) {
 }  // namespace
 
 Scheduler::Scheduler(CausalLM& model, const Tokenizer* tokenizer, const SchedulerConfig& config)
-    : model_(&model), tokenizer_(tokenizer), config_(config) {
+    : model_(&model), runner_(model), tokenizer_(tokenizer), config_(config) {
   if (config_.page_size < 1) throw std::invalid_argument("page_size must be at least 1");
   const ModelConfig& mc = model.config();
   if (!mc.causal) {
@@ -704,7 +704,7 @@ void Scheduler::run_batch(std::vector<Planned>& plan) {
   if (!batch.token_type_ids.empty()) batch.token_type_ids.resize(batch.token_ids.size(), 0);
   // An embedding server reads the final hidden states (pooled below), or a classifier's scores.
   const bool pooled_hidden = config_.embedding && model_->config().head == Head::kLanguageModel;
-  auto logits = pooled_hidden ? model_->forward_hidden(batch, *kv_) : model_->forward(batch, *kv_);
+  auto logits = pooled_hidden ? runner_.forward_hidden(batch, *kv_) : runner_.forward(batch, *kv_);
   ++counters_.total_forward_steps;
   if (!logits.ok()) {
     SGLANG_LOG_ERROR("forward failed: {}", logits.error().message);

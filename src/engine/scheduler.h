@@ -26,6 +26,7 @@
 #include "cache/page_pool.h"
 #include "cache/radix_tree.h"
 #include "engine/grammar_backend.h"
+#include "engine/model_runner.h"
 #include "engine/request.h"
 #include "model/causal_lm.h"
 
@@ -110,7 +111,10 @@ class Scheduler {
   // way). For swapping weights: `fn` may call replace_model() and flush_now().
   std::future<Status> run_when_idle(std::function<Status()> fn);
   // Scheduler thread only (inside run_when_idle): serve with another model of the same shape.
-  void replace_model(CausalLM& model) { model_ = &model; }
+  void replace_model(CausalLM& model) {
+    model_ = &model;
+    runner_.set_model(model);
+  }
   // Scheduler thread only: empties the radix tree (false if a node is still locked).
   bool flush_now() { return tree_ ? tree_->reset() : true; }
 
@@ -189,6 +193,7 @@ class Scheduler {
   void publish_stats();
 
   CausalLM* model_;
+  ModelRunner runner_;  // every forward goes through it
   const Tokenizer* tokenizer_;
   SchedulerConfig config_;
   int64_t context_length_ = 0;

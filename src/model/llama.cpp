@@ -100,101 +100,24 @@ void LlamaModel::ensure_workspace(int64_t tokens) {
   ws_.cos_sin = backend_.empty(DType::kF32, {cap, c.head_dim});
 }
 
-Status LlamaModel::validate(const ForwardBatch& batch, const KvCache& kv) const {
-  if (batch.seqs.empty() || batch.token_ids.empty()) {
-    return make_error(ErrorCode::kInvalidArgument, "empty forward batch");
-  }
-  for (int32_t id : batch.token_ids) {
-    if (id < 0 || id >= config_.vocab_size) {
-      return make_error(ErrorCode::kInvalidArgument, "token id " + std::to_string(id) +
-                                                         " is out of range for vocab size " +
-                                                         std::to_string(config_.vocab_size));
-    }
-  }
-  int64_t next_token = 0;
-  for (const auto& s : batch.seqs) {
-    if (s.num_new_tokens <= 0 || s.first_token != next_token || s.prefix_len < 0) {
-      return make_error(ErrorCode::kInvalidArgument, "malformed forward batch sequence");
-    }
-    next_token += s.num_new_tokens;
-    const int64_t total = s.prefix_len + s.num_new_tokens;
-    if (s.num_pages * kv.page_size() < total ||
-        s.page_table_begin + s.num_pages > static_cast<int64_t>(batch.page_table.size())) {
-      return make_error(ErrorCode::kInvalidArgument, "sequence pages do not cover its tokens");
-    }
-    for (int64_t i = 0; i < s.num_pages; ++i) {
-      const int32_t page = batch.page_table[static_cast<size_t>(s.page_table_begin + i)];
-      if (page < 0 || page >= kv.num_pages()) {
-        return make_error(ErrorCode::kInvalidArgument,
-                          "page id " + std::to_string(page) + " out of range");
-      }
-    }
-  }
-  if (next_token != batch.num_tokens()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "forward batch tokens do not match its sequences");
-  }
-  return {};
-}
-
-Result<Tensor> LlamaModel::forward(const ForwardBatch& batch, KvCache& kv) {
-  SGLANG_ASSIGN_OR_RETURN(Tensor selected, run_decoder(batch, kv));
-  const int64_t R = batch.num_logit_rows();
+Result<Tensor> LlamaModel::forward(const ModelInput& in, KvCache& kv) {
+  SGLANG_ASSIGN_OR_RETURN(Tensor selected, run_decoder(in, kv));
+  const auto R = static_cast<int64_t>(in.logit_rows.size());
   Tensor logits = backend_.empty(DType::kF32, {R, output_width()});
   if (R == 0) return logits;
   backend_.linear(selected, lm_head_, nullptr, logits);
   return logits;
 }
 
-Result<Tensor> LlamaModel::forward_hidden(const ForwardBatch& batch, KvCache& kv) {
-  return run_decoder(batch, kv);
+Result<Tensor> LlamaModel::forward_hidden(const ModelInput& in, KvCache& kv) {
+  return run_decoder(in, kv);
 }
 
-Result<Tensor> LlamaModel::run_decoder(const ForwardBatch& batch, KvCache& kv) {
-  SGLANG_RETURN_IF_ERROR(validate(batch, kv));
+Result<Tensor> LlamaModel::run_decoder(const ModelInput& in, KvCache& kv) {
   const ModelConfig& c = config_;
   Backend& be = backend_;
-  const int64_t T = batch.num_tokens();
-  const int64_t page_size = kv.page_size();
-
-  // Per-token and per-sequence metadata, built on the host and uploaded once.
-  std::vector<int32_t> positions(static_cast<size_t>(T)), slots(static_cast<size_t>(T));
-  std::vector<int32_t> seq_info;
-  std::vector<int32_t> logit_rows;
-  int64_t max_kv_len = 0;
-  for (const auto& s : batch.seqs) {
-    const int32_t* pages = batch.page_table.data() + s.page_table_begin;
-    for (int64_t j = 0; j < s.num_new_tokens; ++j) {
-      const int64_t pos = s.prefix_len + j;
-      positions[static_cast<size_t>(s.first_token + j)] = static_cast<int32_t>(pos);
-      slots[static_cast<size_t>(s.first_token + j)] =
-          static_cast<int32_t>(pages[pos / page_size] * page_size + pos % page_size);
-    }
-    const int64_t kv_len = s.prefix_len + s.num_new_tokens;
-    max_kv_len = std::max(max_kv_len, kv_len);
-    seq_info.insert(seq_info.end(),
-                    {static_cast<int32_t>(s.first_token), static_cast<int32_t>(s.num_new_tokens),
-                     static_cast<int32_t>(kv_len), static_cast<int32_t>(s.page_table_begin)});
-    if (s.logits == LogitsMode::kAll) {
-      for (int64_t j = 0; j < s.num_new_tokens; ++j)
-        logit_rows.push_back(static_cast<int32_t>(s.first_token + j));
-    } else if (s.logits == LogitsMode::kLast) {
-      logit_rows.push_back(static_cast<int32_t>(s.first_token + s.num_new_tokens - 1));
-    }
-  }
-  const int64_t num_seqs = static_cast<int64_t>(batch.seqs.size());
-  Tensor ids = be.from_host(batch.token_ids.data(), DType::kI32, {T});
-  Tensor pos_t = be.from_host(positions.data(), DType::kI32, {T});
-  AttentionMetadata meta;
-  meta.seq_info = be.from_host(seq_info.data(), DType::kI32, {num_seqs, 4});
-  meta.page_table =
-      be.from_host(batch.page_table.data(), DType::kI32,
-                   {std::max<int64_t>(1, static_cast<int64_t>(batch.page_table.size()))});
-  meta.slot_mapping = be.from_host(slots.data(), DType::kI32, {T});
-  meta.num_seqs = num_seqs;
-  meta.num_tokens = T;
-  meta.max_kv_len = max_kv_len;
-  meta.page_size = page_size;
+  const int64_t T = in.num_tokens;
+  const AttentionMetadata& meta = in.attention;
 
   AttentionParams ap;
   ap.num_heads = c.num_attention_heads;
@@ -219,11 +142,11 @@ Result<Tensor> LlamaModel::run_decoder(const ForwardBatch& batch, KvCache& kv) {
   // The routing observer sees the forward from begin to end (a forward that throws never ends;
   // the next begin discards its partial pass).
   ExpertRoutingObserver* observer = c.is_moe() ? routing_observer_ : nullptr;
-  if (observer) observer->on_forward_begin(batch);
+  if (observer) observer->on_forward_begin(*in.batch);
   if (c.is_moe()) moe_ws_.ensure(be, c, T);
 
-  be.embedding(ids, embed_tokens_, residual);
-  be.rope_cos_sin(pos_t, inv_freq_, cos_sin);
+  be.embedding(in.token_ids, embed_tokens_, residual);
+  be.rope_cos_sin(in.positions, inv_freq_, cos_sin);
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];
     const float eps = static_cast<float>(c.rms_norm_eps);
@@ -251,11 +174,11 @@ Result<Tensor> LlamaModel::run_decoder(const ForwardBatch& batch, KvCache& kv) {
   be.add_rms_norm(residual, proj, final_norm_, static_cast<float>(c.rms_norm_eps), hidden);
   if (observer) observer->on_forward_end();
 
-  const int64_t R = static_cast<int64_t>(logit_rows.size());
+  const auto R = static_cast<int64_t>(in.logit_rows.size());
   if (R == T) return hidden;
   Tensor selected = be.empty(DType::kF32, {R, c.hidden_size});
   if (R == 0) return selected;
-  Tensor rows = be.from_host(logit_rows.data(), DType::kI32, {R});
+  Tensor rows = be.from_host(in.logit_rows.data(), DType::kI32, {R});
   be.gather_rows(hidden, rows, selected);
   return selected;
 }

@@ -22,8 +22,8 @@ class LlamaModel final : public CausalLM {
   KvCacheShape kv_cache_shape() const override {
     return {config_.num_hidden_layers, config_.num_key_value_heads, config_.head_dim};
   }
-  Result<Tensor> forward(const ForwardBatch& batch, KvCache& kv) override;
-  Result<Tensor> forward_hidden(const ForwardBatch& batch, KvCache& kv) override;
+  Result<Tensor> forward(const ModelInput& in, KvCache& kv) override;
+  Result<Tensor> forward_hidden(const ModelInput& in, KvCache& kv) override;
   void set_expert_routing_observer(ExpertRoutingObserver* observer) override {
     routing_observer_ = observer;
   }
@@ -45,9 +45,8 @@ class LlamaModel final : public CausalLM {
 
   LlamaModel(const ModelConfig& config, Backend& backend) : config_(config), backend_(backend) {}
   void ensure_workspace(int64_t tokens);
-  Status validate(const ForwardBatch& batch, const KvCache& kv) const;
   // The decoder: returns the final-normed hidden states of the rows the batch asks logits for.
-  Result<Tensor> run_decoder(const ForwardBatch& batch, KvCache& kv);
+  Result<Tensor> run_decoder(const ModelInput& in, KvCache& kv);
 
   ModelConfig config_;
   Backend& backend_;

@@ -15,6 +15,7 @@
 
 #include "cache/kv_cache.h"
 #include "cache/page_pool.h"
+#include "engine/model_runner.h"
 #include "engine/offline_generator.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "model/causal_lm.h"
@@ -181,7 +182,7 @@ std::vector<float> prefill_logits(CausalLM& model, CpuBackend& backend,
   auto pages = *pool.allocate(pool.pages_for(n));
   ForwardBatch b;
   b.add(ids, 0, pages, LogitsMode::kAll);
-  auto out = model.forward(b, kv);
+  auto out = ModelRunner(model).forward(b, kv);
   EXPECT_TRUE(out.ok()) << out.error().message;
   if (!out.ok()) return {};
   std::vector<float> host(static_cast<size_t>(out->numel()));

@@ -13,6 +13,7 @@
 
 #include "cache/kv_cache.h"
 #include "cache/page_pool.h"
+#include "engine/model_runner.h"
 #include "engine/offline_generator.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "model/causal_lm.h"
@@ -73,7 +74,7 @@ class GoldenTest : public ::testing::TestWithParam<Param> {
 
   // Runs `batch` on a fresh cache; returns the logits on the host.
   std::vector<float> run(const ForwardBatch& batch, KvCache& kv) {
-    auto out = model_->forward(batch, kv);
+    auto out = ModelRunner(*model_).forward(batch, kv);
     EXPECT_TRUE(out.ok()) << out.error().message;
     if (!out.ok()) return {};
     std::vector<float> host(static_cast<size_t>(out->numel()));

@@ -12,6 +12,7 @@
 #include "cache/kv_cache.h"
 #include "cache/page_pool.h"
 #include "engine/expert_distribution_recorder.h"
+#include "engine/model_runner.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "model/causal_lm.h"
 #include "model/safetensors.h"
@@ -109,7 +110,7 @@ class MoeRoutingGoldenTest : public ::testing::Test {
       b.add(std::span<const int32_t>(ids).subspan(static_cast<size_t>(start),
                                                   static_cast<size_t>(std::min(step, n - start))),
             start, pages, LogitsMode::kLast);
-      EXPECT_TRUE(model_->forward(b, kv).ok());
+      EXPECT_TRUE(ModelRunner(*model_).forward(b, kv).ok());
     }
     model_->set_expert_routing_observer(nullptr);
     return recorder.render();

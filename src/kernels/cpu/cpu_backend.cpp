@@ -165,7 +165,8 @@ void CpuBackend::copy_to_host(const Tensor& src, void* dst) {
   if (src.numel() == 0) return;  // dst may be null then (an empty std::vector's data())
   const size_t row_bytes = static_cast<size_t>(src.cols()) * dtype_size(src.dtype());
   if (src.contiguous()) {
-    std::memcpy(dst, src.data<void>(), row_bytes * static_cast<size_t>(src.rows()));
+    // numel, not rows * cols: a 1-D tensor's cols() is its numel too.
+    std::memcpy(dst, src.data<void>(), static_cast<size_t>(src.numel()) * dtype_size(src.dtype()));
     return;
   }
   const size_t stride = static_cast<size_t>(src.row_stride()) * dtype_size(src.dtype());
