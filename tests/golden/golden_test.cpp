@@ -29,10 +29,13 @@ struct GoldenModel {
   uint64_t seed;
 };
 
-const GoldenModel kModels[] = {{"tiny-qwen2", "qwen2", 1},
-                               {"tiny-llama", "llama", 2},
-                               {"tiny-mistral", "mistral", 3},
-                               {"tiny-qwen2-moe", "qwen2-moe", 5}};
+// Sliding windows (Mistral 48, Gemma 16) are shorter than the longest prompts (300 tokens);
+// tiny-phi3's longrope switches to its long factors past 256 positions (the 300-token prompt).
+const GoldenModel kModels[] = {{"tiny-qwen2", "qwen2", 1},     {"tiny-llama", "llama", 2},
+                               {"tiny-mistral", "mistral", 3}, {"tiny-qwen2-moe", "qwen2-moe", 5},
+                               {"tiny-qwen3", "qwen3", 11},    {"tiny-qwen3-moe", "qwen3-moe", 12},
+                               {"tiny-gemma2", "gemma2", 13},  {"tiny-gemma3", "gemma3", 14},
+                               {"tiny-phi3", "phi3", 15}};
 
 struct Param {
   GoldenModel model;

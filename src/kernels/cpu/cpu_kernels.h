@@ -39,7 +39,8 @@ struct AttentionArgs {
   int64_t sliding_window;
   float* out;
   int64_t out_stride;
-  bool causal = true;  // false: each token sees all kv_len keys of its sequence
+  bool causal = true;    // false: each token sees all kv_len keys of its sequence
+  float softcap = 0.0f;  // > 0: scores -> softcap * tanh(scores / softcap)
 };
 
 struct CpuKernels {
@@ -64,6 +65,13 @@ struct CpuKernels {
                      int64_t tokens, int64_t hidden, float eps, float* out, int64_t out_stride);
   void (*activation)(int kind, const float* x, int64_t x_stride, int64_t tokens, int64_t cols,
                      float* out, int64_t out_stride);
+  // Gemma: out = act(gate) * up over gate_up = [gate | up]; x * factor; tanh(x / cap) * cap.
+  void (*gated_activation)(int kind, const float* gate_up, int64_t gu_stride, int64_t tokens,
+                           int64_t inter, float* out, int64_t out_stride);
+  void (*scale)(const float* x, int64_t x_stride, int64_t tokens, int64_t cols, float factor,
+                float* out, int64_t out_stride);
+  void (*soft_cap)(const float* x, int64_t x_stride, int64_t tokens, int64_t cols, float cap,
+                   float* out, int64_t out_stride);
 };
 
 // Defined once per ISA namespace.
