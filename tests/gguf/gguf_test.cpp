@@ -234,8 +234,10 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         // f32 holds the bf16 checkpoint exactly: only the kernels' rounding differs.
         ModelCase{"llama", "f32", 1e-5}, ModelCase{"qwen2", "f32", 1e-5},
+        ModelCase{"qwen3", "f32", 1e-5},
         // Q8_0 rounds each weight to 8 bits per block of 32.
-        ModelCase{"llama", "q8_0", 3e-2}, ModelCase{"qwen2", "q8_0", 3e-2}),
+        ModelCase{"llama", "q8_0", 3e-2}, ModelCase{"qwen2", "q8_0", 3e-2},
+        ModelCase{"qwen3", "q8_0", 3e-2}),
     [](const auto& p) { return p.param.arch + "_" + p.param.outtype; });
 
 // --dtype auto serves quantized tensors dequantized to bfloat16 (half the memory and bandwidth of
