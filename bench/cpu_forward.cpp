@@ -12,6 +12,7 @@
 
 #include "cache/kv_cache.h"
 #include "cache/page_pool.h"
+#include "engine/model_runner.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "model/causal_lm.h"
 
@@ -107,7 +108,7 @@ int main(int argc, char** argv) {
       b.add(ids, 0, pages, LogitsMode::kLast);
       if (rep == 1) backend.reset_profile();
       auto t0 = std::chrono::steady_clock::now();
-      auto out = model.forward(b, kv);
+      auto out = ModelRunner(model).forward(b, kv);
       check(out);
       backend.synchronize();
       if (rep > 0) prefill_times.push_back(seconds_since(t0));
@@ -141,7 +142,7 @@ int main(int argc, char** argv) {
       prompts.push_back(random_ids(rng, context, vocab));
     }
     for (int64_t s = 0; s < batch; ++s) pre.add(prompts[s], 0, pages[s], LogitsMode::kLast);
-    check(model.forward(pre, kv));
+    check(ModelRunner(model).forward(pre, kv));
     double elapsed = 0;
     for (int64_t step = 0; step <= steps; ++step) {  // step 0 is a warm-up
       ForwardBatch b;
@@ -152,7 +153,7 @@ int main(int argc, char** argv) {
       }
       if (step == 1) backend.reset_profile();
       auto t0 = std::chrono::steady_clock::now();
-      check(model.forward(b, kv));
+      check(ModelRunner(model).forward(b, kv));
       backend.synchronize();
       if (step > 0) elapsed += seconds_since(t0);
     }

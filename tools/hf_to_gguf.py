@@ -4,8 +4,9 @@
     hf_to_gguf.py DIR OUT.gguf [--outtype bf16|f16|f32|q8_0] [--assets DIR]
 
 DIR holds config.json and a single model.safetensors (bf16, HF tensor names), as written by
-`sglang-cpp make-checkpoint`. Supported: Qwen2ForCausalLM (gguf arch `qwen2`) and
-LlamaForCausalLM (arch `llama`). Matrices are stored in --outtype; 1-D tensors (norms, biases,
+`sglang-cpp make-checkpoint`. Supported: Qwen2ForCausalLM (gguf arch `qwen2`),
+Qwen3ForCausalLM (arch `qwen3`: q_norm / k_norm as llama.cpp's converter names them,
+attn_q_norm / attn_k_norm) and LlamaForCausalLM (arch `llama`). Matrices are stored in --outtype; 1-D tensors (norms, biases,
 rope factors) always as f32 (q8_0: matrices quantized by the `gguf` package). Written with the
 `gguf` package's GGUFWriter, so the same random weights can be benchmarked in both engines, and the
 GGUF loader can be tested against the safetensors one (tests/gguf).
@@ -16,7 +17,9 @@ Layout notes:
     (HF row i -> 2i, row i + d/2 -> 2i + 1). `qwen2` uses NEOX-style rope in llama.cpp: no change.
   * Llama 3 rope scaling is expressed as the per-frequency divisor tensor `rope_freqs.weight`.
   * llama.cpp needs a tokenizer to load: the real Qwen / Llama 3 BPE from /work/shared/assets,
-    padded with `[PAD{i}]` tokens up to the config's vocab_size.
+    padded with `[PAD{i}]` tokens up to the config's vocab_size. A checkpoint whose vocabulary is
+    smaller than the tokenizer (tiny-qwen3: 4096) gets placeholder tokens `[T{i}]` and no merges:
+    enough for engines fed token ids, not for text.
 """
 import argparse
 import json
@@ -30,6 +33,7 @@ import gguf.quants
 
 ARCHS = {  # HF architecture -> (gguf arch, tokenizer.json under --assets, tokenizer pre-type)
     "Qwen2ForCausalLM": ("qwen2", "qwen3-tokenizer/tokenizer.json", "qwen2"),
+    "Qwen3ForCausalLM": ("qwen3", "qwen3-tokenizer/tokenizer.json", "qwen2"),
     "LlamaForCausalLM": ("llama", "llama3-tokenizer/tokenizer.json", "llama-bpe"),
 }
 OUTTYPES = {  # name -> (ggml type, file type)
@@ -43,7 +47,8 @@ LAYER_NAMES = {
     "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
     "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
     "mlp.down_proj": "ffn_down", "input_layernorm": "attn_norm",
-    "post_attention_layernorm": "ffn_norm",
+    "post_attention_layernorm": "ffn_norm", "self_attn.q_norm": "attn_q_norm",
+    "self_attn.k_norm": "attn_k_norm",
 }
 TOP_NAMES = {"model.embed_tokens": "token_embd", "model.norm": "output_norm", "lm_head": "output"}
 
@@ -112,10 +117,14 @@ def add_tokenizer(w, tok_path, pre, vocab_size, cfg):
         id_to_tok[a["id"]] = a["content"]
         types[a["id"]] = gguf.TokenType.CONTROL if a["special"] else gguf.TokenType.USER_DEFINED
     if max(id_to_tok) >= vocab_size:
-        raise SystemExit(f"tokenizer has {max(id_to_tok) + 1} tokens > vocab_size {vocab_size}")
-    tokens = [id_to_tok.get(i, f"[PAD{i}]") for i in range(vocab_size)]
-    toktypes = [types.get(i, gguf.TokenType.UNUSED) for i in range(vocab_size)]
-    merges = [m if isinstance(m, str) else " ".join(m) for m in tok["model"]["merges"]]
+        # A toy vocabulary below the tokenizer's: placeholders (ids only, no text).
+        tokens = [f"[T{i}]" for i in range(vocab_size)]
+        toktypes = [gguf.TokenType.NORMAL] * vocab_size
+        merges = []
+    else:
+        tokens = [id_to_tok.get(i, f"[PAD{i}]") for i in range(vocab_size)]
+        toktypes = [types.get(i, gguf.TokenType.UNUSED) for i in range(vocab_size)]
+        merges = [m if isinstance(m, str) else " ".join(m) for m in tok["model"]["merges"]]
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre(pre)
     w.add_token_list(tokens)

@@ -305,7 +305,8 @@ int main(int argc, char** argv) {
   make_cmd->add_flag("--tiny", mk.tiny, "hidden 64, 2 layers, the family's real vocabulary");
   make_cmd->add_option("--arch", mk.arch,
                        "family for --tiny: qwen2, llama, mistral, llama-reward, "
-                       "xlm-roberta-reranker, bert-reranker, qwen2-moe");
+                       "xlm-roberta-reranker, bert-reranker, qwen2-moe, qwen3, qwen3-moe, "
+                       "gemma2, gemma3, phi3 (the last five: a 4096-token vocabulary)");
   make_cmd->add_option("--seed", mk.seed, "RNG seed");
   make_cmd->add_option("--out", mk.out, "output directory")->required();
 

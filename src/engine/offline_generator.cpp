@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "engine/model_runner.h"
+
 namespace sglang {
 
 int32_t argmax(const float* logits, int64_t n) {
@@ -16,6 +18,7 @@ Result<std::vector<std::vector<int32_t>>> generate_greedy(
     CausalLM& model, KvCache& kv, PagePool& pool, const std::vector<std::vector<int32_t>>& prompts,
     const GreedyOptions& opt) {
   const ModelConfig& cfg = model.config();
+  ModelRunner runner(model);
   const int64_t vocab = cfg.vocab_size;
   struct Seq {
     std::vector<int32_t> tokens;  // prompt + generated
@@ -62,7 +65,7 @@ Result<std::vector<std::vector<int32_t>>> generate_greedy(
       if (!chunked) producing.push_back(i);
     }
     if (batch.seqs.empty()) break;
-    auto out = model.forward(batch, kv);
+    auto out = runner.forward(batch, kv);
     if (!out.ok()) {
       release();
       return out.error();

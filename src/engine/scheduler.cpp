@@ -102,7 +102,7 @@ int64_t cpu_chunked_prefill_size(int64_t threads) {
 }
 
 Scheduler::Scheduler(CausalLM& model, const Tokenizer* tokenizer, const SchedulerConfig& config)
-    : model_(&model), tokenizer_(tokenizer), config_(config) {
+    : model_(&model), runner_(model), tokenizer_(tokenizer), config_(config) {
   if (config_.page_size < 1) throw std::invalid_argument("page_size must be at least 1");
   const ModelConfig& mc = model.config();
   if (!mc.causal) {
@@ -781,7 +781,7 @@ void Scheduler::run_batch(std::vector<Planned>& plan) {
   const bool pooled_hidden = config_.embedding && model_->config().head == Head::kLanguageModel;
   StepProfile& prof = step_profile();
   prof.mark(kBuild);
-  auto logits = pooled_hidden ? model_->forward_hidden(batch, *kv_) : model_->forward(batch, *kv_);
+  auto logits = pooled_hidden ? runner_.forward_hidden(batch, *kv_) : runner_.forward(batch, *kv_);
   ++counters_.total_forward_steps;
   if (!logits.ok()) {
     SGLANG_LOG_ERROR("forward failed: {}", logits.error().message);

@@ -27,6 +27,7 @@
 #include "cache/page_pool.h"
 #include "cache/radix_tree.h"
 #include "engine/grammar_backend.h"
+#include "engine/model_runner.h"
 #include "engine/request.h"
 #include "model/causal_lm.h"
 
@@ -127,6 +128,7 @@ class Scheduler {
   void replace_model(CausalLM& model) {
     model_ = &model;
     model_->backend().bind_calling_thread();
+    runner_.set_model(model);
   }
   // Scheduler thread only: empties the radix tree (false if a node is still locked).
   bool flush_now() { return tree_ ? tree_->reset() : true; }
@@ -209,6 +211,7 @@ class Scheduler {
   void publish_stats(bool count_nodes = true);
 
   CausalLM* model_;
+  ModelRunner runner_;  // every forward goes through it
   const Tokenizer* tokenizer_;
   SchedulerConfig config_;
   int64_t context_length_ = 0;

@@ -90,6 +90,9 @@ struct AttentionParams {
   int64_t head_dim = 0;
   float scale = 1.0f;
   int64_t sliding_window = 0;  // 0: attend to the whole prefix
+  // > 0: each score (q·k * scale) becomes softcap * tanh(score / softcap) before the softmax
+  // (Gemma 2's attn_logit_softcapping).
+  float softcap = 0.0f;
   // false: bidirectional (encoders): every new token attends to every key of its sequence, the
   // later ones too. Only meaningful when the sequence's tokens are all in this forward.
   bool causal = true;
@@ -137,7 +140,9 @@ class Backend {
   // --- ops; shapes are [T, *] with T the rows of the flattened batch ---
   // out[t] = table[ids[t]]; table is a matmul weight [V, H] (so a tied LM head shares its memory).
   virtual void embedding(const Tensor& ids, const Tensor& table, const Tensor& out) = 0;
-  // out = x / sqrt(mean(x^2) + eps) * weight
+  // out = x / sqrt(mean(x^2) + eps) * weight. A weight narrower than the row (it must divide it)
+  // normalises each weight-wide group of the row on its own: per-head norms (Qwen3's q_norm /
+  // k_norm on [T, heads * head_dim]). x and out may be the same tensor.
   virtual void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) = 0;
   // residual += x; out = rms_norm(residual)   (fused, as SGLang's fused_add_rmsnorm)
   virtual void add_rms_norm(const Tensor& residual, const Tensor& x, const Tensor& weight,
@@ -149,6 +154,8 @@ class Backend {
   virtual void rope_cos_sin(const Tensor& positions, const Tensor& inv_freq,
                             const Tensor& cos_sin) = 0;
   // Rotates x[T, heads * head_dim] in place, rotate-half (GPT-NeoX) layout as HF Llama/Qwen2.
+  // cos_sin may be narrower than head_dim (partial rotary, Phi-4-mini): then the first
+  // cos_sin.cols() dimensions of each head rotate among themselves and the rest pass unchanged.
   virtual void apply_rope(const Tensor& x, const Tensor& cos_sin, int64_t head_dim) = 0;
   // Writes the new tokens' K and V rows into the cache slots named by meta.slot_mapping.
   virtual void store_kv(const Tensor& k, const Tensor& v, const AttentionMetadata& meta,
@@ -167,6 +174,13 @@ class Backend {
   virtual void activation(Activation f, const Tensor& x, const Tensor& out) = 0;
   // gate_up[T, 2I] (gate first, as SGLang's merged gate_up_proj) -> out[T, I] = silu(gate) * up
   virtual void silu_and_mul(const Tensor& gate_up, const Tensor& out) = 0;
+  // gate_up[T, 2I] -> out[T, I] = f(gate) * up (GeGLU with kGeluTanh: Gemma's MLP).
+  virtual void gated_activation(Activation f, const Tensor& gate_up, const Tensor& out) = 0;
+  // out = x * factor (Gemma's embedding times sqrt(hidden_size)); x and out may be the same.
+  virtual void scale(const Tensor& x, float factor, const Tensor& out) = 0;
+  // out = tanh(x / cap) * cap, in that order as transformers (Gemma 2's final logit
+  // soft-capping); x and out may be the same.
+  virtual void soft_cap(const Tensor& x, float cap, const Tensor& out) = 0;
   virtual void add(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
   // out[r] = x[rows[r]]
   virtual void gather_rows(const Tensor& x, const Tensor& rows, const Tensor& out) = 0;

@@ -11,6 +11,7 @@
 #include "model/expert_routing_observer.h"
 #include "model/forward_batch.h"
 #include "model/model_config.h"
+#include "model/model_input.h"
 #include "model/weight_store.h"
 #include "util/status.h"
 
@@ -22,14 +23,20 @@ class CausalLM {
   virtual const ModelConfig& config() const = 0;
   virtual Backend& backend() const = 0;
   virtual KvCacheShape kv_cache_shape() const = 0;
-  // Runs the batch; writes the new tokens' K/V into `kv`; returns float32 logits
-  // [batch.num_logit_rows(), vocab_size] on the backend, rows in sequence order. A malformed batch
-  // (token id out of range, pages that do not cover the sequence) is an error, not a crash.
-  virtual Result<Tensor> forward(const ForwardBatch& batch, KvCache& kv) = 0;
+  // Rules of this model beyond the ones the model runner checks for every model (an encoder
+  // takes whole sequences only, ...). Called by ModelRunner::validate.
+  virtual Status check_batch(const ForwardBatch& batch) const {
+    (void)batch;
+    return {};
+  }
+  // Runs the batch the runner prepared (engine/model_runner.h: call forwards through it); writes
+  // the new tokens' K/V into `kv`; returns float32 logits [in.logit_rows.size(), output_width()]
+  // on the backend, rows in sequence order.
+  virtual Result<Tensor> forward(const ModelInput& in, KvCache& kv) = 0;
   // The same forward, returning what the head would read instead of the head's output: the final
-  // (normed) hidden states [rows, hidden_size] of the rows `batch` asks logits for. An embedding
+  // (normed) hidden states [rows, hidden_size] of the rows `in` asks logits for. An embedding
   // server pools these (SGLang's last-token pooling for decoder embedding models).
-  virtual Result<Tensor> forward_hidden(const ForwardBatch& batch, KvCache& kv) = 0;
+  virtual Result<Tensor> forward_hidden(const ModelInput& in, KvCache& kv) = 0;
   // A mixture-of-experts model reports each forward's routing to `observer` (null: to nobody);
   // dense models ignore it. The observer must outlive the model or be reset first.
   virtual void set_expert_routing_observer(ExpertRoutingObserver* observer) { (void)observer; }

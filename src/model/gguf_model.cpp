@@ -56,6 +56,7 @@ struct ArchInfo {
 constexpr ArchInfo kArchs[] = {
     {"llama", "LlamaForCausalLM", "llama", true},
     {"qwen2", "Qwen2ForCausalLM", "qwen2", false},
+    {"qwen3", "Qwen3ForCausalLM", "qwen3", false},  // NEOX rope in llama.cpp, as qwen2
 };
 
 Result<const ArchInfo*> arch_of(const GgufFile& g) {
@@ -67,7 +68,7 @@ Result<const ArchInfo*> arch_of(const GgufFile& g) {
     if (*arch == a.gguf) return &a;
   }
   return make_error(ErrorCode::kUnsupported, g.path() + ": unsupported GGUF architecture '" +
-                                                 *arch + "' (supported: llama, qwen2)");
+                                                 *arch + "' (supported: llama, qwen2, qwen3)");
 }
 
 }  // namespace
@@ -164,6 +165,9 @@ std::string gguf_name_of(const std::string& hf_name) {
       {"mlp.gate_proj.weight", "ffn_gate.weight"},
       {"mlp.up_proj.weight", "ffn_up.weight"},
       {"mlp.down_proj.weight", "ffn_down.weight"},
+      // Qwen3's per-head norms, as llama.cpp's converter names them.
+      {"self_attn.q_norm.weight", "attn_q_norm.weight"},
+      {"self_attn.k_norm.weight", "attn_k_norm.weight"},
   };
   const std::string name = hf_name.starts_with("model.") || hf_name.starts_with("lm_head")
                                ? hf_name

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
+#include "model/model_registry.h"
 #include "model/rope.h"
-#include "model/xlm_roberta.h"
 
 namespace sglang {
 
@@ -11,6 +11,7 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const ModelConfig& c, const
                                                      Backend& backend) {
   auto m = std::unique_ptr<LlamaModel>(new LlamaModel(c, backend));
   const int64_t h = c.hidden_size, q = c.q_size(), kv = c.kv_size(), inter = c.intermediate_size;
+  const bool fused = c.architecture == Architecture::kPhi3;
 
   SGLANG_ASSIGN_OR_RETURN(auto embed, w.get("model.embed_tokens.weight", {c.vocab_size, h}));
   m->embed_tokens_ = backend.load_matmul_weight({embed}, c.weight_dtype);
@@ -19,16 +20,33 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const ModelConfig& c, const
     Layer l;
     SGLANG_ASSIGN_OR_RETURN(auto in_norm, w.get(p + "input_layernorm.weight", {h}));
     SGLANG_ASSIGN_OR_RETURN(auto post_norm, w.get(p + "post_attention_layernorm.weight", {h}));
-    SGLANG_ASSIGN_OR_RETURN(auto wq, w.get(p + "self_attn.q_proj.weight", {q, h}));
-    SGLANG_ASSIGN_OR_RETURN(auto wk, w.get(p + "self_attn.k_proj.weight", {kv, h}));
-    SGLANG_ASSIGN_OR_RETURN(auto wv, w.get(p + "self_attn.v_proj.weight", {kv, h}));
     SGLANG_ASSIGN_OR_RETURN(auto wo, w.get(p + "self_attn.o_proj.weight", {h, q}));
     l.input_norm = backend.load_vector({in_norm});
     l.post_attention_norm = backend.load_vector({post_norm});
-    l.qkv = backend.load_matmul_weight({wq, wk, wv}, c.weight_dtype);
+    if (fused) {
+      // Phi-3 stores q, k, v as one qkv_proj (and gate, up as one gate_up_proj, gate first).
+      SGLANG_ASSIGN_OR_RETURN(auto wqkv, w.get(p + "self_attn.qkv_proj.weight", {q + 2 * kv, h}));
+      l.qkv = backend.load_matmul_weight({wqkv}, c.weight_dtype);
+    } else {
+      SGLANG_ASSIGN_OR_RETURN(auto wq, w.get(p + "self_attn.q_proj.weight", {q, h}));
+      SGLANG_ASSIGN_OR_RETURN(auto wk, w.get(p + "self_attn.k_proj.weight", {kv, h}));
+      SGLANG_ASSIGN_OR_RETURN(auto wv, w.get(p + "self_attn.v_proj.weight", {kv, h}));
+      l.qkv = backend.load_matmul_weight({wq, wk, wv}, c.weight_dtype);
+    }
+    if (c.qk_norm) {
+      SGLANG_ASSIGN_OR_RETURN(auto qn, w.get(p + "self_attn.q_norm.weight", {c.head_dim}));
+      SGLANG_ASSIGN_OR_RETURN(auto kn, w.get(p + "self_attn.k_norm.weight", {c.head_dim}));
+      l.q_norm = backend.load_vector({qn});
+      l.k_norm = backend.load_vector({kn});
+    }
     l.o = backend.load_matmul_weight({wo}, c.weight_dtype);
     if (c.is_sparse_layer(i)) {
       SGLANG_ASSIGN_OR_RETURN(l.moe, SparseMoeBlock::load(c, w, p + "mlp.", backend));
+    } else if (fused) {
+      SGLANG_ASSIGN_OR_RETURN(auto wgu, w.get(p + "mlp.gate_up_proj.weight", {2 * inter, h}));
+      SGLANG_ASSIGN_OR_RETURN(auto wd, w.get(p + "mlp.down_proj.weight", {h, inter}));
+      l.gate_up = backend.load_matmul_weight({wgu}, c.weight_dtype);
+      l.down = backend.load_matmul_weight({wd}, c.weight_dtype);
     } else {
       SGLANG_ASSIGN_OR_RETURN(auto wg, w.get(p + "mlp.gate_proj.weight", {inter, h}));
       SGLANG_ASSIGN_OR_RETURN(auto wu, w.get(p + "mlp.up_proj.weight", {inter, h}));
@@ -82,6 +100,11 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const ModelConfig& c, const
   }
   m->inv_freq_ =
       backend.from_host(inv_freq.data(), DType::kF32, {static_cast<int64_t>(inv_freq.size())});
+  if (c.rope_scaling.type == RopeScaling::Type::kLongRope) {
+    const std::vector<float> long_freq = rope_inv_freq_long(c);
+    m->long_inv_freq_ =
+        backend.from_host(long_freq.data(), DType::kF32, {static_cast<int64_t>(long_freq.size())});
+  }
   return m;
 }
 
@@ -97,111 +120,59 @@ void LlamaModel::ensure_workspace(int64_t tokens) {
   ws_.proj = backend_.empty(DType::kF32, {cap, c.hidden_size});
   ws_.gate_up = backend_.empty(DType::kF32, {cap, 2 * c.intermediate_size});
   ws_.act = backend_.empty(DType::kF32, {cap, c.intermediate_size});
-  ws_.cos_sin = backend_.empty(DType::kF32, {cap, c.head_dim});
+  ws_.cos_sin = backend_.empty(DType::kF32, {cap, c.rotary_dim > 0 ? c.rotary_dim : c.head_dim});
 }
 
-Status LlamaModel::validate(const ForwardBatch& batch, const KvCache& kv) const {
-  if (batch.seqs.empty() || batch.token_ids.empty()) {
-    return make_error(ErrorCode::kInvalidArgument, "empty forward batch");
-  }
-  for (int32_t id : batch.token_ids) {
-    if (id < 0 || id >= config_.vocab_size) {
-      return make_error(ErrorCode::kInvalidArgument, "token id " + std::to_string(id) +
-                                                         " is out of range for vocab size " +
-                                                         std::to_string(config_.vocab_size));
-    }
-  }
-  int64_t next_token = 0;
-  for (const auto& s : batch.seqs) {
-    if (s.num_new_tokens <= 0 || s.first_token != next_token || s.prefix_len < 0) {
-      return make_error(ErrorCode::kInvalidArgument, "malformed forward batch sequence");
-    }
-    next_token += s.num_new_tokens;
-    const int64_t total = s.prefix_len + s.num_new_tokens;
-    if (s.num_pages * kv.page_size() < total ||
-        s.page_table_begin + s.num_pages > static_cast<int64_t>(batch.page_table.size())) {
-      return make_error(ErrorCode::kInvalidArgument, "sequence pages do not cover its tokens");
-    }
-    for (int64_t i = 0; i < s.num_pages; ++i) {
-      const int32_t page = batch.page_table[static_cast<size_t>(s.page_table_begin + i)];
-      if (page < 0 || page >= kv.num_pages()) {
-        return make_error(ErrorCode::kInvalidArgument,
-                          "page id " + std::to_string(page) + " out of range");
-      }
-    }
-  }
-  if (next_token != batch.num_tokens()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "forward batch tokens do not match its sequences");
-  }
-  return {};
-}
-
-Result<Tensor> LlamaModel::forward(const ForwardBatch& batch, KvCache& kv) {
-  SGLANG_ASSIGN_OR_RETURN(Tensor selected, run_decoder(batch, kv));
-  const int64_t R = batch.num_logit_rows();
+Result<Tensor> LlamaModel::forward(const ModelInput& in, KvCache& kv) {
+  SGLANG_ASSIGN_OR_RETURN(Tensor selected, run_decoder(in, kv));
+  const auto R = static_cast<int64_t>(in.logit_rows.size());
   Tensor logits = backend_.empty(DType::kF32, {R, output_width()});
   if (R == 0) return logits;
   backend_.linear(selected, lm_head_, nullptr, logits);
   return logits;
 }
 
-Result<Tensor> LlamaModel::forward_hidden(const ForwardBatch& batch, KvCache& kv) {
-  return run_decoder(batch, kv);
+Result<Tensor> LlamaModel::forward_hidden(const ModelInput& in, KvCache& kv) {
+  return run_decoder(in, kv);
 }
 
-Result<Tensor> LlamaModel::run_decoder(const ForwardBatch& batch, KvCache& kv) {
-  SGLANG_RETURN_IF_ERROR(validate(batch, kv));
+void LlamaModel::rope_cos_sin_longrope(const ModelInput& in, const Tensor& cos_sin) {
+  // transformers' longrope_frequency_update picks the long factors once a forward's sequence
+  // reaches past original_max_position_embeddings. Here each sequence decides for itself (its
+  // KV length), so a sequence's logits do not depend on what it is batched with; runs of
+  // sequences with the same choice share one call. Then cos and sin times the attention factor.
+  const RopeScaling& rs = config_.rope_scaling;
+  const auto& seqs = in.batch->seqs;
+  auto is_long = [&](size_t s) {
+    return seqs[s].prefix_len + seqs[s].num_new_tokens > rs.original_max_position_embeddings;
+  };
+  // [T, 1]: a 1-D tensor's rows are not its elements.
+  const Tensor positions = in.positions.reshaped({in.num_tokens, 1});
+  for (size_t s = 0; s < seqs.size();) {
+    size_t e = s + 1;
+    while (e < seqs.size() && is_long(e) == is_long(s)) ++e;
+    const int64_t begin = seqs[s].first_token;
+    const int64_t end = seqs[e - 1].first_token + seqs[e - 1].num_new_tokens;
+    backend_.rope_cos_sin(positions.rows_view(begin, end), is_long(s) ? long_inv_freq_ : inv_freq_,
+                          cos_sin.rows_view(begin, end));
+    s = e;
+  }
+  if (rs.attention_factor != 1.0) {
+    backend_.scale(cos_sin, static_cast<float>(rs.attention_factor), cos_sin);
+  }
+}
+
+Result<Tensor> LlamaModel::run_decoder(const ModelInput& in, KvCache& kv) {
   const ModelConfig& c = config_;
   Backend& be = backend_;
-  const int64_t T = batch.num_tokens();
-  const int64_t page_size = kv.page_size();
-
-  // Per-token and per-sequence metadata, built on the host and uploaded once.
-  std::vector<int32_t> positions(static_cast<size_t>(T)), slots(static_cast<size_t>(T));
-  std::vector<int32_t> seq_info;
-  std::vector<int32_t> logit_rows;
-  int64_t max_kv_len = 0;
-  for (const auto& s : batch.seqs) {
-    const int32_t* pages = batch.page_table.data() + s.page_table_begin;
-    for (int64_t j = 0; j < s.num_new_tokens; ++j) {
-      const int64_t pos = s.prefix_len + j;
-      positions[static_cast<size_t>(s.first_token + j)] = static_cast<int32_t>(pos);
-      slots[static_cast<size_t>(s.first_token + j)] =
-          static_cast<int32_t>(pages[pos / page_size] * page_size + pos % page_size);
-    }
-    const int64_t kv_len = s.prefix_len + s.num_new_tokens;
-    max_kv_len = std::max(max_kv_len, kv_len);
-    seq_info.insert(seq_info.end(),
-                    {static_cast<int32_t>(s.first_token), static_cast<int32_t>(s.num_new_tokens),
-                     static_cast<int32_t>(kv_len), static_cast<int32_t>(s.page_table_begin)});
-    if (s.logits == LogitsMode::kAll) {
-      for (int64_t j = 0; j < s.num_new_tokens; ++j)
-        logit_rows.push_back(static_cast<int32_t>(s.first_token + j));
-    } else if (s.logits == LogitsMode::kLast) {
-      logit_rows.push_back(static_cast<int32_t>(s.first_token + s.num_new_tokens - 1));
-    }
-  }
-  const int64_t num_seqs = static_cast<int64_t>(batch.seqs.size());
-  Tensor ids = be.from_host(batch.token_ids.data(), DType::kI32, {T});
-  Tensor pos_t = be.from_host(positions.data(), DType::kI32, {T});
-  AttentionMetadata meta;
-  meta.seq_info = be.from_host(seq_info.data(), DType::kI32, {num_seqs, 4});
-  meta.page_table =
-      be.from_host(batch.page_table.data(), DType::kI32,
-                   {std::max<int64_t>(1, static_cast<int64_t>(batch.page_table.size()))});
-  meta.slot_mapping = be.from_host(slots.data(), DType::kI32, {T});
-  meta.num_seqs = num_seqs;
-  meta.num_tokens = T;
-  meta.max_kv_len = max_kv_len;
-  meta.page_size = page_size;
+  const int64_t T = in.num_tokens;
+  const AttentionMetadata& meta = in.attention;
 
   AttentionParams ap;
   ap.num_heads = c.num_attention_heads;
   ap.num_kv_heads = c.num_key_value_heads;
   ap.head_dim = c.head_dim;
   ap.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-  ap.sliding_window = c.sliding_window;
 
   ensure_workspace(T);
   const Tensor residual = ws_.residual.rows_view(0, T);
@@ -219,11 +190,15 @@ Result<Tensor> LlamaModel::run_decoder(const ForwardBatch& batch, KvCache& kv) {
   // The routing observer sees the forward from begin to end (a forward that throws never ends;
   // the next begin discards its partial pass).
   ExpertRoutingObserver* observer = c.is_moe() ? routing_observer_ : nullptr;
-  if (observer) observer->on_forward_begin(batch);
+  if (observer) observer->on_forward_begin(*in.batch);
   if (c.is_moe()) moe_ws_.ensure(be, c, T);
 
-  be.embedding(ids, embed_tokens_, residual);
-  be.rope_cos_sin(pos_t, inv_freq_, cos_sin);
+  be.embedding(in.token_ids, embed_tokens_, residual);
+  if (long_inv_freq_.defined()) {
+    rope_cos_sin_longrope(in, cos_sin);
+  } else {
+    be.rope_cos_sin(in.positions, inv_freq_, cos_sin);
+  }
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];
     const float eps = static_cast<float>(c.rms_norm_eps);
@@ -234,9 +209,15 @@ Result<Tensor> LlamaModel::run_decoder(const ForwardBatch& batch, KvCache& kv) {
       be.add_rms_norm(residual, proj, l.input_norm, eps, hidden);
     }
     be.linear(hidden, l.qkv, l.qkv_bias.defined() ? &l.qkv_bias : nullptr, qkv);
+    if (l.q_norm.defined()) {
+      // Qwen3: each head of q and k RMS-normed on its own (a head_dim weight), before the rotary.
+      be.rms_norm(q, l.q_norm, eps, q);
+      be.rms_norm(k, l.k_norm, eps, k);
+    }
     be.apply_rope(q, cos_sin, c.head_dim);
     be.apply_rope(k, cos_sin, c.head_dim);
     be.store_kv(k, v, meta, kv.k(static_cast<int64_t>(i)), kv.v(static_cast<int64_t>(i)));
+    ap.sliding_window = c.layer_sliding_window(static_cast<int64_t>(i));
     be.attention(q, kv.k(static_cast<int64_t>(i)), kv.v(static_cast<int64_t>(i)), meta, ap, attn);
     be.linear(attn, l.o, l.o_bias.defined() ? &l.o_bias : nullptr, proj);
     be.add_rms_norm(residual, proj, l.post_attention_norm, eps, hidden);
@@ -251,11 +232,11 @@ Result<Tensor> LlamaModel::run_decoder(const ForwardBatch& batch, KvCache& kv) {
   be.add_rms_norm(residual, proj, final_norm_, static_cast<float>(c.rms_norm_eps), hidden);
   if (observer) observer->on_forward_end();
 
-  const int64_t R = static_cast<int64_t>(logit_rows.size());
+  const auto R = static_cast<int64_t>(in.logit_rows.size());
   if (R == T) return hidden;
   Tensor selected = be.empty(DType::kF32, {R, c.hidden_size});
   if (R == 0) return selected;
-  Tensor rows = be.from_host(logit_rows.data(), DType::kI32, {R});
+  Tensor rows = be.from_host(in.logit_rows.data(), DType::kI32, {R});
   be.gather_rows(hidden, rows, selected);
   return selected;
 }
@@ -269,12 +250,12 @@ Result<std::unique_ptr<CausalLM>> load_causal_lm(const std::string& model_path, 
       options.weight_dtype.value_or(DType::kBF16) == DType::kBF16 ? DType::kBF16 : DType::kF32;
   SGLANG_ASSIGN_OR_RETURN(auto weights, WeightStore::open(model_path, dequantized));
   if (options.progress) weights->on_progress(options.progress);
-  if (!config.causal) {
-    SGLANG_ASSIGN_OR_RETURN(auto encoder, XlmRobertaModel::load(config, *weights, backend));
-    return std::unique_ptr<CausalLM>(std::move(encoder));
+  const ModelArchitecture* arch = find_model_architecture(config.architecture_name);
+  if (arch == nullptr) {
+    return make_error(ErrorCode::kUnsupported,
+                      "unsupported architecture '" + config.architecture_name + "'");
   }
-  SGLANG_ASSIGN_OR_RETURN(auto model, LlamaModel::load(config, *weights, backend));
-  return std::unique_ptr<CausalLM>(std::move(model));
+  return arch->load(config, *weights, backend);
 }
 
 Result<std::optional<DType>> parse_weight_dtype(const std::string& name) {

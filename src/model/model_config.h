@@ -2,6 +2,7 @@
 // config.json -> ModelConfig: the typed description of a decoder-only model that the model code,
 // the KV cache and the server read. Field names follow Hugging Face's config classes.
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,11 @@ enum class Architecture {
   kQwen2,
   kMistral,
   kQwen2Moe,
+  kQwen3,
+  kQwen3Moe,
+  kGemma2,  // model/gemma.h
+  kGemma3,  // Gemma3ForCausalLM: the text model
+  kPhi3,
   // Bidirectional encoders (model/xlm_roberta.h): BERT, RoBERTa, XLM-RoBERTa.
   kBert,
   kRoberta,
@@ -24,13 +30,17 @@ enum class Architecture {
 
 // Rotary embedding variants, as transformers' ROPE_INIT_FUNCTIONS.
 struct RopeScaling {
-  enum class Type { kNone, kLinear, kLlama3 };
+  enum class Type { kNone, kLinear, kLlama3, kLongRope };
   Type type = Type::kNone;
   double factor = 1.0;
   // llama3 only
   double low_freq_factor = 1.0;
   double high_freq_factor = 4.0;
   int64_t original_max_position_embeddings = 8192;
+  // longrope (Phi-3): one divisor per frequency, the long ones once a forward reaches past
+  // original_max_position_embeddings; cos and sin are multiplied by attention_factor.
+  std::vector<double> short_factor, long_factor;
+  double attention_factor = 1.0;
 };
 
 // What sits on top of the decoder: the LM head (next-token logits) or, for
@@ -72,6 +82,19 @@ struct ModelConfig {
   bool o_proj_bias = false;     // Llama's attention_bias also puts a bias on o_proj
   bool mlp_bias = false;
   int64_t sliding_window = 0;  // 0: full attention
+  bool qk_norm = false;        // per-head RMSNorm of q and k before the rotary (Qwen3, Gemma 3)
+  // Rotated dimensions of each head (partial_rotary_factor * head_dim, Phi-4-mini); the rest pass.
+  int64_t rotary_dim = 0;
+  // Per layer "sliding_attention" or "full_attention" (transformers' layer_types); empty: every
+  // layer is sliding_window's.
+  std::vector<std::string> layer_types;
+  // Gemma: attention scale query_pre_attn_scalar^-0.5 (0: head_dim^-0.5); tanh soft-capping of
+  // the attention scores and of the final logits (0: none); the sliding layers' rope base (Gemma
+  // 3's rope_local_base_freq; 0: rope_theta).
+  double query_pre_attn_scalar = 0;
+  double attn_logit_softcapping = 0;
+  double final_logit_softcapping = 0;
+  double rope_local_base_freq = 0;
   std::vector<int64_t> bos_token_ids;
   std::vector<int64_t> eos_token_ids;
   std::string torch_dtype = "float32";
@@ -101,10 +124,20 @@ struct ModelConfig {
   // intermediate_size), as transformers' Qwen2MoeDecoderLayer decides.
   bool is_sparse_layer(int64_t layer) const;
   int64_t kv_size() const { return num_key_value_heads * head_dim; }
+  // The window decoder layer `layer` attends within (0: the whole prefix).
+  int64_t layer_sliding_window(int64_t layer) const {
+    if (layer_types.empty()) return sliding_window;
+    return layer_types.at(static_cast<size_t>(layer)) == "sliding_attention" ? sliding_window : 0;
+  }
 };
 
-// Parses the text of a config.json; `source` names the file in error messages.
+// Parses the text of a config.json; `source` names the file in error messages. The architecture
+// must be one of model/model_registry.h's table.
 Result<ModelConfig> parse_model_config(const std::string& json_text, const std::string& source);
+// The decoder families' config.json (the registry's parser for them), with transformers' defaults
+// of `architecture`'s config class.
+Result<ModelConfig> parse_decoder_config(const nlohmann::json& j, const std::string& source,
+                                         Architecture architecture, Head head);
 // Reads DIR/config.json, or the metadata of a GGUF model path (model/gguf_model.h).
 Result<ModelConfig> load_model_config(const std::string& model_dir);
 

@@ -278,6 +278,89 @@ Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch) {
     s.mlp_only_layers = {1};
     return s;
   }
+  if (arch == "qwen3" || arch == "qwen3-moe") {
+    // Qwen3's layout at toy size: per-head q/k norms, no q/k/v bias, an explicit head_dim wider
+    // than hidden / heads. A 4096-token vocabulary keeps the golden data small. The MoE variant
+    // is Qwen3-30B-A3B's: top-k renormalised, no shared expert; layer 1 dense (mlp_only_layers).
+    const bool moe = arch == "qwen3-moe";
+    CheckpointSpec s =
+        qwen2(moe ? "tiny-qwen3-moe" : "tiny-qwen3", 64, moe ? 3 : 2, 4, 2, 128, 4096, !moe);
+    s.architecture = moe ? "Qwen3MoeForCausalLM" : "Qwen3ForCausalLM";
+    s.model_type = moe ? "qwen3_moe" : "qwen3";
+    s.head_dim = 32;
+    s.explicit_head_dim = true;
+    s.qkv_bias = false;
+    s.qk_norm = true;
+    s.bos_token_id = 4000;
+    s.eos_token_ids = {4001};
+    if (moe) {
+      s.num_experts = 8;
+      s.num_experts_per_tok = 2;
+      s.moe_intermediate_size = 32;
+      s.norm_topk_prob = true;
+      s.mlp_only_layers = {1};
+    }
+    return s;
+  }
+  if (arch == "gemma2" || arch == "gemma3") {
+    // Gemma's layer at toy size: head_dim wider than hidden / heads, a window of 16 (the golden
+    // prompts run past it), query_pre_attn_scalar apart from head_dim. Gemma 2: soft-caps small
+    // enough to act on random weights, layers alternating sliding / full. Gemma 3: a full layer
+    // every third, q/k norms, a linear-scaled global rope beside the local base.
+    const bool g3 = arch == "gemma3";
+    CheckpointSpec s =
+        base(g3 ? "tiny-gemma3" : "tiny-gemma2", g3 ? "Gemma3ForCausalLM" : "Gemma2ForCausalLM",
+             g3 ? "gemma3_text" : "gemma2");
+    s.hidden_size = 64;
+    s.num_layers = 3;
+    s.num_heads = 4;
+    s.num_kv_heads = 2;
+    s.head_dim = 32;
+    s.explicit_head_dim = true;
+    s.intermediate_size = 128;
+    s.vocab_size = 4096;
+    s.max_position_embeddings = g3 ? 131072 : 8192;
+    s.rms_norm_eps = 1e-6;
+    s.rope_theta = g3 ? 1000000.0 : 10000.0;
+    s.tie_word_embeddings = true;
+    s.sliding_window = 16;
+    s.query_pre_attn_scalar = 24;
+    s.bos_token_id = 2;
+    s.eos_token_ids = {1};
+    if (g3) {
+      s.qk_norm = true;
+      s.rope_local_base_freq = 10000.0;
+      s.linear_rope_factor = 8.0;
+      s.layer_types = {"sliding_attention", "sliding_attention", "full_attention"};
+    } else {
+      s.attn_softcap = 5.0;
+      s.final_softcap = 10.0;
+      s.layer_types = {"sliding_attention", "full_attention", "sliding_attention"};
+    }
+    return s;
+  }
+  if (arch == "phi3") {
+    // Phi-4-mini's features at toy size: fused qkv / gate_up, partial rotary 0.75 (12 of 16
+    // dims), longrope with original_max_position_embeddings 256 (the 300-token golden prompt
+    // takes the long factors, the others the short), tied embeddings.
+    CheckpointSpec s = base("tiny-phi3", "Phi3ForCausalLM", "phi3");
+    s.hidden_size = 64;
+    s.num_layers = 2;
+    s.num_heads = 4;
+    s.num_kv_heads = 2;
+    s.head_dim = 16;
+    s.intermediate_size = 128;
+    s.vocab_size = 4096;
+    s.max_position_embeddings = 2048;
+    s.original_max_position_embeddings = 256;
+    s.partial_rotary_factor = 0.75;
+    s.rms_norm_eps = 1e-5;
+    s.rope_theta = 10000.0;
+    s.tie_word_embeddings = true;
+    s.bos_token_id = 4000;
+    s.eos_token_ids = {4001};
+    return s;
+  }
   if (arch == "llama-reward") {
     SGLANG_ASSIGN_OR_RETURN(CheckpointSpec s, checkpoint_spec_tiny("llama"));
     s.name = "tiny-llama-reward";
@@ -298,7 +381,7 @@ Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch) {
   return make_error(ErrorCode::kInvalidArgument,
                     "unknown --arch '" + arch +
                         "' (known: qwen2, llama, mistral, llama-reward, xlm-roberta-reranker, "
-                        "bert-reranker, qwen2-moe)");
+                        "bert-reranker, qwen2-moe, qwen3, qwen3-moe, gemma2, gemma3, phi3)");
 }
 
 Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std::string& dir) {
@@ -316,11 +399,44 @@ Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std
   cfg["num_attention_heads"] = s.num_heads;
   cfg["num_key_value_heads"] = s.num_kv_heads;
   if (s.explicit_head_dim) cfg["head_dim"] = s.head_dim;
-  cfg["hidden_act"] = "silu";
+  const bool gemma = s.architecture == "Gemma2ForCausalLM" || s.architecture == "Gemma3ForCausalLM";
+  const bool phi3 = s.architecture == "Phi3ForCausalLM";
+  if (gemma) {
+    cfg["hidden_activation"] = "gelu_pytorch_tanh";
+    cfg["query_pre_attn_scalar"] = s.query_pre_attn_scalar;
+    cfg["attn_logit_softcapping"] =
+        s.attn_softcap > 0 ? nlohmann::ordered_json(s.attn_softcap) : nlohmann::ordered_json();
+    cfg["final_logit_softcapping"] =
+        s.final_softcap > 0 ? nlohmann::ordered_json(s.final_softcap) : nlohmann::ordered_json();
+    cfg["sliding_window"] = s.sliding_window;
+    cfg["layer_types"] = s.layer_types;
+    cfg["attention_bias"] = false;
+    if (s.rope_local_base_freq > 0) cfg["rope_local_base_freq"] = s.rope_local_base_freq;
+  } else {
+    cfg["hidden_act"] = "silu";
+  }
   cfg["max_position_embeddings"] = s.max_position_embeddings;
   cfg["rms_norm_eps"] = s.rms_norm_eps;
   cfg["rope_theta"] = s.rope_theta;
-  if (s.llama3_factor > 0) {
+  if (phi3) {
+    // longrope factors: short ones near 1, long ones larger (slower rotation past the original
+    // length), one per rotated frequency.
+    const int64_t half =
+        static_cast<int64_t>(static_cast<double>(s.head_dim) * s.partial_rotary_factor) / 2;
+    std::vector<double> short_f, long_f;
+    for (int64_t i = 0; i < half; ++i) {
+      short_f.push_back(1.0 + 0.05 * static_cast<double>(i));
+      long_f.push_back(1.0 + 1.5 * static_cast<double>(i));
+    }
+    cfg["rope_scaling"] = {
+        {"type", "longrope"}, {"short_factor", short_f}, {"long_factor", long_f}};
+    cfg["original_max_position_embeddings"] = s.original_max_position_embeddings;
+    cfg["partial_rotary_factor"] = s.partial_rotary_factor;
+    cfg["sliding_window"] = nullptr;
+    cfg["pad_token_id"] = s.eos_token_ids.at(0);  // Phi3Config's default 32000 is past the vocab
+  } else if (s.linear_rope_factor > 0) {
+    cfg["rope_scaling"] = {{"factor", s.linear_rope_factor}, {"rope_type", "linear"}};
+  } else if (s.llama3_factor > 0) {
     cfg["rope_scaling"] = {{"factor", s.llama3_factor},
                            {"low_freq_factor", s.llama3_low},
                            {"high_freq_factor", s.llama3_high},
@@ -343,7 +459,11 @@ Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std
     cfg["attention_bias"] = false;
     cfg["mlp_bias"] = false;
   }
-  if (s.architecture == "Qwen2ForCausalLM" || s.architecture == "Qwen2MoeForCausalLM") {
+  if (s.architecture == "Qwen3ForCausalLM" || s.architecture == "Qwen3MoeForCausalLM") {
+    cfg["attention_bias"] = false;
+  }
+  if (s.architecture == "Qwen2ForCausalLM" || s.architecture == "Qwen2MoeForCausalLM" ||
+      s.architecture == "Qwen3ForCausalLM" || s.architecture == "Qwen3MoeForCausalLM") {
     cfg["use_sliding_window"] = false;
     cfg["sliding_window"] = 32768;
     cfg["max_window_layers"] = s.num_layers;
@@ -352,7 +472,9 @@ Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std
     cfg["num_experts"] = s.num_experts;
     cfg["num_experts_per_tok"] = s.num_experts_per_tok;
     cfg["moe_intermediate_size"] = s.moe_intermediate_size;
-    cfg["shared_expert_intermediate_size"] = s.shared_expert_intermediate_size;
+    if (s.architecture == "Qwen2MoeForCausalLM") {
+      cfg["shared_expert_intermediate_size"] = s.shared_expert_intermediate_size;
+    }
     cfg["norm_topk_prob"] = s.norm_topk_prob;
     cfg["decoder_sparse_step"] = s.decoder_sparse_step;
     cfg["mlp_only_layers"] = s.mlp_only_layers;
@@ -403,15 +525,34 @@ Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std
   } else if (!s.tie_word_embeddings) {
     add("lm_head.weight", {s.vocab_size, h}, 0.0f, embed_width);
   }
-  add("model.norm.weight", {h}, 1.0f, 0.25f);
+  // Gemma's norms hold offsets from 1 (the model multiplies by 1 + w).
+  const float norm_center = gemma ? 0.0f : 1.0f;
+  add("model.norm.weight", {h}, norm_center, 0.25f);
   for (int64_t i = 0; i < s.num_layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
-    add(p + "input_layernorm.weight", {h}, 1.0f, 0.25f);
-    add(p + "post_attention_layernorm.weight", {h}, 1.0f, 0.25f);
-    add(p + "self_attn.q_proj.weight", {q, h}, 0.0f, proj_width(h));
-    add(p + "self_attn.k_proj.weight", {kv, h}, 0.0f, proj_width(h));
-    add(p + "self_attn.v_proj.weight", {kv, h}, 0.0f, proj_width(h));
+    add(p + "input_layernorm.weight", {h}, norm_center, 0.25f);
+    add(p + "post_attention_layernorm.weight", {h}, norm_center, 0.25f);
+    if (gemma) {
+      add(p + "pre_feedforward_layernorm.weight", {h}, norm_center, 0.25f);
+      add(p + "post_feedforward_layernorm.weight", {h}, norm_center, 0.25f);
+    }
+    if (phi3) {
+      add(p + "self_attn.qkv_proj.weight", {q + 2 * kv, h}, 0.0f, proj_width(h));
+    } else {
+      add(p + "self_attn.q_proj.weight", {q, h}, 0.0f, proj_width(h));
+      add(p + "self_attn.k_proj.weight", {kv, h}, 0.0f, proj_width(h));
+      add(p + "self_attn.v_proj.weight", {kv, h}, 0.0f, proj_width(h));
+    }
     add(p + "self_attn.o_proj.weight", {h, q}, 0.0f, proj_width(q));
+    if (s.qk_norm) {
+      add(p + "self_attn.q_norm.weight", {s.head_dim}, norm_center, 0.25f);
+      add(p + "self_attn.k_norm.weight", {s.head_dim}, norm_center, 0.25f);
+    }
+    if (phi3) {
+      add(p + "mlp.gate_up_proj.weight", {2 * inter, h}, 0.0f, proj_width(h));
+      add(p + "mlp.down_proj.weight", {h, inter}, 0.0f, proj_width(inter));
+      continue;
+    }
     if (s.qkv_bias) {
       add(p + "self_attn.q_proj.bias", {q}, 0.0f, 0.5f);
       add(p + "self_attn.k_proj.bias", {kv}, 0.0f, 0.5f);

@@ -21,6 +21,13 @@ struct CheckpointSpec {
   double rms_norm_eps = 1e-6, rope_theta = 10000.0;
   bool tie_word_embeddings = false;
   bool qkv_bias = false;
+  bool qk_norm = false;  // Qwen3's per-head q_norm / k_norm weights
+  // Gemma 2 / 3 (sandwich norms, (1 + w) weights near 0) and Phi-3 (fused qkv / gate_up, longrope)
+  double query_pre_attn_scalar = 0, attn_softcap = 0, final_softcap = 0;
+  double rope_local_base_freq = 0, linear_rope_factor = 0;
+  std::vector<std::string> layer_types;
+  double partial_rotary_factor = 1.0;
+  int64_t original_max_position_embeddings = 0;  // > 0 with longrope: its short/long factors
   int64_t sliding_window = 0;
   // llama3 rope scaling; factor 0 = none
   double llama3_factor = 0, llama3_low = 1, llama3_high = 4;
@@ -48,7 +55,8 @@ Result<CheckpointSpec> checkpoint_spec_like(const std::string& name);
 // config, vocabulary 8002: the xlmr-format-unigram tokenizers) and "bert-reranker"
 // (BertForSequenceClassification, the BERT uncased vocabulary of 30522).
 // "qwen2-moe": Qwen2MoeForCausalLM, 3 layers (the middle one dense), 8 experts, top-2, a shared
-// expert.
+// expert. "qwen3" / "qwen3-moe": Qwen3ForCausalLM / Qwen3MoeForCausalLM (the MoE one as qwen2-moe
+// but renormalised top-k and no shared expert), vocabulary 4096.
 Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch);
 
 // Writes DIR/config.json and DIR/model.safetensors (created if missing).

@@ -271,15 +271,9 @@ std::vector<int32_t> XlmRobertaModel::position_ids(const ForwardBatch& batch) co
   return pos;
 }
 
-Status XlmRobertaModel::validate(const ForwardBatch& batch, const KvCache& kv) const {
+Status XlmRobertaModel::check_batch(const ForwardBatch& batch) const {
+  // The model runner has checked the batch's layout, token ids and pages.
   auto bad = [](const std::string& m) { return make_error(ErrorCode::kInvalidArgument, m); };
-  if (batch.seqs.empty() || batch.token_ids.empty()) return bad("empty forward batch");
-  for (int32_t id : batch.token_ids) {
-    if (id < 0 || id >= config_.vocab_size) {
-      return bad("token id " + std::to_string(id) + " is out of range for vocab size " +
-                 std::to_string(config_.vocab_size));
-    }
-  }
   if (!batch.token_type_ids.empty()) {
     if (batch.token_type_ids.size() != batch.token_ids.size()) {
       return bad("token_type_ids do not match the batch's tokens");
@@ -291,31 +285,13 @@ Status XlmRobertaModel::validate(const ForwardBatch& batch, const KvCache& kv) c
       }
     }
   }
-  int64_t next_token = 0;
   for (const auto& s : batch.seqs) {
-    if (s.num_new_tokens <= 0 || s.first_token != next_token) {
-      return bad("malformed forward batch sequence");
-    }
     if (s.prefix_len != 0) {
       return bad("an encoder sees each sequence whole in one forward (prefix_len must be 0)");
     }
     if (s.logits == LogitsMode::kAll) {
       return bad("an encoder gives one output per sequence, not one per token");
     }
-    next_token += s.num_new_tokens;
-    if (s.num_pages * kv.page_size() < s.num_new_tokens ||
-        s.page_table_begin + s.num_pages > static_cast<int64_t>(batch.page_table.size())) {
-      return bad("sequence pages do not cover its tokens");
-    }
-    for (int64_t i = 0; i < s.num_pages; ++i) {
-      const int32_t page = batch.page_table[static_cast<size_t>(s.page_table_begin + i)];
-      if (page < 0 || page >= kv.num_pages()) {
-        return bad("page id " + std::to_string(page) + " out of range");
-      }
-    }
-  }
-  if (next_token != batch.num_tokens()) {
-    return bad("forward batch tokens do not match its sequences");
   }
   for (int32_t p : position_ids(batch)) {
     if (p >= config_.max_position_embeddings) {
@@ -327,8 +303,8 @@ Status XlmRobertaModel::validate(const ForwardBatch& batch, const KvCache& kv) c
   return {};
 }
 
-Result<Tensor> XlmRobertaModel::forward(const ForwardBatch& batch, KvCache& kv) {
-  SGLANG_ASSIGN_OR_RETURN(Tensor first, run_encoder(batch, kv));
+Result<Tensor> XlmRobertaModel::forward(const ModelInput& in, KvCache& kv) {
+  SGLANG_ASSIGN_OR_RETURN(Tensor first, run_encoder(in, kv));
   Backend& be = backend_;
   const int64_t rows = first.rows();
   Tensor scores = be.empty(DType::kF32, {rows, config_.num_labels});
@@ -341,50 +317,30 @@ Result<Tensor> XlmRobertaModel::forward(const ForwardBatch& batch, KvCache& kv) 
   return scores;
 }
 
-Result<Tensor> XlmRobertaModel::forward_hidden(const ForwardBatch& batch, KvCache& kv) {
-  return run_encoder(batch, kv);
+Result<Tensor> XlmRobertaModel::forward_hidden(const ModelInput& in, KvCache& kv) {
+  return run_encoder(in, kv);
 }
 
-Result<Tensor> XlmRobertaModel::run_encoder(const ForwardBatch& batch, KvCache& kv) {
-  SGLANG_RETURN_IF_ERROR(validate(batch, kv));
+Result<Tensor> XlmRobertaModel::run_encoder(const ModelInput& in, KvCache& kv) {
+  const ForwardBatch& batch = *in.batch;
   const ModelConfig& c = config_;
   Backend& be = backend_;
-  const int64_t T = batch.num_tokens(), H = c.hidden_size;
-  const int64_t page_size = kv.page_size();
+  const int64_t T = in.num_tokens, H = c.hidden_size;
 
-  // Per-token and per-sequence metadata, built on the host and uploaded once.
+  // The runner's metadata serves as it is (prefix 0: each sequence's KV length is its tokens); the
+  // encoder's own are its position ids, its token types and the first token of each sequence.
   const std::vector<int32_t> positions = position_ids(batch);
-  std::vector<int32_t> slots(static_cast<size_t>(T)), seq_info, first_rows;
-  int64_t max_len = 0;
+  std::vector<int32_t> first_rows;
   for (const auto& s : batch.seqs) {
-    const int32_t* pages = batch.page_table.data() + s.page_table_begin;
-    for (int64_t j = 0; j < s.num_new_tokens; ++j) {
-      slots[static_cast<size_t>(s.first_token + j)] =
-          static_cast<int32_t>(pages[j / page_size] * page_size + j % page_size);
-    }
-    max_len = std::max(max_len, s.num_new_tokens);
-    seq_info.insert(
-        seq_info.end(),
-        {static_cast<int32_t>(s.first_token), static_cast<int32_t>(s.num_new_tokens),
-         static_cast<int32_t>(s.num_new_tokens), static_cast<int32_t>(s.page_table_begin)});
     if (s.logits == LogitsMode::kLast) first_rows.push_back(static_cast<int32_t>(s.first_token));
   }
   const std::vector<int32_t> zero_types(batch.token_type_ids.empty() ? static_cast<size_t>(T) : 0);
   const std::vector<int32_t>& types =
       batch.token_type_ids.empty() ? zero_types : batch.token_type_ids;
-  const int64_t num_seqs = static_cast<int64_t>(batch.seqs.size());
-  Tensor ids = be.from_host(batch.token_ids.data(), DType::kI32, {T});
+  const Tensor& ids = in.token_ids;
   Tensor pos_t = be.from_host(positions.data(), DType::kI32, {T});
   Tensor types_t = be.from_host(types.data(), DType::kI32, {T});
-  AttentionMetadata meta;
-  meta.seq_info = be.from_host(seq_info.data(), DType::kI32, {num_seqs, 4});
-  meta.page_table = be.from_host(batch.page_table.data(), DType::kI32,
-                                 {static_cast<int64_t>(batch.page_table.size())});
-  meta.slot_mapping = be.from_host(slots.data(), DType::kI32, {T});
-  meta.num_seqs = num_seqs;
-  meta.num_tokens = T;
-  meta.max_kv_len = max_len;
-  meta.page_size = page_size;
+  const AttentionMetadata& meta = in.attention;
 
   AttentionParams ap;
   ap.num_heads = c.num_attention_heads;

@@ -37,9 +37,10 @@ class XlmRobertaModel final : public CausalLM {
   // One row per sequence that asks for logits (LogitsMode::kLast; kAll is refused): the head's
   // num_labels scores of its first token, after the config's score activation, as SGLang's
   // CrossEncodingPooler. Every sequence must start at position 0 (prefix_len 0).
-  Result<Tensor> forward(const ForwardBatch& batch, KvCache& kv) override;
+  Result<Tensor> forward(const ModelInput& in, KvCache& kv) override;
   // The same rows before the head: the final hidden state of each sequence's first token.
-  Result<Tensor> forward_hidden(const ForwardBatch& batch, KvCache& kv) override;
+  Result<Tensor> forward_hidden(const ModelInput& in, KvCache& kv) override;
+  Status check_batch(const ForwardBatch& batch) const override;
 
  private:
   struct Layer {
@@ -58,11 +59,10 @@ class XlmRobertaModel final : public CausalLM {
   XlmRobertaModel(const ModelConfig& config, Backend& backend)
       : config_(config), backend_(backend) {}
   void ensure_workspace(int64_t tokens);
-  Status validate(const ForwardBatch& batch, const KvCache& kv) const;
   // Position id of every token (RoBERTa: create_position_ids_from_input_ids, pads keep the
   // padding index and are not counted).
   std::vector<int32_t> position_ids(const ForwardBatch& batch) const;
-  Result<Tensor> run_encoder(const ForwardBatch& batch, KvCache& kv);
+  Result<Tensor> run_encoder(const ModelInput& in, KvCache& kv);
 
   ModelConfig config_;
   Backend& backend_;

@@ -15,6 +15,7 @@
 
 #include "cache/kv_cache.h"
 #include "cache/page_pool.h"
+#include "engine/model_runner.h"
 #include "engine/offline_generator.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "model/causal_lm.h"
@@ -181,7 +182,7 @@ std::vector<float> prefill_logits(CausalLM& model, CpuBackend& backend,
   auto pages = *pool.allocate(pool.pages_for(n));
   ForwardBatch b;
   b.add(ids, 0, pages, LogitsMode::kAll);
-  auto out = model.forward(b, kv);
+  auto out = ModelRunner(model).forward(b, kv);
   EXPECT_TRUE(out.ok()) << out.error().message;
   if (!out.ok()) return {};
   std::vector<float> host(static_cast<size_t>(out->numel()));
@@ -233,8 +234,10 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         // f32 holds the bf16 checkpoint exactly: only the kernels' rounding differs.
         ModelCase{"llama", "f32", 1e-5}, ModelCase{"qwen2", "f32", 1e-5},
+        ModelCase{"qwen3", "f32", 1e-5},
         // Q8_0 rounds each weight to 8 bits per block of 32.
-        ModelCase{"llama", "q8_0", 3e-2}, ModelCase{"qwen2", "q8_0", 3e-2}),
+        ModelCase{"llama", "q8_0", 3e-2}, ModelCase{"qwen2", "q8_0", 3e-2},
+        ModelCase{"qwen3", "q8_0", 3e-2}),
     [](const auto& p) { return p.param.arch + "_" + p.param.outtype; });
 
 // --dtype auto serves quantized tensors dequantized to bfloat16 (half the memory and bandwidth of

@@ -1,7 +1,7 @@
 // The expert distribution recorder against routing computed independently: transformers' router
-// logits of the tiny Qwen2-MoE (tools/make_golden.py stores them per sparse layer) give each
-// token's top-2 experts; the recorder, fed by our forward, must have counted exactly those, and
-// per sparse layer tokens x top_k selections in all.
+// logits of the tiny Qwen2-MoE and Qwen3-MoE (tools/make_golden.py stores them per sparse layer)
+// give each token's top-2 experts; the recorder, fed by our forward, must have counted exactly
+// those, and per sparse layer tokens x top_k selections in all.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include "cache/kv_cache.h"
 #include "cache/page_pool.h"
 #include "engine/expert_distribution_recorder.h"
+#include "engine/model_runner.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "model/causal_lm.h"
 #include "model/safetensors.h"
@@ -20,7 +21,14 @@
 namespace sglang {
 namespace {
 
-constexpr uint64_t kSeed = 5;  // tools/make_golden.py's seed for tiny-qwen2-moe
+struct MoeModel {
+  const char* arch;  // make-checkpoint --tiny --arch
+  uint64_t seed;     // tools/make_golden.py's seed for it
+  const char* file;  // tests/golden/data/<file>.safetensors
+};
+// Both: 3 layers (layer 1 dense), 8 experts, top-2; Qwen3-MoE renormalises, without shared expert.
+const MoeModel kMoeModels[] = {{"qwen2-moe", 5, "tiny-qwen2-moe"},
+                               {"qwen3-moe", 12, "tiny-qwen3-moe"}};
 
 // Splits "a,b,c" into numbers.
 std::vector<int64_t> parse_row(const std::string& line) {
@@ -40,14 +48,15 @@ std::vector<std::vector<int64_t>> csv_rows(const std::string& csv) {
   return rows;
 }
 
-class MoeRoutingGoldenTest : public ::testing::Test {
+class MoeRoutingGoldenTest : public ::testing::TestWithParam<MoeModel> {
  protected:
   void SetUp() override {
-    auto model = load_causal_lm(testing::tiny_checkpoint("qwen2-moe", kSeed), backend_);
+    const MoeModel& m = GetParam();
+    auto model = load_causal_lm(testing::tiny_checkpoint(m.arch, m.seed), backend_);
     ASSERT_TRUE(model.ok()) << model.error().message;
     model_ = std::move(*model);
     auto golden =
-        SafetensorsFile::open(std::string(SGLANG_GOLDEN_DIR) + "/tiny-qwen2-moe.safetensors");
+        SafetensorsFile::open(std::string(SGLANG_GOLDEN_DIR) + "/" + m.file + ".safetensors");
     ASSERT_TRUE(golden.ok()) << golden.error().message;
     golden_ = std::move(*golden);
     for (int64_t l : parse_row(golden_->metadata().at("moe_layers"))) moe_layers_.push_back(l);
@@ -109,7 +118,7 @@ class MoeRoutingGoldenTest : public ::testing::Test {
       b.add(std::span<const int32_t>(ids).subspan(static_cast<size_t>(start),
                                                   static_cast<size_t>(std::min(step, n - start))),
             start, pages, LogitsMode::kLast);
-      EXPECT_TRUE(model_->forward(b, kv).ok());
+      EXPECT_TRUE(ModelRunner(*model_).forward(b, kv).ok());
     }
     model_->set_expert_routing_observer(nullptr);
     return recorder.render();
@@ -129,7 +138,7 @@ class MoeRoutingGoldenTest : public ::testing::Test {
   int num_prompts_ = 0;
 };
 
-TEST_F(MoeRoutingGoldenTest, PerTokenChoicesAreTransformersTopK) {
+TEST_P(MoeRoutingGoldenTest, PerTokenChoicesAreTransformersTopK) {
   ASSERT_EQ(moe_layers_, (std::vector<int64_t>{0, 2}));
   int64_t compared = 0, near_ties = 0;
   for (int i = 0; i < num_prompts_; ++i) {
@@ -160,7 +169,7 @@ TEST_F(MoeRoutingGoldenTest, PerTokenChoicesAreTransformersTopK) {
   EXPECT_GT(compared, 0);
 }
 
-TEST_F(MoeRoutingGoldenTest, StatCountsEqualCountsFromTransformersRouterLogits) {
+TEST_P(MoeRoutingGoldenTest, StatCountsEqualCountsFromTransformersRouterLogits) {
   for (int i = 0; i < num_prompts_; ++i) {
     const auto ids = prompt(i);
     const auto n = static_cast<int64_t>(ids.size());
@@ -195,6 +204,13 @@ TEST_F(MoeRoutingGoldenTest, StatCountsEqualCountsFromTransformersRouterLogits) 
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Models, MoeRoutingGoldenTest, ::testing::ValuesIn(kMoeModels),
+                         [](const ::testing::TestParamInfo<MoeModel>& param_info) {
+                           std::string n = param_info.param.file;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
 
 }  // namespace
 }  // namespace sglang

@@ -10,6 +10,7 @@
 
 #include "cache/kv_cache.h"
 #include "cache/page_pool.h"
+#include "engine/model_runner.h"
 #include "engine/scheduler.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "model/causal_lm.h"
@@ -94,7 +95,7 @@ class RerankGolden : public ::testing::TestWithParam<Param> {
       b.token_type_ids.insert(b.token_type_ids.end(), pairs_[i].types.begin(),
                               pairs_[i].types.end());
     }
-    auto out = model_->forward(b, kv);
+    auto out = ModelRunner(*model_).forward(b, kv);
     EXPECT_TRUE(out.ok()) << out.error().message;
     if (!out.ok()) return {};
     EXPECT_EQ(out->rows(), static_cast<int64_t>(which.size()));
@@ -184,20 +185,20 @@ TEST_P(RerankGolden, RefusesWhatAnEncoderCannotDo) {
   auto pages = *pool.allocate(pool.pages_for(static_cast<int64_t>(ids.size())));
   ForwardBatch cont;  // a continuation after a cached prefix
   cont.add(std::span<const int32_t>(ids).subspan(4), 4, pages);
-  auto r1 = model_->forward(cont, kv);
+  auto r1 = ModelRunner(*model_).forward(cont, kv);
   ASSERT_FALSE(r1.ok());
   EXPECT_NE(r1.error().message.find("whole"), std::string::npos) << r1.error().message;
   ForwardBatch bad_type;  // a segment id past type_vocab_size
   bad_type.add(ids, 0, pages);
   bad_type.token_type_ids.assign(ids.size(),
                                  static_cast<int32_t>(model_->config().type_vocab_size));
-  auto r2 = model_->forward(bad_type, kv);
+  auto r2 = ModelRunner(*model_).forward(bad_type, kv);
   ASSERT_FALSE(r2.ok());
   EXPECT_NE(r2.error().message.find("type"), std::string::npos) << r2.error().message;
   // The hidden state the head reads: one row per sequence.
   ForwardBatch one;
   one.add(ids, 0, pages);
-  auto h = model_->forward_hidden(one, kv);
+  auto h = ModelRunner(*model_).forward_hidden(one, kv);
   ASSERT_TRUE(h.ok()) << h.error().message;
   EXPECT_EQ(h->rows(), 1);
   EXPECT_EQ(h->cols(), model_->config().hidden_size);

@@ -346,11 +346,20 @@ void run_item(const Geometry& g, const Item& it, Scratch& w) {
         std::fill(sr, sr + n_round, 0.0f);
         continue;
       }
+      // Gemma 2 (transformers' eager attention): the scaled scores are soft-capped,
+      // cap * tanh(s / cap), before the mask, so masked keys stay at -inf.
+      float mul = a.scale;
+      if (a.softcap > 0.0f) {
+        for (int64_t j = vis0; j < vis1; ++j) {
+          sr[j] = a.softcap * std::tanh(sr[j] * a.scale / a.softcap);
+        }
+        mul = 1.0f;
+      }
       for (int64_t j = 0; j < vis0; ++j) sr[j] = kNegInf;
       for (int64_t j = vis1; j < n_round; ++j) sr[j] = kNegInf;
       fvec mx = splat(kNegInf);
       for (int64_t j = 0; j < n_round; j += kLanes) {
-        const fvec x = load(sr + j) * a.scale;
+        const fvec x = load(sr + j) * mul;
         store(sr + j, x);
         mx = x > mx ? x : mx;
       }

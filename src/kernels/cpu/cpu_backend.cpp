@@ -176,7 +176,8 @@ void CpuBackend::copy_to_host(const Tensor& src, void* dst) {
   if (src.numel() == 0) return;  // dst may be null then (an empty std::vector's data())
   const size_t row_bytes = static_cast<size_t>(src.cols()) * dtype_size(src.dtype());
   if (src.contiguous()) {
-    std::memcpy(dst, src.data<void>(), row_bytes * static_cast<size_t>(src.rows()));
+    // numel, not rows * cols: a 1-D tensor's cols() is its numel too.
+    std::memcpy(dst, src.data<void>(), static_cast<size_t>(src.numel()) * dtype_size(src.dtype()));
     return;
   }
   const size_t stride = static_cast<size_t>(src.row_stride()) * dtype_size(src.dtype());
@@ -265,10 +266,15 @@ void CpuBackend::embedding(const Tensor& ids, const Tensor& table, const Tensor&
 }
 
 void CpuBackend::rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) {
-  check(x.cols() == weight.numel() && out.cols() == x.cols() && out.rows() == x.rows(),
+  const int64_t width = weight.numel();
+  check(width > 0 && x.cols() % width == 0 && out.cols() == x.cols() && out.rows() == x.rows(),
         "rms_norm shapes");
-  kernels_.rms_norm(x.data<float>(), x.row_stride(), weight.data<float>(), x.rows(), x.cols(), eps,
-                    out.data<float>(), out.row_stride());
+  // A weight narrower than the row normalises each `width`-wide group on its own (per-head q/k
+  // norms); one call per group keeps the kernel a plain row norm.
+  for (int64_t g = 0; g < x.cols(); g += width) {
+    kernels_.rms_norm(x.data<float>() + g, x.row_stride(), weight.data<float>(), x.rows(), width,
+                      eps, out.data<float>() + g, out.row_stride());
+  }
 }
 
 void CpuBackend::add_rms_norm(const Tensor& residual, const Tensor& x, const Tensor& weight,
@@ -315,10 +321,22 @@ void CpuBackend::rope_cos_sin(const Tensor& positions, const Tensor& inv_freq,
 }
 
 void CpuBackend::apply_rope(const Tensor& x, const Tensor& cos_sin, int64_t head_dim) {
-  check(x.cols() % head_dim == 0 && cos_sin.cols() == head_dim && cos_sin.rows() == x.rows(),
+  const int64_t rotary = cos_sin.cols();
+  check(x.cols() % head_dim == 0 && rotary <= head_dim && rotary % 2 == 0 && cos_sin.contiguous() &&
+            cos_sin.rows() == x.rows(),
         "apply_rope shapes");
-  kernels_.apply_rope(x.data<float>(), x.row_stride(), x.rows(), x.cols() / head_dim, head_dim,
-                      cos_sin.data<float>());
+  const int64_t heads = x.cols() / head_dim;
+  if (rotary == head_dim) {
+    kernels_.apply_rope(x.data<float>(), x.row_stride(), x.rows(), heads, head_dim,
+                        cos_sin.data<float>());
+    return;
+  }
+  // Partial rotary (transformers' Phi3 apply_rotary_pos_emb: q[..., :rotary_dim] rotates, the
+  // rest passes): each head's leading `rotary` columns are a one-head tensor of that width.
+  for (int64_t h = 0; h < heads; ++h) {
+    kernels_.apply_rope(x.data<float>() + h * head_dim, x.row_stride(), x.rows(), 1, rotary,
+                        cos_sin.data<float>());
+  }
 }
 
 void CpuBackend::store_kv(const Tensor& k, const Tensor& v, const AttentionMetadata& meta,
@@ -366,6 +384,7 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k_cache, const Tensor&
                        out.row_stride()};
   a.causal = p.causal;
   a.kv_dtype = k_cache.dtype();
+  a.softcap = p.softcap;
   check(p.causal || p.sliding_window == 0, "bidirectional attention has no sliding window");
   const auto t0 =
       profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
@@ -403,6 +422,25 @@ void CpuBackend::silu_and_mul(const Tensor& gate_up, const Tensor& out) {
   check(gate_up.cols() == 2 * out.cols() && gate_up.rows() == out.rows(), "silu_and_mul shapes");
   kernels_.silu_and_mul(gate_up.data<float>(), gate_up.row_stride(), out.rows(), out.cols(),
                         out.data<float>(), out.row_stride());
+}
+
+void CpuBackend::gated_activation(Activation f, const Tensor& gate_up, const Tensor& out) {
+  check(gate_up.cols() == 2 * out.cols() && gate_up.rows() == out.rows(),
+        "gated_activation shapes");
+  kernels_.gated_activation(static_cast<int>(f), gate_up.data<float>(), gate_up.row_stride(),
+                            out.rows(), out.cols(), out.data<float>(), out.row_stride());
+}
+
+void CpuBackend::scale(const Tensor& x, float factor, const Tensor& out) {
+  check(out.rows() == x.rows() && out.cols() == x.cols(), "scale shapes");
+  kernels_.scale(x.data<float>(), x.row_stride(), x.rows(), x.cols(), factor, out.data<float>(),
+                 out.row_stride());
+}
+
+void CpuBackend::soft_cap(const Tensor& x, float cap, const Tensor& out) {
+  check(cap > 0.0f && out.rows() == x.rows() && out.cols() == x.cols(), "soft_cap shapes");
+  kernels_.soft_cap(x.data<float>(), x.row_stride(), x.rows(), x.cols(), cap, out.data<float>(),
+                    out.row_stride());
 }
 
 void CpuBackend::add(const Tensor& a, const Tensor& b, const Tensor& out) {

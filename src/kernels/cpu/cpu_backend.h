@@ -48,6 +48,9 @@ class CpuBackend final : public Backend {
                   const Tensor& out) override;
   void activation(Activation f, const Tensor& x, const Tensor& out) override;
   void silu_and_mul(const Tensor& gate_up, const Tensor& out) override;
+  void gated_activation(Activation f, const Tensor& gate_up, const Tensor& out) override;
+  void scale(const Tensor& x, float factor, const Tensor& out) override;
+  void soft_cap(const Tensor& x, float cap, const Tensor& out) override;
   void add(const Tensor& a, const Tensor& b, const Tensor& out) override;
   void gather_rows(const Tensor& x, const Tensor& rows, const Tensor& out) override;
   // Mixture-of-experts ops: moe_ops.cpp.

@@ -41,6 +41,7 @@ struct AttentionArgs {
   int64_t out_stride;
   bool causal = true;            // false: each token sees all kv_len keys of its sequence
   DType kv_dtype = DType::kF32;  // F32, BF16 or F16
+  float softcap = 0.0f;          // > 0: scores -> softcap * tanh(scores / softcap)
 };
 
 struct CpuKernels {
@@ -70,6 +71,13 @@ struct CpuKernels {
   void (*store_kv)(const float* k, int64_t k_stride, const float* v, int64_t v_stride,
                    int64_t tokens, int64_t width, const int32_t* slots, DType dtype, void* k_cache,
                    void* v_cache, int64_t cache_stride);
+  // Gemma: out = act(gate) * up over gate_up = [gate | up]; x * factor; tanh(x / cap) * cap.
+  void (*gated_activation)(int kind, const float* gate_up, int64_t gu_stride, int64_t tokens,
+                           int64_t inter, float* out, int64_t out_stride);
+  void (*scale)(const float* x, int64_t x_stride, int64_t tokens, int64_t cols, float factor,
+                float* out, int64_t out_stride);
+  void (*soft_cap)(const float* x, int64_t x_stride, int64_t tokens, int64_t cols, float cap,
+                   float* out, int64_t out_stride);
 };
 
 // Defined once per ISA namespace.

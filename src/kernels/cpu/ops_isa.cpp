@@ -146,6 +146,35 @@ void activation(int kind, const float* x, int64_t x_stride, int64_t tokens, int6
   }
 }
 
+void gated_activation(int kind, const float* gate_up, int64_t gu_stride, int64_t tokens,
+                      int64_t inter, float* out, int64_t out_stride) {
+#pragma omp parallel for schedule(static) if (tokens * inter >= kParallelThreshold)
+  for (int64_t t = 0; t < tokens; ++t) {
+    const float* g = gate_up + t * gu_stride;
+    const float* u = g + inter;
+    float* o = out + t * out_stride;
+    // As transformers' GemmaMLP: act_fn(gate_proj(x)) * up_proj(x).
+    for (int64_t i = 0; i < inter; ++i) o[i] = apply_activation(kind, g[i]) * u[i];
+  }
+}
+
+void scale(const float* x, int64_t x_stride, int64_t tokens, int64_t cols, float factor, float* out,
+           int64_t out_stride) {
+#pragma omp parallel for schedule(static) if (tokens * cols >= kParallelThreshold)
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t i = 0; i < cols; ++i) out[t * out_stride + i] = x[t * x_stride + i] * factor;
+  }
+}
+
+void soft_cap(const float* x, int64_t x_stride, int64_t tokens, int64_t cols, float cap, float* out,
+              int64_t out_stride) {
+#pragma omp parallel for schedule(static) if (tokens * cols >= kParallelThreshold)
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t i = 0; i < cols; ++i)
+      out[t * out_stride + i] = std::tanh(x[t * x_stride + i] / cap) * cap;
+  }
+}
+
 #define SGLANG_STRINGIFY_INNER(x) #x
 #define SGLANG_STRINGIFY(x) SGLANG_STRINGIFY_INNER(x)
 
@@ -161,6 +190,9 @@ const CpuKernels kTable = {
     &layer_norm,
     &activation,
     &store_kv,
+    &gated_activation,
+    &scale,
+    &soft_cap,
 };
 
 }  // namespace

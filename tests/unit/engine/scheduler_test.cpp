@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "engine/model_runner.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "test_support.h"
 #include "tokenizer/tokenizer.h"
@@ -525,7 +526,7 @@ TEST_F(SchedulerTest, InputAndOutputLogprobsMatchAFullForward) {
   auto pages = pool.allocate(static_cast<int64_t>(all.size()));
   ForwardBatch batch;
   batch.add(all, 0, *pages, LogitsMode::kAll);
-  auto logits = model_->forward(batch, kv);
+  auto logits = ModelRunner(*model_).forward(batch, kv);
   ASSERT_TRUE(logits.ok());
   const int64_t vocab = model_->config().vocab_size;
   std::vector<float> host(static_cast<size_t>(logits->numel()));

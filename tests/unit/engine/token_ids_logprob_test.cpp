@@ -8,6 +8,7 @@
 #include <cmath>
 #include <random>
 
+#include "engine/model_runner.h"
 #include "engine/scheduler.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "test_support.h"
@@ -58,7 +59,7 @@ class TokenIdsLogprobTest : public ::testing::Test {
     auto pages = pool.allocate(static_cast<int64_t>(tokens.size()));
     ForwardBatch batch;
     batch.add(tokens, 0, *pages, LogitsMode::kAll);
-    auto logits = model_->forward(batch, kv);
+    auto logits = ModelRunner(*model_).forward(batch, kv);
     EXPECT_TRUE(logits.ok());
     const auto vocab = static_cast<size_t>(model_->config().vocab_size);
     std::vector<float> host(static_cast<size_t>(logits->numel()));

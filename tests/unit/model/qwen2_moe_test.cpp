@@ -10,6 +10,7 @@
 
 #include "cache/kv_cache.h"
 #include "cache/page_pool.h"
+#include "engine/model_runner.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "model/causal_lm.h"
 #include "model/model_config.h"
@@ -146,7 +147,7 @@ TEST(Qwen2MoeModel, ReportsEachSparseLayersRoutingOncePerForward) {
   auto pages = *pool.allocate(pool.pages_for(static_cast<int64_t>(prompt.size())));
   ForwardBatch b;
   b.add(prompt, 0, pages);
-  auto logits = (*model)->forward(b, kv);
+  auto logits = ModelRunner(**model).forward(b, kv);
   ASSERT_TRUE(logits.ok()) << logits.error().message;
   EXPECT_EQ(log.begins, 1);
   EXPECT_EQ(log.ends, 1);
@@ -167,10 +168,10 @@ TEST(Qwen2MoeModel, ReportsEachSparseLayersRoutingOncePerForward) {
   ForwardBatch bad;
   const std::vector<int32_t> oob = {200000};
   bad.add(oob, 0, pages);
-  EXPECT_FALSE((*model)->forward(bad, kv).ok());
+  EXPECT_FALSE(ModelRunner(**model).forward(bad, kv).ok());
   EXPECT_EQ(log.begins, 1);
   (*model)->set_expert_routing_observer(nullptr);
-  ASSERT_TRUE((*model)->forward(b, kv).ok());
+  ASSERT_TRUE(ModelRunner(**model).forward(b, kv).ok());
   EXPECT_EQ(log.begins, 1);
 }
 
@@ -186,7 +187,7 @@ TEST(Qwen2MoeModel, DenseModelsIgnoreTheObserver) {
   auto pages = *pool.allocate(3);
   ForwardBatch b;
   b.add(prompt, 0, pages);
-  ASSERT_TRUE((*model)->forward(b, kv).ok());
+  ASSERT_TRUE(ModelRunner(**model).forward(b, kv).ok());
   EXPECT_EQ(log.begins, 0);
   EXPECT_TRUE(log.layers.empty());
 }
