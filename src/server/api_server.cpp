@@ -32,6 +32,9 @@ constexpr const char* kFlushMessage =
     "Cache flushed.\nPlease check backend logs for more details. (When there are running or "
     "waiting requests, the operation will not be performed.)\n";
 
+// SGLang's HEALTH_CHECK_TIMEOUT (seconds): a scheduler without progress for longer is unhealthy.
+constexpr double kHealthCheckTimeoutS = 20;
+
 // Runs blocking work (weight loading, waiting on the scheduler) off the I/O threads.
 template <typename F>
 void run_blocking(F&& f) {
@@ -120,6 +123,8 @@ Status ApiServer::load() {
   sc.max_total_tokens = args_.max_total_tokens.value_or(0);
   sc.mem_fraction_static = args_.mem_fraction_static.value_or(0);
   sc.max_running_requests = args_.max_running_requests.value_or(0);
+  sc.max_queued_requests = args_.max_queued_requests.value_or(0);
+  sc.watchdog_timeout = args_.watchdog_timeout;
   const int64_t chunk = args_.chunked_prefill_size.value_or(sc.chunked_prefill_size);
   sc.chunked_prefill_size = chunk < 0 ? 0 : chunk;
   sc.disable_radix_cache = args_.disable_radix_cache;
@@ -165,6 +170,7 @@ Status ApiServer::load() {
   args_.context_length = scheduler_->context_length();
   args_.max_total_tokens = scheduler_->max_total_tokens();
   args_.max_running_requests = scheduler_->stats().max_running_requests;
+  args_.max_queued_requests = scheduler_->max_queued_requests();
   scheduler_->start();
   register_routes();
   return {};
@@ -282,6 +288,20 @@ void ApiServer::health(const http::Request&, std::shared_ptr<http::Exchange> ex,
     return;
   }
   (void)generate;  // as SGLang (SGLANG_ENABLE_HEALTH_ENDPOINT_GENERATION defaults to true)
+  // As SGLang's health_generate: healthy when the scheduler shows progress within
+  // HEALTH_CHECK_TIMEOUT; a real generation only when it is idle. A busy scheduler is judged from
+  // its published progress, so the answer comes at once however long the queue is.
+  const SchedulerHealth h = scheduler_->health();
+  if (h.busy) {
+    const bool progressing = h.current_step_s < kHealthCheckTimeoutS &&
+                             (h.current_step_s > 0 || h.since_progress_s < kHealthCheckTimeoutS);
+    if (!progressing) {
+      SGLANG_LOG_ERROR("Health check failed: the scheduler has made no progress for {:.1f} s.",
+                       std::max(h.current_step_s, h.since_progress_s));
+    }
+    ex->respond(progressing ? 200 : 503, "text/plain", "");
+    return;
+  }
   // One greedy token through the scheduler proves the whole path works.
   auto req = std::make_unique<Request>();
   req->rid = "HEALTH_CHECK_" + next_rid();
