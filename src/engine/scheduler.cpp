@@ -1032,6 +1032,9 @@ void Scheduler::publish_stats() {
   s.num_running_reqs = static_cast<int64_t>(running_.size());
   running_count_ = s.num_running_reqs;
   s.num_waiting_reqs = static_cast<int64_t>(waiting_.size() + grammar_queue_.size());
+  for (const auto* queue : {&waiting_, &grammar_queue_}) {
+    for (const auto& r : *queue) s.num_waiting_tokens += static_cast<int64_t>(r->prompt.size());
+  }
   s.num_free_pages = pool_->num_free();
   s.num_cached_pages = tree_ ? tree_->total_pages() : 0;
   s.num_evictable_pages = tree_ ? tree_->evictable_pages() : 0;

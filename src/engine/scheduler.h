@@ -86,9 +86,10 @@ struct SchedulerStats {
   int64_t page_size = 1;
   int64_t num_running_reqs = 0;
   int64_t num_waiting_reqs = 0;
-  int64_t num_used_tokens = 0;   // pages held by requests or protected in the tree, in tokens
-  int64_t num_free_pages = 0;    // pages in the pool's free list
-  int64_t num_cached_pages = 0;  // pages owned by the radix tree
+  int64_t num_used_tokens = 0;     // pages held by requests or protected in the tree, in tokens
+  int64_t num_waiting_tokens = 0;  // prompt tokens of the waiting requests (SGLang's get_load)
+  int64_t num_free_pages = 0;      // pages in the pool's free list
+  int64_t num_cached_pages = 0;    // pages owned by the radix tree
   int64_t num_evictable_pages = 0;
   int64_t num_radix_nodes = 0;
   int64_t total_prompt_tokens = 0;  // prompt tokens of admitted requests
