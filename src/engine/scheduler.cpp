@@ -161,8 +161,11 @@ Status Scheduler::validate(const Request& req) const {
     return bad("The input (" + std::to_string(n) + " tokens) is longer than the model's context " +
                "length (" + std::to_string(context_length_) + " tokens).");
   }
-  if (req.params.max_new_tokens + n >= context_length_) {
-    const int64_t total = req.params.max_new_tokens + n;
+  // Compared without the sum, which a saturated max_new_tokens (2^63 - 1) would overflow.
+  if (req.params.max_new_tokens >= context_length_ - n) {
+    const int64_t total = req.params.max_new_tokens > std::numeric_limits<int64_t>::max() - n
+                              ? std::numeric_limits<int64_t>::max()
+                              : req.params.max_new_tokens + n;
     return bad("Requested token count exceeds the model's maximum context length of " +
                std::to_string(context_length_) + " tokens. You requested a total of " +
                std::to_string(total) + " tokens: " + std::to_string(n) +

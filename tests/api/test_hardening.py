@@ -70,6 +70,20 @@ def test_million_copies_answer_at_once_with_the_queue_error(server):
         time.sleep(0.05)
 
 
+@pytest.mark.parametrize("n", [1e30, 18446744073709551615, 2**63])
+def test_n_beyond_int64_saturates_into_the_queue_error(server, n):
+    # Found by tests/fuzz: an integral float past int64 was an undefined conversion.
+    r = server.post("/generate", json={"text": "hi", "sampling_params": {"n": n,
+                                                                          "max_new_tokens": 1}})
+    assert r.status_code == 503 and r.json()["message"] == "The request queue is full.", r.text
+
+
+def test_max_new_tokens_beyond_int64_is_the_context_error(server):
+    r = server.post("/generate", json={"text": "hi", "sampling_params": {"max_new_tokens": 1e30}})
+    assert r.status_code == 400
+    assert "maximum context length" in r.json()["error"]["message"], r.text
+
+
 def test_openai_n_beyond_the_queue_is_refused_whole(server):
     r = server.post("/v1/completions", json={"model": "m", "prompt": "hi", "max_tokens": 1,
                                              "n": 1000000})
