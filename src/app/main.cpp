@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <fstream>
 #include <iostream>
@@ -234,6 +235,10 @@ int run_generate(const GenerateArgs& a) {
   return 0;
 }
 
+// How long SIGTERM / SIGINT may take before the process exits regardless (under the 5 s that
+// deployments give between SIGTERM and SIGKILL).
+constexpr std::chrono::milliseconds kShutdownDeadline{4000};
+
 // `serve` / `launch_server`: SGLang's HTTP server. SIGTERM or SIGINT: stop accepting, abort what
 // runs (clients get their finish_reason abort), exit 0.
 int run_serve(const ServerArgsParser& parser) {
@@ -260,6 +265,8 @@ int run_serve(const ServerArgsParser& parser) {
   opt.port = static_cast<int>(args.port);
   opt.io_threads = static_cast<int>(args.http_threads.value_or(2));
   opt.body_limit = static_cast<uint64_t>(args.max_http_body_bytes);
+  opt.header_limit = static_cast<uint32_t>(args.max_http_header_bytes);
+  opt.idle_timeout_ms = static_cast<int64_t>(args.http_idle_timeout * 1000);
   ApiServer* api_ptr = api->get();
   http::HttpServer server(opt,
                           [api_ptr](const http::Request& req, std::shared_ptr<http::Exchange> ex) {
@@ -271,6 +278,15 @@ int run_serve(const ServerArgsParser& parser) {
     int sig = 0;
     sigwait(&signals, &sig);
     SGLANG_LOG_INFO("Received signal {}; shutting down.", sig);
+    // Whatever the queue holds, the process is gone within the bound a supervisor expects: a
+    // shutdown that has not finished by then (a forward that does not return) ends here.
+    std::thread([] {
+      std::this_thread::sleep_for(kShutdownDeadline);
+      SGLANG_LOG_WARN("Shutdown did not finish within {} s; exiting now.",
+                      std::chrono::duration<double>(kShutdownDeadline).count());
+      spdlog::default_logger()->flush();
+      std::_Exit(0);
+    }).detach();
     api_ptr->shutdown();
     server.stop(500);
   });

@@ -27,6 +27,21 @@ constexpr double kNewTokenRatioDecay = 0.001;
 // SGLang's SGLANG_GRAMMAR_TIMEOUT default: a grammar not compiled by then fails its requests.
 constexpr std::chrono::seconds kGrammarTimeout{300};
 
+// Without --max-queued-requests: this many waiting requests per running slot (at least
+// kMinDefaultQueued), so a flood is refused at once instead of holding memory without end.
+constexpr int64_t kDefaultQueuedPerRunning = 4;
+constexpr int64_t kMinDefaultQueued = 4096;
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool is_health_check(const Request& r) {
+  return r.rid.rfind(kHealthCheckRidPrefix, 0) == 0;
+}
+
 int64_t ceil_div(int64_t a, int64_t b) {
   return (a + b - 1) / b;
 }
@@ -144,6 +159,9 @@ Scheduler::Scheduler(CausalLM& model, const Tokenizer* tokenizer, const Schedule
           : std::min<int64_t>(
                 std::max<int64_t>(total * 512 / std::max<int64_t>(context_length_, 1), 2048), 4096);
   max_running_ = std::min(max_running_, num_pages);
+  max_queued_ = config_.max_queued_requests > 0
+                    ? config_.max_queued_requests
+                    : std::max(kMinDefaultQueued, kDefaultQueuedPerRunning * max_running_);
   counters_.max_total_num_tokens = total;
   counters_.max_running_requests = max_running_;
   counters_.context_length = context_length_;
@@ -196,8 +214,11 @@ Status Scheduler::validate(const Request& req) const {
     return bad("The input (" + std::to_string(n) + " tokens) is longer than the model's context " +
                "length (" + std::to_string(context_length_) + " tokens).");
   }
-  if (req.params.max_new_tokens + n >= context_length_) {
-    const int64_t total = req.params.max_new_tokens + n;
+  // Compared without the sum, which a saturated max_new_tokens (2^63 - 1) would overflow.
+  if (req.params.max_new_tokens >= context_length_ - n) {
+    const int64_t total = req.params.max_new_tokens > std::numeric_limits<int64_t>::max() - n
+                              ? std::numeric_limits<int64_t>::max()
+                              : req.params.max_new_tokens + n;
     return bad("Requested token count exceeds the model's maximum context length of " +
                std::to_string(context_length_) + " tokens. You requested a total of " +
                std::to_string(total) + " tokens: " + std::to_string(n) +
@@ -213,16 +234,40 @@ Status Scheduler::validate(const Request& req) const {
                std::to_string(mc.max_position_embeddings - mc.position_offset) +
                " position embeddings.");
   }
-  const int64_t pool_tokens = pool_->num_pages() * config_.page_size;
-  if (n + 1 > pool_tokens) {
+  // As SGLang's validate_input_length with max_req_input_len = min(context_len, pool) - 1: a
+  // prompt the KV pool can never hold is refused, not queued forever.
+  const int64_t max_req_input_len = std::min(context_length_, max_total_tokens()) - 1;
+  if (n >= max_total_tokens() - 1) {
     return bad("Input length (" + std::to_string(n) + " tokens) exceeds the maximum allowed " +
-               "length (" + std::to_string(pool_tokens - 1) + " tokens) of the KV cache pool.");
+               "length (" + std::to_string(max_req_input_len) + " tokens). Use a shorter input " +
+               "or enable --allow-auto-truncate.");
   }
   return {};
 }
 
+Status Scheduler::check_queue_room(int64_t count) const {
+  // As SGLang's _abort_on_queued_limit: the waiting queue (not the running batch) is bounded.
+  const int64_t queued = live_.load() - running_count_.load();
+  if (count > max_queued_ - std::max<int64_t>(queued, 0)) {
+    return make_error(ErrorCode::kResourceExhausted, "The request queue is full.");
+  }
+  return {};
+}
+
+SchedulerHealth Scheduler::health() const {
+  const int64_t now = now_ns();
+  SchedulerHealth h;
+  h.busy = busy_.load() || live_.load() > 0;
+  h.since_progress_s = static_cast<double>(now - progress_ns_.load()) / 1e9;
+  const int64_t started = step_started_ns_.load();
+  h.current_step_s = started == 0 ? 0.0 : static_cast<double>(now - started) / 1e9;
+  return h;
+}
+
 Status Scheduler::submit(std::unique_ptr<Request> req) {
   SGLANG_RETURN_IF_ERROR(validate(*req));
+  if (!is_health_check(*req)) SGLANG_RETURN_IF_ERROR(check_queue_room(1));
+  live_.fetch_add(1);
   if (!req->stream) req->stream = std::make_shared<RequestStream>();
   req->arrival = std::chrono::steady_clock::now();
   Command cmd;
@@ -318,10 +363,45 @@ void Scheduler::start() {
     std::lock_guard lock(inbox_mu_);
     stop_requested_ = false;
   }
+  progress_ns_ = now_ns();
   thread_ = std::thread([this] { loop(); });
+  if (config_.watchdog_timeout > 0) {
+    {
+      std::lock_guard lock(watchdog_mu_);
+      watchdog_stop_ = false;
+    }
+    watchdog_ = std::thread([this] { watchdog_loop(); });
+  }
+}
+
+void Scheduler::watchdog_loop() {
+  // As SGLang's scheduler watchdog: a forward that has not returned for --watchdog-timeout
+  // seconds means the engine hangs; the process ends so that a supervisor restarts it, rather
+  // than serving health checks with a scheduler that will never answer.
+  std::unique_lock lock(watchdog_mu_);
+  while (!watchdog_cv_.wait_for(lock, std::chrono::milliseconds(500),
+                                [&] { return watchdog_stop_; })) {
+    const double step_s = health().current_step_s;
+    if (step_s > config_.watchdog_timeout) {
+      SGLANG_LOG_ERROR(
+          "Scheduler watchdog timeout (watchdog_timeout={} s): a forward step has run for {:.1f} "
+          "s. Exiting.",
+          config_.watchdog_timeout, step_s);
+      spdlog::default_logger()->flush();
+      std::_Exit(1);
+    }
+  }
 }
 
 void Scheduler::stop() {
+  if (watchdog_.joinable()) {
+    {
+      std::lock_guard lock(watchdog_mu_);
+      watchdog_stop_ = true;
+    }
+    watchdog_cv_.notify_one();
+    watchdog_.join();
+  }
   if (!thread_.joinable()) return;
   abort_all("The server is shutting down.");
   {
@@ -348,6 +428,7 @@ void Scheduler::loop() {
       }
       if (stop_requested_ && inbox_.empty()) break;
     }
+    step_started_ns_ = now_ns();
     try {
       step();
     } catch (const std::exception& e) {
@@ -358,6 +439,9 @@ void Scheduler::loop() {
       }
       running_.clear();
     }
+    step_started_ns_ = 0;
+    progress_ns_ = now_ns();
+    busy_ = has_work() || !grammar_queue_.empty();
   }
 }
 
@@ -372,6 +456,12 @@ void Scheduler::process_inbox() {
       case Command::Kind::kSubmit: {
         Request& r = *cmd.request;
         r.state = RequestState::kWaiting;
+        // As SGLang's handle_generate_request: with other work in the engine, a health check
+        // needs no forward of its own (this step proves the loop runs).
+        if (is_health_check(r) && (has_work() || !grammar_queue_.empty())) {
+          finish(r, FinishReason::length_reached(r.params.max_new_tokens));
+          break;
+        }
         r.seed = r.params.sampling_seed
                      ? *r.params.sampling_seed
                      : config_.random_seed * 0x9E3779B97F4A7C15ull + ++seed_counter_;
@@ -1008,6 +1098,7 @@ void Scheduler::finish(Request& r, FinishReason reason) {
   if (r.state == RequestState::kFinished) return;
   if (r.state == RequestState::kRunning) release(r);
   r.state = RequestState::kFinished;
+  live_.fetch_sub(1);
   ++counters_.total_finished_reqs;
   StepOutput out = take_unsent(r, true);
   out.finished = true;
@@ -1026,7 +1117,11 @@ void Scheduler::emit(Request& r) {
 void Scheduler::publish_stats(bool count_nodes) {
   SchedulerStats s = counters_;
   s.num_running_reqs = static_cast<int64_t>(running_.size());
+  running_count_ = s.num_running_reqs;
   s.num_waiting_reqs = static_cast<int64_t>(waiting_.size() + grammar_queue_.size());
+  for (const auto* queue : {&waiting_, &grammar_queue_}) {
+    for (const auto& r : *queue) s.num_waiting_tokens += static_cast<int64_t>(r->prompt.size());
+  }
   s.num_free_pages = pool_->num_free();
   s.num_cached_pages = tree_ ? tree_->total_pages() : 0;
   s.num_evictable_pages = tree_ ? tree_->evictable_pages() : 0;

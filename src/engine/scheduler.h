@@ -37,6 +37,10 @@ class Tokenizer;
 
 enum class SchedulePolicy { kFcfs, kLpm };
 
+// SGLang's HEALTH_CHECK_RID_PREFIX: /health's own one-token request. It bypasses the queue limit
+// and, as SGLang's scheduler does, is answered at once without running when other work is there.
+inline constexpr const char* kHealthCheckRidPrefix = "HEALTH_CHECK_";
+
 struct SchedulerConfig {
   int64_t page_size = 1;
   // KV pool size in tokens; 0: a fraction of the backend's available memory (mem_fraction_static).
@@ -66,6 +70,20 @@ struct SchedulerConfig {
   bool jump_forward = false;
   // Storage dtype of the KV cache (--kv-cache-dtype, resolved by the server): F32, BF16 or F16.
   DType kv_cache_dtype = DType::kF32;
+  // SGLang's --max-queued-requests: requests waiting (not running) beyond this are refused with
+  // 503 "The request queue is full."; 0: derived from max_running_requests (SGLang leaves it
+  // unbounded, which lets one request with n = 1e6 queue a million copies).
+  int64_t max_queued_requests = 0;
+  // SGLang's --watchdog-timeout: a step (forward) that runs longer than this many seconds ends the
+  // process with a log line; <= 0: no watchdog.
+  double watchdog_timeout = 300;
+};
+
+// What /health reads without going through the scheduler's inbox (Scheduler::health()).
+struct SchedulerHealth {
+  bool busy = false;            // requests queued or running
+  double since_progress_s = 0;  // since the last step ended (or the thread started)
+  double current_step_s = 0;    // how long the step in progress has run; 0: none
 };
 
 // The default --chunked-prefill-size on the CPU. SGLang sizes the chunk for a GPU (2048 to 16384
@@ -83,9 +101,10 @@ struct SchedulerStats {
   int64_t page_size = 1;
   int64_t num_running_reqs = 0;
   int64_t num_waiting_reqs = 0;
-  int64_t num_used_tokens = 0;   // pages held by requests or protected in the tree, in tokens
-  int64_t num_free_pages = 0;    // pages in the pool's free list
-  int64_t num_cached_pages = 0;  // pages owned by the radix tree
+  int64_t num_used_tokens = 0;     // pages held by requests or protected in the tree, in tokens
+  int64_t num_waiting_tokens = 0;  // prompt tokens of the waiting requests (SGLang's get_load)
+  int64_t num_free_pages = 0;      // pages in the pool's free list
+  int64_t num_cached_pages = 0;    // pages owned by the radix tree
   int64_t num_evictable_pages = 0;
   int64_t num_radix_nodes = 0;      // as of the last step with nothing to run
   int64_t total_prompt_tokens = 0;  // prompt tokens of admitted requests
@@ -109,8 +128,15 @@ class Scheduler {
   // Checks the request (sampling params, prompt within the context length and the pool) without
   // queueing it; the error message is SGLang's.
   Status validate(const Request& req) const;
-  // Validates and queues; thread-safe. On error nothing is queued.
+  // Validates and queues; thread-safe. On error nothing is queued; a full queue is
+  // kResourceExhausted with SGLang's message (its status is 503).
   Status submit(std::unique_ptr<Request> req);
+  // Whether `count` more requests fit in the queue now (kResourceExhausted "The request queue is
+  // full." otherwise): a batch or n > 1 call is refused whole, up front, before it is built.
+  Status check_queue_room(int64_t count) const;
+  int64_t max_queued_requests() const { return max_queued_; }
+  // Progress as the scheduler thread last published it; lock-free, answers at once under any load.
+  SchedulerHealth health() const;
   // Aborts a queued or running request; its stream ends with finish_reason abort. Unknown rids are
   // ignored (the request may have finished already). Thread-safe.
   void abort(const std::string& rid, const std::string& message = "Abort request.");
@@ -174,6 +200,7 @@ class Scheduler {
   };
 
   void loop();
+  void watchdog_loop();
   void push_command(Command cmd);
   std::future<Status> push_call(Command::Kind kind, std::function<Status()> fn);
   void run_call(Command& cmd);  // runs cmd.fn, fulfils cmd.called (exceptions become errors)
@@ -216,6 +243,7 @@ class Scheduler {
   SchedulerConfig config_;
   int64_t context_length_ = 0;
   int64_t max_running_ = 0;
+  int64_t max_queued_ = 0;
   std::unique_ptr<PagePool> pool_;
   std::unique_ptr<KvCache> kv_;
   std::unique_ptr<RadixTree> tree_;
@@ -239,6 +267,17 @@ class Scheduler {
   bool stop_requested_ = false;
   bool grammar_ready_ = false;  // a compilation finished since the last look (under inbox_mu_)
   std::thread thread_;
+
+  // Admission and health counters, read by other threads without a lock.
+  std::atomic<int64_t> live_{0};           // submitted and not finished
+  std::atomic<int64_t> running_count_{0};  // running_.size() as last published
+  std::atomic<bool> busy_{false};
+  std::atomic<int64_t> progress_ns_{0};      // steady clock at the end of the last step
+  std::atomic<int64_t> step_started_ns_{0};  // steady clock at the start of the step; 0: none
+  std::mutex watchdog_mu_;
+  std::condition_variable watchdog_cv_;
+  bool watchdog_stop_ = false;  // under watchdog_mu_
+  std::thread watchdog_;
 
   mutable std::mutex stats_mu_;
   SchedulerStats stats_;

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "tokenizer/tokenizer.h"
@@ -136,6 +137,16 @@ Status read_number(const nlohmann::json& j, const std::string& f, double* out) {
 
 Status read_int(const nlohmann::json& j, const std::string& f, int64_t* out) {
   if (j.is_null()) return {};
+  // Python's ints have no bound; beyond int64 the value saturates (so n = 1e30 is "too many",
+  // not a wrapped or undefined conversion).
+  constexpr double kInt64Bound = 9223372036854775808.0;  // 2^63
+  if (j.is_number_unsigned()) {
+    const uint64_t u = j.get<uint64_t>();
+    *out = u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
+               ? std::numeric_limits<int64_t>::max()
+               : static_cast<int64_t>(u);
+    return {};
+  }
   if (j.is_number_integer()) {
     *out = j.get<int64_t>();
     return {};
@@ -143,7 +154,10 @@ Status read_int(const nlohmann::json& j, const std::string& f, int64_t* out) {
   // Python accepts 3.0 where an int is expected only by accident; SGLang's comparisons would take
   // it, so an integral float is allowed.
   if (j.is_number_float() && std::floor(j.get<double>()) == j.get<double>()) {
-    *out = static_cast<int64_t>(j.get<double>());
+    const double d = j.get<double>();
+    *out = d >= kInt64Bound   ? std::numeric_limits<int64_t>::max()
+           : d < -kInt64Bound ? std::numeric_limits<int64_t>::min()
+                              : static_cast<int64_t>(d);
     return {};
   }
   return type_error(f, "an integer", j);

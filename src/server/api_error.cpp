@@ -76,6 +76,13 @@ std::string ApiError::content_type() const {
   return shape == Shape::kPlain ? "text/plain; charset=utf-8" : "application/json";
 }
 
+ApiError refused_generation_error(const Error& error) {
+  if (error.code == ErrorCode::kResourceExhausted) {
+    return ApiError::http_exception(503, error.message);
+  }
+  return ApiError::generate(error.message);
+}
+
 void respond_error(http::Exchange& ex, const ApiError& error) {
   ex.respond(error.status, error.content_type(), error.body());
 }

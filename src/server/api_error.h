@@ -53,6 +53,11 @@ struct ApiError {
   std::string content_type() const;
 };
 
+// A generation the engine refused before queueing it (GenerateCall::parse): SGLang's ValueError
+// (400, {"error": {"message"}}), or for a full queue its HTTPException 503 "The request queue is
+// full." (kResourceExhausted).
+ApiError refused_generation_error(const Error& error);
+
 // The one way a route answers with an error.
 void respond_error(http::Exchange& ex, const ApiError& error);
 inline void respond_error(const std::shared_ptr<http::Exchange>& ex, const ApiError& error) {

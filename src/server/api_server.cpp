@@ -1,9 +1,11 @@
 #include "server/api_server.h"
 
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <fstream>
 #include <random>
+#include <string_view>
 #include <thread>
 
 #include "chat/function_call/function_call_parser.h"
@@ -31,6 +33,9 @@ constexpr const char* kNotGenerationModel =
 constexpr const char* kFlushMessage =
     "Cache flushed.\nPlease check backend logs for more details. (When there are running or "
     "waiting requests, the operation will not be performed.)\n";
+
+// SGLang's HEALTH_CHECK_TIMEOUT (seconds): a scheduler without progress for longer is unhealthy.
+constexpr double kHealthCheckTimeoutS = 20;
 
 // Runs blocking work (weight loading, waiting on the scheduler) off the I/O threads.
 template <typename F>
@@ -129,6 +134,8 @@ Status ApiServer::load() {
   sc.max_total_tokens = args_.max_total_tokens.value_or(0);
   sc.mem_fraction_static = args_.mem_fraction_static.value_or(0);
   sc.max_running_requests = args_.max_running_requests.value_or(0);
+  sc.max_queued_requests = args_.max_queued_requests.value_or(0);
+  sc.watchdog_timeout = args_.watchdog_timeout;
   const int64_t chunk =
       args_.chunked_prefill_size.value_or(cpu_chunked_prefill_size(args_.threads));
   sc.chunked_prefill_size = chunk < 0 ? 0 : chunk;
@@ -177,6 +184,7 @@ Status ApiServer::load() {
   args_.context_length = scheduler_->context_length();
   args_.max_total_tokens = scheduler_->max_total_tokens();
   args_.max_running_requests = scheduler_->stats().max_running_requests;
+  args_.max_queued_requests = scheduler_->max_queued_requests();
   scheduler_->start();
   register_routes();
   return {};
@@ -191,12 +199,62 @@ std::string ApiServer::next_rid() {
   return buf;
 }
 
+namespace {
+
+// Compares in time that depends only on the lengths, not on where the strings differ (as
+// Python's secrets.compare_digest, which SGLang's auth uses), so a key cannot be guessed byte by
+// byte from response times.
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  volatile unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < b.size(); ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    diff = static_cast<unsigned char>(diff | (x ^ static_cast<unsigned char>(b[i])));
+  }
+  return diff == 0;
+}
+
+// As SGLang's decide_request_auth: "Authorization: Bearer KEY" (the scheme in any case) or
+// "x-api-key: KEY".
+bool carries_key(const http::Request& req, const std::string& key) {
+  const std::string authz = req.header("authorization");
+  const size_t sp = authz.find(' ');
+  if (sp != std::string::npos) {
+    std::string scheme = authz.substr(0, sp);
+    std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (scheme == "bearer" && constant_time_equal(std::string_view(authz).substr(sp + 1), key)) {
+      return true;
+    }
+  }
+  const std::string x_api_key = req.header("x-api-key");
+  return !x_api_key.empty() && constant_time_equal(x_api_key, key);
+}
+
+// SGLang's AuthLevel.ADMIN_OPTIONAL routes among ours: the ones that change the server's state
+// for every client (cache, weights, expert recording).
+bool is_admin_route(const std::string& path) {
+  static const std::vector<std::string> kAdmin = {
+      "/flush_cache", "/update_weights_from_disk", "/start_expert_distribution_record",
+      "/stop_expert_distribution_record", "/dump_expert_distribution_record"};
+  return std::find(kAdmin.begin(), kAdmin.end(), path) != kAdmin.end();
+}
+
+}  // namespace
+
 bool ApiServer::authorized(const http::Request& req) const {
-  if (!args_.api_key) return true;
   if (req.method == "OPTIONS") return true;
-  // As SGLang's API-key middleware: health checks and metrics stay open.
-  if (req.path.rfind("/health", 0) == 0 || req.path.rfind("/metrics", 0) == 0) return true;
-  return req.header("authorization") == "Bearer " + *args_.api_key;
+  // As SGLang's API-key middleware: health checks, readiness and metrics stay open (probes and
+  // Prometheus scrapers carry no secrets).
+  for (const char* open : {"/health", "/ready", "/metrics"}) {
+    if (req.path.rfind(open, 0) == 0) return true;
+  }
+  // Admin routes: the admin key when one is set (the plain key is not enough then), else the
+  // plain key; other routes: the plain key, whatever the admin key.
+  if (is_admin_route(req.path) && args_.admin_api_key) {
+    return carries_key(req, *args_.admin_api_key);
+  }
+  if (!args_.api_key) return true;
+  return carries_key(req, *args_.api_key);
 }
 
 void ApiServer::shutdown() {
@@ -241,6 +299,7 @@ void ApiServer::register_routes() {
     server_info(ex);
   });
   t.add(kGetPost, "/flush_cache", [this](R, Ex ex, auto&) { flush_cache(ex); });
+  t.add(kGet, "/get_load", [this](R, Ex ex, auto&) { get_load(ex); });
   t.add(kPost, "/update_weights_from_disk",
         [this](R req, Ex ex, auto&) { update_weights_from_disk(req, ex); });
   t.add(kPost, "/tokenize", [this](R req, Ex ex, auto&) { tokenize(req, ex); });
@@ -284,7 +343,18 @@ void ApiServer::handle(const http::Request& req, std::shared_ptr<http::Exchange>
     return;
   }
   if (args_.log_requests) SGLANG_LOG_INFO("{} {}", req.method, req.path);
-  routes_.dispatch(req, std::move(ex));
+  if (shutting_down_ && req.path.rfind("/health", 0) != 0) {
+    // Stopping: nothing new is taken (the scheduler no longer runs).
+    return respond_error(ex, ApiError::http_exception(503, "The server is shutting down."));
+  }
+  try {
+    routes_.dispatch(req, ex);
+  } catch (const nlohmann::json::exception& e) {
+    // A field read with the wrong type that a route's own checks missed: still the client's
+    // error, never a 500.
+    SGLANG_LOG_ERROR("[http_server] {} {}: {}", req.method, req.path, e.what());
+    respond_error(ex, ApiError::validation(std::string("Invalid request body: ") + e.what()));
+  }
 }
 
 void ApiServer::health(const http::Request&, std::shared_ptr<http::Exchange> ex, bool generate) {
@@ -294,6 +364,20 @@ void ApiServer::health(const http::Request&, std::shared_ptr<http::Exchange> ex,
     return;
   }
   (void)generate;  // as SGLang (SGLANG_ENABLE_HEALTH_ENDPOINT_GENERATION defaults to true)
+  // As SGLang's health_generate: healthy when the scheduler shows progress within
+  // HEALTH_CHECK_TIMEOUT; a real generation only when it is idle. A busy scheduler is judged from
+  // its published progress, so the answer comes at once however long the queue is.
+  const SchedulerHealth h = scheduler_->health();
+  if (h.busy) {
+    const bool progressing = h.current_step_s < kHealthCheckTimeoutS &&
+                             (h.current_step_s > 0 || h.since_progress_s < kHealthCheckTimeoutS);
+    if (!progressing) {
+      SGLANG_LOG_ERROR("Health check failed: the scheduler has made no progress for {:.1f} s.",
+                       std::max(h.current_step_s, h.since_progress_s));
+    }
+    ex->respond(progressing ? 200 : 503, "text/plain", "");
+    return;
+  }
   // One greedy token through the scheduler proves the whole path works.
   auto req = std::make_unique<Request>();
   req->rid = "HEALTH_CHECK_" + next_rid();
@@ -368,6 +452,19 @@ void ApiServer::server_info(std::shared_ptr<http::Exchange> ex) {
   j["version"] = kSGLangApiVersion;
   j["sglang_cpp_version"] = kSGLangCppVersion;
   ex->respond(200, "application/json", dump_json(j));
+}
+
+void ApiServer::get_load(std::shared_ptr<http::Exchange> ex) {
+  // SGLang's GetLoadReqOutput per data-parallel rank (one here), which sglang-router's
+  // load-aware policies read ("num_tokens"): tokens held in the KV pool by running requests plus
+  // the prompt tokens of those waiting.
+  const SchedulerStats st = scheduler_->stats();
+  json load;
+  load["dp_rank"] = 0;
+  load["num_reqs"] = st.num_running_reqs + st.num_waiting_reqs;
+  load["num_waiting_reqs"] = st.num_waiting_reqs;
+  load["num_tokens"] = st.num_used_tokens + st.num_waiting_tokens;
+  ex->respond(200, "application/json", dump_json(json::array({load})));
 }
 
 void ApiServer::flush_cache(std::shared_ptr<http::Exchange> ex) {
@@ -472,7 +569,12 @@ void ApiServer::tokenize(const http::Request& req, std::shared_ptr<http::Exchang
   if (!tokenizer_) {
     return respond_error(ex, ApiError::generate("The server has no tokenizer."));
   }
-  const bool add_special = body.value("add_special_tokens", true);
+  const auto special_it = body.find("add_special_tokens");
+  if (special_it != body.end() && !special_it->is_boolean()) {
+    return respond_error(ex, ApiError::validation("Input should be a valid boolean: "
+                                                  "add_special_tokens"));
+  }
+  const bool add_special = special_it == body.end() || special_it->get<bool>();
   const nlohmann::json& prompt = body["prompt"];
   // As SGLang: the tokenizer's own model_max_length (-1 when it has none), not the context length.
   const int64_t max_len = tokenizer_config_.model_max_length.value_or(-1);
@@ -512,7 +614,12 @@ void ApiServer::detokenize(const http::Request& req, std::shared_ptr<http::Excha
   if (!tokenizer_) {
     return respond_error(ex, ApiError::openai("The server has no tokenizer."));
   }
-  const bool skip = body.value("skip_special_tokens", true);
+  const auto skip_it = body.find("skip_special_tokens");
+  if (skip_it != body.end() && !skip_it->is_boolean()) {
+    return respond_error(ex, ApiError::validation("Input should be a valid boolean: "
+                                                  "skip_special_tokens"));
+  }
+  const bool skip = skip_it == body.end() || skip_it->get<bool>();
   const nlohmann::json& tokens = body["tokens"];
   auto bad = [&](const std::string& m) { respond_error(ex, ApiError::openai(m)); };
   auto decode_error = [&](const std::string& m) {
@@ -561,7 +668,11 @@ void ApiServer::detokenize(const http::Request& req, std::shared_ptr<http::Excha
 void ApiServer::abort_request(const http::Request& req, std::shared_ptr<http::Exchange> ex) {
   nlohmann::json body;
   if (auto e = parse_json_body(req, body)) return respond_error(ex, *e);
-  if (body.value("abort_all", false)) {
+  const auto all_it = body.find("abort_all");
+  if (all_it != body.end() && !all_it->is_boolean() && !all_it->is_null()) {
+    return respond_error(ex, ApiError::validation("Input should be a valid boolean: abort_all"));
+  }
+  if (all_it != body.end() && all_it->is_boolean() && all_it->get<bool>()) {
     scheduler_->abort_all("Abort all requests.");
   } else if (body.contains("rid") && body["rid"].is_string()) {
     scheduler_->abort(body["rid"].get<std::string>(),

@@ -71,6 +71,7 @@ class ApiServer {
   void server_info(std::shared_ptr<http::Exchange> ex);
   void health(const http::Request& req, std::shared_ptr<http::Exchange> ex, bool generate);
   void flush_cache(std::shared_ptr<http::Exchange> ex);
+  void get_load(std::shared_ptr<http::Exchange> ex);  // for sglang-router's load-aware policies
   void update_weights_from_disk(const http::Request& req, std::shared_ptr<http::Exchange> ex);
   void tokenize(const http::Request& req, std::shared_ptr<http::Exchange> ex);
   void detokenize(const http::Request& req, std::shared_ptr<http::Exchange> ex);

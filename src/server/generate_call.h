@@ -31,7 +31,6 @@ class GenerateCall : public std::enable_shared_from_this<GenerateCall> {
     std::shared_ptr<RequestStream> stream;
     SamplingParams params;
     LogprobOptions logprob;
-    std::vector<int32_t> prompt;
     std::optional<IncrementalDetokenizer> detok;
     std::string text;  // decoded so far (a matched stop string still in it)
     std::vector<int32_t> output_ids;

@@ -18,14 +18,42 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
-// A field that may be given once for all prompts or as a list with one entry per prompt.
-const nlohmann::json* per_prompt(const nlohmann::json& body, const char* key, size_t i,
-                                 bool batch) {
+// A field that may be given once for all prompts or as a list with one entry per prompt (as
+// GenerateReqInput's normalize_batch_and_arguments); null or absent: nullptr. A list of another
+// length than the batch is refused, naming the field.
+Result<const nlohmann::json*> per_prompt(const nlohmann::json& body, const char* key, size_t i,
+                                         bool batch, size_t num_prompts) {
   auto it = body.find(key);
-  if (it == body.end() || it->is_null()) return nullptr;
-  if (batch && it->is_array() && std::string(key) != "stop") return &(*it)[i];
+  if (it == body.end() || it->is_null()) return static_cast<const nlohmann::json*>(nullptr);
+  if (batch && it->is_array() && std::string(key) != "stop") {
+    if (it->size() != num_prompts) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        std::string(key) + " must be given once or once per prompt (" +
+                            std::to_string(num_prompts) + " values), got " +
+                            std::to_string(it->size()) + ".");
+    }
+    return &(*it)[i];
+  }
   return &*it;
 }
+
+// A boolean field of GenerateReqInput: absent or null is `false` (its dataclass default); any
+// other type is refused with the field's name (SGLang's dataclass would take any truthy value).
+Result<bool> bool_field(const nlohmann::json& body, const char* key) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return false;
+  if (!it->is_boolean()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      std::string(key) + " must be a boolean, got " + it->dump() + ".");
+  }
+  return it->get<bool>();
+}
+
+// SGLang's TokenizerManager._validate_one_request for a server without the flag (which this
+// server refuses at start: its processors are pickled Python callables).
+constexpr const char* kCustomLogitProcessorDisabled =
+    "The server is not configured to enable custom logit processor. Please set "
+    "`--enable-custom-logit-processor` to enable this feature.";
 
 }  // namespace
 
@@ -162,40 +190,59 @@ Status GenerateCall::parse(const nlohmann::json& body) {
     if (p.empty()) return bad("texts cannot be empty and tokenizer must be initialized");
   }
   if (batch_ && prompts.empty()) return bad("The batch is empty.");
-  stream_ = body.value("stream", false);
-  return_text_in_logprobs_ = body.value("return_text_in_logprobs", false);
+  SGLANG_ASSIGN_OR_RETURN(stream_, bool_field(body, "stream"));
+  SGLANG_ASSIGN_OR_RETURN(return_text_in_logprobs_, bool_field(body, "return_text_in_logprobs"));
+  if (auto it = body.find("custom_logit_processor"); it != body.end() && !it->is_null()) {
+    return bad(kCustomLogitProcessorDisabled);
+  }
   // As SGLang's TokenizerManager: with the flag, each streamed chunk carries only what is new.
   incremental_ = stream_ && server_.args_.incremental_streaming_output;
-  std::vector<std::vector<int32_t>> token_ids_logprob;
-  {
-    const nlohmann::json* sp0 = per_prompt(body, "sampling_params", 0, batch_);
-    int64_t n0 = 1;
-    if (sp0 && sp0->is_object() && sp0->contains("n") && (*sp0)["n"].is_number_integer()) {
-      n0 = (*sp0)["n"].get<int64_t>();
-    }
-    SGLANG_ASSIGN_OR_RETURN(token_ids_logprob, parse_token_ids_logprob(body, prompts.size(), n0));
-  }
+  const size_t num_prompts = prompts.size();
+  auto field = [&](const char* key, size_t i) {
+    return per_prompt(body, key, i, batch_, num_prompts);
+  };
 
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    const nlohmann::json* sp = per_prompt(body, "sampling_params", i, batch_);
-    SGLANG_ASSIGN_OR_RETURN(SamplingParams params,
-                            sampling_params_from_json(sp ? *sp : nlohmann::json()));
-    params.normalize(server_.tokenizer_.get());
-    if (params.stream_interval.has_value() == false) {
-      params.stream_interval = server_.args_.stream_interval;
+  // Every prompt's sampling params first: the whole call (prompts x n) is checked against the
+  // queue before anything is built, so a request for a million copies costs nothing.
+  std::vector<SamplingParams> params(num_prompts);
+  int64_t total = 0;
+  for (size_t i = 0; i < num_prompts; ++i) {
+    SGLANG_ASSIGN_OR_RETURN(const nlohmann::json* sp, field("sampling_params", i));
+    SGLANG_ASSIGN_OR_RETURN(params[i], sampling_params_from_json(sp ? *sp : nlohmann::json()));
+    params[i].normalize(server_.tokenizer_.get());
+    if (!params[i].stream_interval.has_value()) {
+      params[i].stream_interval = server_.args_.stream_interval;
     }
+    if (params[i].n < 1) {
+      return bad("n must be at least 1, got " + std::to_string(params[i].n) + ".");
+    }
+    total += std::min<int64_t>(params[i].n, server_.scheduler_->max_queued_requests() + 1);
+  }
+  SGLANG_RETURN_IF_ERROR(server_.scheduler_->check_queue_room(total));
+
+  std::vector<std::vector<int32_t>> token_ids_logprob;
+  SGLANG_ASSIGN_OR_RETURN(token_ids_logprob,
+                          parse_token_ids_logprob(body, num_prompts, params[0].n));
+
+  items_.reserve(static_cast<size_t>(total));
+  for (size_t i = 0; i < num_prompts; ++i) {
     LogprobOptions lp;
-    if (const nlohmann::json* v = per_prompt(body, "return_logprob", i, batch_)) {
-      if (!v->is_boolean()) return bad("return_logprob must be a boolean.");
-      lp.return_logprob = v->get<bool>();
+    SGLANG_ASSIGN_OR_RETURN(const nlohmann::json* rl, field("return_logprob", i));
+    if (rl) {
+      if (!rl->is_boolean()) {
+        return bad("return_logprob must be a boolean, got " + rl->dump() + ".");
+      }
+      lp.return_logprob = rl->get<bool>();
     }
-    if (const nlohmann::json* v = per_prompt(body, "top_logprobs_num", i, batch_)) {
-      if (!v->is_number_integer()) return bad("top_logprobs_num must be an integer.");
-      lp.top_logprobs_num = v->get<int64_t>();
+    SGLANG_ASSIGN_OR_RETURN(const nlohmann::json* tn, field("top_logprobs_num", i));
+    if (tn) {
+      if (!tn->is_number_integer()) return bad("top_logprobs_num must be an integer.");
+      lp.top_logprobs_num = tn->get<int64_t>();
     }
-    if (const nlohmann::json* v = per_prompt(body, "logprob_start_len", i, batch_)) {
-      if (!v->is_number_integer()) return bad("logprob_start_len must be an integer.");
-      lp.logprob_start_len = v->get<int64_t>();
+    SGLANG_ASSIGN_OR_RETURN(const nlohmann::json* ls, field("logprob_start_len", i));
+    if (ls) {
+      if (!ls->is_number_integer()) return bad("logprob_start_len must be an integer.");
+      lp.logprob_start_len = ls->get<int64_t>();
     }
     if (lp.top_logprobs_num < 0) return bad("top_logprobs_num must be non-negative.");
     lp.token_ids_logprob = token_ids_logprob[i];
@@ -205,7 +252,7 @@ Status GenerateCall::parse(const nlohmann::json& body) {
       if (r.is_string()) {
         rid = batch_ ? r.get<std::string>() + "_" + std::to_string(i) : r.get<std::string>();
       } else if (r.is_array() && batch_) {
-        if (r.size() != prompts.size()) {
+        if (r.size() != num_prompts) {
           return bad(
               "The specified rids length mismatch with the batch_size for batch processing.");
         }
@@ -217,7 +264,7 @@ Status GenerateCall::parse(const nlohmann::json& body) {
     } else {
       rid = server_.next_rid();
     }
-    const int64_t n = params.n;
+    const int64_t n = params[i].n;
     if (n > 1) batch_ = true;
     for (int64_t c = 0; c < n; ++c) {
       Item it;
@@ -225,10 +272,9 @@ Status GenerateCall::parse(const nlohmann::json& body) {
       it.rid = n > 1 ? server_.next_rid() : rid;
       it.index = items_.size();
       it.prompt_index = i;
-      it.params = params;
+      it.params = params[i];
       it.params.n = 1;
       it.logprob = lp;
-      it.prompt = prompts[i];
       auto req = std::make_unique<Request>();
       req->rid = it.rid;
       req->prompt = prompts[i];
@@ -237,10 +283,11 @@ Status GenerateCall::parse(const nlohmann::json& body) {
       if (n > 1) req->prefix_group = rid;
       it.stream = std::make_shared<RequestStream>();
       req->stream = it.stream;
-      SGLANG_RETURN_IF_ERROR(server_.scheduler_->validate(*req));
+      // One validation per prompt: its copies share its tokens and parameters.
+      if (c == 0) SGLANG_RETURN_IF_ERROR(server_.scheduler_->validate(*req));
       it.request = std::move(req);
       if (server_.tokenizer_) it.detok.emplace(*server_.tokenizer_, it.params.skip_special_tokens);
-      it.prompt_tokens = static_cast<int64_t>(it.prompt.size());
+      it.prompt_tokens = static_cast<int64_t>(prompts[i].size());
       items_.push_back(std::move(it));
     }
   }
@@ -265,9 +312,11 @@ void GenerateCall::submit(std::unique_ptr<Output> output, bool detached) {
     it.last_token_time = start_;
     Status st = server_.scheduler_->submit(std::move(it.request));
     if (!st.ok()) {
-      // Validated already; only a race with shutdown gets here.
+      // Validated already; a race with shutdown or with other calls filling the queue gets here
+      // (SGLang's queue-full abort is a 503).
       it.finished = true;
-      it.finish = FinishReason::abort(st.error().message, 400);
+      it.finish = FinishReason::abort(st.error().message,
+                                      st.error().code == ErrorCode::kResourceExhausted ? 503 : 400);
     }
   }
   drain();
@@ -492,7 +541,8 @@ void ApiServer::generate(const http::Request& req, std::shared_ptr<http::Exchang
   Status st = call->parse(raw);
   if (!st.ok()) {
     SGLANG_LOG_ERROR("[http_server] Error: {}", st.error().message);
-    if (raw.value("stream", false) == true) {
+    const auto stream_it = raw.find("stream");
+    if (stream_it != raw.end() && stream_it->is_boolean() && stream_it->get<bool>()) {
       // As SGLang: a streaming request's errors arrive inside the (200) event stream.
       ex->start_stream(200, "text/event-stream");
       ex->send_chunk("data: " + ApiError::generate(st.error().message).body() + "\n\n");
@@ -500,7 +550,7 @@ void ApiServer::generate(const http::Request& req, std::shared_ptr<http::Exchang
       ex->end_stream();
       return;
     }
-    return respond_error(ex, ApiError::generate(st.error().message));
+    return respond_error(ex, refused_generation_error(st.error()));
   }
   call->submit(make_native_generate_output());
 }

@@ -48,8 +48,8 @@ std::string lower(std::string s) {
 // repeat while keep-alive. Everything runs on the connection's strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const Handler& handler, uint64_t body_limit)
-      : stream_(std::move(socket)), handler_(handler), body_limit_(body_limit) {}
+  Session(tcp::socket socket, const Handler& handler, const ServerOptions& options)
+      : stream_(std::move(socket)), handler_(handler), options_(options) {}
 
   void start() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
@@ -122,8 +122,11 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void read_request() {
     parser_.emplace();
-    parser_->body_limit(body_limit_);
-    stream_.expires_after(std::chrono::seconds(300));  // idle keep-alive connections go away
+    parser_->body_limit(options_.body_limit);
+    parser_->header_limit(options_.header_limit);
+    // One deadline for the whole request: an idle keep-alive connection, or a client that sends
+    // its headers or body too slowly (slowloris), is closed when it passes.
+    stream_.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
     bhttp::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
@@ -131,6 +134,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_read(beast::error_code ec) {
     if (ec == bhttp::error::end_of_stream || ec == asio::error::eof) return close();
+    if (ec == bhttp::error::header_limit) {
+      keep_alive_ = false;
+      version_ = 11;
+      return respond(431, "application/json",
+                     R"({"error":{"message":"Request header fields too large."}})", {});
+    }
     if (ec == bhttp::error::body_limit) {
       keep_alive_ = false;
       version_ = 11;
@@ -244,7 +253,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   const Handler& handler_;
-  uint64_t body_limit_;
+  const ServerOptions& options_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   unsigned version_ = 11;
@@ -321,7 +330,7 @@ struct HttpServer::Impl {
       } else {
         beast::error_code opt_ec;
         sock.set_option(tcp::no_delay(true), opt_ec);
-        std::make_shared<Session>(std::move(sock), handler, options.body_limit)->start();
+        std::make_shared<Session>(std::move(sock), handler, options)->start();
       }
       accept();
     });

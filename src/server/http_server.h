@@ -50,7 +50,9 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 30000;
   int io_threads = 2;
-  uint64_t body_limit = 64ull << 20;  // bytes; larger requests get 413
+  uint64_t body_limit = 64ull << 20;    // bytes; larger requests get 413
+  uint32_t header_limit = 64u << 10;    // request line + headers, bytes; larger get 431
+  int64_t idle_timeout_ms = 60 * 1000;  // an idle or slowly sending connection is closed
 };
 
 class HttpServer {

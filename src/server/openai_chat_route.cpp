@@ -718,7 +718,7 @@ void ApiServer::openai_chat_completions(const http::Request& req,
   gen["rid"] = o.id;
   auto call = std::make_shared<GenerateCall>(*this, ex);
   Status st = call->parse(gen);
-  if (!st.ok()) return answer_refused_generation(*ex, stream, st.error().message);
+  if (!st.ok()) return answer_refused_generation(*ex, stream, st.error());
   call->submit(std::make_unique<ChatOutput>(std::move(o)));
 }
 

@@ -308,11 +308,15 @@ ApiError engine_abort_error(const GenerateCall::Item& it) {
                           code == 400 ? "BadRequestError" : "InternalServerError", code);
 }
 
-void answer_refused_generation(http::Exchange& ex, bool stream, const std::string& message) {
-  SGLANG_LOG_ERROR("[http_server] Error: {}", message);
-  if (!stream) return respond_error(ex, ApiError::openai(message));
+void answer_refused_generation(http::Exchange& ex, bool stream, const Error& error) {
+  SGLANG_LOG_ERROR("[http_server] Error: {}", error.message);
+  // A full queue is SGLang's HTTPException 503, which serving_base answers with type "503".
+  const ApiError e = error.code == ErrorCode::kResourceExhausted
+                         ? ApiError::http_exception(503, error.message)
+                         : ApiError::openai(error.message);
+  if (!stream) return respond_error(ex, e);
   ex.start_stream(200, "text/event-stream");
-  ex.send_chunk(ApiError::openai(message).stream_event());
+  ex.send_chunk(e.stream_event());
   ex.send_chunk("data: [DONE]\n\n");
   ex.end_stream();
 }

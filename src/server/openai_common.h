@@ -83,7 +83,8 @@ ApiError engine_abort_error(const GenerateCall::Item& it);
 
 // A GenerateReqInput the engine refused (context length, sampling params...): a 400, or, for a
 // streaming request, as SGLang's generators do, an error event inside a 200 event stream.
-void answer_refused_generation(http::Exchange& ex, bool stream, const std::string& message);
+// A full queue (kResourceExhausted) is SGLang's 503.
+void answer_refused_generation(http::Exchange& ex, bool stream, const Error& error);
 
 // SGLang's finish_reason "type" and "matched" of an item (null while running).
 GenerateCall::json finish_type(const GenerateCall::Item& it);

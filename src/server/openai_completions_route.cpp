@@ -229,7 +229,7 @@ void ApiServer::openai_completions(const http::Request& req, std::shared_ptr<htt
   o.enable_cache_report = args_.enable_cache_report;
   auto call = std::make_shared<GenerateCall>(*this, ex);
   Status st = call->parse(gen);
-  if (!st.ok()) return answer_refused_generation(*ex, stream, st.error().message);
+  if (!st.ok()) return answer_refused_generation(*ex, stream, st.error());
   call->submit(std::make_unique<CompletionOutput>(std::move(o)));
 }
 

@@ -719,6 +719,9 @@ void ApiServer::openai_responses(const http::Request& req, std::shared_ptr<http:
   Status st = call->parse(gen);
   if (!st.ok()) {
     SGLANG_LOG_ERROR("[http_server] Error: {}", st.error().message);
+    if (st.error().code == ErrorCode::kResourceExhausted) {  // a full queue: SGLang's 503
+      return respond_error(ex, ApiError::responses(st.error().message, "503", 503));
+    }
     return refuse(st.error().message);
   }
   if (o.background) {

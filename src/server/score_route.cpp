@@ -241,7 +241,12 @@ void ApiServer::score(const http::Request& req, std::shared_ptr<http::Exchange> 
   gen["token_ids_logprob"] = *labels;
   auto call = std::make_shared<GenerateCall>(*this, ex);
   Status st = call->parse(gen);
-  if (!st.ok()) return refuse(st.error().message);
+  if (!st.ok()) {
+    if (st.error().code == ErrorCode::kResourceExhausted) {  // a full queue: SGLang's 503
+      return respond_error(ex, ApiError::http_exception(503, st.error().message));
+    }
+    return refuse(st.error().message);
+  }
   call->submit(
       std::make_unique<ScoreOutput>(labels->get<std::vector<int64_t>>(), apply_softmax, model));
 }

@@ -58,7 +58,8 @@ const std::vector<Flag>& flags() {
       {"host", &A::host, "address to listen on"},
       {"port", &A::port, "port to listen on"},
       {"api_key", &A::api_key, "require 'Authorization: Bearer KEY' on every route but health"},
-      {"admin_api_key", Compat{'s', nullptr}, ""},
+      {"admin_api_key", &A::admin_api_key,
+       "require 'Authorization: Bearer KEY' on the admin routes (flush, weights, ...)"},
       {"enable_metrics", &A::enable_metrics, "serve Prometheus metrics on /metrics"},
       {"log_level", &A::log_level, "debug, info, warning, error, critical"},
       {"log_level_http", Compat{'s', nullptr}, ""},
@@ -66,7 +67,8 @@ const std::vector<Flag>& flags() {
       {"log_requests_level", Compat{'i', 2}, ""},
       {"show_time_cost", Compat{'b', false}, ""},
       {"decode_log_interval", &A::decode_log_interval, "log decode throughput every N steps"},
-      {"watchdog_timeout", Compat{'f', 300.0}, ""},
+      {"watchdog_timeout", &A::watchdog_timeout,
+       "seconds a forward step may run before the process ends (<= 0: no watchdog)"},
       {"file_storage_path", Compat{'s', "sglang_storage"}, ""},
       {"enable_cache_report", &A::enable_cache_report, "report cached tokens in OpenAI usage"},
       {"stream_interval", &A::stream_interval, "tokens between streamed chunks"},
@@ -78,12 +80,17 @@ const std::vector<Flag>& flags() {
       {"constrained_json_disable_any_whitespace", &A::constrained_json_disable_any_whitespace,
        "JSON-constrained output without free whitespace"},
       {"max_http_body_bytes", &A::max_http_body_bytes, "largest accepted request body"},
+      {"max_http_header_bytes", &A::max_http_header_bytes,
+       "largest accepted request line + headers (431 beyond)"},
+      {"http_idle_timeout", &A::http_idle_timeout,
+       "seconds an idle or slowly sending connection is kept"},
       {"http_threads", &A::http_threads, "I/O threads of the HTTP server (default: 2)"},
       // Memory and scheduling
       {"mem_fraction_static", &A::mem_fraction_static,
        "share of free memory for the KV cache pool"},
       {"max_running_requests", &A::max_running_requests, "requests decoded together"},
-      {"max_queued_requests", Compat{'i', nullptr}, ""},
+      {"max_queued_requests", &A::max_queued_requests,
+       "waiting requests beyond this get 503 (default: 4 per running request, >= 4096)"},
       {"max_total_tokens", &A::max_total_tokens, "KV cache pool size in tokens"},
       {"chunked_prefill_size", &A::chunked_prefill_size,
        "prompt tokens per step (-1: no chunking)"},
@@ -127,7 +134,8 @@ const std::vector<Flag>& flags() {
       {"triton_attention_reduce_in_fp32", Compat{'b', false}, ""},
       {"num_continuous_decode_steps", Compat{'i', 1}, ""},
       {"allow_auto_truncate", Compat{'b', false}, ""},
-      {"enable_custom_logit_processor", Compat{'b', false}, ""},
+      {"enable_custom_logit_processor", &A::enable_custom_logit_processor,
+       "refused: Python logit processors cannot run in this server"},
       {"tool_call_parser", &A::tool_call_parser,
        "parse tool calls of this format in OpenAI chat output (qwen25, llama3, ...)"},
       {"reasoning_parser", &A::reasoning_parser,
@@ -292,6 +300,18 @@ Result<ServerArgs> ServerArgsParser::finalize() const {
         "--kv-cache-dtype " + a.kv_cache_dtype +
             (sglang_choice ? " is not supported by the CPU backend" : " is not a KV cache dtype") +
             " (choose from auto, bf16, bfloat16, fp16, float16, fp32, float32)");
+  }
+  if (a.enable_custom_logit_processor) {
+    return make_error(
+        ErrorCode::kUnsupported,
+        "--enable-custom-logit-processor is not supported: SGLang's custom logit processors are "
+        "dill-pickled Python callables, and Python processors cannot run in this server (it has "
+        "no Python interpreter).");
+  }
+  if (a.max_http_header_bytes < 1024 || a.http_idle_timeout <= 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--max-http-header-bytes must be at least 1024 and --http-idle-timeout "
+                      "positive");
   }
   if (a.device != "cpu") {
     return make_error(ErrorCode::kUnsupported,

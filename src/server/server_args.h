@@ -40,6 +40,8 @@ struct ServerArgs {
   std::string host = "127.0.0.1";
   int64_t port = 30000;
   std::optional<std::string> api_key;
+  std::optional<std::string> admin_api_key;
+  double watchdog_timeout = 300;  // seconds
   bool enable_metrics = false;
   std::string log_level = "info";
   bool log_requests = false;
@@ -49,10 +51,13 @@ struct ServerArgs {
   bool incremental_streaming_output = false;
   std::optional<int64_t> random_seed;  // default: random (finalize)
   int64_t max_http_body_bytes = 64ll << 20;
-  std::optional<int64_t> http_threads;  // default: 2
+  int64_t max_http_header_bytes = 64ll << 10;  // request line + headers
+  double http_idle_timeout = 60;               // seconds
+  std::optional<int64_t> http_threads;         // default: 2
   // Memory and scheduling
   std::optional<double> mem_fraction_static;
   std::optional<int64_t> max_running_requests;
+  std::optional<int64_t> max_queued_requests;  // default: derived by the scheduler
   std::optional<int64_t> max_total_tokens;
   std::optional<int64_t> chunked_prefill_size;
   std::string schedule_policy = "fcfs";
@@ -69,6 +74,7 @@ struct ServerArgs {
   // Structured output: SGLang's backend names all select our grammar engine; "none" disables it.
   std::optional<std::string> grammar_backend;  // default: xgrammar (finalize)
   bool constrained_json_disable_any_whitespace = false;
+  bool enable_custom_logit_processor = false;  // refused at start (finalize)
   // OpenAI API: SGLang's function_call/ and parser/reasoning_parser.py names
   std::optional<std::string> tool_call_parser;
   std::optional<std::string> reasoning_parser;

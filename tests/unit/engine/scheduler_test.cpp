@@ -621,5 +621,63 @@ TEST_F(SchedulerTest, ValidationUsesSGLangsMessages) {
   EXPECT_EQ(st.error().message, "top_p must be in (0, 1], got 0.0.");
 }
 
+TEST_F(SchedulerTest, QueueIsBoundedWithSGLangsError) {
+  // As SGLang's _abort_on_queued_limit: waiting requests beyond --max-queued-requests are refused
+  // ("The request queue is full.", a 503), running ones do not count.
+  SchedulerConfig c = config();
+  c.max_queued_requests = 3;
+  c.max_running_requests = 1;
+  Scheduler s(*model_, nullptr, c);
+  EXPECT_EQ(s.max_queued_requests(), 3);
+  EXPECT_TRUE(s.check_queue_room(3).ok());
+  Status big = s.check_queue_room(4);
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_EQ(big.error().message, "The request queue is full.");
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  for (int i = 0; i < 3; ++i) {
+    auto r = request({1, 2, 3}, 50);
+    r->params.ignore_eos = true;
+    streams.push_back(r->stream);
+    ASSERT_TRUE(s.submit(std::move(r)).ok());
+  }
+  Status full = s.submit(request({1, 2, 3}, 1));
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.error().code, ErrorCode::kResourceExhausted);
+  s.step();  // one of the three runs now: one place in the queue is free again
+  EXPECT_TRUE(s.check_queue_room(1).ok());
+  EXPECT_FALSE(s.check_queue_room(2).ok());
+  // A health check is never refused for a full queue, and with work in the engine it is
+  // answered at once without a forward of its own (SGLang's handle_generate_request).
+  auto extra = request({1, 2, 3}, 50);
+  streams.push_back(extra->stream);
+  ASSERT_TRUE(s.submit(std::move(extra)).ok());
+  auto health = request({0}, 1, std::string(kHealthCheckRidPrefix) + "x");
+  auto hs = health->stream;
+  ASSERT_TRUE(s.submit(std::move(health)).ok());
+  s.step();
+  GenerationResult h = wait_for_result(*hs);
+  EXPECT_NE(h.finish_reason.kind, FinishReason::Kind::kAbort);
+  EXPECT_EQ(h.completion_tokens, 0);
+  EXPECT_TRUE(s.health().busy);
+  s.abort_all("done");
+  while (s.step()) {
+  }
+  for (auto& st : streams) wait_for_result(*st);
+  EXPECT_TRUE(s.check_queue_room(3).ok());
+  expect_pool_full_after_flush(s);
+}
+
+TEST_F(SchedulerTest, PromptThePoolCanNeverHoldIsRefused) {
+  // As SGLang's validate_input_length: max_req_input_len = min(context, pool) - 1.
+  Scheduler s(*model_, nullptr, config(64));
+  Status st = s.submit(request(std::vector<int32_t>(63, 5), 0));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message,
+            "Input length (63 tokens) exceeds the maximum allowed length (63 tokens). Use a "
+            "shorter input or enable --allow-auto-truncate.");
+  EXPECT_TRUE(s.submit(request(std::vector<int32_t>(62, 5), 1)).ok());
+}
+
 }  // namespace
 }  // namespace sglang
