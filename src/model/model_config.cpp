@@ -179,7 +179,10 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
     c.head = Head::kSequenceClassification;
   }
   const std::string family = an.substr(0, an.find("For"));
-  if (family == "XLMRoberta" || family == "Roberta" || family == "Bert") {
+  // The BERT family: cross-encoders (*ForSequenceClassification) and, with no head, embedding
+  // models (BertModel, XLMRobertaModel, RobertaModel).
+  if (family == "XLMRoberta" || family == "Roberta" || family == "Bert" || an == "BertModel" ||
+      an == "XLMRobertaModel" || an == "RobertaModel") {
     return parse_encoder_config(j, source);
   }
   if (family == "Llama") {
@@ -200,7 +203,8 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
                           " (supported: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM, "
                           "Qwen2MoeForCausalLM and their ForSequenceClassification variants, "
                           "XLMRobertaForSequenceClassification, RobertaForSequenceClassification, "
-                          "BertForSequenceClassification)");
+                          "BertForSequenceClassification, BertModel, XLMRobertaModel, "
+                          "RobertaModel)");
   }
   if (c.head == Head::kSequenceClassification) {
     // transformers' PretrainedConfig: num_labels is the size of id2label (2 when absent).
@@ -300,7 +304,12 @@ Result<ModelConfig> load_model_config(const std::string& model_dir) {
   if (!in) return make_error(ErrorCode::kNotFound, "cannot open " + path);
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_model_config(ss.str(), path);
+  SGLANG_ASSIGN_OR_RETURN(ModelConfig c, parse_model_config(ss.str(), path));
+  if (c.head == Head::kEmbedding) {
+    // The folder's sentence-transformers modules choose the pooling (model/sentence_pooling.h).
+    SGLANG_ASSIGN_OR_RETURN(c.pooling, read_sentence_pooling(model_dir, c.pooling));
+  }
+  return c;
 }
 
 }  // namespace sglang
