@@ -4,6 +4,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "util/logging.h"
+
 namespace sglang {
 namespace {
 
@@ -246,7 +248,11 @@ Result<std::unique_ptr<XlmRobertaModel>> XlmRobertaModel::load(const ModelConfig
   // An embedding model pools the final hidden states: its pooler.dense (BertModel's
   // add_pooling_layer) is not read, as SGLang's BertModel skips it and sentence-transformers
   // never calls it.
-  if (embedding) return m;
+  if (embedding) {
+    SGLANG_LOG_INFO("Embedding pooling: {}{} ({})", pooling_type_name(c.pooling.type),
+                    c.pooling.normalize ? ", normalized" : "", c.pooling.source);
+    return m;
+  }
   // The head: dense + tanh, then the num_labels projection (transformers' names).
   const std::string dense = bert ? base + "pooler.dense." : "classifier.dense.";
   const std::string out = bert ? "classifier." : "classifier.out_proj.";
