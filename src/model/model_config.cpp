@@ -467,7 +467,12 @@ Result<ModelConfig> load_model_config(const std::string& model_dir) {
   if (!in) return make_error(ErrorCode::kNotFound, "cannot open " + path);
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_model_config(ss.str(), path);
+  SGLANG_ASSIGN_OR_RETURN(ModelConfig c, parse_model_config(ss.str(), path));
+  if (c.head == Head::kEmbedding) {
+    // The folder's sentence-transformers modules choose the pooling (model/sentence_pooling.h).
+    SGLANG_ASSIGN_OR_RETURN(c.pooling, read_sentence_pooling(model_dir, c.pooling));
+  }
+  return c;
 }
 
 }  // namespace sglang

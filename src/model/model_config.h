@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "model/sentence_pooling.h"
 #include "util/dtype.h"
 #include "util/status.h"
 
@@ -46,7 +47,9 @@ struct RopeScaling {
 // What sits on top of the decoder: the LM head (next-token logits) or, for
 // *ForSequenceClassification (reward models, SGLang's /classify), a score head of num_labels
 // outputs read at the last token.
-enum class Head { kLanguageModel, kSequenceClassification };
+// An encoder embedding model (BertModel, XLMRobertaModel, RobertaModel) has no head: kEmbedding,
+// its forward() gives the pooled sentence vector (ModelConfig::pooling).
+enum class Head { kLanguageModel, kSequenceClassification, kEmbedding };
 
 // The sparse mixture-of-experts MLP of Qwen2MoeForCausalLM (transformers' Qwen2MoeConfig fields and
 // defaults). num_experts == 0: a dense model.
@@ -114,6 +117,9 @@ struct ModelConfig {
   // (bge-reranker: raw logits), or config.json's sbert_ce_default_activation_function ("sigmoid",
   // "tanh", ...).
   std::string score_activation = "identity";
+  // Head::kEmbedding: how the final hidden states become the sentence vector (the folder's
+  // modules.json, else SGLang's default for the architecture; load_model_config reads it).
+  SentencePooling pooling;
 
   // A sequence-pair scorer (SGLang's /v1/rerank): an encoder with a classification head.
   bool is_cross_encoder() const { return !causal && head == Head::kSequenceClassification; }

@@ -39,6 +39,7 @@ Result<ModelConfig> parse_encoder(const nlohmann::json& j, const std::string& so
 
 constexpr Head kLm = Head::kLanguageModel;
 constexpr Head kCls = Head::kSequenceClassification;
+constexpr Head kEmb = Head::kEmbedding;
 
 }  // namespace
 
@@ -66,6 +67,11 @@ const std::vector<ModelArchitecture>& model_architectures() {
       {"RobertaForSequenceClassification", Architecture::kRoberta, kCls, parse_encoder,
        load_encoder},
       {"BertForSequenceClassification", Architecture::kBert, kCls, parse_encoder, load_encoder},
+      // The same encoders without a head: embedding models, pooled as their sentence-transformers
+      // modules declare (model/sentence_pooling.h).
+      {"BertModel", Architecture::kBert, kEmb, parse_encoder, load_encoder},
+      {"XLMRobertaModel", Architecture::kXlmRoberta, kEmb, parse_encoder, load_encoder},
+      {"RobertaModel", Architecture::kRoberta, kEmb, parse_encoder, load_encoder},
   };
   return kTable;
 }

@@ -131,12 +131,44 @@ CheckpointSpec encoder(const std::string& name, const std::string& arch, const s
 
 bool is_encoder(const CheckpointSpec& s) {
   return s.architecture == "XLMRobertaForSequenceClassification" ||
-         s.architecture == "BertForSequenceClassification";
+         s.architecture == "BertForSequenceClassification" || s.architecture == "BertModel" ||
+         s.architecture == "XLMRobertaModel";
+}
+
+// An embedding model's sentence-transformers files (modules.json, 1_Pooling/config.json), as
+// sentence-transformers saves them: Transformer -> Pooling (`mode`) -> Normalize.
+Status write_sentence_transformers_modules(const CheckpointSpec& s, const std::string& mode,
+                                           const std::string& dir) {
+  nlohmann::ordered_json modules = nlohmann::ordered_json::array();
+  const char* kTypes[][3] = {{"0", "", "sentence_transformers.models.Transformer"},
+                             {"1", "1_Pooling", "sentence_transformers.models.Pooling"},
+                             {"2", "2_Normalize", "sentence_transformers.models.Normalize"}};
+  for (int i = 0; i < 3; ++i) {
+    modules.push_back(
+        {{"idx", i}, {"name", kTypes[i][0]}, {"path", kTypes[i][1]}, {"type", kTypes[i][2]}});
+  }
+  nlohmann::ordered_json pooling;
+  pooling["word_embedding_dimension"] = s.hidden_size;
+  for (const char* m : {"cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens",
+                        "weightedmean_tokens", "lasttoken"}) {
+    pooling[std::string("pooling_mode_") + m] = mode == m;
+  }
+  pooling["include_prompt"] = true;
+  std::error_code ec;
+  std::filesystem::create_directories(dir + "/1_Pooling", ec);
+  std::ofstream m_out(dir + "/modules.json");
+  m_out << modules.dump(2) << "\n";
+  std::ofstream p_out(dir + "/1_Pooling/config.json");
+  p_out << pooling.dump(2) << "\n";
+  if (!m_out || !p_out)
+    return make_error(ErrorCode::kInternal, "cannot write " + dir + "/modules.json");
+  return {};
 }
 
 // config.json and weights of a BERT-family cross-encoder, in transformers' layout.
 Status write_encoder_checkpoint(const CheckpointSpec& s, uint64_t seed, const std::string& dir) {
-  const bool bert = s.architecture == "BertForSequenceClassification";
+  const bool bert = s.architecture.rfind("Bert", 0) == 0;
+  const bool embedding = s.num_labels == 0;  // BertModel / XLMRobertaModel: no head
   nlohmann::ordered_json cfg;
   cfg["architectures"] = {s.architecture};
   cfg["model_type"] = s.model_type;
@@ -154,10 +186,10 @@ Status write_encoder_checkpoint(const CheckpointSpec& s, uint64_t seed, const st
     id2label[std::to_string(i)] = "LABEL_" + std::to_string(i);
     label2id["LABEL_" + std::to_string(i)] = i;
   }
-  cfg["id2label"] = id2label;
+  if (!embedding) cfg["id2label"] = id2label;
   cfg["initializer_range"] = 0.02;
   cfg["intermediate_size"] = s.intermediate_size;
-  cfg["label2id"] = label2id;
+  if (!embedding) cfg["label2id"] = label2id;
   cfg["layer_norm_eps"] = s.layer_norm_eps;
   cfg["max_position_embeddings"] = s.max_position_embeddings;
   cfg["num_attention_heads"] = s.num_heads;
@@ -190,7 +222,8 @@ Status write_encoder_checkpoint(const CheckpointSpec& s, uint64_t seed, const st
   const float sqrt3 = std::sqrt(3.0f);
   auto proj_width = [&](int64_t fan_in) { return sqrt3 / std::sqrt(static_cast<float>(fan_in)); };
   const int64_t h = s.hidden_size, inter = s.intermediate_size;
-  const std::string b = bert ? "bert." : "roberta.";
+  // An embedding model (saved from BertModel / XLMRobertaModel) has its tensors at the top.
+  const std::string b = embedding ? "" : bert ? "bert." : "roberta.";
   auto norm = [&](const std::string& p) {
     add(p + "weight", {h}, 1.0f, 0.25f);
     add(p + "bias", {h}, 0.0f, 0.1f);
@@ -214,7 +247,13 @@ Status write_encoder_checkpoint(const CheckpointSpec& s, uint64_t seed, const st
     linear(p + "output.dense.", h, inter, proj_width(inter));
     norm(p + "output.LayerNorm.");
   }
-  if (bert) {
+  if (embedding) {
+    // transformers' add_pooling_layer=True: the pooler is saved, an embedding server ignores it.
+    linear("pooler.dense.", h, h, proj_width(h));
+    // MiniLM's mean pooling for BERT, bge-m3's CLS pooling for XLM-RoBERTa; both normalised.
+    SGLANG_RETURN_IF_ERROR(
+        write_sentence_transformers_modules(s, bert ? "mean_tokens" : "cls_token", dir));
+  } else if (bert) {
     linear(b + "pooler.dense.", h, h, proj_width(h));
     linear("classifier.", s.num_labels, h, 4.0f * proj_width(h));
   } else {
@@ -374,14 +413,25 @@ Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch) {
     return encoder("tiny-xlm-roberta-reranker", "XLMRobertaForSequenceClassification",
                    "xlm-roberta", 8002, 514, 1, 1, 1e-5);
   }
+  if (arch == "bert" || arch == "xlm-roberta") {
+    // Embedding models (no head): all-MiniLM-L6-v2's layout (BertModel, mean pooling) and bge-m3's
+    // (XLMRobertaModel, CLS pooling), with their sentence-transformers modules.
+    CheckpointSpec s =
+        arch == "bert"
+            ? encoder("tiny-bert", "BertModel", "bert", 30522, 512, 2, 0, 1e-12)
+            : encoder("tiny-xlm-roberta", "XLMRobertaModel", "xlm-roberta", 8002, 514, 1, 1, 1e-5);
+    s.num_labels = 0;
+    return s;
+  }
   if (arch == "bert-reranker") {
     return encoder("tiny-bert-reranker", "BertForSequenceClassification", "bert", 30522, 512, 2, 0,
                    1e-12);
   }
-  return make_error(ErrorCode::kInvalidArgument,
-                    "unknown --arch '" + arch +
-                        "' (known: qwen2, llama, mistral, llama-reward, xlm-roberta-reranker, "
-                        "bert-reranker, qwen2-moe, qwen3, qwen3-moe, gemma2, gemma3, phi3)");
+  return make_error(
+      ErrorCode::kInvalidArgument,
+      "unknown --arch '" + arch +
+          "' (known: qwen2, llama, mistral, llama-reward, xlm-roberta-reranker, "
+          "bert-reranker, qwen2-moe, qwen3, qwen3-moe, gemma2, gemma3, phi3, bert, xlm-roberta)");
 }
 
 Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std::string& dir) {

@@ -54,6 +54,9 @@ Result<CheckpointSpec> checkpoint_spec_like(const std::string& name);
 // cross-encoders with one label: "xlm-roberta-reranker" (bge-reranker-v2-m3's architecture and
 // config, vocabulary 8002: the xlmr-format-unigram tokenizers) and "bert-reranker"
 // (BertForSequenceClassification, the BERT uncased vocabulary of 30522).
+// Embedding models (no head, sentence-transformers modules.json + 1_Pooling + Normalize): "bert"
+// (BertModel, mean pooling, the BERT uncased vocabulary) and "xlm-roberta" (XLMRobertaModel, CLS
+// pooling, vocabulary 8002).
 // "qwen2-moe": Qwen2MoeForCausalLM, 3 layers (the middle one dense), 8 experts, top-2, a shared
 // expert. "qwen3" / "qwen3-moe": Qwen3ForCausalLM / Qwen3MoeForCausalLM (the MoE one as qwen2-moe
 // but renormalised top-k and no shared expert), vocabulary 4096.

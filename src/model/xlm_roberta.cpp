@@ -4,6 +4,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "util/logging.h"
+
 namespace sglang {
 namespace {
 
@@ -68,20 +70,30 @@ Result<ModelConfig> parse_encoder_config(const json& j, const std::string& sourc
   ModelConfig c;
   c.architecture_name = j.at("architectures")[0].get<std::string>();
   const std::string& an = c.architecture_name;
-  const std::string family = an.substr(0, an.find("For"));
-  if (an != family + "ForSequenceClassification") {
+  const bool embedding = an == "BertModel" || an == "XLMRobertaModel" || an == "RobertaModel";
+  const std::string family = embedding ? an.substr(0, an.size() - std::string("Model").size())
+                                       : an.substr(0, an.find("For"));
+  if (!embedding && an != family + "ForSequenceClassification") {
     return make_error(ErrorCode::kUnsupported,
                       "unsupported architecture '" + an + "' in field 'architectures' of " +
                           source +
                           " (encoders are served as cross-encoders: "
                           "XLMRobertaForSequenceClassification, RobertaForSequenceClassification, "
-                          "BertForSequenceClassification)");
+                          "BertForSequenceClassification; or as embedding models: BertModel, "
+                          "XLMRobertaModel, RobertaModel)");
   }
   c.architecture = family == "Bert"      ? Architecture::kBert
                    : family == "Roberta" ? Architecture::kRoberta
                                          : Architecture::kXlmRoberta;
-  c.head = Head::kSequenceClassification;
+  c.head = embedding ? Head::kEmbedding : Head::kSequenceClassification;
   c.causal = false;
+  if (embedding) {
+    // Without a modules.json, what SGLang serves (Pooler(..., normalize=True)): BertModel's last
+    // token (models/bert.py), XLMRobertaModel's first (models/roberta.py).
+    c.pooling.type = family == "Bert" ? PoolingType::kLast : PoolingType::kCls;
+    c.pooling.normalize = true;
+    c.pooling.source = "SGLang's default for " + an;
+  }
   c.model_type = j.value("model_type", std::string());
   // transformers' PretrainedConfig: num_labels is the size of id2label (2 when absent).
   c.num_labels = 2;
@@ -188,7 +200,11 @@ Result<std::unique_ptr<XlmRobertaModel>> XlmRobertaModel::load(const ModelConfig
   SGLANG_ASSIGN_OR_RETURN(m->score_act_, score_activation(c.score_activation));
   const int64_t h = c.hidden_size, inter = c.intermediate_size;
   const bool bert = c.architecture == Architecture::kBert;
-  const std::string base = bert ? "bert." : "roberta.";
+  const bool embedding = c.head == Head::kEmbedding;
+  // A cross-encoder's body sits under bert. / roberta.; an embedding model (BertModel,
+  // XLMRobertaModel saved as such) has its tensors at the top, unless it was saved from a wrapper.
+  std::string base = bert ? "bert." : "roberta.";
+  if (embedding && w.contains("embeddings.word_embeddings.weight")) base.clear();
   auto vec = [&](const std::string& name, int64_t n) -> Result<Tensor> {
     SGLANG_ASSIGN_OR_RETURN(auto t, w.get(name, {n}));
     return backend.load_vector({t});
@@ -228,6 +244,14 @@ Result<std::unique_ptr<XlmRobertaModel>> XlmRobertaModel::load(const ModelConfig
     SGLANG_ASSIGN_OR_RETURN(l.out_norm, vec(p + "output.LayerNorm.weight", h));
     SGLANG_ASSIGN_OR_RETURN(l.out_norm_bias, vec(p + "output.LayerNorm.bias", h));
     m->layers_.push_back(std::move(l));
+  }
+  // An embedding model pools the final hidden states: its pooler.dense (BertModel's
+  // add_pooling_layer) is not read, as SGLang's BertModel skips it and sentence-transformers
+  // never calls it.
+  if (embedding) {
+    SGLANG_LOG_INFO("Embedding pooling: {}{} ({})", pooling_type_name(c.pooling.type),
+                    c.pooling.normalize ? ", normalized" : "", c.pooling.source);
+    return m;
   }
   // The head: dense + tanh, then the num_labels projection (transformers' names).
   const std::string dense = bert ? base + "pooler.dense." : "classifier.dense.";
@@ -304,7 +328,9 @@ Status XlmRobertaModel::check_batch(const ForwardBatch& batch) const {
 }
 
 Result<Tensor> XlmRobertaModel::forward(const ModelInput& in, KvCache& kv) {
-  SGLANG_ASSIGN_OR_RETURN(Tensor first, run_encoder(in, kv));
+  SGLANG_ASSIGN_OR_RETURN(Tensor hidden, run_encoder(in, kv));
+  if (config_.head == Head::kEmbedding) return pool(*in.batch, hidden, config_.pooling);
+  const Tensor first = first_tokens(*in.batch, hidden);
   Backend& be = backend_;
   const int64_t rows = first.rows();
   Tensor scores = be.empty(DType::kF32, {rows, config_.num_labels});
@@ -318,7 +344,49 @@ Result<Tensor> XlmRobertaModel::forward(const ModelInput& in, KvCache& kv) {
 }
 
 Result<Tensor> XlmRobertaModel::forward_hidden(const ModelInput& in, KvCache& kv) {
-  return run_encoder(in, kv);
+  SGLANG_ASSIGN_OR_RETURN(Tensor hidden, run_encoder(in, kv));
+  if (config_.head == Head::kEmbedding) {
+    SentencePooling raw = config_.pooling;
+    raw.normalize = false;
+    return pool(*in.batch, hidden, raw);
+  }
+  return first_tokens(*in.batch, hidden);
+}
+
+Tensor XlmRobertaModel::first_tokens(const ForwardBatch& batch, const Tensor& hidden) {
+  // Each sequence's first token (<s> / [CLS]) is what the head reads.
+  std::vector<int32_t> first_rows;
+  for (const auto& s : batch.seqs) {
+    if (s.logits == LogitsMode::kLast) first_rows.push_back(static_cast<int32_t>(s.first_token));
+  }
+  Backend& be = backend_;
+  const auto R = static_cast<int64_t>(first_rows.size());
+  Tensor first = be.empty(DType::kF32, {R, config_.hidden_size});
+  if (R == 0) return first;
+  Tensor rows = be.from_host(first_rows.data(), DType::kI32, {R});
+  be.gather_rows(hidden, rows, first);
+  return first;
+}
+
+Tensor XlmRobertaModel::pool(const ForwardBatch& batch, const Tensor& hidden,
+                             const SentencePooling& pooling) {
+  // Pooled on the host: the hidden states come back once (the vectors leave the device next
+  // anyway), and a mean over ragged sequences needs no backend op of its own.
+  std::vector<int64_t> starts, lengths;
+  for (const auto& s : batch.seqs) {
+    if (s.logits != LogitsMode::kLast) continue;
+    starts.push_back(s.first_token);
+    lengths.push_back(s.num_new_tokens);
+  }
+  Backend& be = backend_;
+  const int64_t H = config_.hidden_size;
+  const auto R = static_cast<int64_t>(starts.size());
+  if (R == 0) return be.empty(DType::kF32, {0, H});
+  host_hidden_.resize(static_cast<size_t>(hidden.numel()));
+  be.copy_to_host(hidden, host_hidden_.data());
+  const std::vector<float> pooled =
+      pool_sentences(host_hidden_.data(), H, starts, lengths, pooling);
+  return be.from_host(pooled.data(), DType::kF32, {R, H});
 }
 
 Result<Tensor> XlmRobertaModel::run_encoder(const ModelInput& in, KvCache& kv) {
@@ -330,10 +398,6 @@ Result<Tensor> XlmRobertaModel::run_encoder(const ModelInput& in, KvCache& kv) {
   // The runner's metadata serves as it is (prefix 0: each sequence's KV length is its tokens); the
   // encoder's own are its position ids, its token types and the first token of each sequence.
   const std::vector<int32_t> positions = position_ids(batch);
-  std::vector<int32_t> first_rows;
-  for (const auto& s : batch.seqs) {
-    if (s.logits == LogitsMode::kLast) first_rows.push_back(static_cast<int32_t>(s.first_token));
-  }
   const std::vector<int32_t> zero_types(batch.token_type_ids.empty() ? static_cast<size_t>(T) : 0);
   const std::vector<int32_t>& types =
       batch.token_type_ids.empty() ? zero_types : batch.token_type_ids;
@@ -385,13 +449,7 @@ Result<Tensor> XlmRobertaModel::run_encoder(const ModelInput& in, KvCache& kv) {
     be.layer_norm(sum, l.out_norm, l.out_norm_bias, eps, hidden);
   }
 
-  // Each sequence's first token (<s> / [CLS]) is what the head reads.
-  const auto R = static_cast<int64_t>(first_rows.size());
-  Tensor first = be.empty(DType::kF32, {R, H});
-  if (R == 0) return first;
-  Tensor rows = be.from_host(first_rows.data(), DType::kI32, {R});
-  be.gather_rows(hidden, rows, first);
-  return first;
+  return hidden;
 }
 
 }  // namespace sglang

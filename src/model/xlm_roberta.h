@@ -1,6 +1,9 @@
 #pragma once
 // Bidirectional encoders with a sequence-classification head: the cross-encoders SGLang serves on
-// /v1/rerank (python/sglang/srt/models/roberta.py and bert.py). One definition covers
+// /v1/rerank (python/sglang/srt/models/roberta.py and bert.py); and without one, the embedding
+// models BertModel / XLMRobertaModel / RobertaModel (e.g. sentence-transformers'
+// all-MiniLM-L6-v2), whose final hidden states are pooled as model/sentence_pooling.h says. One
+// definition covers
 //   XLMRobertaForSequenceClassification (bge-reranker-v2-m3) and RobertaForSequenceClassification:
 //     positions counted from pad_token_id + 1, head = dense + tanh + out_proj on the <s> token;
 //   BertForSequenceClassification: positions from 0, head = pooler (dense + tanh) + classifier on
@@ -36,9 +39,12 @@ class XlmRobertaModel final : public CausalLM {
   }
   // One row per sequence that asks for logits (LogitsMode::kLast; kAll is refused): the head's
   // num_labels scores of its first token, after the config's score activation, as SGLang's
-  // CrossEncodingPooler. Every sequence must start at position 0 (prefix_len 0).
+  // CrossEncodingPooler; for an embedding model (Head::kEmbedding) the pooled sentence vector,
+  // L2-normalised where config().pooling says so. Every sequence must start at position 0
+  // (prefix_len 0).
   Result<Tensor> forward(const ModelInput& in, KvCache& kv) override;
-  // The same rows before the head: the final hidden state of each sequence's first token.
+  // The same rows before the head: the final hidden state of each sequence's first token (an
+  // embedding model: the pooled vector before normalisation).
   Result<Tensor> forward_hidden(const ModelInput& in, KvCache& kv) override;
   Status check_batch(const ForwardBatch& batch) const override;
 
@@ -62,7 +68,12 @@ class XlmRobertaModel final : public CausalLM {
   // Position id of every token (RoBERTa: create_position_ids_from_input_ids, pads keep the
   // padding index and are not counted).
   std::vector<int32_t> position_ids(const ForwardBatch& batch) const;
+  // The final hidden states of every token [num_tokens, hidden] (a view of the workspace).
   Result<Tensor> run_encoder(const ModelInput& in, KvCache& kv);
+  // Rows of `hidden` at each sequence's first token, for the sequences that ask for an output.
+  Tensor first_tokens(const ForwardBatch& batch, const Tensor& hidden);
+  // The sentence vector of each such sequence (an embedding model).
+  Tensor pool(const ForwardBatch& batch, const Tensor& hidden, const SentencePooling& pooling);
 
   ModelConfig config_;
   Backend& backend_;
@@ -74,6 +85,7 @@ class XlmRobertaModel final : public CausalLM {
   Tensor head_dense_, head_dense_bias_;  // RoBERTa classifier.dense / BERT pooler.dense
   Tensor head_out_, head_out_bias_;      // RoBERTa classifier.out_proj / BERT classifier
   Workspace ws_;
+  std::vector<float> host_hidden_;  // pool()'s copy of the hidden states
 };
 
 }  // namespace sglang

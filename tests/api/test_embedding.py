@@ -69,3 +69,30 @@ def test_classify_guide_example(reward_server):
     # Scores do not depend on what else is in the batch.
     alone = reward_server.post("/classify", json={"text": prompts[1]}).json()
     assert math.isclose(alone["embedding"][0], rewards[1], rel_tol=1e-4, abs_tol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def xlmr_embed_server(models_root, launch):
+    # XLMRobertaModel with bge-m3's sentence-transformers modules (CLS pooling + Normalize).
+    return launch(str(make_model(models_root / "tiny-xlm-roberta", arch="xlm-roberta", seed=8,
+                                 tokenizer="xlmr-format-unigram-en")))
+
+
+def test_encoder_embedding_model_is_an_embedding_server(xlmr_embed_server):
+    # No --is-embedding needed: an encoder is never a generation model (SGLang's is_generation).
+    s = xlmr_embed_server
+    assert s.get("/model_info").json()["is_generation"] is False
+    texts = ["what is panda?", "The giant panda is a bear species endemic to China."]
+    batch = s.post("/encode", json={"text": texts})
+    assert batch.status_code == 200, batch.text
+    vecs = [b["embedding"] for b in batch.json()]
+    assert all(len(v) == 64 and math.isclose(sum(x * x for x in v), 1.0, rel_tol=1e-5)
+               for v in vecs)
+    assert vecs[0] != vecs[1]
+    alone = s.post("/encode", json={"text": texts[1]}).json()["embedding"]
+    assert all(math.isclose(a, b, abs_tol=1e-5) for a, b in zip(alone, vecs[1]))
+    oai = s.post("/v1/embeddings", json={"input": texts, "encoding_format": "float"}).json()
+    assert all(math.isclose(a, b, abs_tol=1e-5)
+               for d, v in zip(oai["data"], vecs) for a, b in zip(d["embedding"], v))
+    r = s.post("/v1/rerank", json={"query": "q", "documents": ["a"]})
+    assert r.status_code == 400 and "needs a cross-encoder" in r.json()["message"]

@@ -73,8 +73,8 @@ TEST(EncoderConfig, RefusesWhatItCannotServe) {
     ErrorCode code;
   };
   const Case cases[] = {
-      // Encoders are served as cross-encoders only.
-      {"XLMRobertaForSequenceClassification", "XLMRobertaModel", "unsupported architecture",
+      // Encoders are served as cross-encoders or embedding models, not masked LMs.
+      {"XLMRobertaForSequenceClassification", "XLMRobertaForMaskedLM", "unsupported architecture",
        ErrorCode::kUnsupported},
       {R"("position_embedding_type": "absolute")", R"("position_embedding_type": "relative_key")",
        "Only 'absolute' position_embedding_type", ErrorCode::kUnsupported},
