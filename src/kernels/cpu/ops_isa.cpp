@@ -9,6 +9,7 @@
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/gemm_isa.h"
+#include "kernels/cpu/quant_gemm_isa.h"
 
 namespace sglang::cpu::SGLANG_ISA_NAMESPACE {
 namespace {
@@ -234,6 +235,7 @@ const CpuKernels kTable = {
     &add,
     &layer_norm,
     &activation,
+    &quant_linear,
 };
 
 }  // namespace
