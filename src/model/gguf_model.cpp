@@ -231,8 +231,8 @@ class GgufWeightStore final : public WeightStore {
       }
       std::vector<uint8_t> raw(bytes.begin(), bytes.end());
       SGLANG_ASSIGN_OR_RETURN(
-          raw, unpermute_rows(raw, shape[0], dtype_row_bytes(*quantized, shape[1]), permute_heads,
-                              gn));
+          raw,
+          unpermute_rows(raw, shape[0], dtype_row_bytes(*quantized, shape[1]), permute_heads, gn));
       std::lock_guard lock(mu_);
       owned_bytes_.push_back(std::move(raw));
       out.data = owned_bytes_.back().data();
@@ -254,9 +254,9 @@ class GgufWeightStore final : public WeightStore {
                         gguf_->path() + ": tensor '" + gn + "': " + st.error().message);
     }
     if (permute_heads != 0) {
-      SGLANG_ASSIGN_OR_RETURN(values, unpermute_rows(values, shape[0],
-                                                     shape.size() > 1 ? shape[1] : 1,
-                                                     permute_heads, gn));
+      SGLANG_ASSIGN_OR_RETURN(
+          values,
+          unpermute_rows(values, shape[0], shape.size() > 1 ? shape[1] : 1, permute_heads, gn));
     }
     // Float tensors a quantized file holds dequantized (norms are F32 already): bfloat16 unless
     // float32 was asked for.

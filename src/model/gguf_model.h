@@ -5,8 +5,8 @@
 // bfloat16) where they are quantized and with llama.cpp's rotary row permutation of q/k undone, so
 // the one model definition (model/llama.h) runs both formats.
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "model/gguf.h"

@@ -8,7 +8,19 @@ namespace sglang {
 // The GGML block types at the end are matmul weights kept as a GGUF file stores them (blocks of
 // 32 or 256 elements, model/gguf_dequant.h): they have no per-element size, so code that handles
 // them sizes rows with dtype_row_bytes().
-enum class DType : uint8_t { kF32, kF16, kBF16, kI32, kI64, kQ8_0, kQ4_0, kQ4_1, kQ4_K, kQ5_K, kQ6_K };
+enum class DType : uint8_t {
+  kF32,
+  kF16,
+  kBF16,
+  kI32,
+  kI64,
+  kQ8_0,
+  kQ4_0,
+  kQ4_1,
+  kQ4_K,
+  kQ5_K,
+  kQ6_K
+};
 
 inline size_t dtype_size(DType t) {
   switch (t) {

@@ -271,16 +271,15 @@ TEST(GgufWeights, AutoKeepsQuantizedBlocksAndPermutesWholeRows) {
   auto kept = open_gguf_weights(file, std::nullopt);
   ASSERT_TRUE(f32.ok() && kept.ok());
   const ModelConfig c = *load_model_config(file);
-  for (const char* name : {"model.layers.0.self_attn.q_proj.weight",
-                           "model.layers.0.self_attn.k_proj.weight",
-                           "model.layers.1.mlp.down_proj.weight"}) {
-    const int64_t rows = std::string(name).find("k_proj") != std::string::npos
-                             ? c.num_key_value_heads * c.head_dim
-                         : std::string(name).find("q_proj") != std::string::npos
-                             ? c.num_attention_heads * c.head_dim
-                             : c.hidden_size;
-    const int64_t cols = std::string(name).find("down") != std::string::npos ? c.intermediate_size
-                                                                               : c.hidden_size;
+  for (const char* name :
+       {"model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight",
+        "model.layers.1.mlp.down_proj.weight"}) {
+    const int64_t rows =
+        std::string(name).find("k_proj") != std::string::npos   ? c.num_key_value_heads * c.head_dim
+        : std::string(name).find("q_proj") != std::string::npos ? c.num_attention_heads * c.head_dim
+                                                                : c.hidden_size;
+    const int64_t cols =
+        std::string(name).find("down") != std::string::npos ? c.intermediate_size : c.hidden_size;
     auto a = (*f32)->get(name, {rows, cols});
     auto q = (*kept)->get(name, {rows, cols});
     ASSERT_TRUE(a.ok() && q.ok()) << name;

@@ -224,10 +224,9 @@ Tensor CpuBackend::load_matmul_weight(const std::vector<HostTensor>& row_blocks,
         continue;
       }
       values.emplace_back(static_cast<size_t>(b.numel()));
-      const Status st =
-          dequantize(ggml_type_of(b.dtype), std::span(static_cast<const uint8_t*>(b.data),
-                                                      b.nbytes()),
-                     b.numel(), values.back().data());
+      const Status st = dequantize(ggml_type_of(b.dtype),
+                                   std::span(static_cast<const uint8_t*>(b.data), b.nbytes()),
+                                   b.numel(), values.back().data());
       check(st.ok(), "quantized weight bytes do not match its shape");
       floats.push_back({DType::kF32, b.shape, values.back().data()});
     }
@@ -274,7 +273,8 @@ void CpuBackend::embedding(const Tensor& ids, const Tensor& table, const Tensor&
     const size_t row_bytes = dtype_row_bytes(w.dtype, w.k);
     for (int64_t t = 0; t < tokens; ++t) {
       check(id[t] >= 0 && id[t] < w.n, "token id out of range");
-      const auto* row = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(id[t]) * row_bytes;
+      const auto* row =
+          static_cast<const uint8_t*>(w.data) + static_cast<size_t>(id[t]) * row_bytes;
       const Status st = dequantize(ggml_type_of(w.dtype), std::span(row, row_bytes), w.k,
                                    out.data<float>() + t * out.row_stride());
       check(st.ok(), "quantized embedding row");

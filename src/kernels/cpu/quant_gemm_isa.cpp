@@ -20,63 +20,100 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
-#include <span>
 #include <vector>
 
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
+#if defined(__AVX512F__)
+// GCC 12 warns about the AVX-512 intrinsics' own _mm512_undefined_*() pass-through operands.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/gemm_isa.h"
 #include "kernels/cpu/quant_gemm_isa.h"
-#include "model/gguf_dequant.h"
 #include "util/half.h"
+
+#if defined(__AVX512F__) && !defined(SGLANG_QUANT_VNNI)
+namespace sglang::cpu::isa_avx512vnni {
+// This file again, built with AVX-512 VNNI (src/CMakeLists.txt): the AVX-512 table's quantized
+// linear() runs it where the CPU has vpdpbusd.
+void quant_linear(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& w,
+                  const float* bias, float* out, int64_t out_stride);
+}  // namespace sglang::cpu::isa_avx512vnni
+#endif
+#if defined(SGLANG_QUANT_VNNI)
+// Only this file is built for VNNI: the float panel microkernel is the AVX-512 table's.
+namespace sglang::cpu::isa_avx512 {
+void linear_f32_panel(const float* x, int64_t x_stride, int64_t tokens, const float* panel,
+                      int64_t k, int64_t n0, int64_t n, const float* bias, float* out,
+                      int64_t out_stride);
+}  // namespace sglang::cpu::isa_avx512
+#define SGLANG_PANEL_GEMM ::sglang::cpu::isa_avx512::linear_f32_panel
+#else
+#define SGLANG_PANEL_GEMM linear_f32_panel
+#endif
 
 namespace sglang::cpu::SGLANG_ISA_NAMESPACE {
 namespace {
 
 constexpr int64_t kQK = 32;
 
-// One token's 32 activations as int8: x[l] ~ d * q[l], |x[l] - d * q[l]| <= d / 2 = amax / 254.
-struct ActBlock {
-  int8_t q[kQK];
-  float d;
-  float ds;          // d * sum(q): what a per-block offset or minimum multiplies
-  int16_t sum16[2];  // sum(q) over elements 0..15 and 16..31 (Q6_K scales 16 elements each)
+// A call's activations as int8 per 32 elements, llama.cpp's block_q8_1 idea in separate arrays so
+// that consecutive blocks' quants are adjacent (one 64-byte load covers two under AVX-512):
+// x[l] ~ d * q[l] with d = amax / 127, so |x[l] - d * q[l]| <= d / 2 = amax / 254.
+struct Acts {
+  int64_t k = 0, nsub = 0;
+  std::vector<int8_t> q;    // [tokens][k]
+  std::vector<float> dexp;  // [tokens][nsub * 8]: each block's d, once per int32 lane of its dot
+  std::vector<float> ds;    // [tokens][nsub]: d * sum(q), what a block's offset/minimum multiplies
+  std::vector<float> ds16;  // [tokens][nsub * 2]: d * sum(q) over elements 0..15 and 16..31 (Q6_K)
 };
 
-void quantize_row(const float* x, int64_t k, ActBlock* out) {
+void quantize_row(const float* x, int64_t k, int8_t* q, float* dexp, float* ds, float* ds16) {
   for (int64_t b = 0; b < k / kQK; ++b) {
     const float* xb = x + b * kQK;
-    ActBlock& a = out[b];
+    int8_t* qb = q + b * kQK;
     float amax = 0.0f, all = 0.0f;
     for (int l = 0; l < kQK; ++l) {
       amax = std::max(amax, std::fabs(xb[l]));
       all += xb[l] * 0.0f;  // NaN if any value is Inf or NaN (std::max drops NaNs)
     }
-    if (all != 0.0f || !std::isfinite(amax)) {
-      // Inf or NaN in the block: a NaN scale makes the outputs NaN, as a float product would be
-      // (and no out-of-range float-to-int conversion happens).
-      std::memset(a.q, 0, sizeof(a.q));
-      a.d = std::nanf("");
-      a.ds = a.d;
-      a.sum16[0] = a.sum16[1] = 0;
-      continue;
-    }
-    const float d = amax / 127.0f;
-    const float id = d > 0.0f ? 1.0f / d : 0.0f;
+    float d = amax / 127.0f;
     int s[2] = {0, 0};
-    for (int l = 0; l < kQK; ++l) {
-      const float v = std::min(127.0f, std::max(-127.0f, std::nearbyint(xb[l] * id)));
-      a.q[l] = static_cast<int8_t>(v);
-      s[l / 16] += a.q[l];
+    if (all != 0.0f || !std::isfinite(amax)) {
+      // A NaN scale makes the outputs NaN, as a float product would be (and no out-of-range
+      // float-to-int conversion happens).
+      std::memset(qb, 0, kQK);
+      d = std::nanf("");
+    } else {
+      const float id = d > 0.0f ? 1.0f / d : 0.0f;
+      for (int l = 0; l < kQK; ++l) {
+        const float v = std::min(127.0f, std::max(-127.0f, std::nearbyint(xb[l] * id)));
+        qb[l] = static_cast<int8_t>(v);
+        s[l / 16] += qb[l];
+      }
     }
-    a.d = d;
-    a.ds = d * static_cast<float>(s[0] + s[1]);
-    a.sum16[0] = static_cast<int16_t>(s[0]);
-    a.sum16[1] = static_cast<int16_t>(s[1]);
+    for (int l = 0; l < 8; ++l) dexp[b * 8 + l] = d;
+    ds[b] = d * static_cast<float>(s[0] + s[1]);
+    ds16[2 * b] = d * static_cast<float>(s[0]);
+    ds16[2 * b + 1] = d * static_cast<float>(s[1]);
+  }
+}
+
+void quantize_rows(const float* x, int64_t x_stride, int64_t tokens, int64_t k, Acts* a) {
+  a->k = k;
+  a->nsub = k / kQK;
+  a->q.resize(static_cast<size_t>(tokens * k));
+  a->dexp.resize(static_cast<size_t>(tokens * a->nsub * 8));
+  a->ds.resize(static_cast<size_t>(tokens * a->nsub));
+  a->ds16.resize(static_cast<size_t>(tokens * a->nsub * 2));
+  for (int64_t t = 0; t < tokens; ++t) {
+    quantize_row(x + t * x_stride, k, a->q.data() + t * k, a->dexp.data() + t * a->nsub * 8,
+                 a->ds.data() + t * a->nsub, a->ds16.data() + t * a->nsub * 2);
   }
 }
 
@@ -246,7 +283,7 @@ inline __m256i dot_u8s8(__m256i w, __m256i a) {
 }
 
 template <DType D>
-inline __m256i dot_block(__m256i w, const int8_t* aq) {
+inline __m256i dot_block(__m256i w, const int8_t* aq) {  // one sub-block
   const __m256i a = load32(reinterpret_cast<const uint8_t*>(aq));
   if constexpr (D == DType::kQ8_0) {
     // Signed x signed: |w| times a with w's sign (|w| <= 128, |a| <= 127: no saturation).
@@ -265,61 +302,140 @@ inline float hsum(__m256 v) {
 
 #endif  // __AVX2__
 
-// out[t, n] for rows [n0, n1) and NT tokens, each token's activations nsub blocks apart in act.
+#if defined(__AVX512F__)
+
+inline __m512i load64(const int8_t* p) {
+  return _mm512_loadu_si512(p);
+}
+
+// 16 int32 sums of four byte products each, for two sub-blocks side by side.
+inline __m512i dot_u8s8_512(__m512i w, __m512i a) {
+#if defined(SGLANG_QUANT_VNNI)
+  return _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, a);
+#else
+  return _mm512_madd_epi16(_mm512_maddubs_epi16(w, a), _mm512_set1_epi16(1));
+#endif
+}
+
+template <DType D>
+inline __m512i dot_block_512(__m512i w, __m512i a) {
+  if constexpr (D == DType::kQ8_0) {
+    // |w| times a negated where w < 0 (AVX-512 has no sign_epi8).
+    const __mmask64 neg = _mm512_movepi8_mask(w);
+    return dot_u8s8_512(_mm512_abs_epi8(w),
+                        _mm512_mask_sub_epi8(a, neg, _mm512_setzero_si512(), a));
+  } else {
+    return dot_u8s8_512(w, a);
+  }
+}
+
+inline float hsum512(__m512 v) {
+  return _mm512_reduce_add_ps(v);
+}
+
+#endif  // __AVX512F__
+
+inline void record_offsets(const SubParams& p, int64_t sb, float* woff) {
+  woff[2 * sb] = p.offset[0];
+  woff[2 * sb + 1] = p.offset[1];
+}
+
+#if defined(__AVX2__)
+// The sub-block's scale for each int32 lane of its dot (lanes 0..3: elements 0..15).
+inline __m256 scale_vec(const SubParams& p) {
+  return _mm256_setr_m128(_mm_set1_ps(p.scale[0]), _mm_set1_ps(p.scale[1]));
+}
+#endif
+
+// out[t, n] for rows [n0, n1) and NT tokens (act's rows t0 ..). woff: scratch of nsub * 2 floats
+// where a row's offsets/minimums are collected for a dot with each token's block sums at the end.
 template <DType D, int NT>
-void rows_dot(const uint8_t* w, size_t row_bytes, int64_t nsub, const ActBlock* act, int64_t n0,
-              int64_t n1, const float* bias, float* out, int64_t out_stride) {
+void rows_dot(const uint8_t* w, size_t row_bytes, const Acts& act, int64_t t0, int64_t n0,
+              int64_t n1, const float* bias, float* out, int64_t out_stride, float* woff) {
+  const int64_t nsub = act.nsub, k = act.k;
+  const int8_t* aq = act.q.data() + t0 * k;
+  const float* dexp = act.dexp.data() + t0 * nsub * 8;
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t* row = w + static_cast<size_t>(n) * row_bytes;
-    float off[NT] = {};
+    int64_t sb = 0;
+#if defined(__AVX512F__)
+    __m512 acc16[NT];
+    for (int t = 0; t < NT; ++t) acc16[t] = _mm512_setzero_ps();
+    for (; sb + 2 <= nsub; sb += 2) {
+      int j0 = 0, j1 = 0;
+      const uint8_t* b0 = block_of<D>(row, sb, &j0);
+      const uint8_t* b1 = block_of<D>(row, sb + 1, &j1);
+      const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(unpack_avx2<D>(b0, j0)),
+                                           unpack_avx2<D>(b1, j1), 1);
+      const SubParams p0 = sub_params<D>(b0, j0), p1 = sub_params<D>(b1, j1);
+      record_offsets(p0, sb, woff);
+      record_offsets(p1, sb + 1, woff);
+      const __m512 ws = _mm512_insertf32x8(_mm512_castps256_ps512(scale_vec(p0)), scale_vec(p1), 1);
+      for (int t = 0; t < NT; ++t) {
+        const __m512i dot = dot_block_512<D>(q, load64(aq + t * k + sb * kQK));
+        acc16[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
+                                   _mm512_mul_ps(ws, _mm512_loadu_ps(dexp + t * nsub * 8 + sb * 8)),
+                                   acc16[t]);
+      }
+    }
+#endif
 #if defined(__AVX2__)
     __m256 acc[NT];
     for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    for (; sb < nsub; ++sb) {
+      int j = 0;
+      const uint8_t* b = block_of<D>(row, sb, &j);
+      const __m256i q = unpack_avx2<D>(b, j);
+      const SubParams p = sub_params<D>(b, j);
+      record_offsets(p, sb, woff);
+      const __m256 ws = scale_vec(p);
+      for (int t = 0; t < NT; ++t) {
+        const __m256i dot = dot_block<D>(q, aq + t * k + sb * kQK);
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
+                                 _mm256_mul_ps(ws, _mm256_loadu_ps(dexp + t * nsub * 8 + sb * 8)),
+                                 acc[t]);
+      }
+    }
 #else
     float acc[NT] = {};
-#endif
-    for (int64_t sb = 0; sb < nsub; ++sb) {
-      int j;
-      const uint8_t* b = block_of<D>(row, sb, &j);
-      const SubParams p = sub_params<D>(b, j);
-#if defined(__AVX2__)
-      const __m256i q = unpack_avx2<D>(b, j);
-      const __m256 scale = _mm256_setr_ps(p.scale[0], p.scale[0], p.scale[0], p.scale[0],
-                                          p.scale[1], p.scale[1], p.scale[1], p.scale[1]);
-#else
+    for (; sb < nsub; ++sb) {
+      int j = 0;
       uint8_t q[kQK];
+      const uint8_t* b = block_of<D>(row, sb, &j);
       unpack_scalar<D>(b, j, q);
-#endif
+      const SubParams p = sub_params<D>(b, j);
+      record_offsets(p, sb, woff);
       for (int t = 0; t < NT; ++t) {
-        const ActBlock& a = act[t * nsub + sb];
-#if defined(__AVX2__)
-        const __m256i dot = dot_block<D>(q, a.q);
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(scale, _mm256_set1_ps(a.d)),
-                                 acc[t]);
-#else
+        const int8_t* a = aq + t * k + sb * kQK;
         int32_t dot[2] = {0, 0};
         for (int l = 0; l < kQK; ++l) {
           const int wq = D == DType::kQ8_0 ? static_cast<int8_t>(q[l]) : q[l];
-          dot[l / 16] += wq * a.q[l];
+          dot[l / 16] += wq * a[l];
         }
-        acc[t] += a.d * (p.scale[0] * static_cast<float>(dot[0]) +
-                         p.scale[1] * static_cast<float>(dot[1]));
-#endif
-        if constexpr (D == DType::kQ6_K) {
-          off[t] += a.d * (p.offset[0] * static_cast<float>(a.sum16[0]) +
-                           p.offset[1] * static_cast<float>(a.sum16[1]));
-        } else if constexpr (D != DType::kQ8_0) {
-          off[t] += p.offset[0] * a.ds;
-        }
+        acc[t] += dexp[t * nsub * 8 + sb * 8] * (p.scale[0] * static_cast<float>(dot[0]) +
+                                                 p.scale[1] * static_cast<float>(dot[1]));
       }
     }
-    for (int t = 0; t < NT; ++t) {
-#if defined(__AVX2__)
-      const float sum = hsum(acc[t]);
-#else
-      const float sum = acc[t];
 #endif
-      out[t * out_stride + n] = sum + off[t] + (bias ? bias[n] : 0.0f);
+    for (int t = 0; t < NT; ++t) {
+      // The offsets and minimums: one small dot product per token with the block sums.
+      float off = 0.0f;
+      if constexpr (D == DType::kQ6_K) {
+        const float* s16 = act.ds16.data() + (t0 + t) * nsub * 2;
+        for (int64_t i = 0; i < 2 * nsub; ++i) off += woff[i] * s16[i];
+      } else if constexpr (D != DType::kQ8_0) {
+        const float* s = act.ds.data() + (t0 + t) * nsub;
+        for (int64_t i = 0; i < nsub; ++i) off += woff[2 * i] * s[i];
+      }
+#if defined(__AVX2__)
+      float sum = hsum(acc[t]);
+#else
+      float sum = acc[t];
+#endif
+#if defined(__AVX512F__)
+      sum += hsum512(acc16[t]);
+#endif
+      out[t * out_stride + n] = sum + off + (bias ? bias[n] : 0.0f);
     }
   }
 }
@@ -327,25 +443,23 @@ void rows_dot(const uint8_t* w, size_t row_bytes, int64_t nsub, const ActBlock* 
 constexpr int kMaxGroup = 8;  // tokens whose accumulators stay in registers together
 
 template <DType D>
-void rows_dot_group(int nt, const uint8_t* w, size_t row_bytes, int64_t nsub, const ActBlock* act,
-                    int64_t n0, int64_t n1, const float* bias, float* out, int64_t out_stride) {
+void rows_dot_group(int nt, const uint8_t* w, size_t row_bytes, const Acts& act, int64_t t0,
+                    int64_t n0, int64_t n1, const float* bias, float* out, int64_t out_stride,
+                    float* woff) {
   switch (nt) {
-    case 1:
-      return rows_dot<D, 1>(w, row_bytes, nsub, act, n0, n1, bias, out, out_stride);
-    case 2:
-      return rows_dot<D, 2>(w, row_bytes, nsub, act, n0, n1, bias, out, out_stride);
-    case 3:
-      return rows_dot<D, 3>(w, row_bytes, nsub, act, n0, n1, bias, out, out_stride);
-    case 4:
-      return rows_dot<D, 4>(w, row_bytes, nsub, act, n0, n1, bias, out, out_stride);
-    case 5:
-      return rows_dot<D, 5>(w, row_bytes, nsub, act, n0, n1, bias, out, out_stride);
-    case 6:
-      return rows_dot<D, 6>(w, row_bytes, nsub, act, n0, n1, bias, out, out_stride);
-    case 7:
-      return rows_dot<D, 7>(w, row_bytes, nsub, act, n0, n1, bias, out, out_stride);
+#define SGLANG_QUANT_CASE(NT) \
+  case NT:                    \
+    return rows_dot<D, NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride, woff);
+    SGLANG_QUANT_CASE(1)
+    SGLANG_QUANT_CASE(2)
+    SGLANG_QUANT_CASE(3)
+    SGLANG_QUANT_CASE(4)
+    SGLANG_QUANT_CASE(5)
+    SGLANG_QUANT_CASE(6)
+    SGLANG_QUANT_CASE(7)
+#undef SGLANG_QUANT_CASE
     default:
-      return rows_dot<D, 8>(w, row_bytes, nsub, act, n0, n1, bias, out, out_stride);
+      return rows_dot<D, 8>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride, woff);
   }
 }
 
@@ -354,60 +468,100 @@ constexpr int64_t kRowChunk = 16;  // output rows per work item of the integer p
 template <DType D>
 void linear_int8(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& pw,
                  const float* bias, float* out, int64_t out_stride) {
-  const int64_t k = pw.k, nsub = k / kQK;
+  const int64_t k = pw.k;
   const size_t row_bytes = static_cast<size_t>(k / dtype_block_elements(D)) * block_bytes(D);
   const auto* w = static_cast<const uint8_t*>(pw.data);
   // Reused across calls: a decode step quantizes a few rows per linear.
-  thread_local std::vector<ActBlock> act;
-  act.resize(static_cast<size_t>(tokens * nsub));
-  for (int64_t t = 0; t < tokens; ++t) quantize_row(x + t * x_stride, k, act.data() + t * nsub);
-  const ActBlock* a = act.data();
+  thread_local Acts act;
+  quantize_rows(x, x_stride, tokens, k, &act);
   const int64_t chunks = (pw.n + kRowChunk - 1) / kRowChunk;
   const bool parallel = pw.n * k >= (1 << 15);
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t c = 0; c < chunks; ++c) {
-    const int64_t n0 = c * kRowChunk, n1 = std::min(pw.n, n0 + kRowChunk);
-    for (int64_t t0 = 0; t0 < tokens; t0 += kMaxGroup) {
-      const int nt = static_cast<int>(std::min<int64_t>(kMaxGroup, tokens - t0));
-      rows_dot_group<D>(nt, w, row_bytes, nsub, a + t0 * nsub, n0, n1, bias,
-                        out + t0 * out_stride, out_stride);
+#pragma omp parallel if (parallel)
+  {
+    std::vector<float> woff(static_cast<size_t>(act.nsub * 2));
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int64_t n0 = c * kRowChunk, n1 = std::min(pw.n, n0 + kRowChunk);
+      for (int64_t t0 = 0; t0 < tokens; t0 += kMaxGroup) {
+        const int nt = static_cast<int>(std::min<int64_t>(kMaxGroup, tokens - t0));
+        rows_dot_group<D>(nt, w, row_bytes, act, t0, n0, n1, bias, out + t0 * out_stride,
+                          out_stride, woff.data());
+      }
     }
   }
 }
 
+// One row to float: weight = scale * q + offset per sub-block (the dequantization's values up to
+// one rounding: a fused multiply-add where gguf_dequant.cpp rounds the product first).
+template <DType D>
+void dequant_row(const uint8_t* row, int64_t nsub, float* out) {
+  for (int64_t sb = 0; sb < nsub; ++sb) {
+    int j = 0;
+    const uint8_t* b = block_of<D>(row, sb, &j);
+    const SubParams p = sub_params<D>(b, j);
+    float* o = out + sb * kQK;
+#if defined(__AVX2__)
+    const __m256i q = unpack_avx2<D>(b, j);
+    alignas(32) uint8_t bytes[kQK];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(bytes), q);
+    for (int g = 0; g < 4; ++g) {
+      const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes + 8 * g));
+      const __m256i q32 = D == DType::kQ8_0 ? _mm256_cvtepi8_epi32(q8) : _mm256_cvtepu8_epi32(q8);
+      _mm256_storeu_ps(o + 8 * g,
+                       _mm256_fmadd_ps(_mm256_set1_ps(p.scale[g / 2]), _mm256_cvtepi32_ps(q32),
+                                       _mm256_set1_ps(p.offset[g / 2])));
+    }
+#else
+    uint8_t q[kQK];
+    unpack_scalar<D>(b, j, q);
+    for (int l = 0; l < kQK; ++l) {
+      const float v = D == DType::kQ8_0 ? static_cast<float>(static_cast<int8_t>(q[l]))
+                                        : static_cast<float>(q[l]);
+      o[l] = p.scale[l / 16] * v + p.offset[l / 16];
+    }
+#endif
+  }
+}
+
+template <DType D>
 void linear_dequant(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& pw,
                     const float* bias, float* out, int64_t out_stride) {
   const int64_t k = pw.k;
   const size_t row_bytes = dtype_row_bytes(pw.dtype, k);
-  const GgmlType type = ggml_type_of(pw.dtype);
   const auto* w = static_cast<const uint8_t*>(pw.data);
   const int64_t panels = (pw.n + kPanelRows - 1) / kPanelRows;
 #pragma omp parallel
   {
-    std::vector<float> row(static_cast<size_t>(k));
+    std::vector<float> rows(static_cast<size_t>(k * kPanelRows));
     std::vector<float> panel(static_cast<size_t>(k * kPanelRows));
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < panels; ++p) {
       for (int64_t r = 0; r < kPanelRows; ++r) {
         const int64_t n = p * kPanelRows + r;
+        float* dst = rows.data() + r * k;
         if (n < pw.n) {
-          // Sizes were checked at load; the row is whole blocks.
-          (void)dequantize(type, std::span(w + static_cast<size_t>(n) * row_bytes, row_bytes), k,
-                           row.data());
+          dequant_row<D>(w + static_cast<size_t>(n) * row_bytes, k / kQK, dst);
         } else {
-          std::fill(row.begin(), row.end(), 0.0f);
+          std::fill(dst, dst + k, 0.0f);
         }
-        for (int64_t kk = 0; kk < k; ++kk) panel[kk * kPanelRows + r] = row[kk];
       }
-      linear_f32_panel(x, x_stride, tokens, panel.data(), k, p * kPanelRows, pw.n, bias, out,
-                       out_stride);
+      // Rows to the panel layout of cpu_kernels.h.
+      for (int64_t kk = 0; kk < k; ++kk) {
+        for (int64_t r = 0; r < kPanelRows; ++r) panel[kk * kPanelRows + r] = rows[r * k + kk];
+      }
+      SGLANG_PANEL_GEMM(x, x_stride, tokens, panel.data(), k, p * kPanelRows, pw.n, bias, out,
+                        out_stride);
     }
   }
 }
 
 // Up to this many tokens the integer path is faster (it reads the weights once and unpacks them
 // in registers); beyond, dequantizing each panel once and reusing it in the float microkernel is.
-constexpr int64_t kInt8MaxTokens = 32;
+// Measured (bench/quant_linear.cpp, one thread, AVX-512 VNNI, SmolLM2's gate_up [3072, 576] Q4_1):
+// the integer path costs ~76 us per token, the panel path ~480 us of dequantization plus ~47 us
+// per token, so they cross near 16 tokens; the Q8_0 head [49152, 576] favours the integer path
+// up to ~32.
+constexpr int64_t kInt8MaxTokens = 16;
 
 template <DType D>
 void linear_q(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& pw,
@@ -415,7 +569,7 @@ void linear_q(const float* x, int64_t x_stride, int64_t tokens, const PackedWeig
   if (tokens <= kInt8MaxTokens) {
     linear_int8<D>(x, x_stride, tokens, pw, bias, out, out_stride);
   } else {
-    linear_dequant(x, x_stride, tokens, pw, bias, out, out_stride);
+    linear_dequant<D>(x, x_stride, tokens, pw, bias, out, out_stride);
   }
 }
 
@@ -424,6 +578,13 @@ void linear_q(const float* x, int64_t x_stride, int64_t tokens, const PackedWeig
 void quant_linear(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& w,
                   const float* bias, float* out, int64_t out_stride) {
   if (tokens <= 0 || w.n <= 0) return;
+#if defined(__AVX512F__) && !defined(SGLANG_QUANT_VNNI)
+  // SGLANG_CPU_VNNI=0 keeps maddubs (for comparisons).
+  static const bool vnni =
+      __builtin_cpu_supports("avx512vnni") &&
+      !(std::getenv("SGLANG_CPU_VNNI") && std::getenv("SGLANG_CPU_VNNI")[0] == '0');
+  if (vnni) return isa_avx512vnni::quant_linear(x, x_stride, tokens, w, bias, out, out_stride);
+#endif
   switch (w.dtype) {
     case DType::kQ8_0:
       return linear_q<DType::kQ8_0>(x, x_stride, tokens, w, bias, out, out_stride);
