@@ -471,9 +471,12 @@ void linear_int8(const float* x, int64_t x_stride, int64_t tokens, const PackedW
   const int64_t k = pw.k;
   const size_t row_bytes = static_cast<size_t>(k / dtype_block_elements(D)) * block_bytes(D);
   const auto* w = static_cast<const uint8_t*>(pw.data);
-  // Reused across calls: a decode step quantizes a few rows per linear.
-  thread_local Acts act;
-  quantize_rows(x, x_stride, tokens, k, &act);
+  // Reused across calls: a decode step quantizes a few rows per linear. The team reads the calling
+  // thread's instance through this reference (naming the thread_local inside the parallel region
+  // would give each thread its own, empty one).
+  thread_local Acts acts;
+  const Acts& act = acts;
+  quantize_rows(x, x_stride, tokens, k, &acts);
   const int64_t chunks = (pw.n + kRowChunk - 1) / kRowChunk;
   const bool parallel = pw.n * k >= (1 << 15);
 #pragma omp parallel if (parallel)

@@ -113,10 +113,12 @@ double error_bound(const float* x, const float* w, int64_t k, bool int8_activati
 TEST_P(QuantGemmTest, LinearMatchesTheDequantizedWeightsWithinTheActivationRounding) {
   for (DType dtype : kQuantTypes) {
     const bool k_quant = dtype_block_elements(dtype) == 256;
-    // N not a multiple of the 16-row chunks/panels; K whole blocks (one, odd counts).
+    // N not a multiple of the 16-row chunks/panels; K whole blocks (one, odd counts); the last
+    // shape large enough for the kernels to run on the whole thread team.
     const std::vector<std::pair<int64_t, int64_t>> shapes =
-        k_quant ? std::vector<std::pair<int64_t, int64_t>>{{1, 256}, {17, 512}, {40, 768}}
-                : std::vector<std::pair<int64_t, int64_t>>{{1, 32}, {17, 96}, {40, 288}};
+        k_quant
+            ? std::vector<std::pair<int64_t, int64_t>>{{1, 256}, {17, 512}, {40, 768}, {70, 768}}
+            : std::vector<std::pair<int64_t, int64_t>>{{1, 32}, {17, 96}, {40, 288}, {150, 288}};
     for (auto [n, k] : shapes) {
       const QuantWeight w = make_quant(dtype, n, k, rng_);
       const Tensor packed = be_.load_matmul_weight({w.view()});
