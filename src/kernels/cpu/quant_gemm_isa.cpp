@@ -535,8 +535,11 @@ void linear_dequant(const float* x, int64_t x_stride, int64_t tokens, const Pack
   const int64_t panels = (pw.n + kPanelRows - 1) / kPanelRows;
 #pragma omp parallel
   {
-    std::vector<float> rows(static_cast<size_t>(k * kPanelRows));
-    std::vector<float> panel(static_cast<size_t>(k * kPanelRows));
+    // Each thread's own buffers, kept across calls (a fresh allocation of this size per linear
+    // costs page faults).
+    thread_local std::vector<float> rows, panel;
+    rows.resize(static_cast<size_t>(k * kPanelRows));
+    panel.resize(static_cast<size_t>(k * kPanelRows));
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < panels; ++p) {
       for (int64_t r = 0; r < kPanelRows; ++r) {
