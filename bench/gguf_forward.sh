@@ -2,9 +2,9 @@
 # The default real model, SmolLM2-135M-Instruct (Q4_1 GGUF), in sglang.cpp and in llama.cpp, same
 # file, same run: prompt (prefill) and decode tok/s at batch 1 and 8.
 #   bench/gguf_forward.sh [prefill_len=128]
-# sglang.cpp dequantizes the Q4_1 weights at load (quantized matmul kernels are a later issue): to
-# bfloat16 under --dtype auto (the server's default) and, second row, to float32; llama.cpp computes
-# on the Q4_1 blocks directly. llama-cpp-python is compiled from source
+# sglang.cpp under --dtype auto (the server's default) multiplies the Q4_1/Q8_0 blocks as they are
+# (src/kernels/cpu/quant_gemm_isa.cpp), as llama.cpp does; the second row dequantizes them to
+# float32 at load. llama-cpp-python is compiled from source
 # into .venv-bench on first use (bench/requirements-llamacpp.txt, a few minutes on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +32,7 @@ import json, sys
 out, prefill = sys.argv[1:3]
 ours = {d: json.load(open(f"{out}/gguf_sglang_cpp_{d}.json")) for d in ("auto", "float32")}
 theirs = json.load(open(f"{out}/gguf_llama_cpp.json"))
-print("\n| measure | sglang.cpp auto (bf16) | sglang.cpp float32 | llama.cpp | ratio auto | ratio f32 |")
+print("\n| measure | sglang.cpp auto (Q4_1) | sglang.cpp float32 | llama.cpp | ratio auto | ratio f32 |")
 print("| --- | --- | --- | --- | --- | --- |")
 def row(name, a, f, t):
     print(f"| {name} | {a:.1f} | {f:.1f} | {t:.1f} | {a / t:.2f} | {f / t:.2f} |")

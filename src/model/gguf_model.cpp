@@ -118,7 +118,8 @@ Result<ojson> hf_config_from_gguf(const GgufFile& g) {
   SGLANG_ASSIGN_OR_RETURN(auto eos, g.get_int("tokenizer.ggml.eos_token_id"));
   if (bos) c["bos_token_id"] = *bos;
   if (eos) c["eos_token_id"] = *eos;
-  // Quantized tensors are dequantized to float32, as transformers loads a GGUF file.
+  // What transformers loads a GGUF file as (it dequantizes to float32); --dtype auto keeps the
+  // quantized tensors in their blocks instead (open_gguf_weights).
   c["torch_dtype"] = "float32";
   return c;
 }
@@ -185,7 +186,7 @@ std::string gguf_name_of(const std::string& hf_name) {
 class GgufWeightStore final : public WeightStore {
  public:
   GgufWeightStore(std::unique_ptr<GgufFile> g, const ArchInfo& arch, int64_t heads,
-                  int64_t kv_heads, DType dequantized_dtype)
+                  int64_t kv_heads, std::optional<DType> dequantized_dtype)
       : gguf_(std::move(g)),
         arch_(arch),
         heads_(heads),
@@ -222,6 +223,25 @@ class GgufWeightStore final : public WeightStore {
     HostTensor out;
     out.shape = shape;
     const auto bytes = gguf_->tensor_bytes(*t);
+    const std::optional<DType> quantized = quantized_dtype_of(t->type);
+    if (!dequantized_dtype_ && quantized && shape.size() == 2 &&
+        shape[1] % dtype_block_elements(*quantized) == 0) {
+      // Kept in its blocks for the backend's quantized matmul. Each row is whole blocks, so the
+      // q/k permutation moves rows of bytes exactly.
+      out.dtype = *quantized;
+      if (permute_heads == 0) {
+        out.data = bytes.data();  // in place in the mmap
+        return out;
+      }
+      std::vector<uint8_t> raw(bytes.begin(), bytes.end());
+      SGLANG_ASSIGN_OR_RETURN(
+          raw,
+          unpermute_rows(raw, shape[0], dtype_row_bytes(*quantized, shape[1]), permute_heads, gn));
+      std::lock_guard lock(mu_);
+      owned_bytes_.push_back(std::move(raw));
+      out.data = owned_bytes_.back().data();
+      return out;
+    }
     if (permute_heads == 0) {
       if (t->type == GgmlType::kF32 || t->type == GgmlType::kF16 || t->type == GgmlType::kBF16) {
         out.dtype = t->type == GgmlType::kF32   ? DType::kF32
@@ -238,9 +258,13 @@ class GgufWeightStore final : public WeightStore {
                         gguf_->path() + ": tensor '" + gn + "': " + st.error().message);
     }
     if (permute_heads != 0) {
-      SGLANG_ASSIGN_OR_RETURN(values, unpermute_rows(values, shape, permute_heads, gn));
+      SGLANG_ASSIGN_OR_RETURN(
+          values,
+          unpermute_rows(values, shape[0], shape.size() > 1 ? shape[1] : 1, permute_heads, gn));
     }
-    if (dequantized_dtype_ == DType::kBF16) {
+    // Float tensors a quantized file holds dequantized (norms are F32 already): bfloat16 unless
+    // float32 was asked for.
+    if (dequantized_dtype_.value_or(DType::kBF16) == DType::kBF16) {
       std::vector<uint16_t> halves(values.size());
       const auto n = static_cast<int64_t>(values.size());
 #pragma omp parallel for schedule(static) if (n > 65536)
@@ -260,23 +284,23 @@ class GgufWeightStore final : public WeightStore {
 
  private:
   // Inverse of the converter's per-head permutation: within each head of D rows, GGUF row 2i + j
-  // holds Hugging Face row j * D/2 + i (i < D/2, j in {0, 1}).
-  Result<std::vector<float>> unpermute_rows(const std::vector<float>& in,
-                                            const std::vector<int64_t>& shape, int64_t heads,
-                                            const std::string& gn) const {
-    const int64_t rows = shape[0], cols = shape.size() > 1 ? shape[1] : 1;
+  // holds Hugging Face row j * D/2 + i (i < D/2, j in {0, 1}). A row is `cols` elements of E
+  // (floats, or the bytes of a quantized row's blocks).
+  template <typename E>
+  Result<std::vector<E>> unpermute_rows(const std::vector<E>& in, int64_t rows, int64_t cols,
+                                        int64_t heads, const std::string& gn) const {
     if (heads <= 0 || rows % heads != 0 || (rows / heads) % 2 != 0) {
       return make_error(ErrorCode::kCorrupt, gguf_->path() + ": tensor '" + gn + "' has " +
                                                  std::to_string(rows) + " rows, not " +
                                                  std::to_string(heads) + " heads of even size");
     }
     const int64_t d = rows / heads, half = d / 2;
-    std::vector<float> out(in.size());
+    std::vector<E> out(in.size());
     for (int64_t h = 0; h < heads; ++h) {
       for (int64_t i = 0; i < half; ++i) {
         for (int64_t j = 0; j < 2; ++j) {
-          const float* src = in.data() + (h * d + 2 * i + j) * cols;
-          float* dst = out.data() + (h * d + j * half + i) * cols;
+          const E* src = in.data() + (h * d + 2 * i + j) * cols;
+          E* dst = out.data() + (h * d + j * half + i) * cols;
           std::copy(src, src + cols, dst);
         }
       }
@@ -287,18 +311,20 @@ class GgufWeightStore final : public WeightStore {
   std::unique_ptr<GgufFile> gguf_;
   const ArchInfo& arch_;
   int64_t heads_, kv_heads_;
-  DType dequantized_dtype_;
+  std::optional<DType> dequantized_dtype_;  // none: quantized tensors stay in their blocks
   mutable std::mutex mu_;
   // Dequantized tensors handed out as views.
   mutable std::deque<std::vector<float>> owned_;
   mutable std::deque<std::vector<uint16_t>> owned_bf16_;
+  mutable std::deque<std::vector<uint8_t>> owned_bytes_;  // permuted quantized rows
 };
 
 }  // namespace
 
 Result<std::unique_ptr<WeightStore>> open_gguf_weights(const std::string& gguf_path,
-                                                       DType dequantized_dtype) {
-  if (dequantized_dtype != DType::kF32 && dequantized_dtype != DType::kBF16) {
+                                                       std::optional<DType> dequantized_dtype) {
+  if (dequantized_dtype && *dequantized_dtype != DType::kF32 &&
+      *dequantized_dtype != DType::kBF16) {
     return make_error(ErrorCode::kInvalidArgument, "GGUF tensors dequantize to F32 or BF16");
   }
   SGLANG_ASSIGN_OR_RETURN(auto g, GgufFile::open(gguf_path));

@@ -6,6 +6,7 @@
 // the one model definition (model/llama.h) runs both formats.
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "model/gguf.h"
@@ -25,9 +26,11 @@ Result<nlohmann::ordered_json> hf_config_from_gguf(const GgufFile& gguf);
 // config.json of a HF directory, or the equivalent of a GGUF file's metadata.
 Result<nlohmann::ordered_json> read_hf_config(const std::string& model_path);
 
-// The tensors of a GGUF file by Hugging Face name; quantized ones (and permuted q/k) are
-// dequantized to `dequantized_dtype`, F32 or BF16 (half the memory; what --dtype auto serves).
-Result<std::unique_ptr<WeightStore>> open_gguf_weights(const std::string& gguf_path,
-                                                       DType dequantized_dtype = DType::kF32);
+// The tensors of a GGUF file by Hugging Face name. Quantized ones (Q8_0, Q4_0, Q4_1, Q4_K, Q5_K,
+// Q6_K) are dequantized to `dequantized_dtype`, F32 or BF16; without one (what --dtype auto
+// serves) they stay in their blocks as HostTensors of the quantized DType, one row of blocks per
+// output row (llama's q/k rows re-permuted whole), and only other types are dequantized, to BF16.
+Result<std::unique_ptr<WeightStore>> open_gguf_weights(
+    const std::string& gguf_path, std::optional<DType> dequantized_dtype = DType::kF32);
 
 }  // namespace sglang

@@ -245,9 +245,12 @@ Result<std::unique_ptr<CausalLM>> load_causal_lm(const std::string& model_path, 
                                                  const LoadOptions& options) {
   SGLANG_ASSIGN_OR_RETURN(ModelConfig config, load_model_config(model_path));
   config.weight_dtype = options.weight_dtype;
-  // Dequantize straight to bfloat16 unless float32 or float16 is asked for (then via float32).
-  const DType dequantized =
-      options.weight_dtype.value_or(DType::kBF16) == DType::kBF16 ? DType::kBF16 : DType::kF32;
+  // auto keeps quantized GGUF tensors in their blocks (the backend multiplies them as they are);
+  // a float dtype dequantizes, straight to bfloat16 or else via float32.
+  std::optional<DType> dequantized;
+  if (options.weight_dtype) {
+    dequantized = *options.weight_dtype == DType::kBF16 ? DType::kBF16 : DType::kF32;
+  }
   SGLANG_ASSIGN_OR_RETURN(auto weights, WeightStore::open(model_path, dequantized));
   if (options.progress) weights->on_progress(options.progress);
   const ModelArchitecture* arch = find_model_architecture(config.architecture_name);

@@ -26,7 +26,10 @@ struct HostTensor {
     for (int64_t d : shape) n *= d;
     return n;
   }
-  size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }
+  size_t nbytes() const {
+    return dtype_is_quantized(dtype) ? dtype_row_bytes(dtype, numel())
+                                     : static_cast<size_t>(numel()) * dtype_size(dtype);
+  }
 };
 
 std::string shape_string(const std::vector<int64_t>& shape);

@@ -14,7 +14,7 @@ namespace sglang {
 namespace fs = std::filesystem;
 
 Result<std::unique_ptr<WeightStore>> WeightStore::open(const std::string& model_path,
-                                                       DType dequantized_dtype) {
+                                                       std::optional<DType> dequantized_dtype) {
   SGLANG_ASSIGN_OR_RETURN(std::string gguf, find_gguf_file(model_path));
   if (!gguf.empty()) {
     SGLANG_ASSIGN_OR_RETURN(auto store, open_gguf_weights(gguf, dequantized_dtype));

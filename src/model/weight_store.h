@@ -3,6 +3,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,9 +23,10 @@ class WeightStore {
   virtual ~WeightStore() = default;
   // Opens the weights of `model_path`: a GGUF file or a directory holding one (see
   // find_gguf_file), else the safetensors files of a HF model directory. Quantized GGUF tensors
-  // are dequantized to `dequantized_dtype` (F32 or BF16).
-  static Result<std::unique_ptr<WeightStore>> open(const std::string& model_path,
-                                                   DType dequantized_dtype = DType::kF32);
+  // are dequantized to `dequantized_dtype` (F32 or BF16), or without one kept in their blocks
+  // (open_gguf_weights).
+  static Result<std::unique_ptr<WeightStore>> open(
+      const std::string& model_path, std::optional<DType> dequantized_dtype = DType::kF32);
   // Looks `name` up as given, then with the "model." prefix added or removed.
   virtual bool contains(const std::string& name) const = 0;
   // The tensor, checked against `shape`: a missing tensor or another shape is an error naming both.

@@ -94,7 +94,8 @@ struct ServerArgs {
 // The KV cache's storage dtype for --kv-cache-dtype (validated by finalize()). "auto" is the
 // model's dtype, as SGLang's ModelRunner (kv_cache_dtype = model dtype), and the model's dtype here
 // is the dtype its weights are held in: --dtype when given (weight_dtype), else bfloat16 for a GGUF
-// file (its quantized tensors are widened to bfloat16), else the checkpoint's torch_dtype.
+// file (llama.cpp's converter records the source model's 16-bit float type, and block-quantized
+// weights have no float dtype of their own), else the checkpoint's torch_dtype.
 // Attention computes in float32 whatever the cache holds.
 DType resolve_kv_cache_dtype(const std::string& kv_cache_dtype, std::optional<DType> weight_dtype,
                              bool gguf, const std::string& torch_dtype);

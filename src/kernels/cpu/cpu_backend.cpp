@@ -9,9 +9,11 @@
 #include <cstring>
 #include <fstream>
 #include <new>
+#include <span>
 #include <stdexcept>
 #include <type_traits>
 
+#include "model/gguf_dequant.h"
 #include "util/half.h"
 
 namespace sglang {
@@ -203,10 +205,44 @@ Tensor CpuBackend::load_matmul_weight(const std::vector<HostTensor>& row_blocks,
   const int64_t k = row_blocks[0].shape.at(1);
   int64_t n = 0;
   DType dtype = row_blocks[0].dtype;
+  bool any_quantized = false;
   for (const auto& b : row_blocks) {
     check(b.shape.size() == 2 && b.shape[1] == k, "row blocks must be 2-D with equal columns");
     n += b.shape[0];
+    any_quantized = any_quantized || dtype_is_quantized(b.dtype);
     if (b.dtype != dtype) dtype = DType::kF32;  // mixed dtypes: widen to f32, exact for both
+  }
+  if (!as && dtype_is_quantized(dtype)) {
+    // One block type throughout: kept as it is, the rows of the blocks concatenated (cpu_kernels.h)
+    // in memory of our own, so the file's mmap need not outlive the load.
+    check(k % dtype_block_elements(dtype) == 0, "a quantized row must be whole blocks");
+    const size_t row_bytes = dtype_row_bytes(dtype, k);
+    auto buf = std::make_shared<HostBuffer>(row_bytes * static_cast<size_t>(n));
+    char* dst = static_cast<char*>(buf->data());
+    for (const auto& b : row_blocks) {
+      std::memcpy(dst, b.data, b.nbytes());
+      dst += b.nbytes();
+    }
+    return Tensor(std::move(buf), dtype, {n, k}, Layout::kPackedMatmul);
+  }
+  if (any_quantized) {
+    // Asked for a float dtype, or block types mixed (with each other or with floats): the blocks
+    // are dequantized, to bfloat16 unless a dtype is asked for.
+    std::vector<std::vector<float>> values;
+    std::vector<HostTensor> floats;
+    for (const auto& b : row_blocks) {
+      if (!dtype_is_quantized(b.dtype)) {
+        floats.push_back(b);
+        continue;
+      }
+      values.emplace_back(static_cast<size_t>(b.numel()));
+      const Status st = dequantize(ggml_type_of(b.dtype),
+                                   std::span(static_cast<const uint8_t*>(b.data), b.nbytes()),
+                                   b.numel(), values.back().data());
+      check(st.ok(), "quantized weight bytes do not match its shape");
+      floats.push_back({DType::kF32, b.shape, values.back().data()});
+    }
+    return load_matmul_weight(floats, as.value_or(DType::kBF16));
   }
   if (as) dtype = *as;
   check(dtype == DType::kF32 || dtype == DType::kF16 || dtype == DType::kBF16,
@@ -244,6 +280,19 @@ void CpuBackend::embedding(const Tensor& ids, const Tensor& table, const Tensor&
   check(out.cols() == w.k && out.rows() == ids.numel(), "embedding shapes");
   const int32_t* id = ids.data<int32_t>();
   const int64_t tokens = ids.numel();
+  if (dtype_is_quantized(w.dtype)) {
+    // One row of blocks per token, dequantized exactly as the file's values (gguf_dequant.h).
+    const size_t row_bytes = dtype_row_bytes(w.dtype, w.k);
+    for (int64_t t = 0; t < tokens; ++t) {
+      check(id[t] >= 0 && id[t] < w.n, "token id out of range");
+      const auto* row =
+          static_cast<const uint8_t*>(w.data) + static_cast<size_t>(id[t]) * row_bytes;
+      const Status st = dequantize(ggml_type_of(w.dtype), std::span(row, row_bytes), w.k,
+                                   out.data<float>() + t * out.row_stride());
+      check(st.ok(), "quantized embedding row");
+    }
+    return;
+  }
   for (int64_t t = 0; t < tokens; ++t) {
     check(id[t] >= 0 && id[t] < w.n, "token id out of range");
     const int64_t p = id[t] / cpu::kPanelRows, lane = id[t] % cpu::kPanelRows;
@@ -292,10 +341,11 @@ void CpuBackend::linear(const Tensor& x, const Tensor& weight, const Tensor* bia
   const cpu::PackedWeight w = packed_view(weight);
   check(x.cols() == w.k && out.cols() == w.n && out.rows() == x.rows(), "linear shapes");
   check(bias == nullptr || bias->numel() == w.n, "linear bias shape");
+  auto* const kernel = dtype_is_quantized(w.dtype) ? kernels_.quant_linear : kernels_.linear;
   const auto t0 =
       profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-  kernels_.linear(x.data<float>(), x.row_stride(), x.rows(), w,
-                  bias ? bias->data<float>() : nullptr, out.data<float>(), out.row_stride());
+  kernel(x.data<float>(), x.row_stride(), x.rows(), w, bias ? bias->data<float>() : nullptr,
+         out.data<float>(), out.row_stride());
   if (profiling_) {
     profile_.linear_s +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

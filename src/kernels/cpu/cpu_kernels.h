@@ -15,8 +15,11 @@ namespace sglang::cpu {
 // once. N is padded with zero rows to a whole number of panels.
 inline constexpr int64_t kPanelRows = 16;
 
+// A weight of a quantized dtype (dtype_is_quantized: GGUF blocks) is not in panels: its rows of
+// blocks follow each other as in the file, n rows of dtype_row_bytes(dtype, k) bytes, and
+// CpuKernels::quant_linear multiplies it.
 struct PackedWeight {
-  DType dtype;  // F32, F16 or BF16
+  DType dtype;  // F32, F16 or BF16, or a quantized dtype
   int64_t n;    // output features (unpadded)
   int64_t k;    // input features
   const void* data;
@@ -78,6 +81,11 @@ struct CpuKernels {
                 float* out, int64_t out_stride);
   void (*soft_cap)(const float* x, int64_t x_stride, int64_t tokens, int64_t cols, float cap,
                    float* out, int64_t out_stride);
+  // linear() for a weight of a quantized dtype (quant_gemm_isa.cpp): the result is within the
+  // rounding of each token's activations to int8 per 32 elements for few tokens; exact float
+  // weights for many.
+  void (*quant_linear)(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& w,
+                       const float* bias, float* out, int64_t out_stride);
 };
 
 // Defined once per ISA namespace.

@@ -231,4 +231,16 @@ void linear(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight
   }
 }
 
+void linear_f32_panel(const float* x, int64_t x_stride, int64_t tokens, const float* panel,
+                      int64_t k, int64_t n0, int64_t n, const float* bias, float* out,
+                      int64_t out_stride) {
+  const PanelReader<DType::kF32> reader{panel};
+  for (int64_t t0 = 0; t0 < tokens; t0 += kMaxRows) {
+    const int mr = static_cast<int>(std::min<int64_t>(kMaxRows, tokens - t0));
+    fvec acc[kMaxRows][kVecs];
+    run_block(x + t0 * x_stride, x_stride, mr, reader, k, acc);
+    store_block(acc, mr, n0, n, bias, out + t0 * out_stride, out_stride);
+  }
+}
+
 }  // namespace sglang::cpu::SGLANG_ISA_NAMESPACE

@@ -10,6 +10,7 @@
 #include "kernels/cpu/attention_isa.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/gemm_isa.h"
+#include "kernels/cpu/quant_gemm_isa.h"
 
 namespace sglang::cpu::SGLANG_ISA_NAMESPACE {
 namespace {
@@ -193,6 +194,7 @@ const CpuKernels kTable = {
     &gated_activation,
     &scale,
     &soft_cap,
+    &quant_linear,
 };
 
 }  // namespace

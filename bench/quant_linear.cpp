@@ -1,0 +1,74 @@
+// One linear() of the default model's shapes, quantized blocks against the same weights dequantized
+// to bfloat16, timed in CPU time of the calling thread (one thread), so that other load on a shared
+// machine distorts it less than wall time: sglang-bench-quant-linear [isa]
+#include <time.h>
+
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/cpu_backend.h"
+#include "model/gguf_dequant.h"
+#include "util/half.h"
+
+namespace {
+
+double cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace sglang;
+  const cpu::CpuKernels* table = &cpu::best_kernels();
+  if (argc > 1 && std::strcmp(argv[1], "avx2") == 0) table = &cpu::isa_avx2::kernels();
+  if (argc > 1 && std::strcmp(argv[1], "generic") == 0) table = &cpu::isa_generic::kernels();
+  CpuBackend be(*table, 1);
+  std::mt19937 rng(1);
+  struct Shape {
+    const char* name;
+    DType dtype;
+    int64_t n, k;
+  };
+  const Shape shapes[] = {{"gate_up Q4_1", DType::kQ4_1, 3072, 576},
+                          {"down Q4_1", DType::kQ4_1, 576, 1536},
+                          {"head Q8_0", DType::kQ8_0, 49152, 576}};
+  std::printf("isa %s\n", table->isa);
+  for (const Shape& s : shapes) {
+    std::vector<uint8_t> bytes(dtype_row_bytes(s.dtype, s.k) * static_cast<size_t>(s.n));
+    for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+    const size_t bb = dtype_block_bytes(s.dtype);
+    for (size_t b = 0; b < bytes.size(); b += bb) {
+      const uint16_t h = f32_to_f16(0.01f);
+      std::memcpy(&bytes[b], &h, 2);
+      if (s.dtype == DType::kQ4_1) std::memcpy(&bytes[b + 2], &h, 2);
+    }
+    std::vector<float> values(static_cast<size_t>(s.n * s.k));
+    (void)dequantize(ggml_type_of(s.dtype), bytes, s.n * s.k, values.data());
+    const Tensor wq = be.load_matmul_weight({HostTensor{s.dtype, {s.n, s.k}, bytes.data()}});
+    const Tensor wb =
+        be.load_matmul_weight({HostTensor{DType::kF32, {s.n, s.k}, values.data()}}, DType::kBF16);
+    for (int64_t t : {1, 8, 32, 33, 128, 512}) {
+      std::vector<float> xv(static_cast<size_t>(t * s.k));
+      for (auto& v : xv) v = std::uniform_real_distribution<float>(-1, 1)(rng);
+      const Tensor x = be.from_host(xv.data(), DType::kF32, {t, s.k});
+      const Tensor out = be.empty(DType::kF32, {t, s.n});
+      double per[2];
+      for (int which = 0; which < 2; ++which) {
+        const Tensor& w = which == 0 ? wq : wb;
+        be.linear(x, w, nullptr, out);
+        const int reps = std::max<int>(1, static_cast<int>(2e8 / (s.n * s.k * (t + 8))));
+        const double t0 = cpu_seconds();
+        for (int r = 0; r < reps; ++r) be.linear(x, w, nullptr, out);
+        per[which] = (cpu_seconds() - t0) / reps;
+      }
+      std::printf("%-13s tokens %4lld: quant %9.1f us  bf16 %9.1f us  ratio %.2f\n", s.name,
+                  static_cast<long long>(t), per[0] * 1e6, per[1] * 1e6, per[1] / per[0]);
+    }
+  }
+  return 0;
+}

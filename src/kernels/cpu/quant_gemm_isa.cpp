@@ -1,0 +1,610 @@
+// linear() for weights kept in GGUF blocks (Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K; the layouts are
+// model/gguf_dequant.cpp's). Compiled once per ISA like gemm_isa.cpp.
+//
+// Layout: the file's own blocks, row after row (one output row = K / block elements blocks), copied
+// once at load (load_matmul_weight) so stacked q|k|v and gate|up rows simply concatenate. No
+// interleaving of rows: a decode step streams each row once from memory either way, and the
+// per-row layout lets a row's blocks be read sequentially.
+//
+// Two paths, chosen by the number of tokens:
+// - Few tokens (decode): as llama.cpp's vec_dot_q4_1_q8_1 idea, each token's activations are
+//   quantized per 32 elements to int8 with one float scale (and the block sums, for the weights'
+//   offsets and minimums), and every 32-element sub-block of a weight row is unpacked once into 32
+//   bytes in a register and multiplied with each token's int8 block as integer dot products
+//   (AVX2 maddubs/madd, or AVX-512 VNNI dpbusd where the CPU has it), then scaled in float. The
+//   weight bytes are read once per step, whatever the batch.
+// - Many tokens (prefill): each panel of kPanelRows rows is dequantized to float once into a
+//   per-thread buffer and multiplied by gemm_isa.cpp's float microkernel for all tokens (compute
+//   bound there, and exact weights).
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+#if defined(__AVX512F__)
+// GCC 12 warns about the AVX-512 intrinsics' own _mm512_undefined_*() pass-through operands.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/gemm_isa.h"
+#include "kernels/cpu/quant_gemm_isa.h"
+#include "util/half.h"
+
+#if defined(__AVX512F__) && !defined(SGLANG_QUANT_VNNI)
+namespace sglang::cpu::isa_avx512vnni {
+// This file again, built with AVX-512 VNNI (src/CMakeLists.txt): the AVX-512 table's quantized
+// linear() runs it where the CPU has vpdpbusd.
+void quant_linear(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& w,
+                  const float* bias, float* out, int64_t out_stride);
+}  // namespace sglang::cpu::isa_avx512vnni
+#endif
+#if defined(SGLANG_QUANT_VNNI)
+// Only this file is built for VNNI: the float panel microkernel is the AVX-512 table's.
+namespace sglang::cpu::isa_avx512 {
+void linear_f32_panel(const float* x, int64_t x_stride, int64_t tokens, const float* panel,
+                      int64_t k, int64_t n0, int64_t n, const float* bias, float* out,
+                      int64_t out_stride);
+}  // namespace sglang::cpu::isa_avx512
+#define SGLANG_PANEL_GEMM ::sglang::cpu::isa_avx512::linear_f32_panel
+#else
+#define SGLANG_PANEL_GEMM linear_f32_panel
+#endif
+
+namespace sglang::cpu::SGLANG_ISA_NAMESPACE {
+namespace {
+
+constexpr int64_t kQK = 32;
+
+// A call's activations as int8 per 32 elements, llama.cpp's block_q8_1 idea in separate arrays so
+// that consecutive blocks' quants are adjacent (one 64-byte load covers two under AVX-512):
+// x[l] ~ d * q[l] with d = amax / 127, so |x[l] - d * q[l]| <= d / 2 = amax / 254.
+struct Acts {
+  int64_t k = 0, nsub = 0;
+  std::vector<int8_t> q;    // [tokens][k]
+  std::vector<float> dexp;  // [tokens][nsub * 8]: each block's d, once per int32 lane of its dot
+  std::vector<float> ds;    // [tokens][nsub]: d * sum(q), what a block's offset/minimum multiplies
+  std::vector<float> ds16;  // [tokens][nsub * 2]: d * sum(q) over elements 0..15 and 16..31 (Q6_K)
+};
+
+void quantize_row(const float* x, int64_t k, int8_t* q, float* dexp, float* ds, float* ds16) {
+  for (int64_t b = 0; b < k / kQK; ++b) {
+    const float* xb = x + b * kQK;
+    int8_t* qb = q + b * kQK;
+    float amax = 0.0f, all = 0.0f;
+    for (int l = 0; l < kQK; ++l) {
+      amax = std::max(amax, std::fabs(xb[l]));
+      all += xb[l] * 0.0f;  // NaN if any value is Inf or NaN (std::max drops NaNs)
+    }
+    float d = amax / 127.0f;
+    int s[2] = {0, 0};
+    if (all != 0.0f || !std::isfinite(amax)) {
+      // A NaN scale makes the outputs NaN, as a float product would be (and no out-of-range
+      // float-to-int conversion happens).
+      std::memset(qb, 0, kQK);
+      d = std::nanf("");
+    } else {
+      const float id = d > 0.0f ? 1.0f / d : 0.0f;
+      for (int l = 0; l < kQK; ++l) {
+        const float v = std::min(127.0f, std::max(-127.0f, std::nearbyint(xb[l] * id)));
+        qb[l] = static_cast<int8_t>(v);
+        s[l / 16] += qb[l];
+      }
+    }
+    for (int l = 0; l < 8; ++l) dexp[b * 8 + l] = d;
+    ds[b] = d * static_cast<float>(s[0] + s[1]);
+    ds16[2 * b] = d * static_cast<float>(s[0]);
+    ds16[2 * b + 1] = d * static_cast<float>(s[1]);
+  }
+}
+
+void quantize_rows(const float* x, int64_t x_stride, int64_t tokens, int64_t k, Acts* a) {
+  a->k = k;
+  a->nsub = k / kQK;
+  a->q.resize(static_cast<size_t>(tokens * k));
+  a->dexp.resize(static_cast<size_t>(tokens * a->nsub * 8));
+  a->ds.resize(static_cast<size_t>(tokens * a->nsub));
+  a->ds16.resize(static_cast<size_t>(tokens * a->nsub * 2));
+  for (int64_t t = 0; t < tokens; ++t) {
+    quantize_row(x + t * x_stride, k, a->q.data() + t * k, a->dexp.data() + t * a->nsub * 8,
+                 a->ds.data() + t * a->nsub, a->ds16.data() + t * a->nsub * 2);
+  }
+}
+
+inline float half_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+#if defined(__F16C__)
+  return _cvtsh_ss(h);
+#else
+  return f16_to_f32(h);
+#endif
+}
+
+// As gguf_dequant.cpp's k_scale_min: the 6-bit scale and minimum of sub-block j of a Q4_K/Q5_K
+// super-block.
+inline void k_scale_min(int j, const uint8_t* s, int* sc, int* mn) {
+  if (j < 4) {
+    *sc = s[j] & 63;
+    *mn = s[j + 4] & 63;
+  } else {
+    *sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
+    *mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+  }
+}
+
+// Sub-block sb (32 elements) of a row: weight[l] = scale[l / 16] * q[l] + offset[l / 16] with q
+// unsigned bytes (signed for Q8_0, whose offset is 0).
+struct SubParams {
+  float scale[2];
+  float offset[2];
+};
+
+constexpr size_t block_bytes(DType d) {
+  switch (d) {
+    case DType::kQ8_0:
+      return 34;
+    case DType::kQ4_0:
+      return 18;
+    case DType::kQ4_1:
+      return 20;
+    case DType::kQ4_K:
+      return 144;
+    case DType::kQ5_K:
+      return 176;
+    default:
+      return 210;  // Q6_K
+  }
+}
+constexpr bool is_k_quant(DType d) {
+  return d == DType::kQ4_K || d == DType::kQ5_K || d == DType::kQ6_K;
+}
+
+// The block holding sub-block sb, and sb's index inside it.
+template <DType D>
+inline const uint8_t* block_of(const uint8_t* row, int64_t sb, int* j) {
+  if constexpr (is_k_quant(D)) {
+    *j = static_cast<int>(sb % 8);
+    return row + (sb / 8) * block_bytes(D);
+  } else {
+    *j = 0;
+    return row + sb * block_bytes(D);
+  }
+}
+
+template <DType D>
+inline SubParams sub_params(const uint8_t* b, int j) {
+  SubParams p;
+  if constexpr (D == DType::kQ8_0) {
+    p.scale[0] = p.scale[1] = half_at(b);
+    p.offset[0] = p.offset[1] = 0.0f;
+  } else if constexpr (D == DType::kQ4_0) {
+    p.scale[0] = p.scale[1] = half_at(b);
+    p.offset[0] = p.offset[1] = -8.0f * p.scale[0];
+  } else if constexpr (D == DType::kQ4_1) {
+    p.scale[0] = p.scale[1] = half_at(b);
+    p.offset[0] = p.offset[1] = half_at(b + 2);
+  } else if constexpr (D == DType::kQ4_K || D == DType::kQ5_K) {
+    int sc, mn;
+    k_scale_min(j, b + 4, &sc, &mn);
+    p.scale[0] = p.scale[1] = half_at(b) * static_cast<float>(sc);
+    p.offset[0] = p.offset[1] = -(half_at(b + 2) * static_cast<float>(mn));
+  } else {
+    const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
+    const float d = half_at(b + 208);
+    for (int h = 0; h < 2; ++h) {
+      p.scale[h] = d * static_cast<float>(sc[2 * j + h]);
+      p.offset[h] = -32.0f * p.scale[h];
+    }
+  }
+  return p;
+}
+
+// The 32 quants of sub-block j of block b, as bytes in element order.
+template <DType D>
+inline void unpack_scalar(const uint8_t* b, int j, uint8_t* q) {
+  if constexpr (D == DType::kQ8_0) {
+    std::memcpy(q, b + 2, kQK);
+  } else if constexpr (D == DType::kQ4_0 || D == DType::kQ4_1) {
+    const uint8_t* qs = b + (D == DType::kQ4_0 ? 2 : 4);
+    for (int l = 0; l < 16; ++l) {
+      q[l] = qs[l] & 0x0F;
+      q[l + 16] = qs[l] >> 4;
+    }
+  } else if constexpr (D == DType::kQ4_K) {
+    const uint8_t* qs = b + 16 + (j / 2) * 32;
+    for (int l = 0; l < kQK; ++l) q[l] = (qs[l] >> (4 * (j % 2))) & 0x0F;
+  } else if constexpr (D == DType::kQ5_K) {
+    const uint8_t* qh = b + 16;
+    const uint8_t* qs = b + 48 + (j / 2) * 32;
+    for (int l = 0; l < kQK; ++l) {
+      q[l] = static_cast<uint8_t>(((qs[l] >> (4 * (j % 2))) & 0x0F) | (((qh[l] >> j) & 1) << 4));
+    }
+  } else {
+    const int half = j / 4, kk = j % 4;
+    const uint8_t* l4 = b + half * 64 + 32 * (kk % 2);
+    const uint8_t* h2 = b + 128 + half * 32;
+    for (int l = 0; l < kQK; ++l) {
+      q[l] = static_cast<uint8_t>(((l4[l] >> (4 * (kk / 2))) & 0x0F) |
+                                  (((h2[l] >> (2 * kk)) & 0x03) << 4));
+    }
+  }
+}
+
+#if defined(__AVX2__)
+
+inline __m256i load32(const uint8_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+template <DType D>
+inline __m256i unpack_avx2(const uint8_t* b, int j) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  if constexpr (D == DType::kQ8_0) {
+    return load32(b + 2);
+  } else if constexpr (D == DType::kQ4_0 || D == DType::kQ4_1) {
+    const __m128i qs =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + (D == DType::kQ4_0 ? 2 : 4)));
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), low4);
+  } else if constexpr (D == DType::kQ4_K) {
+    const __m256i qs = load32(b + 16 + (j / 2) * 32);
+    return _mm256_and_si256(j % 2 ? _mm256_srli_epi16(qs, 4) : qs, low4);
+  } else if constexpr (D == DType::kQ5_K) {
+    const __m256i qs = load32(b + 48 + (j / 2) * 32);
+    const __m256i lo = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(qs, 4) : qs, low4);
+    const __m256i hb = _mm256_and_si256(_mm256_srl_epi16(load32(b + 16), _mm_cvtsi32_si128(j)),
+                                        _mm256_set1_epi8(1));
+    return _mm256_or_si256(lo, _mm256_slli_epi16(hb, 4));
+  } else {
+    const int half = j / 4, kk = j % 4;
+    const __m256i l4 = load32(b + half * 64 + 32 * (kk % 2));
+    const __m256i lo = _mm256_and_si256(kk / 2 ? _mm256_srli_epi16(l4, 4) : l4, low4);
+    const __m256i hi =
+        _mm256_and_si256(_mm256_srl_epi16(load32(b + 128 + half * 32), _mm_cvtsi32_si128(2 * kk)),
+                         _mm256_set1_epi8(3));
+    return _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
+  }
+}
+
+// Eight int32 sums of four byte products each (lanes 0..3: elements 0..15, 4..7: 16..31): w
+// unsigned (<= 63, so maddubs cannot saturate), a signed.
+inline __m256i dot_u8s8(__m256i w, __m256i a) {
+#if defined(SGLANG_QUANT_VNNI)
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, a);
+#else
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1));
+#endif
+}
+
+template <DType D>
+inline __m256i dot_block(__m256i w, const int8_t* aq) {  // one sub-block
+  const __m256i a = load32(reinterpret_cast<const uint8_t*>(aq));
+  if constexpr (D == DType::kQ8_0) {
+    // Signed x signed: |w| times a with w's sign (|w| <= 128, |a| <= 127: no saturation).
+    return dot_u8s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+  } else {
+    return dot_u8s8(w, a);
+  }
+}
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+#endif  // __AVX2__
+
+#if defined(__AVX512F__)
+
+inline __m512i load64(const int8_t* p) {
+  return _mm512_loadu_si512(p);
+}
+
+// 16 int32 sums of four byte products each, for two sub-blocks side by side.
+inline __m512i dot_u8s8_512(__m512i w, __m512i a) {
+#if defined(SGLANG_QUANT_VNNI)
+  return _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, a);
+#else
+  return _mm512_madd_epi16(_mm512_maddubs_epi16(w, a), _mm512_set1_epi16(1));
+#endif
+}
+
+template <DType D>
+inline __m512i dot_block_512(__m512i w, __m512i a) {
+  if constexpr (D == DType::kQ8_0) {
+    // |w| times a negated where w < 0 (AVX-512 has no sign_epi8).
+    const __mmask64 neg = _mm512_movepi8_mask(w);
+    return dot_u8s8_512(_mm512_abs_epi8(w),
+                        _mm512_mask_sub_epi8(a, neg, _mm512_setzero_si512(), a));
+  } else {
+    return dot_u8s8_512(w, a);
+  }
+}
+
+inline float hsum512(__m512 v) {
+  return _mm512_reduce_add_ps(v);
+}
+
+#endif  // __AVX512F__
+
+inline void record_offsets(const SubParams& p, int64_t sb, float* woff) {
+  woff[2 * sb] = p.offset[0];
+  woff[2 * sb + 1] = p.offset[1];
+}
+
+#if defined(__AVX2__)
+// The sub-block's scale for each int32 lane of its dot (lanes 0..3: elements 0..15).
+inline __m256 scale_vec(const SubParams& p) {
+  return _mm256_setr_m128(_mm_set1_ps(p.scale[0]), _mm_set1_ps(p.scale[1]));
+}
+#endif
+
+// out[t, n] for rows [n0, n1) and NT tokens (act's rows t0 ..). woff: scratch of nsub * 2 floats
+// where a row's offsets/minimums are collected for a dot with each token's block sums at the end.
+template <DType D, int NT>
+void rows_dot(const uint8_t* w, size_t row_bytes, const Acts& act, int64_t t0, int64_t n0,
+              int64_t n1, const float* bias, float* out, int64_t out_stride, float* woff) {
+  const int64_t nsub = act.nsub, k = act.k;
+  const int8_t* aq = act.q.data() + t0 * k;
+  const float* dexp = act.dexp.data() + t0 * nsub * 8;
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = w + static_cast<size_t>(n) * row_bytes;
+    int64_t sb = 0;
+#if defined(__AVX512F__)
+    __m512 acc16[NT];
+    for (int t = 0; t < NT; ++t) acc16[t] = _mm512_setzero_ps();
+    for (; sb + 2 <= nsub; sb += 2) {
+      int j0 = 0, j1 = 0;
+      const uint8_t* b0 = block_of<D>(row, sb, &j0);
+      const uint8_t* b1 = block_of<D>(row, sb + 1, &j1);
+      const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(unpack_avx2<D>(b0, j0)),
+                                           unpack_avx2<D>(b1, j1), 1);
+      const SubParams p0 = sub_params<D>(b0, j0), p1 = sub_params<D>(b1, j1);
+      record_offsets(p0, sb, woff);
+      record_offsets(p1, sb + 1, woff);
+      const __m512 ws = _mm512_insertf32x8(_mm512_castps256_ps512(scale_vec(p0)), scale_vec(p1), 1);
+      for (int t = 0; t < NT; ++t) {
+        const __m512i dot = dot_block_512<D>(q, load64(aq + t * k + sb * kQK));
+        acc16[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
+                                   _mm512_mul_ps(ws, _mm512_loadu_ps(dexp + t * nsub * 8 + sb * 8)),
+                                   acc16[t]);
+      }
+    }
+#endif
+#if defined(__AVX2__)
+    __m256 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    for (; sb < nsub; ++sb) {
+      int j = 0;
+      const uint8_t* b = block_of<D>(row, sb, &j);
+      const __m256i q = unpack_avx2<D>(b, j);
+      const SubParams p = sub_params<D>(b, j);
+      record_offsets(p, sb, woff);
+      const __m256 ws = scale_vec(p);
+      for (int t = 0; t < NT; ++t) {
+        const __m256i dot = dot_block<D>(q, aq + t * k + sb * kQK);
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
+                                 _mm256_mul_ps(ws, _mm256_loadu_ps(dexp + t * nsub * 8 + sb * 8)),
+                                 acc[t]);
+      }
+    }
+#else
+    float acc[NT] = {};
+    for (; sb < nsub; ++sb) {
+      int j = 0;
+      uint8_t q[kQK];
+      const uint8_t* b = block_of<D>(row, sb, &j);
+      unpack_scalar<D>(b, j, q);
+      const SubParams p = sub_params<D>(b, j);
+      record_offsets(p, sb, woff);
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* a = aq + t * k + sb * kQK;
+        int32_t dot[2] = {0, 0};
+        for (int l = 0; l < kQK; ++l) {
+          const int wq = D == DType::kQ8_0 ? static_cast<int8_t>(q[l]) : q[l];
+          dot[l / 16] += wq * a[l];
+        }
+        acc[t] += dexp[t * nsub * 8 + sb * 8] * (p.scale[0] * static_cast<float>(dot[0]) +
+                                                 p.scale[1] * static_cast<float>(dot[1]));
+      }
+    }
+#endif
+    for (int t = 0; t < NT; ++t) {
+      // The offsets and minimums: one small dot product per token with the block sums.
+      float off = 0.0f;
+      if constexpr (D == DType::kQ6_K) {
+        const float* s16 = act.ds16.data() + (t0 + t) * nsub * 2;
+        for (int64_t i = 0; i < 2 * nsub; ++i) off += woff[i] * s16[i];
+      } else if constexpr (D != DType::kQ8_0) {
+        const float* s = act.ds.data() + (t0 + t) * nsub;
+        for (int64_t i = 0; i < nsub; ++i) off += woff[2 * i] * s[i];
+      }
+#if defined(__AVX2__)
+      float sum = hsum(acc[t]);
+#else
+      float sum = acc[t];
+#endif
+#if defined(__AVX512F__)
+      sum += hsum512(acc16[t]);
+#endif
+      out[t * out_stride + n] = sum + off + (bias ? bias[n] : 0.0f);
+    }
+  }
+}
+
+constexpr int kMaxGroup = 8;  // tokens whose accumulators stay in registers together
+
+template <DType D>
+void rows_dot_group(int nt, const uint8_t* w, size_t row_bytes, const Acts& act, int64_t t0,
+                    int64_t n0, int64_t n1, const float* bias, float* out, int64_t out_stride,
+                    float* woff) {
+  switch (nt) {
+#define SGLANG_QUANT_CASE(NT) \
+  case NT:                    \
+    return rows_dot<D, NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride, woff);
+    SGLANG_QUANT_CASE(1)
+    SGLANG_QUANT_CASE(2)
+    SGLANG_QUANT_CASE(3)
+    SGLANG_QUANT_CASE(4)
+    SGLANG_QUANT_CASE(5)
+    SGLANG_QUANT_CASE(6)
+    SGLANG_QUANT_CASE(7)
+#undef SGLANG_QUANT_CASE
+    default:
+      return rows_dot<D, 8>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride, woff);
+  }
+}
+
+constexpr int64_t kRowChunk = 16;  // output rows per work item of the integer path
+
+template <DType D>
+void linear_int8(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& pw,
+                 const float* bias, float* out, int64_t out_stride) {
+  const int64_t k = pw.k;
+  const size_t row_bytes = static_cast<size_t>(k / dtype_block_elements(D)) * block_bytes(D);
+  const auto* w = static_cast<const uint8_t*>(pw.data);
+  // Reused across calls: a decode step quantizes a few rows per linear. The team reads the calling
+  // thread's instance through this reference (naming the thread_local inside the parallel region
+  // would give each thread its own, empty one).
+  thread_local Acts acts;
+  const Acts& act = acts;
+  quantize_rows(x, x_stride, tokens, k, &acts);
+  const int64_t chunks = (pw.n + kRowChunk - 1) / kRowChunk;
+  const bool parallel = pw.n * k >= (1 << 15);
+#pragma omp parallel if (parallel)
+  {
+    std::vector<float> woff(static_cast<size_t>(act.nsub * 2));
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int64_t n0 = c * kRowChunk, n1 = std::min(pw.n, n0 + kRowChunk);
+      for (int64_t t0 = 0; t0 < tokens; t0 += kMaxGroup) {
+        const int nt = static_cast<int>(std::min<int64_t>(kMaxGroup, tokens - t0));
+        rows_dot_group<D>(nt, w, row_bytes, act, t0, n0, n1, bias, out + t0 * out_stride,
+                          out_stride, woff.data());
+      }
+    }
+  }
+}
+
+// One row to float: weight = scale * q + offset per sub-block (the dequantization's values up to
+// one rounding: a fused multiply-add where gguf_dequant.cpp rounds the product first).
+template <DType D>
+void dequant_row(const uint8_t* row, int64_t nsub, float* out) {
+  for (int64_t sb = 0; sb < nsub; ++sb) {
+    int j = 0;
+    const uint8_t* b = block_of<D>(row, sb, &j);
+    const SubParams p = sub_params<D>(b, j);
+    float* o = out + sb * kQK;
+#if defined(__AVX2__)
+    const __m256i q = unpack_avx2<D>(b, j);
+    alignas(32) uint8_t bytes[kQK];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(bytes), q);
+    for (int g = 0; g < 4; ++g) {
+      const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes + 8 * g));
+      const __m256i q32 = D == DType::kQ8_0 ? _mm256_cvtepi8_epi32(q8) : _mm256_cvtepu8_epi32(q8);
+      _mm256_storeu_ps(o + 8 * g,
+                       _mm256_fmadd_ps(_mm256_set1_ps(p.scale[g / 2]), _mm256_cvtepi32_ps(q32),
+                                       _mm256_set1_ps(p.offset[g / 2])));
+    }
+#else
+    uint8_t q[kQK];
+    unpack_scalar<D>(b, j, q);
+    for (int l = 0; l < kQK; ++l) {
+      const float v = D == DType::kQ8_0 ? static_cast<float>(static_cast<int8_t>(q[l]))
+                                        : static_cast<float>(q[l]);
+      o[l] = p.scale[l / 16] * v + p.offset[l / 16];
+    }
+#endif
+  }
+}
+
+template <DType D>
+void linear_dequant(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& pw,
+                    const float* bias, float* out, int64_t out_stride) {
+  const int64_t k = pw.k;
+  const size_t row_bytes = dtype_row_bytes(pw.dtype, k);
+  const auto* w = static_cast<const uint8_t*>(pw.data);
+  const int64_t panels = (pw.n + kPanelRows - 1) / kPanelRows;
+#pragma omp parallel
+  {
+    // Each thread's own buffers, kept across calls (a fresh allocation of this size per linear
+    // costs page faults).
+    thread_local std::vector<float> rows, panel;
+    rows.resize(static_cast<size_t>(k * kPanelRows));
+    panel.resize(static_cast<size_t>(k * kPanelRows));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < panels; ++p) {
+      for (int64_t r = 0; r < kPanelRows; ++r) {
+        const int64_t n = p * kPanelRows + r;
+        float* dst = rows.data() + r * k;
+        if (n < pw.n) {
+          dequant_row<D>(w + static_cast<size_t>(n) * row_bytes, k / kQK, dst);
+        } else {
+          std::fill(dst, dst + k, 0.0f);
+        }
+      }
+      // Rows to the panel layout of cpu_kernels.h.
+      for (int64_t kk = 0; kk < k; ++kk) {
+        for (int64_t r = 0; r < kPanelRows; ++r) panel[kk * kPanelRows + r] = rows[r * k + kk];
+      }
+      SGLANG_PANEL_GEMM(x, x_stride, tokens, panel.data(), k, p * kPanelRows, pw.n, bias, out,
+                        out_stride);
+    }
+  }
+}
+
+// Up to this many tokens the integer path is faster (it reads the weights once and unpacks them
+// in registers); beyond, dequantizing each panel once and reusing it in the float microkernel is.
+// Measured (bench/quant_linear.cpp, one thread, AVX-512 VNNI, SmolLM2's gate_up [3072, 576] Q4_1):
+// the integer path costs ~76 us per token, the panel path ~480 us of dequantization plus ~47 us
+// per token, so they cross near 16 tokens; the Q8_0 head [49152, 576] favours the integer path
+// up to ~32.
+constexpr int64_t kInt8MaxTokens = 16;
+
+template <DType D>
+void linear_q(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& pw,
+              const float* bias, float* out, int64_t out_stride) {
+  if (tokens <= kInt8MaxTokens) {
+    linear_int8<D>(x, x_stride, tokens, pw, bias, out, out_stride);
+  } else {
+    linear_dequant<D>(x, x_stride, tokens, pw, bias, out, out_stride);
+  }
+}
+
+}  // namespace
+
+void quant_linear(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& w,
+                  const float* bias, float* out, int64_t out_stride) {
+  if (tokens <= 0 || w.n <= 0) return;
+#if defined(__AVX512F__) && !defined(SGLANG_QUANT_VNNI)
+  // SGLANG_CPU_VNNI=0 keeps maddubs (for comparisons).
+  static const bool vnni =
+      __builtin_cpu_supports("avx512vnni") &&
+      !(std::getenv("SGLANG_CPU_VNNI") && std::getenv("SGLANG_CPU_VNNI")[0] == '0');
+  if (vnni) return isa_avx512vnni::quant_linear(x, x_stride, tokens, w, bias, out, out_stride);
+#endif
+  switch (w.dtype) {
+    case DType::kQ8_0:
+      return linear_q<DType::kQ8_0>(x, x_stride, tokens, w, bias, out, out_stride);
+    case DType::kQ4_0:
+      return linear_q<DType::kQ4_0>(x, x_stride, tokens, w, bias, out, out_stride);
+    case DType::kQ4_1:
+      return linear_q<DType::kQ4_1>(x, x_stride, tokens, w, bias, out, out_stride);
+    case DType::kQ4_K:
+      return linear_q<DType::kQ4_K>(x, x_stride, tokens, w, bias, out, out_stride);
+    case DType::kQ5_K:
+      return linear_q<DType::kQ5_K>(x, x_stride, tokens, w, bias, out, out_stride);
+    default:
+      return linear_q<DType::kQ6_K>(x, x_stride, tokens, w, bias, out, out_stride);
+  }
+}
+
+}  // namespace sglang::cpu::SGLANG_ISA_NAMESPACE
