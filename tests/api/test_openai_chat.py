@@ -13,7 +13,7 @@ from chat_reference import prompt_ids, render, tokenizer_config_template
 from conftest import sse_events
 
 HI = [{"role": "user", "content": "Hi"}]
-FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
+FRANCE = [{"role": "user", "content": "Name the capital of France."}]
 WEATHER_TOOL = {
     "type": "function",
     "function": {

@@ -13,7 +13,7 @@ from conftest import ROOT
 
 MODEL = ROOT / "models" / "SmolLM2-135M-Instruct" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 QUESTIONS = [
-    "What is the capital of France?",
+    "Name the capital of France.",
     "What is 2 + 2?",
     "Name a color of the sky.",
     "Who wrote Romeo and Juliet?",
@@ -61,7 +61,11 @@ def test_model_info_of_a_gguf_file(real):
 
 
 def test_capital_of_france_is_paris(real, render):
-    prompt = render("What is the capital of France?")
+    # "Name the capital of France." is answered with a margin of ~1 logit at every step. The
+    # README's "What is the capital of France?" is a near-tie at its first token (0.1 logit between
+    # "The" and "L"), which the int8 activations of the quantized kernels flip either way, as they
+    # do in llama.cpp (whose answer there is "L'Étoile, la Cité, ...").
+    prompt = render("Name the capital of France.")
     assert prompt.startswith("<|im_start|>system\n") and prompt.endswith("<|im_start|>assistant\n")
     text = greedy(real, prompt)
     assert "Paris" in text, text
@@ -99,7 +103,7 @@ def test_loading_shows_progress_and_dtype(real):
 
 
 def test_update_weights_from_disk_with_a_gguf_file(real, render, tmp_path):
-    prompt = render("What is the capital of France?")
+    prompt = render("Name the capital of France.")
     before = greedy(real, prompt)
     # The same file again, by path and by its directory, with and without --load-format.
     for body in ({"model_path": str(MODEL)},
@@ -123,7 +127,7 @@ def test_dtype_float32_serves_the_same_model(launch, render):
     f32 = launch(str(MODEL), "--dtype", "float32")
     assert f32.get("/get_server_info").json()["dtype"] == "float32"
     assert "type=LlamaForCausalLM, dtype=float32" in f32.logs()
-    assert "Paris" in greedy(f32, render("What is the capital of France?"))
+    assert "Paris" in greedy(f32, render("Name the capital of France."))
 
 
 def test_an_unknown_dtype_is_refused_at_start(launch):

@@ -1,4 +1,4 @@
-"""The default model answers "What is the capital of France?" with Paris through
+"""The default model answers "Name the capital of France." with Paris through
 /v1/chat/completions, directly and through SGLang's own router (sglang-router, from PyPI) in
 front of two sglang.cpp servers: the router's worker discovery (/health, /get_model_info,
 /get_server_info) and its proxying of the OpenAI routes work against our servers. With
@@ -20,7 +20,7 @@ import requests
 import conftest
 from conftest import SMOLLM, Server, free_port
 
-FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
+FRANCE = [{"role": "user", "content": "Name the capital of France."}]
 
 
 def ask(url: str, **kw) -> openai.types.chat.ChatCompletion:

@@ -477,16 +477,18 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         // float32: the dequantized weights exactly, as transformers; only summation order differs.
         GoldenCase{"float32", DType::kF32, 1e-3, 1e-3, 1e-2f, 0.8},
-        // auto: the Q4_1/Q8_0 blocks multiplied as they are. Prompts of up to 16 tokens and every
-        // decode step round the activations to int8 per 32 elements (as llama.cpp's q8_0/q8_1):
+        // auto: the Q4_1/Q8_0 blocks multiplied as they are. Every linear on them rounds its
+        // activations to int8 per 32 elements (as llama.cpp's q8_0/q8_1), prompts of any length
+        // too (so a token's numbers do not depend on how many tokens share its forward):
         // each linear's input moves by up to amax/254 per element, an RMS of about amax/440, ~1 %
         // of the input for activations whose peak is ~4 sigma, more in blocks with an outlier;
         // through 30 layers and the head the logits move by a few percent (measured 2026-12-01:
-        // worst top-20 relative L2 5.6e-2, log-sum-exp 4.2e-2), i.e. ~1 logit, so a greedy step
+        // worst top-20 relative L2 5.6e-2 with the rounding on decode steps only, 8.8e-2 with it on
+        // whole prompts too; log-sum-exp 4.2e-2), i.e. ~1 logit, so a greedy step
         // may flip where the reference's top two are within 2 logits: the steps before the first
         // such near-tie (17 of 240) must match, and did; with the float32 margin of 1e-2, 107 steps
         // are compared and 6 prompts flip at a margin under 2.
-        GoldenCase{"auto", std::nullopt, 8e-2, 6e-2, 2.0f, 0.05}),
+        GoldenCase{"auto", std::nullopt, 1.2e-1, 6e-2, 2.0f, 0.05}),
     [](const auto& p) { return p.param.name; });
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include "cache/kv_cache.h"
 #include "cache/page_pool.h"
+#include "engine/model_runner.h"
 #include "engine/scheduler.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "model/causal_lm.h"
@@ -120,7 +121,8 @@ class EncoderEmbeddingGolden : public ::testing::TestWithParam<Param> {
       std::reverse(pages.begin(), pages.end());
       b.add(ids, 0, pages);
     }
-    auto out = hidden ? model.forward_hidden(b, kv) : model.forward(b, kv);
+    ModelRunner runner(model);
+    auto out = hidden ? runner.forward_hidden(b, kv) : runner.forward(b, kv);
     EXPECT_TRUE(out.ok()) << out.error().message;
     if (!out.ok()) return {};
     EXPECT_EQ(out->rows(), static_cast<int64_t>(which.size()));

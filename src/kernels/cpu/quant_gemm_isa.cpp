@@ -533,6 +533,24 @@ void linear_dequant(const float* x, int64_t x_stride, int64_t tokens, const Pack
   const size_t row_bytes = dtype_row_bytes(pw.dtype, k);
   const auto* w = static_cast<const uint8_t*>(pw.data);
   const int64_t panels = (pw.n + kPanelRows - 1) / kPanelRows;
+  // The activations rounded exactly as the integer path rounds them (quantize_row), so that a
+  // product does not depend on how many tokens share the call: a prompt computed whole and the
+  // same prompt's last few tokens after a radix-cache hit see the same numbers, and a repeated
+  // greedy request repeats its output and logprobs (llama.cpp also rounds every quantized
+  // matmul's activations to 8 bits). Reading the calling thread's buffers through pointers, as
+  // linear_int8 does.
+  thread_local Acts acts;
+  thread_local std::vector<float> rounded_rows;
+  quantize_rows(x, x_stride, tokens, k, &acts);
+  rounded_rows.resize(static_cast<size_t>(tokens * k));
+  for (int64_t t = 0; t < tokens; ++t) {
+    const int8_t* q = acts.q.data() + t * k;
+    const float* dexp = acts.dexp.data() + t * acts.nsub * 8;
+    float* r = rounded_rows.data() + t * k;
+    for (int64_t i = 0; i < k; ++i) r[i] = dexp[(i / kQK) * 8] * static_cast<float>(q[i]);
+  }
+  x = rounded_rows.data();
+  x_stride = k;
 #pragma omp parallel
   {
     // Each thread's own buffers, kept across calls (a fresh allocation of this size per linear
