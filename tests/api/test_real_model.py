@@ -82,11 +82,17 @@ def test_tokenize_round_trip_of_the_real_vocabulary(real):
     assert back["text"] == text
 
 
-def test_eight_concurrent_prompts_equal_one_at_a_time(real, render):
+def test_eight_concurrent_prompts_equal_one_at_a_time(launch, render):
+    # On bfloat16 weights, where a token's result does not depend on its batch. The default
+    # (quantized) kernels round activations to int8, so float summation-order differences between
+    # batch shapes (a decode joining a prefill chunk, 1 vs 8 tokens) can flip a rounding and then a
+    # near-tied greedy step, as in llama.cpp.
+    bf16 = launch(str(MODEL), "--dtype", "bfloat16")
     prompts = [render(q) for q in QUESTIONS]
-    alone = [greedy(real, p) for p in prompts]
+    alone = [greedy(bf16, p) for p in prompts]
+    assert bf16.post("/flush_cache").status_code == 200
     with cf.ThreadPoolExecutor(max_workers=8) as pool:
-        together = list(pool.map(lambda p: greedy(real, p), prompts))
+        together = list(pool.map(lambda p: greedy(bf16, p), prompts))
     assert together == alone
     assert len(set(alone)) == len(alone), "different questions get different answers"
 
