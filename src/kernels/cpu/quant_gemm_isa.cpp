@@ -146,22 +146,6 @@ struct SubParams {
   float offset[2];
 };
 
-constexpr size_t block_bytes(DType d) {
-  switch (d) {
-    case DType::kQ8_0:
-      return 34;
-    case DType::kQ4_0:
-      return 18;
-    case DType::kQ4_1:
-      return 20;
-    case DType::kQ4_K:
-      return 144;
-    case DType::kQ5_K:
-      return 176;
-    default:
-      return 210;  // Q6_K
-  }
-}
 constexpr bool is_k_quant(DType d) {
   return d == DType::kQ4_K || d == DType::kQ5_K || d == DType::kQ6_K;
 }
@@ -171,10 +155,10 @@ template <DType D>
 inline const uint8_t* block_of(const uint8_t* row, int64_t sb, int* j) {
   if constexpr (is_k_quant(D)) {
     *j = static_cast<int>(sb % 8);
-    return row + (sb / 8) * block_bytes(D);
+    return row + (sb / 8) * dtype_block_bytes(D);
   } else {
     *j = 0;
-    return row + sb * block_bytes(D);
+    return row + sb * dtype_block_bytes(D);
   }
 }
 
@@ -469,7 +453,7 @@ template <DType D>
 void linear_int8(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& pw,
                  const float* bias, float* out, int64_t out_stride) {
   const int64_t k = pw.k;
-  const size_t row_bytes = static_cast<size_t>(k / dtype_block_elements(D)) * block_bytes(D);
+  const size_t row_bytes = dtype_row_bytes(D, k);
   const auto* w = static_cast<const uint8_t*>(pw.data);
   // Reused across calls: a decode step quantizes a few rows per linear. The team reads the calling
   // thread's instance through this reference (naming the thread_local inside the parallel region
