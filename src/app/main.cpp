@@ -171,8 +171,9 @@ int run_generate(const GenerateArgs& a) {
   {
     auto gguf = find_gguf_file(a.model_path);
     if (!gguf.ok()) return fail(gguf.error().message);
-    cfg.kv_cache_dtype = resolve_kv_cache_dtype(a.kv_cache_dtype, std::nullopt, !gguf->empty(),
-                                                (*model)->config().torch_dtype);
+    cfg.kv_cache_dtype =
+        resolve_kv_cache_dtype(a.kv_cache_dtype, std::nullopt, !gguf->empty(),
+                               (*model)->config().torch_dtype, (*model)->config().causal);
   }
   auto policy = parse_policy(a.schedule_policy);
   if (!policy.ok()) return fail(policy.error().message);

@@ -122,11 +122,9 @@ Status ApiServer::load() {
   SchedulerConfig sc;
   {
     SGLANG_ASSIGN_OR_RETURN(std::string gguf_file, find_gguf_file(model_path));
-    sc.kv_cache_dtype = resolve_kv_cache_dtype(args_.kv_cache_dtype, weight_dtype_,
-                                               !gguf_file.empty(), model_->config().torch_dtype);
-    // An encoder's K/V live only within its one bidirectional forward (no radix cache, no decode),
-    // so the cache's bandwidth never matters there: auto keeps them float32, exact.
-    if (!model_->config().causal && args_.kv_cache_dtype == "auto") sc.kv_cache_dtype = DType::kF32;
+    sc.kv_cache_dtype =
+        resolve_kv_cache_dtype(args_.kv_cache_dtype, weight_dtype_, !gguf_file.empty(),
+                               model_->config().torch_dtype, model_->config().causal);
     KvCacheShape shape = model_->kv_cache_shape();
     shape.dtype = sc.kv_cache_dtype;
     kv_bytes_per_token_ = shape.bytes_per_token();

@@ -321,12 +321,13 @@ Result<ServerArgs> ServerArgsParser::finalize() const {
 }
 
 DType resolve_kv_cache_dtype(const std::string& kv_cache_dtype, std::optional<DType> weight_dtype,
-                             bool gguf, const std::string& torch_dtype) {
+                             bool gguf, const std::string& torch_dtype, bool causal) {
   if (kv_cache_dtype == "bf16" || kv_cache_dtype == "bfloat16") return DType::kBF16;
   if (kv_cache_dtype == "fp16" || kv_cache_dtype == "float16" || kv_cache_dtype == "half")
     return DType::kF16;
   if (kv_cache_dtype == "fp32" || kv_cache_dtype == "float32" || kv_cache_dtype == "float")
     return DType::kF32;
+  if (!causal) return DType::kF32;
   if (weight_dtype) return *weight_dtype;
   if (gguf || torch_dtype == "bfloat16") return DType::kBF16;
   return torch_dtype == "float16" ? DType::kF16 : DType::kF32;

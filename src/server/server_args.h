@@ -96,9 +96,11 @@ struct ServerArgs {
 // is the dtype its weights are held in: --dtype when given (weight_dtype), else bfloat16 for a GGUF
 // file (llama.cpp's converter records the source model's 16-bit float type, and block-quantized
 // weights have no float dtype of their own), else the checkpoint's torch_dtype.
+// An encoder (causal false) keeps float32 under auto: its K/V live only within its one
+// bidirectional forward (no radix cache, no decode), so the cache's bandwidth never matters there.
 // Attention computes in float32 whatever the cache holds.
 DType resolve_kv_cache_dtype(const std::string& kv_cache_dtype, std::optional<DType> weight_dtype,
-                             bool gguf, const std::string& torch_dtype);
+                             bool gguf, const std::string& torch_dtype, bool causal = true);
 
 // The command line of `serve` / `launch_server`.
 class ServerArgsParser {

@@ -50,6 +50,9 @@ TEST(KvCacheDtypeTest, AutoIsTheModelsDtype) {
   EXPECT_EQ(resolve_kv_cache_dtype("auto", std::nullopt, false, "float32"), DType::kF32);
   // An explicit value wins over the model.
   EXPECT_EQ(resolve_kv_cache_dtype("bfloat16", DType::kF32, false, "float32"), DType::kBF16);
+  // An encoder keeps float32 under auto whatever its weights; an explicit choice still applies.
+  EXPECT_EQ(resolve_kv_cache_dtype("auto", DType::kBF16, false, "bfloat16", false), DType::kF32);
+  EXPECT_EQ(resolve_kv_cache_dtype("bf16", std::nullopt, false, "bfloat16", false), DType::kBF16);
   EXPECT_EQ(resolve_kv_cache_dtype("fp16", std::nullopt, true, "float32"), DType::kF16);
   EXPECT_EQ(resolve_kv_cache_dtype("float32", DType::kBF16, true, "bfloat16"), DType::kF32);
 }
