@@ -42,7 +42,7 @@ namespace {
 // autotuning lets one connection queue up to tcp_wmem's 4 MiB). Token streams need little; a
 // modest one keeps a slow reader's backlog in the stream's own bounded, coalescing buffer
 // (Exchange::buffered_bytes) instead of in megabytes of kernel memory per connection.
-constexpr int kStreamSendBufferBytes = 128 << 10;
+constexpr int kStreamSendBufferBytes = 64 << 10;
 
 std::atomic<int64_t> g_buffered_bytes{0};
 std::atomic<int64_t> g_peak_connection_bytes{0};
