@@ -4,6 +4,8 @@
 # requests of INPUT_LEN random token ids and OUTPUT_LEN greedy tokens (ignore_eos), the radix cache
 # flushed before each; output tokens/s and requests/s as the clients see them, best of RUNS.
 # --threads THREADS in total for every server (split between the replicas with --dp-size > 1).
+# On a shared machine set OMP_WAIT_POLICY=passive: spinning OpenMP teams of oversubscribed cores
+# make a multi-thread replica look far slower than it is.
 # Usage: bench/dp.sh   (DP_SIZES="1 2" NUM_PROMPTS=32 INPUT_LEN=128 OUTPUT_LEN=64 RUNS=2
 #        THREADS=$(nproc) MODEL=... to change). Run it on an idle machine.
 set -euo pipefail

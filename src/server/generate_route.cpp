@@ -404,16 +404,21 @@ const GenerateCall::Item* GenerateCall::error_item() const {
 }
 
 void GenerateCall::drain() {
-  if (done_ || waiting_for_client_) return;
-  if (stream_ && ex_->buffered_bytes() > kStreamBufferHighBytes) {
+  if (done_ || (waiting_for_client_ && !server_.shutting_down_)) return;
+  if (stream_ && ex_->buffered_bytes() > kStreamBufferHighBytes && !server_.shutting_down_) {
     // A slow reader: pull nothing more until it has taken most of what it has (see
-    // kStreamBufferHighBytes); the outputs wait in the streams and go out coalesced.
+    // kStreamBufferHighBytes); the outputs wait in the streams and go out coalesced. (Not while
+    // shutting down: then every call ends at once, with its aborts.) The callback holds the
+    // call weakly: the streams' notifiers keep it alive until it is done, and a connection that
+    // never drains must not keep it (and itself) alive past that.
     waiting_for_client_ = true;
     http::note_backpressure_wait();
-    auto self = shared_from_this();
-    ex_->when_buffered_below(kStreamBufferLowBytes, [self] {
-      self->waiting_for_client_ = false;
-      self->drain();
+    std::weak_ptr<GenerateCall> weak = weak_from_this();
+    ex_->when_buffered_below(kStreamBufferLowBytes, [weak] {
+      if (auto self = weak.lock()) {
+        self->waiting_for_client_ = false;
+        self->drain();
+      }
     });
     return;
   }

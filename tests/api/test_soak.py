@@ -1,13 +1,14 @@
 """Soak under faults and output backpressure (issue 16), short versions for CI.
 
-- A client that reads its stream a few bytes every 100 ms through a tiny receive buffer: the
-  server keeps what it buffers for that connection bounded (it stops pulling the request's output
-  and coalesces it), other requests complete meanwhile, and once the client reads on, nothing was
-  dropped.
-- bench/soak_driver.py with ~200 clients for ~20 s (fewer under the sanitizer build): streaming
-  and not, native and OpenAI routes, 30 % hanging up mid-stream, 10 % garbage, a few slow readers;
-  every request not hung up completes with a finish_reason, the server stays up, and after a flush
-  every KV page is free. The long run (>= 1,000 clients, >= 5 minutes) is bench/soak.sh."""
+- bench/soak_driver.py with 200 clients for 12 s (60 for 8 s under the sanitizer build):
+  streaming and not, native and OpenAI routes, 30 % hanging up mid-stream, 10 % garbage, a few
+  slow readers; every request not hung up completes with a finish_reason, the server stays up, and
+  after a flush every KV page is free. The long run (>= 1,000 clients, >= 5 minutes) is
+  bench/soak.sh.
+- A client that reads its stream 64 bytes every 100 ms through a tiny receive buffer: the server
+  keeps what it buffers for that connection bounded (it stops pulling the request's output and
+  coalesces it), other requests complete meanwhile, and once the client reads on, nothing was
+  dropped. A second such stream is left paused: SIGTERM still ends the server at once, exit 0."""
 from __future__ import annotations
 
 import json
@@ -34,7 +35,11 @@ NEW = 64  # the slow stream's tokens
 def soak_server(model_path, tmp_path_factory):
     s = Server(model_path, "--enable-metrics", log_dir=tmp_path_factory.mktemp("soak"))
     yield s
+    # The last test leaves a stream paused for its slow reader: shutdown must still end it, and
+    # the process (no leak kept alive by the paused call under the sanitizers), promptly.
+    t0 = time.time()
     assert s.stop() == 0, "SIGTERM must end the server with exit code 0"
+    assert time.time() - t0 < 5
 
 
 def metric(s: Server, name: str) -> float:
@@ -42,6 +47,20 @@ def metric(s: Server, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[1])
     raise AssertionError(f"{name} not in /metrics")
+
+
+PAUSED = []  # a stream left paused for the server's shutdown (the fixture's teardown)
+
+
+def slow_stream(s: Server, body: dict) -> socket.socket:
+    """A streamed /generate on a socket with a tiny receive buffer (nothing read yet)."""
+    data = json.dumps(body).encode()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", s.port))
+    sock.sendall(b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(data) + data)
+    return sock
 
 
 def read_response(sock: socket.socket) -> bytes:
@@ -53,6 +72,22 @@ def read_response(sock: socket.socket) -> bytes:
         data += piece
 
 
+def test_short_soak_under_faults(soak_server):
+    s = soak_server
+    args = Namespace(clients=60 if SANITIZED else 200, duration=8 if SANITIZED else 12,
+                     max_new_tokens=4, slow_max_new_tokens=16, slow_read_bytes=512,
+                     hang_up=0.30, garbage=0.10, slow=0.03, timeout=120, seed=1)
+    out = soak_driver.run_soak("127.0.0.1", s.port, s.proc.pid, args)
+    print(json.dumps(out))
+    assert out["failed"] == 0, out["failures"]
+    assert out["completed"] > args.clients and out["hung_up"] > 0 and out["garbage"] > 0
+    assert out["slow_completed"] > 0
+    assert out["alive"] and out["flushed"] and out["pool_whole"], out
+    assert s.proc.poll() is None, "the server died"
+    # Peak RSS stays that of a small server (the tiny model: well under a gigabyte).
+    assert 0 < out["peak_rss_mb"] < (4096 if SANITIZED else 1024), out["peak_rss_mb"]
+
+
 def test_slow_reader_keeps_the_servers_buffer_bounded(soak_server):
     s = soak_server
     # Every chunk of a non-incremental native stream repeats all logprobs so far, the prompt's
@@ -60,13 +95,8 @@ def test_slow_reader_keeps_the_servers_buffer_bounded(soak_server):
     body = {"input_ids": list(range(100, 500)), "stream": True, "return_logprob": True,
             "logprob_start_len": 0, "return_text_in_logprobs": True,
             "sampling_params": {"max_new_tokens": NEW, "ignore_eos": True, "temperature": 0}}
-    data = json.dumps(body).encode()
     waits_before = metric(s, "sglang_cpp_http_stream_backpressure_waits_total")
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", s.port))
-    sock.sendall(b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                 b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(data) + data)
+    sock = slow_stream(s, body)
     received = b""
     t0 = time.time()
     others = 0
@@ -110,18 +140,11 @@ def test_slow_reader_keeps_the_servers_buffer_bounded(soak_server):
     assert len(body_bytes) > 4 * HIGH_WATER  # far more than the bound was streamed in all
     assert metric(s, "sglang_cpp_http_stream_buffered_bytes") == 0
 
-
-def test_short_soak_under_faults(soak_server):
-    s = soak_server
-    args = Namespace(clients=60 if SANITIZED else 200, duration=8 if SANITIZED else 12,
-                     max_new_tokens=4, slow_max_new_tokens=16, slow_read_bytes=512,
-                     hang_up=0.30, garbage=0.10, slow=0.03, timeout=120, seed=1)
-    out = soak_driver.run_soak("127.0.0.1", s.port, s.proc.pid, args)
-    print(json.dumps(out))
-    assert out["failed"] == 0, out["failures"]
-    assert out["completed"] > args.clients and out["hung_up"] > 0 and out["garbage"] > 0
-    assert out["slow_completed"] > 0
-    assert out["alive"] and out["flushed"] and out["pool_whole"], out
-    assert s.proc.poll() is None, "the server died"
-    # Peak RSS stays that of a small server (the tiny model: well under a gigabyte).
-    assert 0 < out["peak_rss_mb"] < (4096 if SANITIZED else 1024), out["peak_rss_mb"]
+    # One more that its client stops reading, left paused for the shutdown.
+    waits = metric(s, "sglang_cpp_http_stream_backpressure_waits_total")
+    PAUSED.append(slow_stream(s, {**body, "sampling_params": {**body["sampling_params"],
+                                                              "max_new_tokens": 2000}}))
+    deadline = time.time() + 60
+    while metric(s, "sglang_cpp_http_stream_backpressure_waits_total") == waits:
+        assert time.time() < deadline, "the second slow stream never paused"
+        time.sleep(0.1)
