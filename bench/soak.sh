@@ -9,7 +9,10 @@
 # whole, or a server that does not exit 0 on SIGTERM.
 # Usage: bench/soak.sh   (MODEL=dir-or-gguf, default the default model; CLIENTS=1000
 #        DURATION=300 MAX_NEW_TOKENS=16 THREADS=$(nproc) SERVER_ARGS="..." to change)
-# Needs scripts/setup.sh done. The record run (>= 5 minutes) belongs on an idle machine.
+# Needs scripts/setup.sh done. The record run (>= 5 minutes) belongs on an idle machine; after
+# DURATION the requests in flight run to their end (slow readers take a minute), so the run lasts
+# longer than DURATION. MODEL=a tiny checkpoint (make-checkpoint --tiny) soaks the server itself
+# at a higher request rate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${MODEL:-$(./scripts/fetch_model.sh)}

@@ -293,7 +293,10 @@ def run_soak(host: str, port: int, server_pid: int, args) -> dict:
     asyncio.run(main())
     elapsed = time.monotonic() - t0
     url = f"http://{host}:{port}"
-    out = {"clients": args.clients, "duration_s": round(elapsed, 1), **asdict(c)}
+    # duration_s: until the last client's last request ended (the requests in flight at the
+    # deadline run to their end, slow readers included).
+    out = {"clients": args.clients, "requested_duration_s": args.duration,
+           "duration_s": round(elapsed, 1), **asdict(c)}
     out.update(pool_after(url))
     out["alive"] = get_json(url, "/get_load") is not None
     out["peak_rss_mb"] = round(peak_rss_mb(server_pid), 1)
