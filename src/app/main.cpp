@@ -3,6 +3,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -15,6 +16,8 @@
 #include <sstream>
 #include <thread>
 #include <type_traits>
+
+#include <omp.h>
 
 #include "engine/scheduler.h"
 #include "kernels/cpu/cpu_backend.h"
@@ -119,9 +122,11 @@ int run_generate(const GenerateArgs& a) {
   std::vector<std::unique_ptr<Request>> reqs;
   if (!a.input_ids.empty()) {
     auto r = std::make_unique<Request>();
-    if (!parse_ids(a.input_ids, &r->prompt)) {
+    std::vector<int32_t> prompt;
+    if (!parse_ids(a.input_ids, &prompt)) {
       return fail("--input-ids must be a comma-separated list of token ids");
     }
+    r->prompt = std::move(prompt);
     r->params.max_new_tokens = a.max_new_tokens;
     r->params.temperature = 0;
     r->params.ignore_eos = a.ignore_eos;
@@ -141,10 +146,12 @@ int run_generate(const GenerateArgs& a) {
       auto r = std::make_unique<Request>();
       const auto ids = j.value("input_ids", nlohmann::json());
       if (!ids.is_array()) return fail(where + "input_ids must be a list of token ids");
+      std::vector<int32_t> prompt;
       for (const auto& t : ids) {
         if (!t.is_number_integer()) return fail(where + "input_ids must be a list of token ids");
-        r->prompt.push_back(t.get<int32_t>());
+        prompt.push_back(t.get<int32_t>());
       }
+      r->prompt = std::move(prompt);
       auto params = sampling_params_from_json(j.value("sampling_params", nlohmann::json()));
       if (!params.ok()) return fail(where + params.error().message);
       r->params = *params;
@@ -254,10 +261,19 @@ int run_serve(const ServerArgsParser& parser) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  CpuBackend backend(static_cast<int>(args.threads));
+  // --dp-size N: the cores (--threads, or all) are split between the N replicas, each its own
+  // backend (OpenMP team) and scheduler thread.
+  const int64_t dp = std::max<int64_t>(args.dp_size, 1);
+  const int64_t total_threads = args.threads > 0 ? args.threads : omp_get_num_procs();
+  const int per_replica = static_cast<int>(std::max<int64_t>(total_threads / dp, 1));
+  CpuBackend backend(dp > 1 ? per_replica : static_cast<int>(args.threads));
   const auto t0 = std::chrono::steady_clock::now();
-  SGLANG_LOG_INFO("Loading {} on {}", args.model_path, backend.name());
-  auto api = on_own_thread([&] { return ApiServer::create(args, backend); });
+  SGLANG_LOG_INFO("Loading {} on {}{}", args.model_path, backend.name(),
+                  dp > 1 ? fmt::format(" (DP0 of --dp-size {})", dp) : std::string());
+  ApiServer::BackendFactory replica_backend = [per_replica]() -> std::unique_ptr<Backend> {
+    return std::make_unique<CpuBackend>(per_replica);
+  };
+  auto api = on_own_thread([&] { return ApiServer::create(args, backend, replica_backend); });
   if (!api.ok()) return fail(api.error().message);
   const double load_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -116,6 +117,36 @@ class RequestStream {
   std::function<void()> notifier_;
 };
 
+// An immutable token sequence held by reference: the n copies of one prompt (and the scheduler's
+// requests made from them) share one allocation, so a queued copy costs its bookkeeping, not its
+// prompt (issue 16: memory per queued request bounded for n). Reads like a const vector.
+class SharedTokens {
+ public:
+  using Storage = std::shared_ptr<const std::vector<int32_t>>;
+  SharedTokens() = default;
+  // Implicit, so `req.prompt = ids;` keeps reading as an assignment of tokens.
+  SharedTokens(std::vector<int32_t> ids)  // NOLINT(google-explicit-constructor)
+      : ids_(std::make_shared<const std::vector<int32_t>>(std::move(ids))) {}
+  SharedTokens(std::initializer_list<int32_t> ids) : SharedTokens(std::vector<int32_t>(ids)) {}
+
+  const std::vector<int32_t>& vec() const { return ids_ ? *ids_ : empty_vector(); }
+  size_t size() const { return vec().size(); }
+  bool empty() const { return vec().empty(); }
+  int32_t operator[](size_t i) const { return vec()[i]; }
+  std::vector<int32_t>::const_iterator begin() const { return vec().begin(); }
+  std::vector<int32_t>::const_iterator end() const { return vec().end(); }
+  const int32_t* data() const { return vec().data(); }
+  // The shared allocation (null when empty): what tests compare to see copies share a prompt.
+  const Storage& storage() const { return ids_; }
+
+ private:
+  static const std::vector<int32_t>& empty_vector() {
+    static const std::vector<int32_t> kEmpty;
+    return kEmpty;
+  }
+  Storage ids_;
+};
+
 struct LogprobOptions {
   bool return_logprob = false;
   int64_t top_logprobs_num = 0;
@@ -131,7 +162,7 @@ enum class RequestState { kWaiting, kRunning, kFinished };
 struct Request {
   // Set by the submitter.
   std::string rid;
-  std::vector<int32_t> prompt;
+  SharedTokens prompt;  // the copies of an n > 1 request share one
   // Segment of each prompt token (a cross-encoder's query/document pair); empty: all 0.
   std::vector<int32_t> token_type_ids;
   SamplingParams params;

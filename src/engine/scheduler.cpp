@@ -144,6 +144,8 @@ Scheduler::Scheduler(CausalLM& model, const Tokenizer* tokenizer, const Schedule
     tokens = static_cast<int64_t>(bytes / static_cast<double>(shape.bytes_per_token()));
     if (config_.mem_fraction_static <= 0) tokens = std::min(tokens, kDefaultMaxPoolTokens);
   }
+  // --dp-size: each replica holds its share of the pool the flags size for the server.
+  tokens /= std::max<int64_t>(config_.pool_shares, 1);
   if (tokens < 2 * config_.page_size) {
     throw std::invalid_argument("the KV cache pool would hold only " + std::to_string(tokens) +
                                 " tokens; raise --max-total-tokens or --mem-fraction-static");

@@ -45,7 +45,9 @@ struct SchedulerConfig {
   int64_t page_size = 1;
   // KV pool size in tokens; 0: a fraction of the backend's available memory (mem_fraction_static).
   int64_t max_total_tokens = 0;
-  double mem_fraction_static = 0.0;     // 0: the backend's default fraction
+  double mem_fraction_static = 0.0;  // 0: the backend's default fraction
+  // --dp-size N: the pool sized as above is split between N replicas; this one holds 1/N of it.
+  int64_t pool_shares = 1;
   int64_t max_running_requests = 0;     // 0: derived from the pool, as SGLang
   int64_t chunked_prefill_size = 1024;  // prompt tokens per step; <= 0: whole prompts
   // SGLang's --enable-mixed-chunk: the running requests' decode tokens join a step's prefill
@@ -135,6 +137,8 @@ class Scheduler {
   // full." otherwise): a batch or n > 1 call is refused whole, up front, before it is built.
   Status check_queue_room(int64_t count) const;
   int64_t max_queued_requests() const { return max_queued_; }
+  // Requests submitted and not finished (queued or running), now; lock-free (load balancing).
+  int64_t num_live() const { return live_.load(); }
   // Progress as the scheduler thread last published it; lock-free, answers at once under any load.
   SchedulerHealth health() const;
   // Aborts a queued or running request; its stream ends with finish_reason abort. Unknown rids are

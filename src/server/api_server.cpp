@@ -49,8 +49,10 @@ ApiServer::~ApiServer() {
   if (scheduler_) scheduler_->stop();
 }
 
-Result<std::unique_ptr<ApiServer>> ApiServer::create(ServerArgs args, Backend& backend) {
+Result<std::unique_ptr<ApiServer>> ApiServer::create(ServerArgs args, Backend& backend,
+                                                     BackendFactory replica_backend) {
   std::unique_ptr<ApiServer> s(new ApiServer(std::move(args), backend));
+  s->replica_backend_ = std::move(replica_backend);
   SGLANG_RETURN_IF_ERROR(s->load());
   return s;
 }
@@ -152,11 +154,34 @@ Status ApiServer::load() {
   is_embedding_ = args_.is_embedding || !mc.causal;
   cross_encoder_labels_ = mc.is_cross_encoder() ? mc.num_labels : 0;
   sc.embedding = is_embedding_;
+  // --dp-size: one scheduler per replica, each over its own model instance on its own backend
+  // (SGLang's DP workers each load the weights), the pool split between them.
+  SGLANG_ASSIGN_OR_RETURN(const LoadBalanceMethod lb,
+                          parse_load_balance_method(args_.load_balance_method));
+  const int64_t dp = std::max<int64_t>(args_.dp_size, 1);
+  if (dp > 1 && !replica_backend_) {
+    return make_error(ErrorCode::kInvalidArgument, "--dp-size > 1 needs a backend per replica");
+  }
+  for (int64_t rank = 1; rank < dp; ++rank) {
+    replica_backends_.push_back(replica_backend_());
+    LoadOptions options;
+    options.weight_dtype = weight_dtype_;
+    auto loaded = load_causal_lm(model_path, *replica_backends_.back(), options);
+    if (!loaded.ok()) return loaded.error();
+    replica_models_.push_back(std::move(*loaded));
+    SGLANG_LOG_INFO("DP{} loaded on {}", rank, replica_backends_.back()->name());
+  }
+  sc.pool_shares = dp;
+  std::vector<std::unique_ptr<Scheduler>> replicas;
   try {
-    scheduler_ = std::make_unique<Scheduler>(*model_, tokenizer_.get(), sc);
+    replicas.push_back(std::make_unique<Scheduler>(*model_, tokenizer_.get(), sc));
+    for (auto& m : replica_models_) {
+      replicas.push_back(std::make_unique<Scheduler>(*m, tokenizer_.get(), sc));
+    }
   } catch (const std::exception& e) {
     return make_error(ErrorCode::kInvalidArgument, e.what());
   }
+  scheduler_ = std::make_unique<DataParallelScheduler>(std::move(replicas), lb);
   // Structured output, as SGLang's create_grammar_backend: every backend name it knows selects our
   // grammar engine (same request fields, same semantics); none, or no tokenizer, disables it.
   if (*args_.grammar_backend != "none" && tokenizer_ && !is_embedding_) {
@@ -171,11 +196,13 @@ Status ApiServer::load() {
     const int64_t vocab = mc.vocab_size;
     GrammarBackendOptions go;
     go.any_whitespace = !args_.constrained_json_disable_any_whitespace;
-    scheduler_->set_grammar_backend(std::make_shared<GrammarBackend>(
-        [tok, vocab, stop_ids] {
-          return grammar::Vocabulary::from_tokenizer(*tok, vocab, stop_ids);
-        },
-        go));
+    for (size_t rank = 0; rank < scheduler_->size(); ++rank) {
+      scheduler_->replica(rank).set_grammar_backend(std::make_shared<GrammarBackend>(
+          [tok, vocab, stop_ids] {
+            return grammar::Vocabulary::from_tokenizer(*tok, vocab, stop_ids);
+          },
+          go));
+    }
   }
   // What SGLang derives at start-up shows in /get_server_info as the value in use.
   // An encoder runs without chunking and prefix cache whatever the flags said (Scheduler).
@@ -419,7 +446,10 @@ void ApiServer::model_info(std::shared_ptr<http::Exchange> ex) {
 }
 
 void ApiServer::server_info(std::shared_ptr<http::Exchange> ex) {
-  const SchedulerStats st = scheduler_->stats();
+  // Per data-parallel rank, as SGLang's internal_states; the top-level figures are the first
+  // rank's (SGLang's DP controller reports its first worker's max_total_num_tokens).
+  const std::vector<SchedulerStats> ranks = scheduler_->replica_stats();
+  const SchedulerStats& first = ranks[0];
   json j;
   {
     std::lock_guard lock(weight_version_mu_);
@@ -427,45 +457,54 @@ void ApiServer::server_info(std::shared_ptr<http::Exchange> ex) {
     j["weight_version"] = weight_version_;
   }
   j["status"] = shutting_down_ ? "shutting_down" : "ready";
-  j["max_total_num_tokens"] = st.max_total_num_tokens;
-  j["max_req_input_len"] = std::min(scheduler_->context_length(), st.max_total_num_tokens) - 1;
-  const double kv_gb =
-      static_cast<double>(st.max_total_num_tokens) * static_cast<double>(kv_bytes_per_token_) / 1e9;
-  json state = j;
-  state["last_gen_throughput"] = st.last_gen_throughput;
-  state["memory_usage"] = {{"weight", 0.0},  // not tracked per tensor yet
-                           {"kvcache", kv_gb},
-                           {"token_capacity", st.max_total_num_tokens},
-                           {"graph", 0.0}};
-  state["effective_max_running_requests_per_dp"] = st.max_running_requests;
-  state["num_running_reqs"] = st.num_running_reqs;
-  state["num_waiting_reqs"] = st.num_waiting_reqs;
-  state["num_used_tokens"] = st.num_used_tokens;
-  state["num_free_pages"] = st.num_free_pages;
-  state["num_cached_pages"] = st.num_cached_pages;
-  state["cache_hit_rate"] = st.total_prompt_tokens > 0
-                                ? static_cast<double>(st.total_cached_tokens) /
-                                      static_cast<double>(st.total_prompt_tokens)
-                                : 0.0;
-  state["num_retractions"] = st.total_retractions;
-  state["num_jump_forward_tokens"] = st.total_jump_forward_tokens;  // ours: --enable-jump-forward
-  j["internal_states"] = json::array({state});
+  j["max_total_num_tokens"] = first.max_total_num_tokens;
+  j["max_req_input_len"] = std::min(scheduler_->context_length(), first.max_total_num_tokens) - 1;
+  json states = json::array();
+  for (const SchedulerStats& st : ranks) {
+    const double kv_gb = static_cast<double>(st.max_total_num_tokens) *
+                         static_cast<double>(kv_bytes_per_token_) / 1e9;
+    json state = j;
+    state["last_gen_throughput"] = st.last_gen_throughput;
+    state["memory_usage"] = {{"weight", 0.0},  // not tracked per tensor yet
+                             {"kvcache", kv_gb},
+                             {"token_capacity", st.max_total_num_tokens},
+                             {"graph", 0.0}};
+    state["effective_max_running_requests_per_dp"] = st.max_running_requests;
+    state["num_running_reqs"] = st.num_running_reqs;
+    state["num_waiting_reqs"] = st.num_waiting_reqs;
+    state["num_used_tokens"] = st.num_used_tokens;
+    state["num_free_pages"] = st.num_free_pages;
+    state["num_cached_pages"] = st.num_cached_pages;
+    state["cache_hit_rate"] = st.total_prompt_tokens > 0
+                                  ? static_cast<double>(st.total_cached_tokens) /
+                                        static_cast<double>(st.total_prompt_tokens)
+                                  : 0.0;
+    state["num_retractions"] = st.total_retractions;
+    state["num_jump_forward_tokens"] = st.total_jump_forward_tokens;  // ours
+    states.push_back(std::move(state));
+  }
+  j["internal_states"] = std::move(states);
   j["version"] = kSGLangApiVersion;
   j["sglang_cpp_version"] = kSGLangCppVersion;
   ex->respond(200, "application/json", dump_json(j));
 }
 
 void ApiServer::get_load(std::shared_ptr<http::Exchange> ex) {
-  // SGLang's GetLoadReqOutput per data-parallel rank (one here), which sglang-router's
+  // SGLang's GetLoadReqOutput per data-parallel rank (--dp-size of them), which sglang-router's
   // load-aware policies read ("num_tokens"): tokens held in the KV pool by running requests plus
   // the prompt tokens of those waiting.
-  const SchedulerStats st = scheduler_->stats();
-  json load;
-  load["dp_rank"] = 0;
-  load["num_reqs"] = st.num_running_reqs + st.num_waiting_reqs;
-  load["num_waiting_reqs"] = st.num_waiting_reqs;
-  load["num_tokens"] = st.num_used_tokens + st.num_waiting_tokens;
-  ex->respond(200, "application/json", dump_json(json::array({load})));
+  json loads = json::array();
+  const std::vector<SchedulerStats> ranks = scheduler_->replica_stats();
+  for (size_t rank = 0; rank < ranks.size(); ++rank) {
+    const SchedulerStats& st = ranks[rank];
+    json load;
+    load["dp_rank"] = rank;
+    load["num_reqs"] = st.num_running_reqs + st.num_waiting_reqs;
+    load["num_waiting_reqs"] = st.num_waiting_reqs;
+    load["num_tokens"] = st.num_used_tokens + st.num_waiting_tokens;
+    loads.push_back(std::move(load));
+  }
+  ex->respond(200, "application/json", dump_json(loads));
 }
 
 void ApiServer::flush_cache(std::shared_ptr<http::Exchange> ex) {
@@ -497,6 +536,10 @@ void ApiServer::update_weights_from_disk(const http::Request& req,
       json j = {{"success", ok}, {"message", message}, {"num_paused_requests", 0}};
       ex->respond(ok ? 200 : 400, "application/json", dump_json(j));
     };
+    if (scheduler_->size() > 1) {
+      return reply(false,
+                   "Failed to update weights: not supported with --dp-size > 1 in this server.");
+    }
     if (load_format != "auto" && load_format != "safetensors" && load_format != "gguf") {
       return reply(false, "Failed to update weights: load_format " + load_format +
                               " is not supported (auto, safetensors, gguf).");
@@ -532,10 +575,10 @@ void ApiServer::update_weights_from_disk(const http::Request& req,
     std::unique_ptr<CausalLM> incoming = std::move(*fresh);
     incoming->set_expert_routing_observer(recorder_.get());
     CausalLM* incoming_raw = incoming.get();
-    Status st = scheduler_
-                    ->run_when_idle([&]() -> Status {
-                      scheduler_->replace_model(*incoming_raw);
-                      scheduler_->flush_now();  // cached KV belongs to the old weights
+    Scheduler& only = scheduler_->replica(0);
+    Status st = only.run_when_idle([&]() -> Status {
+                      only.replace_model(*incoming_raw);
+                      only.flush_now();  // cached KV belongs to the old weights
                       return {};
                     })
                     .get();
@@ -718,8 +761,22 @@ void ApiServer::retrieve_model(const std::string& model, std::shared_ptr<http::E
 }
 
 void ApiServer::metrics(std::shared_ptr<http::Exchange> ex) {
-  ex->respond(200, "text/plain; version=0.0.4; charset=utf-8",
-              metrics_.render(args_.served_model_name, scheduler_->stats()));
+  std::string text = metrics_.render(args_.served_model_name, scheduler_->stats());
+  // Ours (SGLang has no such gauges): streamed output waiting for slow clients, which
+  // backpressure keeps bounded per connection (kStreamBufferHighBytes).
+  const http::StreamBufferStats sb = http::stream_buffer_stats();
+  text += fmt::format(
+      "# HELP sglang_cpp_http_stream_buffered_bytes Streamed bytes not yet taken by clients.\n"
+      "# TYPE sglang_cpp_http_stream_buffered_bytes gauge\n"
+      "sglang_cpp_http_stream_buffered_bytes {}\n"
+      "# HELP sglang_cpp_http_stream_buffered_bytes_peak Most one connection has held.\n"
+      "# TYPE sglang_cpp_http_stream_buffered_bytes_peak gauge\n"
+      "sglang_cpp_http_stream_buffered_bytes_peak {}\n"
+      "# HELP sglang_cpp_http_stream_backpressure_waits_total Stream pauses for slow clients.\n"
+      "# TYPE sglang_cpp_http_stream_backpressure_waits_total counter\n"
+      "sglang_cpp_http_stream_backpressure_waits_total {}\n",
+      sb.buffered_bytes, sb.peak_connection_bytes, sb.backpressure_waits);
+  ex->respond(200, "text/plain; version=0.0.4; charset=utf-8", std::move(text));
 }
 
 }  // namespace sglang

@@ -5,13 +5,16 @@
 // thread touches the model and the caches.
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "chat/chat_template.h"
+#include "engine/data_parallel_scheduler.h"
 #include "engine/expert_distribution_recorder.h"
 #include "engine/scheduler.h"
 #include "kernels/backend.h"
@@ -31,7 +34,11 @@ namespace sglang {
 class ApiServer {
  public:
   // Loads the model and tokenizer named by `args` onto `backend` and starts the scheduler.
-  static Result<std::unique_ptr<ApiServer>> create(ServerArgs args, Backend& backend);
+  // With --dp-size N > 1, `replica_backend` makes the backend of each further replica (its share
+  // of the cores; `backend` is the first replica's).
+  using BackendFactory = std::function<std::unique_ptr<Backend>()>;
+  static Result<std::unique_ptr<ApiServer>> create(ServerArgs args, Backend& backend,
+                                                   BackendFactory replica_backend = nullptr);
   ~ApiServer();
 
   // The HTTP handler serving every route.
@@ -90,11 +97,16 @@ class ApiServer {
   Backend& backend_;
   std::unique_ptr<CausalLM> model_;
   std::unique_ptr<CausalLM> retired_model_;  // the previous weights, kept until the next update
+  // --dp-size: the replicas after the first, each with its backend and its own model instance
+  // (declared before scheduler_, so the schedulers stop before these go).
+  BackendFactory replica_backend_;
+  std::vector<std::unique_ptr<Backend>> replica_backends_;
+  std::vector<std::unique_ptr<CausalLM>> replica_models_;
   std::unique_ptr<Tokenizer> tokenizer_;
   TokenizerConfig tokenizer_config_;
   nlohmann::ordered_json hf_config_;   // config.json of the served model
   std::optional<DType> weight_dtype_;  // --dtype (unset: auto), also for weight updates
-  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<DataParallelScheduler> scheduler_;
   std::unique_ptr<ExpertDistributionRecorder> recorder_;  // null without the mode flag
   std::mutex weights_mu_;                                 // one weight update at a time
   std::string weight_version_;

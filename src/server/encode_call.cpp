@@ -13,8 +13,8 @@ EncodeCall::EncodeCall(std::shared_ptr<http::Exchange> ex, std::string weight_ve
       format_error_(std::move(format_error)),
       start_(std::chrono::steady_clock::now()) {}
 
-Status EncodeCall::add(Scheduler& scheduler, std::string rid, std::vector<int32_t> prompt,
-                       std::vector<int32_t> token_type_ids) {
+Status EncodeCall::add(DataParallelScheduler& scheduler, std::string rid,
+                       std::vector<int32_t> prompt, std::vector<int32_t> token_type_ids) {
   Item it;
   it.rid = std::move(rid);
   auto r = std::make_unique<Request>();
@@ -31,7 +31,7 @@ Status EncodeCall::add(Scheduler& scheduler, std::string rid, std::vector<int32_
   return {};
 }
 
-void EncodeCall::submit(Scheduler& scheduler) {
+void EncodeCall::submit(DataParallelScheduler& scheduler) {
   auto self = shared_from_this();
   ex_->on_close([self, &scheduler] {
     for (auto& it : self->items_) {

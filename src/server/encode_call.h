@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/data_parallel_scheduler.h"
 #include "engine/scheduler.h"
 #include "server/api_error.h"
 #include "server/http_server.h"
@@ -38,10 +39,10 @@ class EncodeCall : public std::enable_shared_from_this<EncodeCall> {
 
   // Adds one prompt (an embedding request: prefill only) after checking it as the scheduler will;
   // on error nothing is added and the message is SGLang's.
-  Status add(Scheduler& scheduler, std::string rid, std::vector<int32_t> prompt,
+  Status add(DataParallelScheduler& scheduler, std::string rid, std::vector<int32_t> prompt,
              std::vector<int32_t> token_type_ids = {});
   // Submits every item; the response follows when the last one finishes.
-  void submit(Scheduler& scheduler);
+  void submit(DataParallelScheduler& scheduler);
 
   const std::vector<Item>& items() const { return items_; }
   // SGLang's meta_info of a pooled request.

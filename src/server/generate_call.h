@@ -20,6 +20,15 @@ namespace sglang {
 
 class ApiServer;
 
+// Backpressure on a streamed call (issue 16): while more than kStreamBufferHighBytes the client
+// has not read are buffered on its connection, the call leaves its requests' outputs in their
+// streams (token ids, a few bytes each; the scheduler never waits) and resumes once the buffer is
+// down to kStreamBufferLowBytes, sending everything that came meanwhile as one update per item,
+// as SGLang's streaming coalesces the outputs that arrived while a client was slow. Nothing is
+// dropped: a native chunk carries the whole text so far, an OpenAI one the delta since the last.
+inline constexpr size_t kStreamBufferHighBytes = 128 << 10;
+inline constexpr size_t kStreamBufferLowBytes = 32 << 10;
+
 class GenerateCall : public std::enable_shared_from_this<GenerateCall> {
  public:
   using json = nlohmann::ordered_json;
@@ -104,6 +113,7 @@ class GenerateCall : public std::enable_shared_from_this<GenerateCall> {
   bool return_text_in_logprobs_ = false;
   bool incremental_ = false;
   bool done_ = false;
+  bool waiting_for_client_ = false;  // paused by backpressure until the buffer drains
   std::string weight_version_;
 };
 

@@ -266,6 +266,9 @@ Status GenerateCall::parse(const nlohmann::json& body) {
     }
     const int64_t n = params[i].n;
     if (n > 1) batch_ = true;
+    // One immutable copy of the prompt for all n samples (and through the scheduler): a call's
+    // memory grows by the copies' bookkeeping, not n times the prompt.
+    const SharedTokens prompt(std::move(prompts[i]));
     for (int64_t c = 0; c < n; ++c) {
       Item it;
       // As SGLang: every sample of n > 1 gets its own fresh id.
@@ -277,7 +280,7 @@ Status GenerateCall::parse(const nlohmann::json& body) {
       it.logprob = lp;
       auto req = std::make_unique<Request>();
       req->rid = it.rid;
-      req->prompt = prompts[i];
+      req->prompt = prompt;
       req->params = it.params;
       req->logprob = lp;
       if (n > 1) req->prefix_group = rid;
@@ -287,7 +290,7 @@ Status GenerateCall::parse(const nlohmann::json& body) {
       if (c == 0) SGLANG_RETURN_IF_ERROR(server_.scheduler_->validate(*req));
       it.request = std::move(req);
       if (server_.tokenizer_) it.detok.emplace(*server_.tokenizer_, it.params.skip_special_tokens);
-      it.prompt_tokens = static_cast<int64_t>(prompts[i].size());
+      it.prompt_tokens = static_cast<int64_t>(prompt.size());
       items_.push_back(std::move(it));
     }
   }
@@ -401,7 +404,24 @@ const GenerateCall::Item* GenerateCall::error_item() const {
 }
 
 void GenerateCall::drain() {
-  if (done_) return;
+  if (done_ || (waiting_for_client_ && !server_.shutting_down_)) return;
+  if (stream_ && ex_->buffered_bytes() > kStreamBufferHighBytes && !server_.shutting_down_) {
+    // A slow reader: pull nothing more until it has taken most of what it has (see
+    // kStreamBufferHighBytes); the outputs wait in the streams and go out coalesced. (Not while
+    // shutting down: then every call ends at once, with its aborts.) The callback holds the
+    // call weakly: the streams' notifiers keep it alive until it is done, and a connection that
+    // never drains must not keep it (and itself) alive past that.
+    waiting_for_client_ = true;
+    http::note_backpressure_wait();
+    std::weak_ptr<GenerateCall> weak = weak_from_this();
+    ex_->when_buffered_below(kStreamBufferLowBytes, [weak] {
+      if (auto self = weak.lock()) {
+        self->waiting_for_client_ = false;
+        self->drain();
+      }
+    });
+    return;
+  }
   bool all_finished = true;
   for (auto& it : items_) {
     bool changed = false;

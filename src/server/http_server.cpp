@@ -38,6 +38,16 @@ std::string Request::header(const std::string& lower_name) const {
 
 namespace {
 
+// Kernel send buffer of a connection once it streams (SO_SNDBUF, which Linux doubles; without it
+// autotuning lets one connection queue up to tcp_wmem's 4 MiB). Token streams need little; a
+// modest one keeps a slow reader's backlog in the stream's own bounded, coalescing buffer
+// (Exchange::buffered_bytes) instead of in megabytes of kernel memory per connection.
+constexpr int kStreamSendBufferBytes = 64 << 10;
+
+std::atomic<int64_t> g_buffered_bytes{0};
+std::atomic<int64_t> g_peak_connection_bytes{0};
+std::atomic<int64_t> g_backpressure_waits{0};
+
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -50,6 +60,8 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const Handler& handler, const ServerOptions& options)
       : stream_(std::move(socket)), handler_(handler), options_(options) {}
+
+  ~Session() { g_buffered_bytes.fetch_sub(buffered_.load()); }  // posts that never ran
 
   void start() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
@@ -78,6 +90,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (responding_ || closed_) return;
     responding_ = true;
     streaming_ = true;
+    beast::error_code sndbuf_ec;  // best effort: the kernel's default is fine too
+    stream_.socket().set_option(asio::socket_base::send_buffer_size(kStreamSendBufferBytes),
+                                sndbuf_ec);
     stream_res_ = std::make_shared<bhttp::response<bhttp::empty_body>>(
         static_cast<bhttp::status>(status), version_);
     stream_res_->set(bhttp::field::server, "sglang-cpp");
@@ -96,9 +111,24 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void send_chunk(std::string data) {
-    if (!streaming_ || closed_ || data.empty()) return;
+    if (!streaming_ || closed_ || data.empty()) return unbuffer(data.size());
     chunks_.push_back(std::move(data));
     write_next_chunk();
+  }
+
+  // --- backpressure accounting (buffer() from any thread, the rest on the strand) ---
+  void buffer(size_t n) {
+    const auto now = buffered_.fetch_add(static_cast<int64_t>(n)) + static_cast<int64_t>(n);
+    g_buffered_bytes.fetch_add(static_cast<int64_t>(n));
+    int64_t peak = g_peak_connection_bytes.load();
+    while (now > peak && !g_peak_connection_bytes.compare_exchange_weak(peak, now)) {
+    }
+  }
+  size_t buffered() const { return static_cast<size_t>(std::max<int64_t>(0, buffered_.load())); }
+  void when_buffered_below(size_t low, std::function<void()> fn) {
+    drained_low_ = low;
+    on_drained_ = std::move(fn);
+    notify_drained();
   }
 
   void end_stream() {
@@ -162,7 +192,7 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = msg.keep_alive();
     ++request_gen_;
     responding_ = streaming_ = stream_ended_ = false;
-    chunks_.clear();
+    drop_chunks();
     on_close_ = nullptr;
     watch_disconnect();
     auto exchange = make_exchange();
@@ -208,6 +238,7 @@ class Session : public std::enable_shared_from_this<Session> {
       asio::async_write(stream_, bhttp::make_chunk(asio::buffer(*data)),
                         [self = shared_from_this(), data](beast::error_code ec, size_t) {
                           self->writing_ = false;
+                          self->unbuffer(data->size());
                           if (ec) return self->fail();
                           self->write_next_chunk();
                         });
@@ -247,6 +278,26 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
+    drop_chunks();
+    notify_drained();  // a producer waiting for room finishes its (aborted) work now
+  }
+
+  void unbuffer(size_t n) {
+    buffered_.fetch_sub(static_cast<int64_t>(n));
+    g_buffered_bytes.fetch_sub(static_cast<int64_t>(n));
+    notify_drained();
+  }
+  void drop_chunks() {
+    size_t n = 0;
+    for (const auto& c : chunks_) n += c.size();
+    chunks_.clear();
+    if (n) unbuffer(n);
+  }
+  void notify_drained() {
+    if (!on_drained_ || (!closed_ && buffered() > drained_low_)) return;
+    auto fn = std::move(on_drained_);
+    on_drained_ = nullptr;
+    fn();
   }
 
   std::shared_ptr<Exchange> make_exchange();
@@ -262,6 +313,11 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
   uint64_t request_gen_ = 0;
   std::deque<std::string> chunks_;
+  // Bytes given to the exchange's send_chunk and not yet written (or dropped): counted when the
+  // producer hands them over, before they reach the strand, so a burst of posts counts at once.
+  std::atomic<int64_t> buffered_{0};
+  std::function<void()> on_drained_;  // when_buffered_below's callback, until it runs
+  size_t drained_low_ = 0;
   std::function<void()> on_close_;
   std::shared_ptr<bhttp::response<bhttp::empty_body>> stream_res_;
   std::shared_ptr<bhttp::response_serializer<bhttp::empty_body>> serializer_;
@@ -281,7 +337,14 @@ class SessionExchange final : public Exchange {
     post([=](Session& s) { s.start_stream(status, ct); });
   }
   void send_chunk(std::string data) override {
+    session_->buffer(data.size());
     post([data = std::move(data)](Session& s) mutable { s.send_chunk(std::move(data)); });
+  }
+  size_t buffered_bytes() const override { return session_->buffered(); }
+  void when_buffered_below(size_t low, std::function<void()> fn) override {
+    post([low, fn = std::move(fn)](Session& s) mutable {
+      s.when_buffered_below(low, std::move(fn));
+    });
   }
   void end_stream() override {
     post([](Session& s) { s.end_stream(); });
@@ -313,6 +376,14 @@ std::shared_ptr<Exchange> Session::make_exchange() {
 }
 
 }  // namespace
+
+StreamBufferStats stream_buffer_stats() {
+  return {g_buffered_bytes.load(), g_peak_connection_bytes.load(), g_backpressure_waits.load()};
+}
+
+void note_backpressure_wait() {
+  g_backpressure_waits.fetch_add(1);
+}
 
 struct HttpServer::Impl {
   ServerOptions options;

@@ -42,7 +42,27 @@ class Exchange {
   // Runs `fn` on an I/O thread, serialized with this exchange's other work (the handler itself,
   // earlier defer()s): the way back from the engine's thread to the connection.
   virtual void defer(std::function<void()> fn) = 0;
+  // Backpressure for streams: the bytes handed to send_chunk that the client has not taken yet
+  // (queued here or in a write). A producer stops pulling output while this is above its bound
+  // and resumes from when_buffered_below(), so a slow reader costs a bounded buffer. Thread-safe.
+  virtual size_t buffered_bytes() const { return 0; }
+  // Calls `fn` once, serialized like defer(), as soon as buffered_bytes() <= `low` (at once if it
+  // is already) or the client has gone away. A later call replaces an earlier one not yet run.
+  virtual void when_buffered_below(size_t /*low*/, std::function<void()> fn) {
+    defer(std::move(fn));
+  }
 };
+
+// Process-wide counters of streamed bytes waiting for slow clients (every HttpServer's
+// connections), for /metrics and the soak test.
+struct StreamBufferStats {
+  int64_t buffered_bytes = 0;         // now, over all connections
+  int64_t peak_connection_bytes = 0;  // the most one connection has held since start
+  int64_t backpressure_waits = 0;     // times a stream producer paused for a slow client
+};
+StreamBufferStats stream_buffer_stats();
+// Producers call this when they pause for a slow client (counted in backpressure_waits).
+void note_backpressure_wait();
 
 using Handler = std::function<void(const Request&, std::shared_ptr<Exchange>)>;
 

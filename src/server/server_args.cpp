@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <random>
+#include <string_view>
 #include <variant>
 
+#include "engine/data_parallel_scheduler.h"
 #include "util/logging.h"
 
 namespace sglang {
@@ -109,7 +111,12 @@ const std::vector<Flag>& flags() {
       {"device", &A::device, "cpu"},
       {"tp_size", Compat{'i', 1}, ""},
       {"pp_size", Compat{'i', 1}, ""},
-      {"dp_size", Compat{'i', 1}, ""},
+      {"dp_size", &A::dp_size,
+       "data-parallel engine replicas in this process (each its own scheduler, KV pool share "
+       "and --threads / N cores); also --data-parallel-size"},
+      {"load_balance_method", &A::load_balance_method,
+       "how --dp-size replicas share requests: round_robin, shortest_queue (minimum_tokens: "
+       "round robin, as SGLang)"},
       {"ep_size", Compat{'i', 1}, ""},
       {"base_gpu_id", Compat{'i', 0}, ""},
       {"gpu_id_step", Compat{'i', 1}, ""},
@@ -204,10 +211,13 @@ void ServerArgsParser::add_to(CLI::App& app) {
   for (size_t i = 0; i < fl.size(); ++i) {
     const Flag& f = fl[i];
     const std::string help = *f.help ? f.help : "accepted for SGLang compatibility; no effect";
+    std::string names = dashed(f.name);
+    // SGLang's flag is --data-parallel-size with --dp-size as its alias (dp_size in server_info).
+    if (std::string_view(f.name) == "dp_size") names += ",--data-parallel-size";
     if (type_of(f.field) == 'b') {
-      options_[i] = app.add_flag(dashed(f.name), help);
+      options_[i] = app.add_flag(names, help);
     } else {
-      options_[i] = app.add_option(dashed(f.name), raw_[i], help);
+      options_[i] = app.add_option(names, raw_[i], help);
     }
   }
   options_[0]->required();
@@ -269,6 +279,13 @@ Result<ServerArgs> ServerArgsParser::finalize() const {
     return make_error(ErrorCode::kInvalidArgument,
                       "--schedule-policy must be fcfs or lpm (the policies implemented), got " +
                           a.schedule_policy);
+  }
+  if (a.dp_size < 1) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--dp-size must be at least 1, got " + std::to_string(a.dp_size));
+  }
+  if (auto method = parse_load_balance_method(a.load_balance_method); !method.ok()) {
+    return method.error();
   }
   // SGLang's _handle_grammar_backend: xgrammar unless given.
   if (!a.grammar_backend) a.grammar_backend = "xgrammar";

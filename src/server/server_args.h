@@ -71,6 +71,10 @@ struct ServerArgs {
   bool enable_mixed_chunk = false;
   bool disable_mixed_chunk = false;
   std::string device = "cpu";
+  // SGLang's data parallelism: --dp-size engine replicas in this process, dispatched by
+  // --load-balance-method (SGLang's default round_robin).
+  int64_t dp_size = 1;
+  std::string load_balance_method = "round_robin";
   // Structured output: SGLang's backend names all select our grammar engine; "none" disables it.
   std::optional<std::string> grammar_backend;  // default: xgrammar (finalize)
   bool constrained_json_disable_any_whitespace = false;

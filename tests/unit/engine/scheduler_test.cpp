@@ -501,6 +501,33 @@ TEST_F(SchedulerTest, SeededSamplingRepeatsAndNSharesThePrefix) {
   EXPECT_EQ(cached[2], 39);
 }
 
+// Issue 16: the n copies of one prompt hold one allocation of its tokens, queued and running
+// alike, and the scheduler lets go of it when they finish (no per-copy duplication).
+TEST_F(SchedulerTest, NCopiesShareOnePromptStorageThroughTheScheduler) {
+  std::mt19937 rng(17);
+  const SharedTokens prompt(random_prompt(rng, 300));
+  const int32_t* storage = prompt.data();
+  Scheduler s(*model_, nullptr, config());
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  constexpr int kCopies = 8;
+  for (int i = 0; i < kCopies; ++i) {
+    auto r = request({}, 3, "copy" + std::to_string(i));
+    r->prompt = prompt;
+    r->prefix_group = "group";
+    streams.push_back(r->stream);
+    ASSERT_TRUE(s.submit(std::move(r)).ok());
+  }
+  // Ours plus one per queued copy: shared, not copied.
+  EXPECT_EQ(prompt.storage().use_count(), kCopies + 1);
+  ASSERT_TRUE(s.step());  // the first copy's prefill: the others wait, still sharing
+  EXPECT_EQ(prompt.storage().use_count(), kCopies + 1);
+  EXPECT_EQ(prompt.data(), storage);
+  while (s.step()) {
+  }
+  for (auto& st : streams) EXPECT_EQ(wait_for_result(*st).prompt_tokens, 300);
+  EXPECT_EQ(prompt.storage().use_count(), 1);
+}
+
 TEST_F(SchedulerTest, InputAndOutputLogprobsMatchAFullForward) {
   std::mt19937 rng(14);
   const auto prompt = random_prompt(rng, 25);
