@@ -10,9 +10,16 @@
 
 namespace sglang::fuzz {
 
+// Removed when the process exits (libFuzzer ends a timed run with exit()).
+struct ScratchFile {
+  std::string path;
+  ~ScratchFile() { std::remove(path.c_str()); }
+};
+
 inline std::string write_scratch_file(const uint8_t* data, size_t size, const char* suffix) {
-  static const std::string path =
-      "/tmp/sglang_fuzz_" + std::to_string(static_cast<long>(getpid())) + suffix;
+  static const ScratchFile scratch{"/tmp/sglang_fuzz_" +
+                                   std::to_string(static_cast<long>(getpid())) + suffix};
+  const std::string& path = scratch.path;
   if (FILE* f = std::fopen(path.c_str(), "wb")) {
     if (size > 0) std::fwrite(data, 1, size, f);
     std::fclose(f);
