@@ -18,6 +18,7 @@ APT_PACKAGES=(
   libicu-dev                       # Unicode normalisation
   clang-format
   python3 python3-venv python3-pip
+  clang libclang-rt-dev libomp-dev # sanitizer builds: ASan/UBSan + libFuzzer, TSan (+ libarcher)
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

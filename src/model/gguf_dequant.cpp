@@ -9,8 +9,7 @@ namespace sglang {
 
 namespace {
 
-constexpr int64_t kQK = 32;    // elements per block of the simple quants (Q4_0, Q4_1, Q8_0)
-constexpr int64_t kQKK = 256;  // elements per super-block of the k-quants
+constexpr int64_t kQK = 32;  // elements per block of the simple quants (Q4_0, Q4_1, Q8_0)
 
 float f16_at(const uint8_t* p) {
   uint16_t h;

@@ -180,7 +180,7 @@ void soft_cap(const float* x, int64_t x_stride, int64_t tokens, int64_t cols, fl
 #define SGLANG_STRINGIFY(x) SGLANG_STRINGIFY_INNER(x)
 
 const CpuKernels kTable = {
-    SGLANG_STRINGIFY(SGLANG_ISA_NAMESPACE) + 4,  // "isa_avx2" -> "avx2"
+    &SGLANG_STRINGIFY(SGLANG_ISA_NAMESPACE)[4],  // "isa_avx2" -> "avx2"
     &linear,
     &rms_norm,
     &add_rms_norm,
