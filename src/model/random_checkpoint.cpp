@@ -295,6 +295,27 @@ Result<CheckpointSpec> checkpoint_spec_like(const std::string& name) {
 }
 
 Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch) {
+  if (arch.ends_with("-gguf")) {
+    // The tiny checkpoint within what llama.cpp's GGUF metadata can say (tools/hf_to_gguf.py
+    // refuses the rest): llama.cpp has no key for Gemma's query_pre_attn_scalar (it takes
+    // head_dim) or layer pattern (a full layer every 2nd / 6th), and its qwen3moe has every
+    // layer sparse.
+    const std::string family = arch.substr(0, arch.size() - 5);
+    if (family != "gemma2" && family != "gemma3" && family != "qwen3-moe") {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "unknown --arch '" + arch + "' (-gguf: gemma2, gemma3, qwen3-moe)");
+    }
+    SGLANG_ASSIGN_OR_RETURN(CheckpointSpec s, checkpoint_spec_tiny(family));
+    s.name += "-gguf";
+    s.mlp_only_layers.clear();
+    if (family != "qwen3-moe") s.query_pre_attn_scalar = static_cast<double>(s.head_dim);
+    if (family == "gemma3") {
+      s.num_layers = 6;  // five sliding layers, then a full one
+      s.layer_types.assign(5, "sliding_attention");
+      s.layer_types.push_back("full_attention");
+    }
+    return s;
+  }
   if (arch == "qwen2") return qwen2("tiny-qwen2", 64, 2, 4, 2, 128, 151936, true);
   if (arch == "llama") {
     // Untied, Llama 3.1 rope scaling, and an explicit head_dim wider than hidden / heads.
@@ -431,7 +452,8 @@ Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch) {
       ErrorCode::kInvalidArgument,
       "unknown --arch '" + arch +
           "' (known: qwen2, llama, mistral, llama-reward, xlm-roberta-reranker, "
-          "bert-reranker, qwen2-moe, qwen3, qwen3-moe, gemma2, gemma3, phi3, bert, xlm-roberta)");
+          "bert-reranker, qwen2-moe, qwen3, qwen3-moe, gemma2, gemma3, phi3, bert, xlm-roberta; "
+          "gemma2-gguf, gemma3-gguf, qwen3-moe-gguf)");
 }
 
 Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std::string& dir) {

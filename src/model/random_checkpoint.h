@@ -60,6 +60,9 @@ Result<CheckpointSpec> checkpoint_spec_like(const std::string& name);
 // "qwen2-moe": Qwen2MoeForCausalLM, 3 layers (the middle one dense), 8 experts, top-2, a shared
 // expert. "qwen3" / "qwen3-moe": Qwen3ForCausalLM / Qwen3MoeForCausalLM (the MoE one as qwen2-moe
 // but renormalised top-k and no shared expert), vocabulary 4096.
+// "gemma2-gguf", "gemma3-gguf", "qwen3-moe-gguf": those within what llama.cpp's GGUF metadata
+// says (query_pre_attn_scalar = head_dim, its layer pattern, every MoE layer sparse), for the
+// GGUF tests.
 Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch);
 
 // Writes DIR/config.json and DIR/model.safetensors (created if missing).
