@@ -32,6 +32,7 @@ find them).
 import argparse
 import os
 import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -229,7 +230,7 @@ def rerank(args):
                 tensors[f"{name}.pair{i}.token_type_ids"] = types[0].numpy().astype(np.int32)
                 tensors[f"{name}.pair{i}.logits"] = logits.numpy()
             meta[name] = json.dumps({"arch": arch, "seed": seed, "tokenizer": tok_dir,
-                                     "architecture": model.config.architectures[0]})
+                                     "architecture": architecture})
     path = os.path.join(args.out, "rerank.safetensors")
     save_file(tensors, path, metadata=meta)
     print(f"wrote {path}")
@@ -248,6 +249,8 @@ ENCODER_MODELS = [
     # (name, --arch, seed, lowest id drawn: XLM-R's 0-3 are <s> <pad> </s> <unk>)
     ("tiny-bert", "bert", 7, 0),
     ("tiny-xlm-roberta", "xlm-roberta", 8, 4),
+    # NewModel (GTE v1.5) is trust_remote_code: its reference is tools/gte_reference.py.
+    ("tiny-gte", "gte", 9, 0),
 ]
 ENCODER_PROMPT_LENGTHS = [1, 9, 40, 130]
 
@@ -268,19 +271,28 @@ def encoders(args):
                 pooling_cfg = json.load(f)
             mode = [k for k, v in pooling_cfg.items() if k.startswith("pooling_mode_") and v]
             assert mode in (["pooling_mode_mean_tokens"], ["pooling_mode_cls_token"]), mode
-            model = transformers.AutoModel.from_pretrained(
-                ckpt, torch_dtype=torch.float32, attn_implementation="eager").eval()
+            if arch == "gte":
+                sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+                from gte_reference import GteReference
+                ref = GteReference(ckpt)
+                vocab, architecture = ref.cfg["vocab_size"], ref.cfg["architectures"][0]
+                run = ref.hidden
+            else:
+                model = transformers.AutoModel.from_pretrained(
+                    ckpt, torch_dtype=torch.float32, attn_implementation="eager").eval()
+                vocab, architecture = model.config.vocab_size, model.config.architectures[0]
+                run = lambda x: model(torch.from_numpy(x)[None]).last_hidden_state[0].float()  # noqa: E731
             for i, length in enumerate(ENCODER_PROMPT_LENGTHS):
-                ids = rng.randint(low, model.config.vocab_size, size=length).astype(np.int64)
+                ids = rng.randint(low, vocab, size=length).astype(np.int64)
                 with torch.no_grad():
-                    h = model(torch.from_numpy(ids)[None]).last_hidden_state[0].float()
+                    h = run(ids)
                 pooled_vec = h.mean(0) if mode == ["pooling_mode_mean_tokens"] else h[0]
                 tensors[f"{name}.p{i}.input_ids"] = ids.astype(np.int32)
                 tensors[f"{name}.p{i}.hidden"] = h.numpy()
                 tensors[f"{name}.p{i}.embedding"] = torch.nn.functional.normalize(
                     pooled_vec, dim=-1).numpy()
             meta[name] = json.dumps({"arch": arch, "seed": seed, "pooling": mode[0],
-                                     "architecture": model.config.architectures[0]})
+                                     "architecture": architecture})
     path = os.path.join(args.out, "encoders.safetensors")
     save_file(tensors, path, metadata=meta)
     print(f"wrote {path}")

@@ -29,8 +29,9 @@ Result<std::unique_ptr<GemmaModel>> GemmaModel::load(const ModelConfig& c, const
   }
   m->act_ = c.hidden_act == "gelu" ? Activation::kGelu : Activation::kGeluTanh;
 
-  SGLANG_ASSIGN_OR_RETURN(auto embed, w.get("model.embed_tokens.weight", {c.vocab_size, h}));
-  m->embed_tokens_ = backend.load_matmul_weight({embed}, c.weight_dtype);
+  SGLANG_ASSIGN_OR_RETURN(EmbeddingAndHead eh, load_embedding_and_head(c, w, backend));
+  m->embed_tokens_ = eh.embed_tokens;
+  m->lm_head_ = eh.lm_head;
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     Layer l;
@@ -62,12 +63,6 @@ Result<std::unique_ptr<GemmaModel>> GemmaModel::load(const ModelConfig& c, const
   }
   SGLANG_ASSIGN_OR_RETURN(auto final_norm, w.get("model.norm.weight", {h}));
   m->final_norm_ = load_offset_norm(backend, final_norm);
-  if (c.tie_word_embeddings) {
-    m->lm_head_ = m->embed_tokens_;
-  } else {
-    SGLANG_ASSIGN_OR_RETURN(auto head, w.get("lm_head.weight", {c.vocab_size, h}));
-    m->lm_head_ = backend.load_matmul_weight({head}, c.weight_dtype);
-  }
   const std::vector<float> inv_freq = rope_inv_freq(c);
   m->inv_freq_ =
       backend.from_host(inv_freq.data(), DType::kF32, {static_cast<int64_t>(inv_freq.size())});
@@ -77,22 +72,6 @@ Result<std::unique_ptr<GemmaModel>> GemmaModel::load(const ModelConfig& c, const
         backend.from_host(local.data(), DType::kF32, {static_cast<int64_t>(local.size())});
   }
   return m;
-}
-
-void GemmaModel::ensure_workspace(int64_t tokens) {
-  if (tokens <= ws_.capacity) return;
-  const ModelConfig& c = config_;
-  const int64_t cap = std::max<int64_t>(tokens, 2 * ws_.capacity);
-  ws_.capacity = cap;
-  ws_.residual = backend_.empty(DType::kF32, {cap, c.hidden_size});
-  ws_.hidden = backend_.empty(DType::kF32, {cap, c.hidden_size});
-  ws_.qkv = backend_.empty(DType::kF32, {cap, c.q_size() + 2 * c.kv_size()});
-  ws_.attn = backend_.empty(DType::kF32, {cap, c.q_size()});
-  ws_.proj = backend_.empty(DType::kF32, {cap, c.hidden_size});
-  ws_.gate_up = backend_.empty(DType::kF32, {cap, 2 * c.intermediate_size});
-  ws_.act = backend_.empty(DType::kF32, {cap, c.intermediate_size});
-  ws_.cos_sin = backend_.empty(DType::kF32, {cap, c.head_dim});
-  if (inv_freq_local_.defined()) ws_.cos_sin_local = backend_.empty(DType::kF32, {cap, c.head_dim});
 }
 
 Result<Tensor> GemmaModel::forward(const ModelInput& in, KvCache& kv) {
@@ -125,7 +104,7 @@ Result<Tensor> GemmaModel::run_decoder(const ModelInput& in, KvCache& kv) {
   ap.scale = static_cast<float>(std::pow(c.query_pre_attn_scalar, -0.5));
   ap.softcap = static_cast<float>(c.attn_logit_softcapping);
 
-  ensure_workspace(T);
+  ws_.ensure(be, c, T, inv_freq_local_.defined());
   const Tensor residual = ws_.residual.rows_view(0, T);
   const Tensor hidden = ws_.hidden.rows_view(0, T);
   const Tensor qkv = ws_.qkv.rows_view(0, T);
@@ -175,14 +154,7 @@ Result<Tensor> GemmaModel::run_decoder(const ModelInput& in, KvCache& kv) {
     be.rms_norm(proj, l.post_feedforward_norm, eps, proj);
   }
   be.add_rms_norm(residual, proj, final_norm_, eps, hidden);
-
-  const auto R = static_cast<int64_t>(in.logit_rows.size());
-  if (R == T) return hidden;
-  Tensor selected = be.empty(DType::kF32, {R, c.hidden_size});
-  if (R == 0) return selected;
-  Tensor rows = be.from_host(in.logit_rows.data(), DType::kI32, {R});
-  be.gather_rows(hidden, rows, selected);
-  return selected;
+  return logit_rows(be, in, hidden);
 }
 
 }  // namespace sglang

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "model/causal_lm.h"
+#include "model/decoder_common.h"
 #include "model/weight_store.h"
 
 namespace sglang {
@@ -42,13 +43,7 @@ class GemmaModel final : public CausalLM {
     Tensor down;
     bool sliding = false;
   };
-  struct Workspace {
-    int64_t capacity = 0;
-    Tensor residual, hidden, qkv, attn, proj, gate_up, act, cos_sin, cos_sin_local;
-  };
-
   GemmaModel(const ModelConfig& config, Backend& backend) : config_(config), backend_(backend) {}
-  void ensure_workspace(int64_t tokens);
   Result<Tensor> run_decoder(const ModelInput& in, KvCache& kv);
 
   ModelConfig config_;
@@ -59,7 +54,7 @@ class GemmaModel final : public CausalLM {
   Tensor final_norm_;
   Tensor lm_head_;  // the embedding when tied
   Tensor inv_freq_, inv_freq_local_;
-  Workspace ws_;
+  DecoderWorkspace ws_;  // shared with model/llama.h
 };
 
 }  // namespace sglang

@@ -20,7 +20,8 @@ namespace sglang {
 // directory. A directory with several .gguf files is an error listing them.
 Result<std::string> find_gguf_file(const std::string& model_path);
 
-// The config.json equivalent of the GGUF metadata (architectures llama and qwen2).
+// The config.json equivalent of the GGUF metadata (architectures llama, qwen2, qwen3, qwen3moe,
+// gemma2, gemma3, phi3), with llama.cpp's values for what its converter writes no key for.
 Result<nlohmann::ordered_json> hf_config_from_gguf(const GgufFile& gguf);
 
 // config.json of a HF directory, or the equivalent of a GGUF file's metadata.

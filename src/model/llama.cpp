@@ -13,8 +13,9 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const ModelConfig& c, const
   const int64_t h = c.hidden_size, q = c.q_size(), kv = c.kv_size(), inter = c.intermediate_size;
   const bool fused = c.architecture == Architecture::kPhi3;
 
-  SGLANG_ASSIGN_OR_RETURN(auto embed, w.get("model.embed_tokens.weight", {c.vocab_size, h}));
-  m->embed_tokens_ = backend.load_matmul_weight({embed}, c.weight_dtype);
+  SGLANG_ASSIGN_OR_RETURN(EmbeddingAndHead eh, load_embedding_and_head(c, w, backend));
+  m->embed_tokens_ = eh.embed_tokens;
+  m->lm_head_ = eh.lm_head;
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     Layer l;
@@ -79,12 +80,6 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const ModelConfig& c, const
     // LlamaForSequenceClassification: score = Linear(hidden, num_labels, bias=False).
     SGLANG_ASSIGN_OR_RETURN(auto score, w.get("score.weight", {c.num_labels, h}));
     m->lm_head_ = backend.load_matmul_weight({score}, c.weight_dtype);
-  } else if (c.tie_word_embeddings) {
-    m->lm_head_ = m->embed_tokens_;
-  } else {
-    // lm_head sits outside the "model." scope in HF checkpoints.
-    SGLANG_ASSIGN_OR_RETURN(auto head, w.get("lm_head.weight", {c.vocab_size, h}));
-    m->lm_head_ = backend.load_matmul_weight({head}, c.weight_dtype);
   }
   std::vector<float> inv_freq = rope_inv_freq(c);
   // A Llama 3 GGUF file carries its rope scaling as one divisor per frequency (llama.cpp's
@@ -106,21 +101,6 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(const ModelConfig& c, const
         backend.from_host(long_freq.data(), DType::kF32, {static_cast<int64_t>(long_freq.size())});
   }
   return m;
-}
-
-void LlamaModel::ensure_workspace(int64_t tokens) {
-  if (tokens <= ws_.capacity) return;
-  const ModelConfig& c = config_;
-  const int64_t cap = std::max<int64_t>(tokens, 2 * ws_.capacity);
-  ws_.capacity = cap;
-  ws_.residual = backend_.empty(DType::kF32, {cap, c.hidden_size});
-  ws_.hidden = backend_.empty(DType::kF32, {cap, c.hidden_size});
-  ws_.qkv = backend_.empty(DType::kF32, {cap, c.q_size() + 2 * c.kv_size()});
-  ws_.attn = backend_.empty(DType::kF32, {cap, c.q_size()});
-  ws_.proj = backend_.empty(DType::kF32, {cap, c.hidden_size});
-  ws_.gate_up = backend_.empty(DType::kF32, {cap, 2 * c.intermediate_size});
-  ws_.act = backend_.empty(DType::kF32, {cap, c.intermediate_size});
-  ws_.cos_sin = backend_.empty(DType::kF32, {cap, c.rotary_dim > 0 ? c.rotary_dim : c.head_dim});
 }
 
 Result<Tensor> LlamaModel::forward(const ModelInput& in, KvCache& kv) {
@@ -174,7 +154,7 @@ Result<Tensor> LlamaModel::run_decoder(const ModelInput& in, KvCache& kv) {
   ap.head_dim = c.head_dim;
   ap.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
 
-  ensure_workspace(T);
+  ws_.ensure(be, c, T);
   const Tensor residual = ws_.residual.rows_view(0, T);
   const Tensor hidden = ws_.hidden.rows_view(0, T);
   const Tensor qkv = ws_.qkv.rows_view(0, T);
@@ -231,14 +211,7 @@ Result<Tensor> LlamaModel::run_decoder(const ModelInput& in, KvCache& kv) {
   }
   be.add_rms_norm(residual, proj, final_norm_, static_cast<float>(c.rms_norm_eps), hidden);
   if (observer) observer->on_forward_end();
-
-  const auto R = static_cast<int64_t>(in.logit_rows.size());
-  if (R == T) return hidden;
-  Tensor selected = be.empty(DType::kF32, {R, c.hidden_size});
-  if (R == 0) return selected;
-  Tensor rows = be.from_host(in.logit_rows.data(), DType::kI32, {R});
-  be.gather_rows(hidden, rows, selected);
-  return selected;
+  return logit_rows(be, in, hidden);
 }
 
 Result<std::unique_ptr<CausalLM>> load_causal_lm(const std::string& model_path, Backend& backend,

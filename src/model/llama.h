@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/causal_lm.h"
+#include "model/decoder_common.h"
 #include "model/sparse_moe_block.h"
 #include "model/weight_store.h"
 
@@ -40,14 +41,7 @@ class LlamaModel final : public CausalLM {
     Tensor down, down_bias;
     std::unique_ptr<SparseMoeBlock> moe;  // set: this layer's MLP is the sparse MoE block
   };
-  // Activation buffers, grown to the largest batch seen and reused (no allocation per step).
-  struct Workspace {
-    int64_t capacity = 0;
-    Tensor residual, hidden, qkv, attn, proj, gate_up, act, cos_sin;
-  };
-
   LlamaModel(const ModelConfig& config, Backend& backend) : config_(config), backend_(backend) {}
-  void ensure_workspace(int64_t tokens);
   // The decoder: returns the final-normed hidden states of the rows the batch asks logits for.
   Result<Tensor> run_decoder(const ModelInput& in, KvCache& kv);
   // Phi-3's longrope: cos_sin[T, rotary_dim] with each sequence's short or long factors.
@@ -61,7 +55,7 @@ class LlamaModel final : public CausalLM {
   Tensor lm_head_;  // the embedding when tied; the score head of a classification model
   Tensor inv_freq_;
   Tensor long_inv_freq_;  // longrope's long factors (Phi-3); else undefined
-  Workspace ws_;
+  DecoderWorkspace ws_;
   MoeWorkspace moe_ws_;
   ExpertRoutingObserver* routing_observer_ = nullptr;
 };

@@ -27,6 +27,7 @@ enum class Architecture {
   kBert,
   kRoberta,
   kXlmRoberta,
+  kGte,  // NewModel (Alibaba's GTE v1.5: rotary, GLU, post-LN): model/gte.h
 };
 
 // Rotary embedding variants, as transformers' ROPE_INIT_FUNCTIONS.
@@ -120,6 +121,10 @@ struct ModelConfig {
   // Head::kEmbedding: how the final hidden states become the sentence vector (the folder's
   // modules.json, else SGLang's default for the architecture; load_model_config reads it).
   SentencePooling pooling;
+  // NewModel (model/gte.h): "layer_norm" or "rms_norm" for the layers' norms; rope_scaling "ntk"
+  // factor (0: none) and mixed_b (0: the fixed form).
+  std::string layer_norm_type = "layer_norm";
+  double ntk_factor = 0, ntk_mixed_b = 0;
 
   // A sequence-pair scorer (SGLang's /v1/rerank): an encoder with a classification head.
   bool is_cross_encoder() const { return !causal && head == Head::kSequenceClassification; }

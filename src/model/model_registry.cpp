@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/gemma.h"
+#include "model/gte.h"
 #include "model/llama.h"
 #include "model/xlm_roberta.h"
 
@@ -25,6 +26,17 @@ Result<std::unique_ptr<CausalLM>> load_encoder(const ModelConfig& c, const Weigh
                                                Backend& be) {
   SGLANG_ASSIGN_OR_RETURN(auto model, XlmRobertaModel::load(c, w, be));
   return std::unique_ptr<CausalLM>(std::move(model));
+}
+
+Result<std::unique_ptr<CausalLM>> load_gte(const ModelConfig& c, const WeightStore& w,
+                                           Backend& be) {
+  SGLANG_ASSIGN_OR_RETURN(auto model, GteModel::load(c, w, be));
+  return std::unique_ptr<CausalLM>(std::move(model));
+}
+
+Result<ModelConfig> parse_gte(const nlohmann::json& j, const std::string& source,
+                              const ModelArchitecture&) {
+  return parse_gte_config(j, source);
 }
 
 Result<ModelConfig> parse_decoder(const nlohmann::json& j, const std::string& source,
@@ -72,6 +84,8 @@ const std::vector<ModelArchitecture>& model_architectures() {
       {"BertModel", Architecture::kBert, kEmb, parse_encoder, load_encoder},
       {"XLMRobertaModel", Architecture::kXlmRoberta, kEmb, parse_encoder, load_encoder},
       {"RobertaModel", Architecture::kRoberta, kEmb, parse_encoder, load_encoder},
+      // Alibaba's GTE v1.5 encoders (trust_remote_code Alibaba-NLP/new-impl): model/gte.h.
+      {"NewModel", Architecture::kGte, kEmb, parse_gte, load_gte},
   };
   return kTable;
 }

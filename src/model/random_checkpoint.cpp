@@ -263,6 +263,81 @@ Status write_encoder_checkpoint(const CheckpointSpec& s, uint64_t seed, const st
   return writer.write(dir + "/model.safetensors");
 }
 
+// config.json and weights of a NewModel (Alibaba-NLP/new-impl's GTE v1.5 layout), as
+// gte-base-en-v1.5's config.json at toy size.
+Status write_gte_checkpoint(const CheckpointSpec& s, uint64_t seed, const std::string& dir) {
+  nlohmann::ordered_json cfg;
+  cfg["architectures"] = {s.architecture};
+  cfg["model_type"] = s.model_type;
+  cfg["auto_map"] = {{"AutoConfig", "Alibaba-NLP/new-impl--configuration.NewConfig"},
+                     {"AutoModel", "Alibaba-NLP/new-impl--modeling.NewModel"}};
+  cfg["attention_probs_dropout_prob"] = 0.0;
+  cfg["classifier_dropout"] = nullptr;
+  cfg["hidden_act"] = "gelu";
+  cfg["hidden_dropout_prob"] = 0.1;
+  cfg["hidden_size"] = s.hidden_size;
+  cfg["initializer_range"] = 0.02;
+  cfg["intermediate_size"] = s.intermediate_size;
+  cfg["layer_norm_eps"] = s.layer_norm_eps;
+  cfg["layer_norm_type"] = "layer_norm";
+  cfg["logn_attention_clip1"] = false;
+  cfg["logn_attention_scale"] = false;
+  cfg["max_position_embeddings"] = s.max_position_embeddings;
+  cfg["num_attention_heads"] = s.num_heads;
+  cfg["num_hidden_layers"] = s.num_layers;
+  cfg["pack_qkv"] = true;
+  cfg["pad_token_id"] = s.pad_token_id;
+  cfg["position_embedding_type"] = "rope";
+  cfg["rope_scaling"] = {{"factor", s.ntk_factor}, {"type", "ntk"}};
+  cfg["rope_theta"] = s.rope_theta;
+  cfg["torch_dtype"] = "bfloat16";
+  cfg["type_vocab_size"] = s.type_vocab_size;
+  cfg["unpad_inputs"] = false;
+  cfg["use_memory_efficient_attention"] = false;
+  cfg["vocab_size"] = s.vocab_size;
+  cfg["sglang_cpp_random_checkpoint"] = {{"shape", s.name}, {"seed", seed}};
+  {
+    std::ofstream out(dir + "/config.json");
+    out << cfg.dump(2) << "\n";
+    if (!out) return make_error(ErrorCode::kInternal, "cannot write " + dir + "/config.json");
+  }
+  SafetensorsWriter writer;
+  writer.set_metadata("format", "pt");
+  auto add = [&](const std::string& name, std::vector<int64_t> shape, float center,
+                 float half_width) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    const uint64_t stream = splitmix64(seed ^ fnv1a(name.data(), name.size()));
+    writer.add_lazy(name, DType::kBF16, std::move(shape),
+                    [=](uint8_t* dst) { fill_uniform_bf16(dst, n, stream, center, half_width); });
+  };
+  const float sqrt3 = std::sqrt(3.0f);
+  auto width = [&](int64_t fan_in) { return sqrt3 / std::sqrt(static_cast<float>(fan_in)); };
+  const int64_t h = s.hidden_size, inter = s.intermediate_size;
+  auto norm = [&](const std::string& p) {
+    add(p + "weight", {h}, 1.0f, 0.25f);
+    add(p + "bias", {h}, 0.0f, 0.1f);
+  };
+  add("embeddings.word_embeddings.weight", {s.vocab_size, h}, 0.0f, 1.0f);
+  add("embeddings.token_type_embeddings.weight", {s.type_vocab_size, h}, 0.0f, 0.5f);
+  norm("embeddings.LayerNorm.");
+  for (int64_t i = 0; i < s.num_layers; ++i) {
+    const std::string p = "encoder.layer." + std::to_string(i) + ".";
+    add(p + "attention.qkv_proj.weight", {3 * h, h}, 0.0f, width(h));
+    add(p + "attention.qkv_proj.bias", {3 * h}, 0.0f, 0.1f);
+    add(p + "attention.o_proj.weight", {h, h}, 0.0f, width(h));
+    add(p + "attention.o_proj.bias", {h}, 0.0f, 0.1f);
+    norm(p + "attn_ln.");
+    add(p + "mlp.up_gate_proj.weight", {2 * inter, h}, 0.0f, width(h));
+    add(p + "mlp.down_proj.weight", {h, inter}, 0.0f, width(inter));
+    add(p + "mlp.down_proj.bias", {h}, 0.0f, 0.1f);
+    norm(p + "mlp_ln.");
+  }
+  // gte-base-en-v1.5's sentence-transformers modules: CLS pooling (then Normalize).
+  SGLANG_RETURN_IF_ERROR(write_sentence_transformers_modules(s, "cls_token", dir));
+  return writer.write(dir + "/model.safetensors");
+}
+
 }  // namespace
 
 std::vector<std::string> known_checkpoint_shapes() {
@@ -295,6 +370,27 @@ Result<CheckpointSpec> checkpoint_spec_like(const std::string& name) {
 }
 
 Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch) {
+  if (arch.ends_with("-gguf")) {
+    // The tiny checkpoint within what llama.cpp's GGUF metadata can say (tools/hf_to_gguf.py
+    // refuses the rest): llama.cpp has no key for Gemma's query_pre_attn_scalar (it takes
+    // head_dim) or layer pattern (a full layer every 2nd / 6th), and its qwen3moe has every
+    // layer sparse.
+    const std::string family = arch.substr(0, arch.size() - 5);
+    if (family != "gemma2" && family != "gemma3" && family != "qwen3-moe") {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "unknown --arch '" + arch + "' (-gguf: gemma2, gemma3, qwen3-moe)");
+    }
+    SGLANG_ASSIGN_OR_RETURN(CheckpointSpec s, checkpoint_spec_tiny(family));
+    s.name += "-gguf";
+    s.mlp_only_layers.clear();
+    if (family != "qwen3-moe") s.query_pre_attn_scalar = static_cast<double>(s.head_dim);
+    if (family == "gemma3") {
+      s.num_layers = 6;  // five sliding layers, then a full one
+      s.layer_types.assign(5, "sliding_attention");
+      s.layer_types.push_back("full_attention");
+    }
+    return s;
+  }
   if (arch == "qwen2") return qwen2("tiny-qwen2", 64, 2, 4, 2, 128, 151936, true);
   if (arch == "llama") {
     // Untied, Llama 3.1 rope scaling, and an explicit head_dim wider than hidden / heads.
@@ -423,21 +519,33 @@ Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch) {
     s.num_labels = 0;
     return s;
   }
+  if (arch == "gte") {
+    // gte-base-en-v1.5's config at toy size: rope_theta 500000 with ntk factor 2, the BERT
+    // vocabulary padded to 30528; type_vocab_size 1 (NewConfig's default) so the token-type
+    // embedding is exercised.
+    CheckpointSpec s = encoder("tiny-gte", "NewModel", "new", 30528, 512, 1, 0, 1e-12);
+    s.num_labels = 0;
+    s.rope_theta = 500000.0;
+    s.ntk_factor = 2.0;
+    return s;
+  }
   if (arch == "bert-reranker") {
     return encoder("tiny-bert-reranker", "BertForSequenceClassification", "bert", 30522, 512, 2, 0,
                    1e-12);
   }
-  return make_error(
-      ErrorCode::kInvalidArgument,
-      "unknown --arch '" + arch +
-          "' (known: qwen2, llama, mistral, llama-reward, xlm-roberta-reranker, "
-          "bert-reranker, qwen2-moe, qwen3, qwen3-moe, gemma2, gemma3, phi3, bert, xlm-roberta)");
+  return make_error(ErrorCode::kInvalidArgument,
+                    "unknown --arch '" + arch +
+                        "' (known: qwen2, llama, mistral, llama-reward, xlm-roberta-reranker, "
+                        "bert-reranker, qwen2-moe, qwen3, qwen3-moe, gemma2, gemma3, phi3, bert, "
+                        "xlm-roberta, gte; "
+                        "gemma2-gguf, gemma3-gguf, qwen3-moe-gguf)");
 }
 
 Status write_random_checkpoint(const CheckpointSpec& s, uint64_t seed, const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return make_error(ErrorCode::kInternal, "cannot create " + dir + ": " + ec.message());
+  if (s.architecture == "NewModel") return write_gte_checkpoint(s, seed, dir);
   if (is_encoder(s)) return write_encoder_checkpoint(s, seed, dir);
 
   nlohmann::ordered_json cfg;

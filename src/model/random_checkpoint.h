@@ -39,6 +39,7 @@ struct CheckpointSpec {
   int64_t type_vocab_size = 0;
   double layer_norm_eps = 1e-12;
   int64_t pad_token_id = 0;
+  double ntk_factor = 0;  // NewModel (gte): rope_scaling {"type": "ntk", "factor": ...}; 0 none
   // Qwen2MoeForCausalLM's sparse MLP (num_experts > 0); layers in mlp_only_layers stay dense.
   int64_t num_experts = 0, num_experts_per_tok = 0, moe_intermediate_size = 0;
   int64_t shared_expert_intermediate_size = 0, decoder_sparse_step = 1;
@@ -60,6 +61,12 @@ Result<CheckpointSpec> checkpoint_spec_like(const std::string& name);
 // "qwen2-moe": Qwen2MoeForCausalLM, 3 layers (the middle one dense), 8 experts, top-2, a shared
 // expert. "qwen3" / "qwen3-moe": Qwen3ForCausalLM / Qwen3MoeForCausalLM (the MoE one as qwen2-moe
 // but renormalised top-k and no shared expert), vocabulary 4096.
+// "gte": NewModel (Alibaba's GTE v1.5 layout: rotary with ntk scaling, packed qkv, GLU MLP,
+// post-LN; gte-base-en-v1.5's BERT vocabulary of 30528, type_vocab_size 1), CLS pooling +
+// Normalize modules.
+// "gemma2-gguf", "gemma3-gguf", "qwen3-moe-gguf": those within what llama.cpp's GGUF metadata
+// says (query_pre_attn_scalar = head_dim, its layer pattern, every MoE layer sparse), for the
+// GGUF tests.
 Result<CheckpointSpec> checkpoint_spec_tiny(const std::string& arch);
 
 // Writes DIR/config.json and DIR/model.safetensors (created if missing).

@@ -217,6 +217,34 @@ TEST_P(GgufModel, LogitsEqualTheSafetensorsCheckpoint) {
   EXPECT_EQ(a.tie_word_embeddings, b.tie_word_embeddings);
   EXPECT_NEAR(a.rms_norm_eps, b.rms_norm_eps, 1e-12);
   EXPECT_DOUBLE_EQ(a.rope_theta, b.rope_theta);
+  // What llama.cpp's converter writes for the newer families, or llama.cpp assumes.
+  EXPECT_EQ(a.rotary_dim, b.rotary_dim);
+  // (Llama 3's scaling travels as the rope_freqs tensor, not as a type.)
+  if (c.arch != "llama") {
+    EXPECT_EQ(a.rope_scaling.type, b.rope_scaling.type);
+  }
+  EXPECT_NEAR(a.rope_scaling.attention_factor, b.rope_scaling.attention_factor, 1e-6);
+  EXPECT_EQ(a.rope_scaling.original_max_position_embeddings,
+            b.rope_scaling.original_max_position_embeddings);
+  ASSERT_EQ(a.rope_scaling.long_factor.size(), b.rope_scaling.long_factor.size());
+  ASSERT_EQ(a.rope_scaling.short_factor.size(), b.rope_scaling.short_factor.size());
+  for (size_t i = 0; i < a.rope_scaling.long_factor.size(); ++i) {  // f32 in the file
+    EXPECT_FLOAT_EQ(a.rope_scaling.long_factor[i], b.rope_scaling.long_factor[i]) << i;
+    EXPECT_FLOAT_EQ(a.rope_scaling.short_factor[i], b.rope_scaling.short_factor[i]) << i;
+  }
+  EXPECT_EQ(a.query_pre_attn_scalar, b.query_pre_attn_scalar);
+  EXPECT_EQ(a.attn_logit_softcapping, b.attn_logit_softcapping);
+  EXPECT_EQ(a.final_logit_softcapping, b.final_logit_softcapping);
+  EXPECT_EQ(a.layer_types, b.layer_types);
+  EXPECT_EQ(a.rope_local_base_freq, b.rope_local_base_freq);
+  EXPECT_EQ(a.moe.num_experts, b.moe.num_experts);
+  EXPECT_EQ(a.moe.num_experts_per_tok, b.moe.num_experts_per_tok);
+  EXPECT_EQ(a.moe.moe_intermediate_size, b.moe.moe_intermediate_size);
+  EXPECT_EQ(a.moe.norm_topk_prob, b.moe.norm_topk_prob);
+  for (int64_t i = 0; i < a.num_hidden_layers; ++i) {
+    EXPECT_EQ(a.is_sparse_layer(i), b.is_sparse_layer(i)) << "layer " << i;
+    EXPECT_EQ(a.layer_sliding_window(i), b.layer_sliding_window(i)) << "layer " << i;
+  }
 
   std::mt19937 rng(11);
   std::vector<int32_t> ids(40);
@@ -236,11 +264,21 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         // f32 holds the bf16 checkpoint exactly: only the kernels' rounding differs.
         ModelCase{"llama", "f32", 1e-5}, ModelCase{"qwen2", "f32", 1e-5},
-        ModelCase{"qwen3", "f32", 1e-5},
+        ModelCase{"qwen3", "f32", 1e-5}, ModelCase{"qwen3-moe-gguf", "f32", 1e-5},
+        ModelCase{"gemma2-gguf", "f32", 1e-5}, ModelCase{"gemma3-gguf", "f32", 1e-5},
+        ModelCase{"phi3", "f32", 1e-5},
         // Q8_0 rounds each weight to 8 bits per block of 32.
         ModelCase{"llama", "q8_0", 3e-2}, ModelCase{"qwen2", "q8_0", 3e-2},
-        ModelCase{"qwen3", "q8_0", 3e-2}),
-    [](const auto& p) { return p.param.arch + "_" + p.param.outtype; });
+        // (qwen3-moe's q8_0 file: a near-tie of the router flips an expert on the rounded
+        // activations, so its stacked experts are checked exactly by
+        // GgufWeights.ExpertSlicesOfStackedQuantizedTensors instead.)
+        ModelCase{"qwen3", "q8_0", 3e-2}, ModelCase{"gemma2-gguf", "q8_0", 3e-2},
+        ModelCase{"gemma3-gguf", "q8_0", 3e-2}, ModelCase{"phi3", "q8_0", 3e-2}),
+    [](const auto& p) {
+      std::string name = p.param.arch + "_" + p.param.outtype;
+      std::replace(name.begin(), name.end(), '-', '_');
+      return name;
+    });
 
 // --dtype auto serves quantized tensors dequantized to bfloat16 (half the memory and bandwidth of
 // float32): each value is the float32 dequantization rounded to nearest even; float tensors stay.
@@ -297,6 +335,45 @@ TEST(GgufWeights, AutoKeepsQuantizedBlocksAndPermutesWholeRows) {
   auto norm = (*kept)->get("model.norm.weight", {c.hidden_size});
   ASSERT_TRUE(norm.ok());
   EXPECT_EQ(norm->dtype, DType::kF32);
+}
+
+// Qwen3-MoE's experts are stacked per layer (ffn_*_exps [experts, rows, cols]); each expert the
+// model asks for by its Hugging Face name is its slice, in its Q8_0 blocks under auto, and those
+// dequantize to the float32 store's slice exactly. The router stays F32, as llama.cpp's converter
+// keeps it.
+TEST(GgufWeights, ExpertSlicesOfStackedQuantizedTensors) {
+  const std::string file = fixture("tiny-qwen3-moe-gguf-q8_0.gguf");
+  auto f32 = open_gguf_weights(file, DType::kF32);
+  auto kept = open_gguf_weights(file, std::nullopt);
+  ASSERT_TRUE(f32.ok() && kept.ok());
+  const ModelConfig c = *load_model_config(file);
+  ASSERT_EQ(c.moe.num_experts, 8);
+  const int64_t h = c.hidden_size, inter = c.moe.moe_intermediate_size;
+  for (const std::string layer : {"0", "2"}) {
+    for (int64_t e : {int64_t{0}, int64_t{5}, c.moe.num_experts - 1}) {
+      for (const std::string proj : {"gate_proj", "up_proj", "down_proj"}) {
+        const std::string name =
+            "model.layers." + layer + ".mlp.experts." + std::to_string(e) + "." + proj + ".weight";
+        const std::vector<int64_t> shape =
+            proj == "down_proj" ? std::vector<int64_t>{h, inter} : std::vector<int64_t>{inter, h};
+        EXPECT_TRUE((*kept)->contains(name)) << name;
+        auto a = (*f32)->get(name, shape);
+        auto q = (*kept)->get(name, shape);
+        ASSERT_TRUE(a.ok() && q.ok()) << name << ": " << (a.ok() ? q.error() : a.error()).message;
+        ASSERT_EQ(q->dtype, DType::kQ8_0) << name;
+        std::vector<float> values(static_cast<size_t>(a->numel()));
+        ASSERT_TRUE(dequantize(GgmlType::kQ8_0,
+                               std::span(static_cast<const uint8_t*>(q->data), q->nbytes()),
+                               a->numel(), values.data())
+                        .ok());
+        EXPECT_EQ(0, std::memcmp(values.data(), a->data, values.size() * 4)) << name;
+      }
+    }
+  }
+  EXPECT_FALSE((*kept)->contains("model.layers.0.mlp.experts.8.up_proj.weight"));
+  auto router = (*kept)->get("model.layers.1.mlp.gate.weight", {c.moe.num_experts, h});
+  ASSERT_TRUE(router.ok());
+  EXPECT_EQ(router->dtype, DType::kF32);
 }
 
 // The whole model under auto: the Q8_0 blocks multiplied as they are (int8-rounded activations for

@@ -1,6 +1,7 @@
 // Encoder embedding models against Hugging Face transformers (tools/make_golden.py,
 // encoders.safetensors): the tiny BertModel (modules.json: mean pooling) and XLMRobertaModel (CLS
-// pooling) checkpoints, both with a Normalize module. The sentence vector must be transformers'
+// pooling) checkpoints, both with a Normalize module, and the tiny NewModel (GTE v1.5, CLS) against
+// tools/gte_reference.py. The sentence vector must be transformers'
 // last_hidden_state pooled as declared and normalised, alone, batched and through the scheduler;
 // without a modules.json the model pools as SGLang does (BertModel: last token, XLMRobertaModel:
 // first), which checks the per-token hidden states at those rows too.
@@ -34,6 +35,9 @@ struct EncoderModel {
 const EncoderModel kModels[] = {
     {"tiny-bert", "bert", 7, PoolingType::kMean, PoolingType::kLast},
     {"tiny-xlm-roberta", "xlm-roberta", 8, PoolingType::kCls, PoolingType::kCls},
+    // NewModel (GTE v1.5): its reference is tools/gte_reference.py (the modeling code is
+    // trust_remote_code, not on PyPI); without modules.json: CLS, as the published models.
+    {"tiny-gte", "gte", 9, PoolingType::kCls, PoolingType::kCls},
 };
 
 struct Param {
