@@ -94,6 +94,9 @@ typedef int32_t ivec __attribute__((vector_size(kLanes * 4)));
 // tiny number, which 1 + e^x in silu rounds away the same.
 inline fvec exp_for_silu(fvec x) {
   const ivec big = x > 88.72283935546875f, tiny = x < -86.0f;
+  // A NaN lane goes through as 0 (no float-to-int conversion of NaN): silu's g / (1 + e) is NaN
+  // there anyway.
+  x = x == x ? x : fvec{};
   x = tiny ? fvec{} - 86.0f : x;
   x = big ? fvec{} + 88.0f : x;
   const fvec t = x * 1.44269504088896341f;
