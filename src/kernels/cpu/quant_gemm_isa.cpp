@@ -667,49 +667,117 @@ void rows_dot32(const uint8_t* w, size_t row_bytes, const Acts& act, int64_t t0,
 }
 #endif  // __AVX2__
 
+#if defined(__AVX512F__)
+// rows_dot for Q4_K under AVX-512, the same idea as rows_dot32 per super-block: its 8 scales and
+// minimums decoded once (k_scale_min, the products as sub_params forms them) and multiplied by
+// the activations' 8 block scales in one vector product; each pair of sub-blocks (the low and
+// high nibbles of the same 32 bytes) unpacked with one broadcast, shift and mask.
+template <int NT>
+void rows_dot_q4k(const uint8_t* w, size_t row_bytes, const Acts& act, int64_t t0, int64_t n0,
+                  int64_t n1, const float* bias, float* out, int64_t out_stride) {
+  const int64_t nsub = act.nsub, k = act.k, nsuper = nsub / 8;
+  const size_t bb = dtype_block_bytes(DType::kQ4_K);
+  const int8_t* aq = act.q.data() + t0 * k;
+  const float* ad = act.d.data() + t0 * nsub;
+  const float* ads = act.ds.data() + t0 * nsub;
+  const __m512i pair_sel = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const __m512i nibble_shift = _mm512_setr_epi64(0, 0, 0, 0, 4, 4, 4, 4);
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = w + static_cast<size_t>(n) * row_bytes;
+    __m512 acc[NT];
+    __m256 off[NT];
+    for (int t = 0; t < NT; ++t) {
+      acc[t] = _mm512_setzero_ps();
+      off[t] = _mm256_setzero_ps();
+    }
+    for (int64_t sk = 0; sk < nsuper; ++sk) {
+      const uint8_t* b = row + static_cast<size_t>(sk) * bb;
+      const float d = half_at(b), dmin = half_at(b + 2);
+      alignas(32) float scf[8], mnf[8];
+      for (int j = 0; j < 8; ++j) {
+        int sc, mn;
+        k_scale_min(j, b + 4, &sc, &mn);
+        scf[j] = d * static_cast<float>(sc);
+        mnf[j] = -(dmin * static_cast<float>(mn));
+      }
+      const __m256 sc8 = _mm256_load_ps(scf), mn8 = _mm256_load_ps(mnf);
+      __m512 s[NT];
+      for (int t = 0; t < NT; ++t) {
+        s[t] = _mm512_zextps256_ps512(_mm256_mul_ps(sc8, _mm256_loadu_ps(ad + t * nsub + sk * 8)));
+        off[t] = _mm256_fmadd_ps(mn8, _mm256_loadu_ps(ads + t * nsub + sk * 8), off[t]);
+      }
+      for (int p = 0; p < 4; ++p) {
+        const __m512i y = _mm512_broadcast_i64x4(load32(b + 16 + p * 32));
+        const __m512i q =
+            _mm512_and_si512(_mm512_srlv_epi64(y, nibble_shift), _mm512_set1_epi8(0x0F));
+        const __m512i sel = _mm512_add_epi32(pair_sel, _mm512_set1_epi32(2 * p));
+        for (int t = 0; t < NT; ++t) {
+          const __m512i dot = dot_u8s8_512(q, load64(aq + t * k + (sk * 8 + 2 * p) * kQK));
+          acc[t] =
+              _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(sel, s[t]), acc[t]);
+        }
+      }
+    }
+    for (int t = 0; t < NT; ++t) {
+      out[t * out_stride + n] = hsum512(acc[t]) + hsum(off[t]) + (bias ? bias[n] : 0.0f);
+    }
+  }
+}
+#endif  // __AVX512F__
+
+// Whether D's rows go through rows_dot (which needs the offsets scratch) on this ISA.
+template <DType D>
+constexpr bool uses_rows_dot() {
+#if defined(__AVX512F__)
+  return !is_q32<D>() && D != DType::kQ4_K;
+#elif defined(__AVX2__)
+  return !is_q32<D>();
+#else
+  return true;
+#endif
+}
+
+// The row kernel for D and NT tokens: rows_dot32 / rows_dot_q4k where they exist, else rows_dot.
+template <DType D, int NT>
+inline void rows_any(const uint8_t* w, size_t row_bytes, const Acts& act, int64_t t0, int64_t n0,
+                     int64_t n1, const float* bias, float* out, int64_t out_stride, float* woff) {
+  if constexpr (uses_rows_dot<D>()) {
+    rows_dot<D, NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride, woff);
+  } else {
+    (void)woff;
+#if defined(__AVX512F__)
+    if constexpr (D == DType::kQ4_K) {
+      rows_dot_q4k<NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride);
+    } else {
+      rows_dot32<D, NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride);
+    }
+#elif defined(__AVX2__)
+    rows_dot32<D, NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride);
+#endif
+  }
+}
+
 constexpr int kMaxGroup = 8;  // tokens whose accumulators stay in registers together
 
 template <DType D>
 void rows_dot_group(int nt, const uint8_t* w, size_t row_bytes, const Acts& act, int64_t t0,
                     int64_t n0, int64_t n1, const float* bias, float* out, int64_t out_stride,
                     float* woff) {
-#if defined(__AVX2__)
-  if constexpr (is_q32<D>()) {
-    switch (nt) {
+  switch (nt) {
 #define SGLANG_QUANT_CASE(NT) \
   case NT:                    \
-    return rows_dot32<D, NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride);
-      SGLANG_QUANT_CASE(1)
-      SGLANG_QUANT_CASE(2)
-      SGLANG_QUANT_CASE(3)
-      SGLANG_QUANT_CASE(4)
-      SGLANG_QUANT_CASE(5)
-      SGLANG_QUANT_CASE(6)
-      SGLANG_QUANT_CASE(7)
+    return rows_any<D, NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride, woff);
+    SGLANG_QUANT_CASE(1)
+    SGLANG_QUANT_CASE(2)
+    SGLANG_QUANT_CASE(3)
+    SGLANG_QUANT_CASE(4)
+    SGLANG_QUANT_CASE(5)
+    SGLANG_QUANT_CASE(6)
+    SGLANG_QUANT_CASE(7)
 #undef SGLANG_QUANT_CASE
-      default:
-        return rows_dot32<D, 8>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride);
-    }
-  } else {
-#endif
-    switch (nt) {
-#define SGLANG_QUANT_CASE(NT) \
-  case NT:                    \
-    return rows_dot<D, NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride, woff);
-      SGLANG_QUANT_CASE(1)
-      SGLANG_QUANT_CASE(2)
-      SGLANG_QUANT_CASE(3)
-      SGLANG_QUANT_CASE(4)
-      SGLANG_QUANT_CASE(5)
-      SGLANG_QUANT_CASE(6)
-      SGLANG_QUANT_CASE(7)
-#undef SGLANG_QUANT_CASE
-      default:
-        return rows_dot<D, 8>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride, woff);
-    }
-#if defined(__AVX2__)
+    default:
+      return rows_any<D, 8>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride, woff);
   }
-#endif
 }
 
 constexpr int64_t kRowChunk = 16;  // output rows per work item of the integer path
@@ -732,11 +800,7 @@ void linear_int8(const float* x, int64_t x_stride, int64_t tokens, const PackedW
   {
     // rows_dot's offsets scratch; rows_dot32 (the one-scale blocks) needs none, so a decode step
     // of the default model allocates nothing here.
-#if defined(__AVX2__)
-    std::vector<float> woff(is_q32<D>() ? 0 : static_cast<size_t>(act.nsub * 2));
-#else
-    std::vector<float> woff(static_cast<size_t>(act.nsub * 2));
-#endif
+    std::vector<float> woff(uses_rows_dot<D>() ? static_cast<size_t>(act.nsub * 2) : 0);
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < chunks; ++c) {
       const int64_t n0 = c * kRowChunk, n1 = std::min(pw.n, n0 + kRowChunk);
