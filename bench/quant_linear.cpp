@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
   };
   const Shape shapes[] = {{"gate_up Q4_1", DType::kQ4_1, 3072, 576},
                           {"down Q4_1", DType::kQ4_1, 576, 1536},
-                          {"head Q8_0", DType::kQ8_0, 49152, 576}};
+                          {"head Q8_0", DType::kQ8_0, 49152, 576},
+                          {"gate_up Q4_K", DType::kQ4_K, 3072, 1024}};  // a Q4_K_M file's FFN
   std::printf("isa %s\n", table->isa);
   for (const Shape& s : shapes) {
     std::vector<uint8_t> bytes(dtype_row_bytes(s.dtype, s.k) * static_cast<size_t>(s.n));
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
     for (size_t b = 0; b < bytes.size(); b += bb) {
       const uint16_t h = f32_to_f16(0.01f);
       std::memcpy(&bytes[b], &h, 2);
-      if (s.dtype == DType::kQ4_1) std::memcpy(&bytes[b + 2], &h, 2);
+      if (s.dtype == DType::kQ4_1 || s.dtype == DType::kQ4_K) std::memcpy(&bytes[b + 2], &h, 2);
     }
     std::vector<float> values(static_cast<size_t>(s.n * s.k));
     (void)dequantize(ggml_type_of(s.dtype), bytes, s.n * s.k, values.data());

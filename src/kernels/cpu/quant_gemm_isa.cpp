@@ -69,35 +69,120 @@ struct Acts {
   int64_t k = 0, nsub = 0;
   std::vector<int8_t> q;    // [tokens][k]
   std::vector<float> dexp;  // [tokens][nsub * 8]: each block's d, once per int32 lane of its dot
+  std::vector<float> d;     // [tokens][nsub]: each block's d, once (rows_dot32 scales 16 at a time)
   std::vector<float> ds;    // [tokens][nsub]: d * sum(q), what a block's offset/minimum multiplies
   std::vector<float> ds16;  // [tokens][nsub * 2]: d * sum(q) over elements 0..15 and 16..31 (Q6_K)
 };
 
-void quantize_row(const float* x, int64_t k, int8_t* q, float* dexp, float* ds, float* ds16) {
+// One block of 32 in vector registers: the same arithmetic as the scalar loop of quantize_row (the
+// max of |x| is exact in any order, x * id is one float product, the conversion rounds to nearest
+// even as std::nearbyint does in the default rounding mode), so the bytes are identical; returns
+// false where a value is not finite or 1 / d overflows (quantize_block_scalar then does the block).
+inline bool quantize_block_simd(const float* xb, int8_t* qb, float* d_out, int s[2]) {
+#if defined(__AVX512F__)
+  const __m512 x0 = _mm512_loadu_ps(xb), x1 = _mm512_loadu_ps(xb + 16);
+  // x * 0 is NaN exactly for Inf and NaN inputs: one test for both.
+  const __m512 z =
+      _mm512_add_ps(_mm512_mul_ps(x0, _mm512_setzero_ps()), _mm512_mul_ps(x1, _mm512_setzero_ps()));
+  if (_mm512_cmp_ps_mask(z, z, _CMP_UNORD_Q) != 0) return false;
+  const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
+  const float d = amax / 127.0f, inv = d > 0.0f ? 1.0f / d : 0.0f;
+  if (!std::isfinite(inv)) return false;
+  const __m512 id = _mm512_set1_ps(inv);
+  const __m512i lim = _mm512_set1_epi32(127);
+  const __m512i q0 =
+      _mm512_max_epi32(_mm512_sub_epi32(_mm512_setzero_si512(), lim),
+                       _mm512_min_epi32(lim, _mm512_cvtps_epi32(_mm512_mul_ps(x0, id))));
+  const __m512i q1 =
+      _mm512_max_epi32(_mm512_sub_epi32(_mm512_setzero_si512(), lim),
+                       _mm512_min_epi32(lim, _mm512_cvtps_epi32(_mm512_mul_ps(x1, id))));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(qb), _mm512_cvtsepi32_epi8(q0));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(qb + 16), _mm512_cvtsepi32_epi8(q1));
+  s[0] = _mm512_reduce_add_epi32(q0);
+  s[1] = _mm512_reduce_add_epi32(q1);
+  *d_out = d;
+  return true;
+#elif defined(__AVX2__)
+  __m256 xv[4];
+  __m256 z = _mm256_setzero_ps(), amax8 = _mm256_setzero_ps();
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  for (int i = 0; i < 4; ++i) {
+    xv[i] = _mm256_loadu_ps(xb + 8 * i);
+    z = _mm256_add_ps(z, _mm256_mul_ps(xv[i], _mm256_setzero_ps()));
+    amax8 = _mm256_max_ps(amax8, _mm256_and_ps(xv[i], abs_mask));
+  }
+  if (_mm256_movemask_ps(_mm256_cmp_ps(z, z, _CMP_UNORD_Q)) != 0) return false;
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax8), _mm256_extractf128_ps(amax8, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  const float d = _mm_cvtss_f32(m4) / 127.0f, inv = d > 0.0f ? 1.0f / d : 0.0f;
+  if (!std::isfinite(inv)) return false;
+  const __m256 id = _mm256_set1_ps(inv);
+  const __m256i lim = _mm256_set1_epi32(127), nlim = _mm256_set1_epi32(-127);
+  __m256i q[4];
+  for (int i = 0; i < 4; ++i) {
+    q[i] =
+        _mm256_max_epi32(nlim, _mm256_min_epi32(lim, _mm256_cvtps_epi32(_mm256_mul_ps(xv[i], id))));
+  }
+  // Narrow to bytes (packs work per 128-bit lane; the permute puts the dwords back in order).
+  const __m256i p =
+      _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(qb),
+                      _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  for (int h = 0; h < 2; ++h) {
+    const __m256i v = _mm256_add_epi32(q[2 * h], q[2 * h + 1]);
+    __m128i v4 = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    v4 = _mm_add_epi32(v4, _mm_shuffle_epi32(v4, 0x4E));
+    v4 = _mm_add_epi32(v4, _mm_shuffle_epi32(v4, 0xB1));
+    s[h] = _mm_cvtsi128_si32(v4);
+  }
+  *d_out = d;
+  return true;
+#else
+  (void)xb;
+  (void)qb;
+  (void)d_out;
+  (void)s;
+  return false;
+#endif
+}
+
+// The reference rounding of one block (and the only one for non-finite values, or a scale so small
+// that 1 / d overflows): x[l] ~ d * q[l].
+void quantize_block_scalar(const float* xb, int8_t* qb, float* d_out, int s[2]) {
+  float amax = 0.0f, all = 0.0f;
+  for (int l = 0; l < kQK; ++l) {
+    amax = std::max(amax, std::fabs(xb[l]));
+    all += xb[l] * 0.0f;  // NaN if any value is Inf or NaN (std::max drops NaNs)
+  }
+  float d = amax / 127.0f;
+  s[0] = s[1] = 0;
+  if (all != 0.0f || !std::isfinite(amax)) {
+    // A NaN scale makes the outputs NaN, as a float product would be (and no out-of-range
+    // float-to-int conversion happens).
+    std::memset(qb, 0, kQK);
+    d = std::nanf("");
+  } else {
+    const float id = d > 0.0f ? 1.0f / d : 0.0f;
+    for (int l = 0; l < kQK; ++l) {
+      const float v = std::min(127.0f, std::max(-127.0f, std::nearbyint(xb[l] * id)));
+      qb[l] = static_cast<int8_t>(v);
+      s[l / 16] += qb[l];
+    }
+  }
+  *d_out = d;
+}
+
+void quantize_row(const float* x, int64_t k, int8_t* q, float* dexp, float* d1, float* ds,
+                  float* ds16) {
   for (int64_t b = 0; b < k / kQK; ++b) {
     const float* xb = x + b * kQK;
     int8_t* qb = q + b * kQK;
-    float amax = 0.0f, all = 0.0f;
-    for (int l = 0; l < kQK; ++l) {
-      amax = std::max(amax, std::fabs(xb[l]));
-      all += xb[l] * 0.0f;  // NaN if any value is Inf or NaN (std::max drops NaNs)
-    }
-    float d = amax / 127.0f;
     int s[2] = {0, 0};
-    if (all != 0.0f || !std::isfinite(amax)) {
-      // A NaN scale makes the outputs NaN, as a float product would be (and no out-of-range
-      // float-to-int conversion happens).
-      std::memset(qb, 0, kQK);
-      d = std::nanf("");
-    } else {
-      const float id = d > 0.0f ? 1.0f / d : 0.0f;
-      for (int l = 0; l < kQK; ++l) {
-        const float v = std::min(127.0f, std::max(-127.0f, std::nearbyint(xb[l] * id)));
-        qb[l] = static_cast<int8_t>(v);
-        s[l / 16] += qb[l];
-      }
-    }
+    float d = 0.0f;
+    if (!quantize_block_simd(xb, qb, &d, s)) quantize_block_scalar(xb, qb, &d, s);
     for (int l = 0; l < 8; ++l) dexp[b * 8 + l] = d;
+    d1[b] = d;
     ds[b] = d * static_cast<float>(s[0] + s[1]);
     ds16[2 * b] = d * static_cast<float>(s[0]);
     ds16[2 * b + 1] = d * static_cast<float>(s[1]);
@@ -109,11 +194,13 @@ void quantize_rows(const float* x, int64_t x_stride, int64_t tokens, int64_t k, 
   a->nsub = k / kQK;
   a->q.resize(static_cast<size_t>(tokens * k));
   a->dexp.resize(static_cast<size_t>(tokens * a->nsub * 8));
+  a->d.resize(static_cast<size_t>(tokens * a->nsub));
   a->ds.resize(static_cast<size_t>(tokens * a->nsub));
   a->ds16.resize(static_cast<size_t>(tokens * a->nsub * 2));
   for (int64_t t = 0; t < tokens; ++t) {
     quantize_row(x + t * x_stride, k, a->q.data() + t * k, a->dexp.data() + t * a->nsub * 8,
-                 a->ds.data() + t * a->nsub, a->ds16.data() + t * a->nsub * 2);
+                 a->d.data() + t * a->nsub, a->ds.data() + t * a->nsub,
+                 a->ds16.data() + t * a->nsub * 2);
   }
 }
 
@@ -313,6 +400,26 @@ inline __m512i dot_block_512(__m512i w, __m512i a) {
   }
 }
 
+// Two consecutive blocks' 64 quants (block a in the low half). For the 4-bit types each block's
+// 16 bytes are broadcast into both 128-bit lanes of its half and the upper lanes shifted by 4:
+// five instructions where two separate unpacks and an insert take nine.
+template <DType D>
+inline __m512i unpack_pair_512(const uint8_t* a, const uint8_t* b) {
+  if constexpr (D == DType::kQ4_0 || D == DType::kQ4_1) {
+    constexpr int kQs = D == DType::kQ4_0 ? 2 : 4;
+    const __m256i ha =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + kQs)));
+    const __m256i hb =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + kQs)));
+    const __m512i y = _mm512_inserti64x4(_mm512_castsi256_si512(ha), hb, 1);
+    const __m512i shifted = _mm512_srlv_epi64(y, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4));
+    return _mm512_and_si512(shifted, _mm512_set1_epi8(0x0F));
+  } else {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(unpack_avx2<D>(a, 0)), unpack_avx2<D>(b, 0),
+                              1);
+  }
+}
+
 inline float hsum512(__m512 v) {
   return _mm512_reduce_add_ps(v);
 }
@@ -424,6 +531,232 @@ void rows_dot(const uint8_t* w, size_t row_bytes, const Acts& act, int64_t t0, i
   }
 }
 
+#if defined(__AVX2__)
+// rows_dot for the one-scale 32-element blocks (Q8_0, Q4_0, Q4_1), the decode step's hot loop:
+// the scales and minimums of a group of blocks (16 under AVX-512, 8 under AVX2) come in with one
+// gather and one conversion, times the activations' scales in one product; each block then costs
+// its unpack, one integer dot per token and one multiply-add whose per-lane scale is a permute of
+// that product. The minimums (Q4_1) and the -8 offsets (Q4_0) meet the activations' block sums in
+// one multiply-add per group, as vectors. Per token the arithmetic is the same whatever NT, so a
+// token's result does not depend on the batch it is in.
+template <DType D>
+constexpr bool is_q32() {
+  return D == DType::kQ8_0 || D == DType::kQ4_0 || D == DType::kQ4_1;
+}
+
+template <DType D, int NT>
+void rows_dot32(const uint8_t* w, size_t row_bytes, const Acts& act, int64_t t0, int64_t n0,
+                int64_t n1, const float* bias, float* out, int64_t out_stride) {
+  const int64_t nsub = act.nsub, k = act.k;
+  const int bb = static_cast<int>(dtype_block_bytes(D));
+  const int8_t* aq = act.q.data() + t0 * k;
+  const float* ad = act.d.data() + t0 * nsub;
+  const float* ads = act.ds.data() + t0 * nsub;
+#if defined(__AVX512F__)
+  // With VNNI, Q8_0 is multiplied as (w + 128) * a, which vpdpbusd takes without the sign
+  // juggling of dot_block_512 (no saturation: 4 * 255 * 127 fits an int32 lane), and the extra
+  // 128 * sum(a) of each block leaves through the offset sum, as Q4_0's 8 does. maddubs would
+  // saturate its int16 pairs at 255 * 127 * 2, so without VNNI the signed form stays.
+#if defined(SGLANG_QUANT_VNNI)
+  constexpr bool kQ8Biased = D == DType::kQ8_0;
+#else
+  constexpr bool kQ8Biased = false;
+#endif
+  constexpr int64_t kG = 16;
+  const __m512i gidx =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(bb));
+  // Lanes 0..7 take block 2p's scale, lanes 8..15 block 2p + 1's.
+  const __m512i pair_sel = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = w + static_cast<size_t>(n) * row_bytes;
+    __m512 acc[NT], off[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = off[t] = _mm512_setzero_ps();
+    for (int64_t g0 = 0; g0 < nsub; g0 += kG) {
+      const int64_t nb = std::min(kG, nsub - g0);
+      const auto m = static_cast<__mmask16>(nb == kG ? 0xFFFF : (1u << nb) - 1);
+      const uint8_t* gb = row + g0 * bb;
+      // Each block's first 4 bytes: d (and m for Q4_1) as two halves.
+      const __m512i raw = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, gidx, gb, 1);
+      const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(raw));
+      __m512 sc[NT];
+      for (int t = 0; t < NT; ++t) {
+        sc[t] = _mm512_mul_ps(dw, _mm512_maskz_loadu_ps(m, ad + t * nsub + g0));
+        const __m512 sums = _mm512_maskz_loadu_ps(m, ads + t * nsub + g0);
+        if constexpr (D == DType::kQ4_1) {
+          const __m512 mw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(raw, 16)));
+          off[t] = _mm512_fmadd_ps(mw, sums, off[t]);
+        } else if constexpr (D == DType::kQ4_0 || (D == DType::kQ8_0 && kQ8Biased)) {
+          const float bias_q = D == DType::kQ4_0 ? -8.0f : -128.0f;
+          off[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(bias_q)), sums, off[t]);
+        }
+      }
+      for (int64_t p = 0; 2 * p < nb; ++p) {
+        const uint8_t* b0 = gb + 2 * p * bb;
+        const bool two = 2 * p + 1 < nb;
+        const __m512i q =
+            two ? unpack_pair_512<D>(b0, b0 + bb) : _mm512_zextsi256_si512(unpack_avx2<D>(b0, 0));
+        // kQ8Biased: the Q8_0 quants as unsigned w + 128 (one xor), for vpdpbusd as they are.
+        const __m512i qb = kQ8Biased ? _mm512_xor_si512(q, _mm512_set1_epi8(-128)) : q;
+        const __mmask64 am = two ? ~__mmask64{0} : __mmask64{0xFFFFFFFF};
+        const __m512i sel = _mm512_add_epi32(pair_sel, _mm512_set1_epi32(static_cast<int>(2 * p)));
+        for (int t = 0; t < NT; ++t) {
+          const __m512i a = _mm512_maskz_loadu_epi8(am, aq + t * k + (g0 + 2 * p) * kQK);
+          const __m512i dot = kQ8Biased ? dot_u8s8_512(qb, a) : dot_block_512<D>(q, a);
+          acc[t] =
+              _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(sel, sc[t]), acc[t]);
+        }
+      }
+    }
+    for (int t = 0; t < NT; ++t) {
+      out[t * out_stride + n] = hsum512(acc[t]) + hsum512(off[t]) + (bias ? bias[n] : 0.0f);
+    }
+  }
+#else
+  constexpr int64_t kG = 8;
+  const __m256i gidx =
+      _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(bb));
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  // Bytes 0-1 (d) or 2-3 (m) of each dword to the low 8 bytes of its 128-bit lane.
+  const __m256i lo_half =
+      _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5, 8, 9,
+                       12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m256i hi_half =
+      _mm256_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, 2, 3, 6, 7, 10,
+                       11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1);
+  const auto halves = [](__m256i raw, __m256i shuf) {
+    const __m256i h = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(raw, shuf), 0x08);
+    return _mm256_cvtph_ps(_mm256_castsi256_si128(h));
+  };
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = w + static_cast<size_t>(n) * row_bytes;
+    __m256 acc[NT], off[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = off[t] = _mm256_setzero_ps();
+    for (int64_t g0 = 0; g0 < nsub; g0 += kG) {
+      const int64_t nb = std::min(kG, nsub - g0);
+      const __m256i mv = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(nb)), lane);
+      const uint8_t* gb = row + g0 * bb;
+      const __m256i raw = _mm256_mask_i32gather_epi32(
+          _mm256_setzero_si256(), reinterpret_cast<const int*>(gb), gidx, mv, 1);
+      const __m256 dw = halves(raw, lo_half);
+      __m256 sc[NT];
+      for (int t = 0; t < NT; ++t) {
+        sc[t] = _mm256_mul_ps(dw, _mm256_maskload_ps(ad + t * nsub + g0, mv));
+        const __m256 sums = _mm256_maskload_ps(ads + t * nsub + g0, mv);
+        if constexpr (D == DType::kQ4_1) {
+          off[t] = _mm256_fmadd_ps(halves(raw, hi_half), sums, off[t]);
+        } else if constexpr (D == DType::kQ4_0) {
+          off[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(-8.0f)), sums, off[t]);
+        }
+      }
+      for (int64_t b = 0; b < nb; ++b) {
+        const __m256i q = unpack_avx2<D>(gb + b * bb, 0);
+        const __m256i sel = _mm256_set1_epi32(static_cast<int>(b));
+        for (int t = 0; t < NT; ++t) {
+          const __m256i dot = dot_block<D>(q, aq + t * k + (g0 + b) * kQK);
+          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_permutevar8x32_ps(sc[t], sel),
+                                   acc[t]);
+        }
+      }
+    }
+    for (int t = 0; t < NT; ++t) {
+      out[t * out_stride + n] = hsum(acc[t]) + hsum(off[t]) + (bias ? bias[n] : 0.0f);
+    }
+  }
+#endif
+}
+#endif  // __AVX2__
+
+#if defined(__AVX512F__)
+// rows_dot for Q4_K under AVX-512, the same idea as rows_dot32 per super-block: its 8 scales and
+// minimums decoded once (k_scale_min, the products as sub_params forms them) and multiplied by
+// the activations' 8 block scales in one vector product; each pair of sub-blocks (the low and
+// high nibbles of the same 32 bytes) unpacked with one broadcast, shift and mask.
+template <int NT>
+void rows_dot_q4k(const uint8_t* w, size_t row_bytes, const Acts& act, int64_t t0, int64_t n0,
+                  int64_t n1, const float* bias, float* out, int64_t out_stride) {
+  const int64_t nsub = act.nsub, k = act.k, nsuper = nsub / 8;
+  const size_t bb = dtype_block_bytes(DType::kQ4_K);
+  const int8_t* aq = act.q.data() + t0 * k;
+  const float* ad = act.d.data() + t0 * nsub;
+  const float* ads = act.ds.data() + t0 * nsub;
+  const __m512i pair_sel = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const __m512i nibble_shift = _mm512_setr_epi64(0, 0, 0, 0, 4, 4, 4, 4);
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = w + static_cast<size_t>(n) * row_bytes;
+    __m512 acc[NT];
+    __m256 off[NT];
+    for (int t = 0; t < NT; ++t) {
+      acc[t] = _mm512_setzero_ps();
+      off[t] = _mm256_setzero_ps();
+    }
+    for (int64_t sk = 0; sk < nsuper; ++sk) {
+      const uint8_t* b = row + static_cast<size_t>(sk) * bb;
+      const float d = half_at(b), dmin = half_at(b + 2);
+      alignas(32) float scf[8], mnf[8];
+      for (int j = 0; j < 8; ++j) {
+        int sc, mn;
+        k_scale_min(j, b + 4, &sc, &mn);
+        scf[j] = d * static_cast<float>(sc);
+        mnf[j] = -(dmin * static_cast<float>(mn));
+      }
+      const __m256 sc8 = _mm256_load_ps(scf), mn8 = _mm256_load_ps(mnf);
+      __m512 s[NT];
+      for (int t = 0; t < NT; ++t) {
+        s[t] = _mm512_zextps256_ps512(_mm256_mul_ps(sc8, _mm256_loadu_ps(ad + t * nsub + sk * 8)));
+        off[t] = _mm256_fmadd_ps(mn8, _mm256_loadu_ps(ads + t * nsub + sk * 8), off[t]);
+      }
+      for (int p = 0; p < 4; ++p) {
+        const __m512i y = _mm512_broadcast_i64x4(load32(b + 16 + p * 32));
+        const __m512i q =
+            _mm512_and_si512(_mm512_srlv_epi64(y, nibble_shift), _mm512_set1_epi8(0x0F));
+        const __m512i sel = _mm512_add_epi32(pair_sel, _mm512_set1_epi32(2 * p));
+        for (int t = 0; t < NT; ++t) {
+          const __m512i dot = dot_u8s8_512(q, load64(aq + t * k + (sk * 8 + 2 * p) * kQK));
+          acc[t] =
+              _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(sel, s[t]), acc[t]);
+        }
+      }
+    }
+    for (int t = 0; t < NT; ++t) {
+      out[t * out_stride + n] = hsum512(acc[t]) + hsum(off[t]) + (bias ? bias[n] : 0.0f);
+    }
+  }
+}
+#endif  // __AVX512F__
+
+// Whether D's rows go through rows_dot (which needs the offsets scratch) on this ISA.
+template <DType D>
+constexpr bool uses_rows_dot() {
+#if defined(__AVX512F__)
+  return !is_q32<D>() && D != DType::kQ4_K;
+#elif defined(__AVX2__)
+  return !is_q32<D>();
+#else
+  return true;
+#endif
+}
+
+// The row kernel for D and NT tokens: rows_dot32 / rows_dot_q4k where they exist, else rows_dot.
+template <DType D, int NT>
+inline void rows_any(const uint8_t* w, size_t row_bytes, const Acts& act, int64_t t0, int64_t n0,
+                     int64_t n1, const float* bias, float* out, int64_t out_stride, float* woff) {
+  if constexpr (uses_rows_dot<D>()) {
+    rows_dot<D, NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride, woff);
+  } else {
+    (void)woff;
+#if defined(__AVX512F__)
+    if constexpr (D == DType::kQ4_K) {
+      rows_dot_q4k<NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride);
+    } else {
+      rows_dot32<D, NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride);
+    }
+#elif defined(__AVX2__)
+    rows_dot32<D, NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride);
+#endif
+  }
+}
+
 constexpr int kMaxGroup = 8;  // tokens whose accumulators stay in registers together
 
 template <DType D>
@@ -433,7 +766,7 @@ void rows_dot_group(int nt, const uint8_t* w, size_t row_bytes, const Acts& act,
   switch (nt) {
 #define SGLANG_QUANT_CASE(NT) \
   case NT:                    \
-    return rows_dot<D, NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride, woff);
+    return rows_any<D, NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride, woff);
     SGLANG_QUANT_CASE(1)
     SGLANG_QUANT_CASE(2)
     SGLANG_QUANT_CASE(3)
@@ -443,7 +776,7 @@ void rows_dot_group(int nt, const uint8_t* w, size_t row_bytes, const Acts& act,
     SGLANG_QUANT_CASE(7)
 #undef SGLANG_QUANT_CASE
     default:
-      return rows_dot<D, 8>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride, woff);
+      return rows_any<D, 8>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride, woff);
   }
 }
 
@@ -465,7 +798,9 @@ void linear_int8(const float* x, int64_t x_stride, int64_t tokens, const PackedW
   const bool parallel = pw.n * k >= (1 << 15);
 #pragma omp parallel if (parallel)
   {
-    std::vector<float> woff(static_cast<size_t>(act.nsub * 2));
+    // rows_dot's offsets scratch; rows_dot32 (the one-scale blocks) needs none, so a decode step
+    // of the default model allocates nothing here.
+    std::vector<float> woff(uses_rows_dot<D>() ? static_cast<size_t>(act.nsub * 2) : 0);
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < chunks; ++c) {
       const int64_t n0 = c * kRowChunk, n1 = std::min(pw.n, n0 + kRowChunk);

@@ -315,6 +315,38 @@ TEST_P(CpuKernelsTest, SiluAndMulAddGather) {
   EXPECT_EQ(gg[6], a[0]);
 }
 
+// silu's vectorised exp over the whole range a gate can take: within a few float ulps of the
+// double formula, the overflow ends as std::exp gives them, NaN propagated, and the same result
+// in the zero-padded tail as in the vector body.
+TEST_P(CpuKernelsTest, SiluIsAccurateOverTheWholeRange) {
+  std::vector<float> g = {-200.0f, -104.0f, -88.8f, -88.5f, -87.5f, -86.5f, -50.0f, -20.0f,
+                          -1.0f,   -1e-30f, 0.0f,   1e-30f, 0.5f,   1.0f,   20.0f,  50.0f,
+                          86.5f,   87.5f,   88.5f,  88.8f,  104.0f, 200.0f};
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> d(-100.0f, 100.0f);
+  while (g.size() < 200) g.push_back(d(rng));
+  const auto inter = static_cast<int64_t>(g.size());
+  std::vector<float> gu(g);
+  gu.resize(2 * g.size(), 1.0f);  // up = 1
+  const Tensor out = be_.empty(DType::kF32, {1, inter});
+  be_.silu_and_mul(upload(gu, {1, 2 * inter}), out);
+  const auto got = download(out);
+  for (int64_t i = 0; i < inter; ++i) {
+    const double x = g[i], ref = x / (1.0 + std::exp(-x));
+    EXPECT_NEAR(got[i], ref, 4e-7 * std::fabs(ref) + 1e-35) << "g=" << x;  // e^x overflows: -0
+  }
+  std::vector<float> special = {std::numeric_limits<float>::infinity(),
+                                -std::numeric_limits<float>::infinity(), std::nanf(""), 3.0f};
+  special.resize(8, 1.0f);
+  const Tensor so = be_.empty(DType::kF32, {1, 4});
+  be_.silu_and_mul(upload(special, {1, 8}), so);
+  const auto sv = download(so);
+  EXPECT_EQ(sv[0], std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(sv[1]));  // -inf / (1 + inf), as the formula in float
+  EXPECT_TRUE(std::isnan(sv[2]));
+  EXPECT_NEAR(sv[3], 3.0 / (1.0 + std::exp(-3.0)), 1e-6);
+}
+
 INSTANTIATE_TEST_SUITE_P(Isa, CpuKernelsTest,
                          ::testing::ValuesIn(testing::supported_kernel_tables()),
                          [](const auto& param_info) { return std::string(param_info.param->isa); });

@@ -119,7 +119,8 @@ TEST_P(QuantGemmTest, LinearMatchesTheDequantizedWeightsWithinTheActivationRound
     const std::vector<std::pair<int64_t, int64_t>> shapes =
         k_quant
             ? std::vector<std::pair<int64_t, int64_t>>{{1, 256}, {17, 512}, {40, 768}, {70, 768}}
-            : std::vector<std::pair<int64_t, int64_t>>{{1, 32}, {17, 96}, {40, 288}, {150, 288}};
+            : std::vector<std::pair<int64_t, int64_t>>{
+                  {1, 32}, {17, 96}, {40, 288}, {150, 288}, {20, 1120}};  // 35: groups + odd tail
     for (auto [n, k] : shapes) {
       const QuantWeight w = make_quant(dtype, n, k, rng_);
       const Tensor packed = be_.load_matmul_weight({w.view()});
@@ -249,6 +250,51 @@ TEST_P(QuantGemmTest, EmbeddingGathersExactDequantizedRows) {
     for (size_t t = 0; t < ids.size(); ++t) {
       for (int64_t j = 0; j < h; ++j) {
         ASSERT_EQ(got[t * h + j], w.values[ids[t] * h + j]) << dtype_name(dtype);
+      }
+    }
+  }
+}
+
+// The activations' rounding to int8 is the same on every ISA, bit for bit (quantize_row's vector
+// paths against the scalar formula): with an identity Q4_1 weight (d = 1, m = 0) each output is
+// one product d_block * q[n], exact in every kernel's float arithmetic. The blocks cover ties at
+// .5 (round to even), an all-zero block, one whose scale is subnormal (1 / d overflows: the scalar
+// fall-back) and random values; 19 blocks span a whole AVX-512 group and an odd tail.
+TEST_P(QuantGemmTest, ActivationRoundingIsTheSameOnEveryIsa) {
+  const int64_t k = 19 * 32;
+  QuantWeight w{DType::kQ4_1, k, k, {}, {}};
+  w.bytes.assign(dtype_row_bytes(DType::kQ4_1, k) * static_cast<size_t>(k), 0);
+  const uint16_t one = f32_to_f16(1.0f);
+  for (int64_t n = 0; n < k; ++n) {
+    uint8_t* row = w.bytes.data() + static_cast<size_t>(n) * dtype_row_bytes(DType::kQ4_1, k);
+    for (int64_t b = 0; b < k / 32; ++b) std::memcpy(row + b * 20, &one, 2);  // d = 1, m = 0
+    const int64_t l = n % 32;
+    row[(n / 32) * 20 + 4 + l % 16] = static_cast<uint8_t>(l < 16 ? 0x01 : 0x10);  // q[n] = 1
+  }
+  const Tensor packed = be_.load_matmul_weight({w.view()});
+  for (int64_t t : {1, 3, 9}) {
+    std::vector<float> xv = random_vec(static_cast<size_t>(t * k), 3.0f);
+    for (int64_t r = 0; r < t; ++r) {
+      float* x = xv.data() + r * k;
+      std::fill(x, x + 32, 0.0f);                                // block 0: zeros
+      for (int l = 0; l < 32; ++l) x[32 + l] = 0.5f + (l - 16);  // block 1: ties (d = 1)
+      x[32] = 127.0f;
+      for (int l = 0; l < 32; ++l) x[64 + l] = 1e-38f * (l - 15);  // block 2: d subnormal
+    }
+    const Tensor out = be_.empty(DType::kF32, {t, k});
+    be_.linear(upload(xv, {t, k}), packed, nullptr, out);
+    const auto got = download(out);
+    for (int64_t r = 0; r < t; ++r) {
+      for (int64_t b = 0; b < k / 32; ++b) {
+        const float* x = xv.data() + r * k + b * 32;
+        float amax = 0.0f;
+        for (int l = 0; l < 32; ++l) amax = std::max(amax, std::fabs(x[l]));
+        const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+        for (int l = 0; l < 32; ++l) {
+          const float q = std::min(127.0f, std::max(-127.0f, std::nearbyint(x[l] * id)));
+          ASSERT_EQ(got[r * k + b * 32 + l], d * q)
+              << "t=" << t << " row " << r << " col " << b * 32 + l;
+        }
       }
     }
   }
