@@ -9,8 +9,10 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #if defined(__F16C__) || defined(__AVX512F__)
@@ -167,53 +169,182 @@ void run_block(const float* x, int64_t x_stride, int mr, const PanelReader<D>& r
   }
 }
 
-// Widens one panel (k x 16 values of bf16/f16) to float.
-void widen_panel(const uint16_t* panel, DType dtype, int64_t k, float* out) {
-  for (int64_t i = 0; i < k * kPanelRows; i += kLanes) {
-    const fvec v = dtype == DType::kBF16 ? load_bf16(panel + i) : load_f16(panel + i);
-    std::memcpy(out + i, &v, sizeof(v));
+// The blocked GEMM (prefill): what one call of gemm_blocked computes, in the order BLIS/GotoBLAS
+// use. The activations are packed once per call into token blocks of kGemmMr rows ([K][kGemmMr]
+// each, so a microkernel's broadcasts read consecutive floats) and shared by all threads; the
+// threads split the weight's row groups (kGemmNr rows: two 16-row panels under AVX-512, one
+// otherwise). For each group and K block of kGemmKc, the weight slice is widened to float once
+// ([kc][kGemmNr], ~32 KB: it stays in L1) and every token block streams its packed slice past it,
+// so the weight is read from memory once per call and converted once, whatever the token count.
+// The microkernel keeps kGemmMr x kGemmNr accumulators in registers (AVX-512: 12 x 2 vectors, 24
+// of the 32 registers; AVX2: 6 x 2 of 16; SSE2: 3 x 4). Each output is summed over k in order
+// with one accumulator (through the per-group C tile between K blocks), as micro_kernel<MR >= 2>
+// does, so the blocked path and the register path give the same bits.
+#if defined(__AVX512F__)
+constexpr int kGemmMr = 12;
+constexpr int64_t kGemmNr = 32;
+#elif defined(__AVX2__)
+constexpr int kGemmMr = 6;
+constexpr int64_t kGemmNr = 16;
+#else
+constexpr int kGemmMr = 3;
+constexpr int64_t kGemmNr = 16;
+#endif
+constexpr int kGemmNv = static_cast<int>(kGemmNr / kLanes);
+constexpr int64_t kGemmKc = 256;
+static_assert(kGemmKc % kGemmKAlign == 0);
+
+// MR tokens x kGemmNr outputs over one K block: a is the token block's packed slice
+// ([kc][kGemmMr]), b the widened weight slice (sub-panels [kc][16], sub_stride apart), c the
+// block's C tile
+// ([kGemmMr][kGemmNr]), zeroed first when `first`, else accumulated into.
+template <int MR>
+void gemm_micro(const float* a, const float* b, int64_t sub_stride, int64_t kc, float* c,
+                bool first) {
+  fvec acc[MR][kGemmNv];
+  for (int r = 0; r < MR; ++r) {
+    for (int v = 0; v < kGemmNv; ++v)
+      acc[r][v] = first ? fvec{} : load_vec(c + r * kGemmNr + v * kLanes);
+  }
+  for (int64_t kk = 0; kk < kc; ++kk) {
+    fvec wv[kGemmNv];
+    for (int v = 0; v < kGemmNv; ++v) {
+      wv[v] = load_vec(b + ((v * kLanes) / kPanelRows) * sub_stride + kk * kPanelRows +
+                       (v * kLanes) % kPanelRows);
+    }
+    const float* ak = a + kk * kGemmMr;
+    for (int r = 0; r < MR; ++r) {
+      const float xr = ak[r];
+      for (int v = 0; v < kGemmNv; ++v) acc[r][v] += xr * wv[v];
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    for (int v = 0; v < kGemmNv; ++v)
+      std::memcpy(c + r * kGemmNr + v * kLanes, &acc[r][v], sizeof(fvec));
   }
 }
+
+using GemmMicroFn = void (*)(const float*, const float*, int64_t, int64_t, float*, bool);
+
+template <size_t... I>
+constexpr std::array<GemmMicroFn, sizeof...(I)> gemm_micro_table(std::index_sequence<I...>) {
+  return {&gemm_micro<static_cast<int>(I) + 1>...};
+}
+// kGemmMicro[mr - 1]: the microkernel for a (last) token block of mr tokens.
+constexpr auto kGemmMicro = gemm_micro_table(std::make_index_sequence<kGemmMr>{});
+
+// The widen callback of a panel-packed float/bf16/f16 weight (ctx: the PackedWeight).
+template <DType D>
+void widen_packed(const void* ctx, int64_t n0, int64_t rows, int64_t k0, int64_t kc, float* dst) {
+  const PackedWeight& pw = *static_cast<const PackedWeight*>(ctx);
+  const Elem<D>* base = static_cast<const Elem<D>*>(pw.data);
+  for (int64_t s = 0; s * kPanelRows < rows; ++s) {
+    const Elem<D>* src = base + ((n0 / kPanelRows + s) * pw.k + k0) * kPanelRows;
+    float* d = dst + s * kc * kPanelRows;
+    for (int64_t i = 0; i < kc * kPanelRows; i += kLanes) {
+      fvec v;
+      if constexpr (D == DType::kF32) {
+        v = load_vec(src + i);
+      } else if constexpr (D == DType::kBF16) {
+        v = load_bf16(src + i);
+      } else {
+        v = load_f16(src + i);
+      }
+      std::memcpy(d + i, &v, sizeof(v));
+    }
+  }
+}
+
+// Above this many tokens linear() of a float weight takes the blocked GEMM; at or below it, the
+// register path (each weight element converted in registers once per token block, read once
+// from memory) is as fast and needs no buffers.
+constexpr int64_t kBlockedMinTokens = 17;
 
 template <DType D>
 void linear_typed(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& pw,
                   const float* bias, float* out, int64_t out_stride) {
+  if (tokens >= kBlockedMinTokens) {
+    gemm_blocked(x, x_stride, tokens, pw.n, pw.k, &widen_packed<D>, &pw, bias, out, out_stride);
+    return;
+  }
   const Elem<D>* base = static_cast<const Elem<D>*>(pw.data);
   const int64_t k = pw.k;
   const int64_t panels = (pw.n + kPanelRows - 1) / kPanelRows;
   const int64_t token_blocks = (tokens + kMaxRows - 1) / kMaxRows;
   const bool parallel = pw.n * k * std::max<int64_t>(tokens, 4) >= (1 << 16);
-  auto block = [&](const auto& reader, int64_t p, int64_t t0) {
+  // Few tokens (decode): weights are read once, converted on the fly in registers. Work items are
+  // (panel, token block), panel-major so a thread reuses a panel from cache across its blocks.
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t item = 0; item < panels * token_blocks; ++item) {
+    const int64_t p = item / token_blocks;
+    const int64_t t0 = (item % token_blocks) * kMaxRows;
     const int mr = static_cast<int>(std::min<int64_t>(kMaxRows, tokens - t0));
     fvec acc[kMaxRows][kVecs];
-    run_block(x + t0 * x_stride, x_stride, mr, reader, k, acc);
+    run_block(x + t0 * x_stride, x_stride, mr, PanelReader<D>{base + p * k * kPanelRows}, k, acc);
     store_block(acc, mr, p * kPanelRows, pw.n, bias, out + t0 * out_stride, out_stride);
-  };
-  if (D == DType::kF32 || token_blocks < 4) {
-    // Few tokens (decode): weights are read once, converted on the fly in registers. Work items are
-    // (panel, token block), panel-major so a thread reuses a panel from cache across its blocks.
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t item = 0; item < panels * token_blocks; ++item) {
-      const int64_t p = item / token_blocks;
-      block(PanelReader<D>{base + p * k * kPanelRows}, p, (item % token_blocks) * kMaxRows);
-    }
-    return;
-  }
-  // Many tokens (prefill): each panel is widened to float once into a per-thread buffer and reused
-  // by all token blocks, so the inner loop does no conversion.
-#pragma omp parallel if (parallel)
-  {
-    std::vector<float> wide(static_cast<size_t>(k * kPanelRows));
-#pragma omp for schedule(static)
-    for (int64_t p = 0; p < panels; ++p) {
-      if constexpr (D != DType::kF32) widen_panel(base + p * k * kPanelRows, D, k, wide.data());
-      const PanelReader<DType::kF32> reader{wide.data()};
-      for (int64_t tb = 0; tb < token_blocks; ++tb) block(reader, p, tb * kMaxRows);
-    }
   }
 }
 
 }  // namespace
+
+int64_t gemm_group_rows() {
+  return kGemmNr;
+}
+
+void gemm_blocked(const float* x, int64_t x_stride, int64_t tokens, int64_t n, int64_t k,
+                  WidenFn widen, const void* ctx, const float* bias, float* out,
+                  int64_t out_stride) {
+  if (tokens <= 0 || n <= 0) return;
+  const int64_t tblocks = (tokens + kGemmMr - 1) / kGemmMr;
+  const int64_t groups = (n + kGemmNr - 1) / kGemmNr;
+  const int64_t kblocks = (k + kGemmKc - 1) / kGemmKc;
+  // The calling thread's buffer, shared with the team through the pointer (naming the
+  // thread_local inside the region would give each thread its own).
+  thread_local std::vector<float> packed_a;
+  packed_a.resize(static_cast<size_t>(tblocks * kGemmMr * k));
+  float* const pa = packed_a.data();
+  const bool parallel = n * k * tokens >= (1 << 16);
+#pragma omp parallel if (parallel)
+  {
+#pragma omp for schedule(static)
+    for (int64_t tb = 0; tb < tblocks; ++tb) {
+      float* dst = pa + tb * kGemmMr * k;
+      for (int r = 0; r < kGemmMr; ++r) {
+        const int64_t t = tb * kGemmMr + r;
+        if (t < tokens) {
+          const float* src = x + t * x_stride;
+          for (int64_t kk = 0; kk < k; ++kk) dst[kk * kGemmMr + r] = src[kk];
+        } else {
+          for (int64_t kk = 0; kk < k; ++kk) dst[kk * kGemmMr + r] = 0.0f;
+        }
+      }
+    }  // implicit barrier: every thread reads all of pa
+    // Each thread's own buffers, kept across calls (a fresh allocation per linear costs page
+    // faults): the widened weight slice and the group's C tiles for all tokens.
+    thread_local std::vector<float> wide, ctile;
+    wide.resize(static_cast<size_t>(kGemmKc * kGemmNr));
+    ctile.resize(static_cast<size_t>(tblocks * kGemmMr * kGemmNr));
+#pragma omp for schedule(static)
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t n0 = g * kGemmNr, rows = std::min(kGemmNr, n - n0);
+      for (int64_t kb = 0; kb < kblocks; ++kb) {
+        const int64_t k0 = kb * kGemmKc, kc = std::min(kGemmKc, k - k0);
+        if (rows < kGemmNr) std::fill(wide.begin(), wide.end(), 0.0f);
+        widen(ctx, n0, rows, k0, kc, wide.data());
+        for (int64_t tb = 0; tb < tblocks; ++tb) {
+          const int mr = static_cast<int>(std::min<int64_t>(kGemmMr, tokens - tb * kGemmMr));
+          kGemmMicro[mr - 1](pa + tb * kGemmMr * k + k0 * kGemmMr, wide.data(), kc * kPanelRows, kc,
+                             ctile.data() + tb * kGemmMr * kGemmNr, kb == 0);
+        }
+      }
+      for (int64_t t = 0; t < tokens; ++t) {
+        const float* c = ctile.data() + t * kGemmNr;  // [tblocks][kGemmMr][kGemmNr] = [t][kGemmNr]
+        float* dst = out + t * out_stride + n0;
+        for (int64_t j = 0; j < rows; ++j) dst[j] = c[j] + (bias ? bias[n0 + j] : 0.0f);
+      }
+    }
+  }
+}
 
 void linear(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& w,
             const float* bias, float* out, int64_t out_stride) {
@@ -228,18 +359,6 @@ void linear(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight
     default:
       linear_typed<DType::kF16>(x, x_stride, tokens, w, bias, out, out_stride);
       break;
-  }
-}
-
-void linear_f32_panel(const float* x, int64_t x_stride, int64_t tokens, const float* panel,
-                      int64_t k, int64_t n0, int64_t n, const float* bias, float* out,
-                      int64_t out_stride) {
-  const PanelReader<DType::kF32> reader{panel};
-  for (int64_t t0 = 0; t0 < tokens; t0 += kMaxRows) {
-    const int mr = static_cast<int>(std::min<int64_t>(kMaxRows, tokens - t0));
-    fvec acc[kMaxRows][kVecs];
-    run_block(x + t0 * x_stride, x_stride, mr, reader, k, acc);
-    store_block(acc, mr, n0, n, bias, out + t0 * out_stride, out_stride);
   }
 }
 

@@ -13,9 +13,9 @@
 //   bytes in a register and multiplied with each token's int8 block as integer dot products
 //   (AVX2 maddubs/madd, or AVX-512 VNNI dpbusd where the CPU has it), then scaled in float. The
 //   weight bytes are read once per step, whatever the batch.
-// - Many tokens (prefill): each panel of kPanelRows rows is dequantized to float once into a
-//   per-thread buffer and multiplied by gemm_isa.cpp's float microkernel for all tokens (compute
-//   bound there, and exact weights).
+// - Many tokens (prefill): gemm_isa.cpp's blocked GEMM, which asks for each (row group, K block)
+//   of the weight once per call; it is dequantized to float then (widen_quant) and reused by all
+//   token blocks (compute bound there, and exact weights).
 #include <omp.h>
 
 #include <algorithm>
@@ -30,6 +30,7 @@
 #if defined(__AVX512F__)
 // GCC 12 warns about the AVX-512 intrinsics' own _mm512_undefined_*() pass-through operands.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 #include "kernels/cpu/cpu_kernels.h"
@@ -48,13 +49,14 @@ void quant_linear(const float* x, int64_t x_stride, int64_t tokens, const Packed
 #if defined(SGLANG_QUANT_VNNI)
 // Only this file is built for VNNI: the float panel microkernel is the AVX-512 table's.
 namespace sglang::cpu::isa_avx512 {
-void linear_f32_panel(const float* x, int64_t x_stride, int64_t tokens, const float* panel,
-                      int64_t k, int64_t n0, int64_t n, const float* bias, float* out,
-                      int64_t out_stride);
+int64_t gemm_group_rows();
+void gemm_blocked(const float* x, int64_t x_stride, int64_t tokens, int64_t n, int64_t k,
+                  WidenFn widen, const void* ctx, const float* bias, float* out,
+                  int64_t out_stride);
 }  // namespace sglang::cpu::isa_avx512
-#define SGLANG_PANEL_GEMM ::sglang::cpu::isa_avx512::linear_f32_panel
+#define SGLANG_BLOCKED_GEMM ::sglang::cpu::isa_avx512::gemm_blocked
 #else
-#define SGLANG_PANEL_GEMM linear_f32_panel
+#define SGLANG_BLOCKED_GEMM gemm_blocked
 #endif
 
 namespace sglang::cpu::SGLANG_ISA_NAMESPACE {
@@ -813,15 +815,17 @@ void linear_int8(const float* x, int64_t x_stride, int64_t tokens, const PackedW
   }
 }
 
-// One row to float: weight = scale * q + offset per sub-block (the dequantization's values up to
-// one rounding: a fused multiply-add where gguf_dequant.cpp rounds the product first).
+// Sub-blocks [sb0, sb0 + count) of a row to float: weight = scale * q + offset per sub-block (the
+// dequantization's values up to one rounding: a fused multiply-add where gguf_dequant.cpp rounds
+// the product first).
 template <DType D>
-void dequant_row(const uint8_t* row, int64_t nsub, float* out) {
-  for (int64_t sb = 0; sb < nsub; ++sb) {
+void dequant_row(const uint8_t* row, int64_t sb0, int64_t count, float* out) {
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t sb = sb0 + i;
     int j = 0;
     const uint8_t* b = block_of<D>(row, sb, &j);
     const SubParams p = sub_params<D>(b, j);
-    float* o = out + sb * kQK;
+    float* o = out + i * kQK;
 #if defined(__AVX2__)
     const __m256i q = unpack_avx2<D>(b, j);
     alignas(32) uint8_t bytes[kQK];
@@ -845,19 +849,42 @@ void dequant_row(const uint8_t* row, int64_t nsub, float* out) {
   }
 }
 
+struct QuantRows {
+  const uint8_t* w;
+  size_t row_bytes;
+};
+
+// gemm_blocked's widen callback: rows [n0, n0 + rows), columns [k0, k0 + kc) dequantized into
+// 16-row sub-panels ([kc][16]). Called once per (row group, K block) of a call, so each weight
+// block is unpacked once per call whatever the token count.
+template <DType D>
+void widen_quant(const void* ctx, int64_t n0, int64_t rows, int64_t k0, int64_t kc, float* dst) {
+  const QuantRows& qr = *static_cast<const QuantRows*>(ctx);
+  thread_local std::vector<float> tmp;
+  tmp.resize(static_cast<size_t>(kPanelRows * kc));
+  for (int64_t s = 0; s * kPanelRows < rows; ++s) {
+    const int64_t r_end = std::min<int64_t>(kPanelRows, rows - s * kPanelRows);
+    for (int64_t r = 0; r < r_end; ++r) {
+      dequant_row<D>(qr.w + static_cast<size_t>(n0 + s * kPanelRows + r) * qr.row_bytes, k0 / kQK,
+                     kc / kQK, tmp.data() + r * kc);
+    }
+    // Rows to the sub-panel layout [kc][16].
+    float* d = dst + s * kc * kPanelRows;
+    for (int64_t kk = 0; kk < kc; ++kk) {
+      for (int64_t r = 0; r < r_end; ++r) d[kk * kPanelRows + r] = tmp[r * kc + kk];
+    }
+  }
+}
+
 template <DType D>
 void linear_dequant(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& pw,
                     const float* bias, float* out, int64_t out_stride) {
   const int64_t k = pw.k;
-  const size_t row_bytes = dtype_row_bytes(pw.dtype, k);
-  const auto* w = static_cast<const uint8_t*>(pw.data);
-  const int64_t panels = (pw.n + kPanelRows - 1) / kPanelRows;
   // The activations rounded exactly as the integer path rounds them (quantize_row), so that a
   // product does not depend on how many tokens share the call: a prompt computed whole and the
   // same prompt's last few tokens after a radix-cache hit see the same numbers, and a repeated
   // greedy request repeats its output and logprobs (llama.cpp also rounds every quantized
-  // matmul's activations to 8 bits). Reading the calling thread's buffers through pointers, as
-  // linear_int8 does.
+  // matmul's activations to 8 bits).
   thread_local Acts acts;
   thread_local std::vector<float> rounded_rows;
   quantize_rows(x, x_stride, tokens, k, &acts);
@@ -868,34 +895,9 @@ void linear_dequant(const float* x, int64_t x_stride, int64_t tokens, const Pack
     float* r = rounded_rows.data() + t * k;
     for (int64_t i = 0; i < k; ++i) r[i] = dexp[(i / kQK) * 8] * static_cast<float>(q[i]);
   }
-  x = rounded_rows.data();
-  x_stride = k;
-#pragma omp parallel
-  {
-    // Each thread's own buffers, kept across calls (a fresh allocation of this size per linear
-    // costs page faults).
-    thread_local std::vector<float> rows, panel;
-    rows.resize(static_cast<size_t>(k * kPanelRows));
-    panel.resize(static_cast<size_t>(k * kPanelRows));
-#pragma omp for schedule(static)
-    for (int64_t p = 0; p < panels; ++p) {
-      for (int64_t r = 0; r < kPanelRows; ++r) {
-        const int64_t n = p * kPanelRows + r;
-        float* dst = rows.data() + r * k;
-        if (n < pw.n) {
-          dequant_row<D>(w + static_cast<size_t>(n) * row_bytes, k / kQK, dst);
-        } else {
-          std::fill(dst, dst + k, 0.0f);
-        }
-      }
-      // Rows to the panel layout of cpu_kernels.h.
-      for (int64_t kk = 0; kk < k; ++kk) {
-        for (int64_t r = 0; r < kPanelRows; ++r) panel[kk * kPanelRows + r] = rows[r * k + kk];
-      }
-      SGLANG_PANEL_GEMM(x, x_stride, tokens, panel.data(), k, p * kPanelRows, pw.n, bias, out,
-                        out_stride);
-    }
-  }
+  const QuantRows qr{static_cast<const uint8_t*>(pw.data), dtype_row_bytes(pw.dtype, k)};
+  SGLANG_BLOCKED_GEMM(rounded_rows.data(), k, tokens, pw.n, k, &widen_quant<D>, &qr, bias, out,
+                      out_stride);
 }
 
 // Up to this many tokens the integer path is faster (it reads the weights once and unpacks them
