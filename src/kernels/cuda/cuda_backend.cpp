@@ -11,6 +11,7 @@
 #include <cstring>
 #include <span>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cuda/cuda_device.h"
@@ -36,14 +37,16 @@ void check_blas(cublasStatus_t st, const char* what) {
   }
 }
 
-// cudaMalloc, or an exception that says what was asked and what the GPU had: out of memory is an
-// error the caller reports (a start error when the weights or the KV pool do not fit), never an
-// abort.
-void* device_alloc(size_t nbytes, int gpu_id) {
+// Device memory from the stream-ordered allocator (cudaMallocAsync), or an exception that says what
+// was asked and what the GPU had: out of memory is an error the caller reports (a start error when
+// the weights or the KV pool do not fit), never an abort. Stream-ordered, because every forward
+// makes and drops its activation and metadata tensors: cudaFree would wait for the whole device
+// each time, cudaFreeAsync hands the block back to the pool in stream order, without a wait.
+void* device_alloc(size_t nbytes, int gpu_id, cudaStream_t stream) {
   void* p = nullptr;
-  const cudaError_t e = cudaMalloc(&p, std::max<size_t>(nbytes, 1));
+  const cudaError_t e = cudaMallocAsync(&p, std::max<size_t>(nbytes, 1), stream);
   if (e == cudaSuccess) return p;
-  (void)cudaGetLastError();  // clear the sticky-free allocation error
+  (void)cudaGetLastError();  // clear the allocation error
   size_t free_b = 0, total_b = 0;
   (void)cudaMemGetInfo(&free_b, &total_b);
   char msg[256];
@@ -54,11 +57,18 @@ void* device_alloc(size_t nbytes, int gpu_id) {
   throw std::runtime_error(msg);
 }
 
+// The backend's stream, destroyed when the backend and every buffer freed on it are gone (a
+// tensor may outlive the backend that made it).
+using StreamRef = std::shared_ptr<std::remove_pointer_t<cudaStream_t>>;
+
 class CudaBuffer final : public DeviceBuffer {
  public:
-  CudaBuffer(size_t nbytes, int gpu_id) : data_(device_alloc(nbytes, gpu_id)), nbytes_(nbytes) {}
+  CudaBuffer(size_t nbytes, int gpu_id, StreamRef stream)
+      : data_(device_alloc(nbytes, gpu_id, stream.get())),
+        nbytes_(nbytes),
+        stream_(std::move(stream)) {}
   ~CudaBuffer() override {
-    (void)cudaFree(data_);  // synchronizes with work still using it
+    (void)cudaFreeAsync(data_, stream_.get());  // after the work queued before it
   }
   CudaBuffer(const CudaBuffer&) = delete;
   CudaBuffer& operator=(const CudaBuffer&) = delete;
@@ -68,6 +78,7 @@ class CudaBuffer final : public DeviceBuffer {
  private:
   void* data_;
   size_t nbytes_;
+  StreamRef stream_;
 };
 
 float to_f32(const HostTensor& t, int64_t i) {
@@ -97,6 +108,7 @@ void check_f32(const Tensor& t, const char* what) {
 }  // namespace
 
 struct CudaBackend::State {
+  StreamRef stream_ref;
   cudaStream_t stream = nullptr;
   cublasHandle_t blas = nullptr;
   void* scratch = nullptr;
@@ -113,20 +125,32 @@ CudaBackend::CudaBackend(int gpu_id) : gpu_id_(gpu_id), state_(std::make_unique<
   state_->num_sms = prop.multiProcessorCount;
   state_->device_name = prop.name;
   check_cuda(cudaStreamCreateWithFlags(&state_->stream, cudaStreamNonBlocking), "stream");
+  state_->stream_ref = StreamRef(state_->stream, [](cudaStream_t s) {
+    (void)cudaStreamSynchronize(s);
+    (void)cudaStreamDestroy(s);
+  });
+  // Freed blocks stay in the pool for the next forward instead of going back to the driver at
+  // every synchronisation (the pool's default release threshold is 0).
+  cudaMemPool_t pool = nullptr;
+  check_cuda(cudaDeviceGetDefaultMemPool(&pool, gpu_id), "cudaDeviceGetDefaultMemPool");
+  uint64_t keep = UINT64_MAX;
+  check_cuda(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep),
+             "cudaMemPoolSetAttribute");
   check_blas(cublasCreate(&state_->blas), "cublasCreate");
   check_blas(cublasSetStream(state_->blas, state_->stream), "cublasSetStream");
   // fp32 GEMMs stay fp32 (no TF32): the f32-weight path is the accurate one.
   check_blas(cublasSetMathMode(state_->blas, CUBLAS_PEDANTIC_MATH), "cublasSetMathMode");
-  state_->error_flag = static_cast<int*>(device_alloc(sizeof(int), gpu_id));
+  check_cuda(cudaMalloc(reinterpret_cast<void**>(&state_->error_flag), sizeof(int)),
+             "cudaMalloc error flag");
   check_cuda(cudaMemsetAsync(state_->error_flag, 0, sizeof(int), state_->stream), "memset");
 }
 
 CudaBackend::~CudaBackend() {
   (void)cudaStreamSynchronize(state_->stream);
-  if (state_->scratch) (void)cudaFree(state_->scratch);
+  if (state_->scratch) (void)cudaFreeAsync(state_->scratch, state_->stream);
   if (state_->error_flag) (void)cudaFree(state_->error_flag);
   if (state_->blas) (void)cublasDestroy(state_->blas);
-  if (state_->stream) (void)cudaStreamDestroy(state_->stream);
+  // The stream itself goes with the last buffer (stream_ref).
 }
 
 std::string CudaBackend::name() const {
@@ -140,12 +164,12 @@ void CudaBackend::bind_calling_thread() {
 
 void* CudaBackend::scratch(size_t bytes) {
   if (bytes <= state_->scratch_bytes) return state_->scratch;
-  // Grown, never shrunk: cudaFree waits for the ops still reading the old one.
-  if (state_->scratch) check_cuda(cudaFree(state_->scratch), "cudaFree scratch");
+  // Grown, never shrunk; freed in stream order, after the ops still reading the old one.
+  if (state_->scratch) check_cuda(cudaFreeAsync(state_->scratch, state_->stream), "scratch free");
   state_->scratch = nullptr;
   state_->scratch_bytes = 0;
   const size_t grown = std::max(bytes, size_t{1} << 20);
-  state_->scratch = device_alloc(grown, gpu_id_);
+  state_->scratch = device_alloc(grown, gpu_id_, state_->stream);
   state_->scratch_bytes = grown;
   return state_->scratch;
 }
@@ -168,7 +192,8 @@ void CudaBackend::synchronize() {
 Tensor CudaBackend::empty(DType dtype, std::vector<int64_t> shape) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
-  auto buf = std::make_shared<CudaBuffer>(static_cast<size_t>(n) * dtype_size(dtype), gpu_id_);
+  auto buf = std::make_shared<CudaBuffer>(static_cast<size_t>(n) * dtype_size(dtype), gpu_id_,
+                                          state_->stream_ref);
   return Tensor(std::move(buf), dtype, std::move(shape));
 }
 
@@ -275,7 +300,7 @@ Tensor CudaBackend::load_matmul_weight(const std::vector<HostTensor>& row_blocks
     }
     dst += static_cast<size_t>(count) * esize;
   }
-  auto buf = std::make_shared<CudaBuffer>(host.size(), gpu_id_);
+  auto buf = std::make_shared<CudaBuffer>(host.size(), gpu_id_, state_->stream_ref);
   Tensor t(std::move(buf), dtype, {n, k}, Layout::kPackedMatmul);
   // On the backend's stream (a legacy-stream cudaMemcpy would not order against it); from pageable
   // memory it returns once `host` is staged, so freeing it on return is safe.
