@@ -53,5 +53,6 @@ for shape in $SHAPES; do
   t0=$(date +%s.%N)
   "$BIN" generate --model-path "$model" --device cuda --input-ids 1,2,3,4 --max-new-tokens 1 \
     >"$OUT/startup_$shape.out" 2>"$OUT/startup_$shape.log"
-  echo "$shape start-up to first token: $(echo "$(date +%s.%N) - $t0" | bc) s" | tee -a "$SUMMARY"
+  echo "$shape start-up to first token: $(awk "BEGIN{print $(date +%s.%N) - $t0}") s" |
+    tee -a "$SUMMARY"
 done
