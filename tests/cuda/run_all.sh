@@ -105,10 +105,11 @@ PY
   return $ok
 }
 
-step env 60 env_check
-step ops 120 "$BUILD/tests/sglang_cuda_tests" --gtest_output="xml:$OUT/ops.xml"
-step sanitizer 240 sanitize
-step golden 240 golden
-step server 120 server_smoke
-step bench 300 env OUT="$OUT/bench" BUILD="$BUILD" bench/cuda.sh
+# Limits sum to 590 s: the whole run fits one 600 s device call.
+step env 30 env_check
+step ops 90 "$BUILD/tests/sglang_cuda_tests" --gtest_output="xml:$OUT/ops.xml"
+step sanitizer 150 sanitize
+step golden 120 golden
+step server 60 server_smoke
+step bench 140 env OUT="$OUT/bench" BUILD="$BUILD" bench/cuda.sh
 exit $FAILED
