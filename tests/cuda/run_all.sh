@@ -25,7 +25,8 @@ step() {  # name, timeout seconds, command...
   local name=$1 limit=$2
   shift 2
   local t0=$SECONDS
-  timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
+  # Through bash -c: timeout runs programs, and most steps are the functions below (exported).
+  timeout "$limit" bash -c '"$@"' "$name" "$@" >"$OUT/$name.log" 2>&1
   local rc=$?
   local verdict=ok
   [ $rc -eq 0 ] || { verdict="FAILED (rc $rc)"; FAILED=1; }
@@ -105,6 +106,8 @@ PY
   return $ok
 }
 
+export OUT BUILD SANITIZER
+export -f env_check sanitize golden server_smoke
 # Limits sum to 590 s: the whole run fits one 600 s device call.
 step env 30 env_check
 step ops 90 "$BUILD/tests/sglang_cuda_tests" --gtest_output="xml:$OUT/ops.xml"
