@@ -3,9 +3,12 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/cuda/cuda_device.h"
 #include "model/random_checkpoint.h"
 
 namespace sglang::testing {
@@ -61,6 +64,16 @@ double relative_l2(const float* a, const float* b, size_t n) {
     ref += static_cast<double>(b[i]) * static_cast<double>(b[i]);
   }
   return ref == 0 ? std::sqrt(diff) : std::sqrt(diff / ref);
+}
+
+std::unique_ptr<Backend> make_test_backend(const cpu::CpuKernels& kernels) {
+  const char* device = std::getenv("SGLANG_TEST_DEVICE");
+  if (device != nullptr && std::string(device) == "cuda") {
+    auto cuda = make_cuda_backend(0);
+    if (!cuda.ok()) throw std::runtime_error("SGLANG_TEST_DEVICE=cuda: " + cuda.error().message);
+    return std::move(*cuda);
+  }
+  return std::make_unique<CpuBackend>(kernels);
 }
 
 }  // namespace sglang::testing

@@ -1,9 +1,11 @@
 #pragma once
 // Helpers shared by the GoogleTest suites.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "kernels/backend.h"
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace sglang::testing {
@@ -24,5 +26,9 @@ std::string asset_path(const std::string& relative);
 
 // ||a - b||_2 / ||b||_2
 double relative_l2(const float* a, const float* b, size_t n);
+
+// The backend a golden test runs on: the CPU backend with `kernels`, or the CUDA backend on GPU 0
+// when SGLANG_TEST_DEVICE=cuda (tests/cuda/run_all.sh); throws when CUDA is asked for and absent.
+std::unique_ptr<Backend> make_test_backend(const cpu::CpuKernels& kernels);
 
 }  // namespace sglang::testing

@@ -21,6 +21,7 @@
 
 #include "engine/scheduler.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cuda/cuda_device.h"
 #include "model/causal_lm.h"
 #include "model/gguf_model.h"
 #include "model/random_checkpoint.h"
@@ -60,6 +61,19 @@ auto on_own_thread(F&& f) {
 int fail(const std::string& message) {
   std::fprintf(stderr, "error: %s\n", message.c_str());
   return 1;
+}
+
+// The backend of --device: "cuda" or "cpu", or empty for SGLang's default (cuda when the build has
+// CUDA and a GPU is visible, else cpu). `device` is overwritten with the choice. --device cuda
+// without a GPU, or in a build without CUDA, is a start error (make_cuda_backend says which).
+Result<std::unique_ptr<Backend>> make_backend(std::string& device, int64_t gpu_id, int threads) {
+  if (device.empty()) device = cuda_compiled_in() && cuda_device_count() > 0 ? "cuda" : "cpu";
+  if (device == "cuda") return make_cuda_backend(static_cast<int>(gpu_id));
+  if (device != "cpu") {
+    return make_error(ErrorCode::kUnsupported,
+                      "--device " + device + " is not supported (choose cuda or cpu)");
+  }
+  return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(threads));
 }
 
 bool parse_ids(const std::string& text, std::vector<int32_t>* out) {
@@ -104,6 +118,8 @@ struct GenerateArgs {
   std::string kv_cache_dtype = "auto";
   int64_t max_new_tokens = 16;
   int threads = 0;
+  std::string device;  // empty: as make_backend's default
+  int64_t gpu_id = 0;
   bool ignore_eos = false;
   SchedulerConfig engine;
 };
@@ -162,7 +178,10 @@ int run_generate(const GenerateArgs& a) {
     return fail("give --input-ids or --input-file");
   }
 
-  CpuBackend backend(a.threads);
+  std::string device = a.device;
+  auto made = make_backend(device, a.gpu_id, a.threads);
+  if (!made.ok()) return fail(made.error().message);
+  Backend& backend = **made;
   auto t0 = std::chrono::steady_clock::now();
   auto model = on_own_thread([&] { return load_causal_lm(a.model_path, backend); });
   if (!model.ok()) return fail(model.error().message);
@@ -252,7 +271,7 @@ constexpr std::chrono::milliseconds kShutdownDeadline{4000};
 int run_serve(const ServerArgsParser& parser) {
   auto parsed = parser.finalize();
   if (!parsed.ok()) return fail(parsed.error().message);
-  const ServerArgs& args = *parsed;
+  ServerArgs args = *parsed;  // a copy: make_backend writes the resolved --device back
   if (!set_log_level(args.log_level)) return fail("unknown --log-level " + args.log_level);
   // Signals go to one thread that waits for them; every other thread blocks them.
   sigset_t signals;
@@ -266,7 +285,14 @@ int run_serve(const ServerArgsParser& parser) {
   const int64_t dp = std::max<int64_t>(args.dp_size, 1);
   const int64_t total_threads = args.threads > 0 ? args.threads : omp_get_num_procs();
   const int per_replica = static_cast<int>(std::max<int64_t>(total_threads / dp, 1));
-  CpuBackend backend(dp > 1 ? per_replica : static_cast<int>(args.threads));
+  auto made = make_backend(args.device, args.base_gpu_id,
+                           dp > 1 ? per_replica : static_cast<int>(args.threads));
+  if (!made.ok()) return fail(made.error().message);
+  Backend& backend = **made;
+  if (args.device == "cuda") {
+    if (dp > 1) return fail("--dp-size above 1 is not supported with --device cuda yet");
+    SGLANG_LOG_INFO("CUDA graphs: none captured yet, decode runs without them");
+  }
   const auto t0 = std::chrono::steady_clock::now();
   SGLANG_LOG_INFO("Loading {} on {}{}", args.model_path, backend.name(),
                   dp > 1 ? fmt::format(" (DP0 of --dp-size {})", dp) : std::string());
@@ -357,6 +383,11 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   gen_cmd->add_flag("--ignore-eos", gen.ignore_eos, "keep generating after EOS (--input-ids)");
   gen_cmd->add_option("--threads", gen.threads, "CPU threads (0: all cores)");
+  gen_cmd
+      ->add_option("--device", gen.device,
+                   "cuda or cpu (default: cuda when the build has CUDA and a GPU is visible)")
+      ->check(CLI::IsMember({"cuda", "cpu"}));
+  gen_cmd->add_option("--base-gpu-id", gen.gpu_id, "the GPU of --device cuda");
   gen_cmd->add_option("--chunked-prefill-size", gen.engine.chunked_prefill_size,
                       "prompt tokens per step (<= 0: whole prompts)");
   gen_cmd->add_option("--max-total-tokens", gen.engine.max_total_tokens, "KV cache pool in tokens");

@@ -25,7 +25,8 @@ struct Compat {
 using Field =
     std::variant<bool ServerArgs::*, int64_t ServerArgs::*, std::optional<int64_t> ServerArgs::*,
                  double ServerArgs::*, std::optional<double> ServerArgs::*,
-                 std::string ServerArgs::*, std::optional<std::string> ServerArgs::*, Compat>;
+                 std::string ServerArgs::*, std::optional<std::string> ServerArgs::*,
+                 std::vector<int64_t> ServerArgs::*, Compat>;
 
 struct Flag {
   const char* name;  // snake_case key; the flag is --name-with-dashes
@@ -108,7 +109,8 @@ const std::vector<Flag>& flags() {
       {"disable_jump_forward", Compat{'b', false}, ""},
       {"cpu_offload_gb", Compat{'i', 0}, ""},
       // Backends and parallelism (accepted; this server runs one process on one device)
-      {"device", &A::device, "cpu"},
+      {"device", &A::device,
+       "cuda or cpu (default: cuda when the build has CUDA and a GPU is visible, else cpu)"},
       {"tp_size", Compat{'i', 1}, ""},
       {"pp_size", Compat{'i', 1}, ""},
       {"dp_size", &A::dp_size,
@@ -118,7 +120,7 @@ const std::vector<Flag>& flags() {
        "how --dp-size replicas share requests: round_robin, shortest_queue (minimum_tokens: "
        "round robin, as SGLang)"},
       {"ep_size", Compat{'i', 1}, ""},
-      {"base_gpu_id", Compat{'i', 0}, ""},
+      {"base_gpu_id", &A::base_gpu_id, "the GPU to run on with --device cuda"},
       {"gpu_id_step", Compat{'i', 1}, ""},
       {"nnodes", Compat{'i', 1}, ""},
       {"node_rank", Compat{'i', 0}, ""},
@@ -128,9 +130,14 @@ const std::vector<Flag>& flags() {
       {"grammar_backend", &A::grammar_backend,
        "xgrammar, outlines or llguidance (all served by our grammar engine) or none"},
       {"quantization", Compat{'s', nullptr}, ""},
-      {"disable_cuda_graph", Compat{'b', false}, ""},
-      {"cuda_graph_max_bs", Compat{'i', nullptr}, ""},
-      {"disable_overlap_schedule", Compat{'b', false}, ""},
+      {"disable_cuda_graph", &A::disable_cuda_graph,
+       "no CUDA graphs (decode always runs without them here: none are captured yet)"},
+      {"cuda_graph_max_bs", &A::cuda_graph_max_bs,
+       "refused: CUDA graphs are not captured yet (give --disable-cuda-graph or drop it)"},
+      {"cuda_graph_bs", &A::cuda_graph_bs,
+       "refused: CUDA graphs are not captured yet (give --disable-cuda-graph or drop it)"},
+      {"disable_overlap_schedule", &A::disable_overlap_schedule,
+       "no overlap of scheduling with the forward (there is none here yet)"},
       {"enable_mixed_chunk", &A::enable_mixed_chunk,
        "decode tokens join the prefill chunks' forward (the default on the CPU)"},
       {"disable_mixed_chunk", &A::disable_mixed_chunk,
@@ -175,6 +182,7 @@ char type_of(const Field& f) {
     char operator()(std::optional<double> A::*) const { return 'f'; }
     char operator()(std::string A::*) const { return 's'; }
     char operator()(std::optional<std::string> A::*) const { return 's'; }
+    char operator()(std::vector<int64_t> A::*) const { return 'l'; }
     char operator()(const Compat& c) const { return c.type; }
   };
   return std::visit(Visitor{}, f);
@@ -207,6 +215,7 @@ OJson ServerArgs::to_json() const {
 void ServerArgsParser::add_to(CLI::App& app) {
   const auto& fl = flags();
   raw_.assign(fl.size(), "");
+  lists_.assign(fl.size(), {});
   options_.assign(fl.size(), nullptr);
   for (size_t i = 0; i < fl.size(); ++i) {
     const Flag& f = fl[i];
@@ -216,6 +225,8 @@ void ServerArgsParser::add_to(CLI::App& app) {
     if (std::string_view(f.name) == "dp_size") names += ",--data-parallel-size";
     if (type_of(f.field) == 'b') {
       options_[i] = app.add_flag(names, help);
+    } else if (type_of(f.field) == 'l') {
+      options_[i] = app.add_option(names, lists_[i], help);
     } else {
       options_[i] = app.add_option(names, raw_[i], help);
     }
@@ -241,6 +252,10 @@ Result<ServerArgs> ServerArgsParser::finalize() const {
           break;
         case 'f':
           v = std::stod(raw);
+          break;
+        case 'l':
+          v = OJson::array();
+          for (const std::string& item : lists_[i]) v.push_back(int64_t{std::stoll(item)});
           break;
         default:
           v = raw;
@@ -330,9 +345,15 @@ Result<ServerArgs> ServerArgsParser::finalize() const {
                       "--max-http-header-bytes must be at least 1024 and --http-idle-timeout "
                       "positive");
   }
-  if (a.device != "cpu") {
+  if (!a.device.empty() && a.device != "cpu" && a.device != "cuda") {
     return make_error(ErrorCode::kUnsupported,
-                      "--device " + a.device + " is not available in this build; use --device cpu");
+                      "--device " + a.device + " is not supported (choose cuda or cpu)");
+  }
+  if ((a.cuda_graph_max_bs || !a.cuda_graph_bs.empty()) && !a.disable_cuda_graph) {
+    return make_error(ErrorCode::kUnsupported,
+                      "--cuda-graph-bs / --cuda-graph-max-bs cannot be honoured: this server "
+                      "captures no CUDA graphs yet (decode runs without them); drop the flag or "
+                      "give --disable-cuda-graph");
   }
   return a;
 }

@@ -70,7 +70,17 @@ struct ServerArgs {
   // --disable-mixed-chunk (ours) gives SGLang's default: a step prefills or decodes.
   bool enable_mixed_chunk = false;
   bool disable_mixed_chunk = false;
-  std::string device = "cpu";
+  // "cuda" or "cpu"; empty (the default): cuda when the build has CUDA and a GPU is visible, else
+  // cpu (SGLang's --device default). main.cpp resolves it and writes the choice back.
+  std::string device;
+  int64_t base_gpu_id = 0;
+  // CUDA graphs are not captured yet: --disable-cuda-graph and --disable-overlap-schedule are
+  // honoured trivially (decode runs eagerly, the scheduler does not overlap), and graph batch
+  // sizes are refused at start rather than ignored (finalize).
+  bool disable_cuda_graph = false;
+  std::optional<int64_t> cuda_graph_max_bs;
+  std::vector<int64_t> cuda_graph_bs;
+  bool disable_overlap_schedule = false;
   // SGLang's data parallelism: --dp-size engine replicas in this process, dispatched by
   // --load-balance-method (SGLang's default round_robin).
   int64_t dp_size = 1;
@@ -116,7 +126,8 @@ class ServerArgsParser {
   Result<ServerArgs> finalize() const;
 
  private:
-  std::vector<std::string> raw_;  // one string per flag, as given
+  std::vector<std::string> raw_;                 // one string per flag, as given
+  std::vector<std::vector<std::string>> lists_;  // the values of list flags (--cuda-graph-bs)
   std::vector<CLI::Option*> options_;
 };
 

@@ -63,7 +63,7 @@ class GoldenTest : public ::testing::TestWithParam<Param> {
  protected:
   void SetUp() override {
     const Param& p = GetParam();
-    backend_ = std::make_unique<CpuBackend>(*p.kernels);
+    backend_ = testing::make_test_backend(*p.kernels);  // SGLANG_TEST_DEVICE=cuda: on the GPU
     auto model = load_causal_lm(testing::tiny_checkpoint(p.model.arch, p.model.seed), *backend_);
     ASSERT_TRUE(model.ok()) << model.error().message;
     model_ = std::move(*model);
@@ -109,7 +109,7 @@ class GoldenTest : public ::testing::TestWithParam<Param> {
     return all;
   }
 
-  std::unique_ptr<CpuBackend> backend_;
+  std::unique_ptr<Backend> backend_;
   std::unique_ptr<CausalLM> model_;
   std::unique_ptr<SafetensorsFile> golden_;
   int num_prompts_ = 0;
