@@ -8,23 +8,28 @@
 # Our server runs once per entry of CONFIGS (';'-separated lists of flags, "default" for none), so
 # scheduling options are compared in one run, e.g.
 #   CONFIGS="default;--disable-mixed-chunk;--chunked-prefill-size 1024"
-# llama-server (LLAMA_SERVER=path/to/llama-server; built from the llama-cpp-python sdist's
-# vendored llama.cpp with -DLLAMA_BUILD_SERVER=ON into a bench-only folder) runs with LLAMA_SLOTS
-# slots, continuous batching, its RAM prompt cache off, through bench_serving's OpenAI completions
-# backend.
-# Usage: bench/serving.sh   (MODEL=file.gguf or a Hugging Face dir; RATES="1 2 inf" NUM_PROMPTS=32
+# llama-server (bench/build_llama_server.sh builds it into .llama-server/, which this script uses
+# when it is there; LLAMA_SERVER=path to use another, LLAMA_SERVER=none to skip it) runs on the
+# same file and threads with LLAMA_SLOTS slots, continuous batching, its RAM prompt cache off,
+# through bench_serving's OpenAI completions backend; the last table gives ours / llama-server
+# per rate (output tok/s: higher is better; latencies: lower is better).
+# Usage: bench/serving.sh   (MODEL=file.gguf or a Hugging Face dir; RATES="1 2 4 inf" NUM_PROMPTS=32
 #        INPUT_LEN=256 OUTPUT_LEN=64 THREADS=$(nproc) to change the load)
 # Needs scripts/setup.sh done. Run it on an idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${MODEL:-$(./scripts/fetch_model.sh)}
-RATES=${RATES:-"1 2 inf"}
+RATES=${RATES:-"1 2 4 inf"}
 NUM_PROMPTS=${NUM_PROMPTS:-32}
 INPUT_LEN=${INPUT_LEN:-256}
 OUTPUT_LEN=${OUTPUT_LEN:-64}
 THREADS=${THREADS:-$(nproc)}
-CONFIGS=${CONFIGS:-"default;--disable-mixed-chunk;--chunked-prefill-size 1024"}
-LLAMA_SERVER=${LLAMA_SERVER:-}
+CONFIGS=${CONFIGS:-"default"}
+LLAMA_SERVER=${LLAMA_SERVER:-.llama-server/bin/llama-server}
+if [ "$LLAMA_SERVER" = none ] || [ ! -x "$LLAMA_SERVER" ]; then
+  [ "$LLAMA_SERVER" != none ] && echo "no $LLAMA_SERVER (bench/build_llama_server.sh): ours only" >&2
+  LLAMA_SERVER=
+fi
 LLAMA_SLOTS=${LLAMA_SLOTS:-8}
 PORT=${PORT:-30123}
 VENV=${SERVING_VENV:-.venv-bench-serving}
@@ -125,4 +130,15 @@ for rate in rates:
               f"| {m['output_throughput']:.1f} "
               f"| {m['median_ttft_ms']:.0f} / {m['p99_ttft_ms']:.0f} "
               f"| {m['median_itl_ms']:.0f} / {m['p99_itl_ms']:.0f} |")
+if "llama" in names:
+    keys = ["output_throughput", "median_ttft_ms", "p99_ttft_ms", "median_itl_ms", "p99_itl_ms"]
+    print("\nours / llama-server, same run (output tok/s: > 1 is better; latencies: < 1 is better)\n")
+    print("| rate (req/s) | server | output tok/s | TTFT median | TTFT P99 | ITL median | ITL P99 |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    for rate in rates:
+        theirs = json.loads(open(f"{out}/serving_llama_{rate}.jsonl").read().splitlines()[-1])
+        for name in names[:-1]:
+            m = json.loads(open(f"{out}/serving_{name}_{rate}.jsonl").read().splitlines()[-1])
+            cells = " | ".join(f"{m[k] / theirs[k]:.2f}" if theirs[k] else "-" for k in keys)
+            print(f"| {rate} | {name} | {cells} |")
 PY
