@@ -40,13 +40,17 @@ kill $SERVER; wait $SERVER 2>/dev/null || true
 trap - EXIT
 echo "== transformers"
 "$PY" bench/embedding_bench.py --model "$MODEL" --sentences "$N" | tee "$OUT/embedding_peer.json"
+echo "== sentence-transformers"
+"$PY" bench/embedding_bench.py --sentence-transformers --model "$MODEL" --sentences "$N" |
+  tee "$OUT/embedding_peer_st.json"
 python3 - "$OUT" <<'PY'
 import json, sys
 out = sys.argv[1]
 ours = json.load(open(f"{out}/embedding_sglang_cpp.json"))
-peer = json.load(open(f"{out}/embedding_peer.json"))
-print(f"\n| all-MiniLM-L6-v2 sentences/s | sglang.cpp | {peer['impl']} | ratio |")
-print("| --- | --- | --- | --- |")
-for b in ("batch_1", "batch_32"):
-    print(f"| {b.replace('_', ' ')} | {ours[b]:.1f} | {peer[b]:.1f} | {ours[b] / peer[b]:.2f} |")
+for name in ("embedding_peer_st", "embedding_peer"):
+    peer = json.load(open(f"{out}/{name}.json"))
+    print(f"\n| all-MiniLM-L6-v2 sentences/s | sglang.cpp | {peer['impl']} | ratio |")
+    print("| --- | --- | --- | --- |")
+    for b in ("batch_1", "batch_32"):
+        print(f"| {b.replace('_', ' ')} | {ours[b]:.1f} | {peer[b]:.1f} | {ours[b] / peer[b]:.2f} |")
 PY

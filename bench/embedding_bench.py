@@ -41,6 +41,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", help="sglang.cpp server, e.g. http://127.0.0.1:30000")
     ap.add_argument("--model", help="model folder for the transformers peer")
+    ap.add_argument("--sentence-transformers", action="store_true",
+                    help="the peer is sentence_transformers.SentenceTransformer(model).encode")
     ap.add_argument("--sentences", type=int, default=128)
     args = ap.parse_args()
     texts = corpus(args.sentences)
@@ -55,6 +57,16 @@ def main():
                 out = json.loads(r.read())
             assert len(out) == len(batch) if isinstance(out, list) else len(batch) == 1
         impl, threads = "sglang.cpp /encode", None
+    elif args.sentence_transformers:
+        import sentence_transformers
+        import torch
+
+        st = sentence_transformers.SentenceTransformer(args.model, device="cpu")
+
+        def run(batch):
+            return st.encode(batch, batch_size=len(batch), convert_to_tensor=True)
+        impl = f"sentence-transformers {sentence_transformers.__version__} (torch {torch.__version__})"
+        threads = torch.get_num_threads()
     else:
         import torch
         import transformers
