@@ -39,8 +39,8 @@ echo "== HTTP API tests against the sanitizer build"
 SGLANG_CPP_BIN=build-asan/src/sglang-cpp ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   SGLANG_VALIDITY_SCHEMAS=12 SGLANG_VALIDITY_REGEXES=6 .venv/bin/python -m pytest -q tests/api
 
-echo "== fuzz targets (libFuzzer, ASan + UBSan): each replays its corpus, then mutates for 25 s"
-tests/fuzz/run.sh build-asan "${SGLANG_FUZZ_SECONDS:-25}"
+echo "== fuzz targets (libFuzzer, ASan + UBSan): each replays its corpus, then mutates for 15 s"
+tests/fuzz/run.sh build-asan "${SGLANG_FUZZ_SECONDS:-15}"
 
 # The TSan phase is opt-in until it has run green once on a clean clone (SGLANG_CI_TSAN=1): its
 # build is the third of the project (~4 min CPU-bound on two idle cores, estimated), its tests a few.
