@@ -152,7 +152,9 @@ def test_slow_reader_keeps_the_servers_buffer_bounded(soak_server):
     assert len(meta["input_token_logprobs"]) == 400
     # Fewer chunks than steps: what came while the client was slow went out together.
     assert len(events) - 1 < NEW
-    assert len(body_bytes) > 4 * HIGH_WATER  # far more than the bound was streamed in all
+    # More than the bound was streamed in all (a pause needs that much unread); how much more
+    # depends on how many chunks coalesced, which depends on the machine's speed.
+    assert len(body_bytes) > HIGH_WATER
     assert metric(s, "sglang_cpp_http_stream_buffered_bytes") == 0
 
     # One more that its client stops reading, left paused for the shutdown.
