@@ -56,7 +56,7 @@ Result<ModelConfig> parse_gte_config(const json& j, const std::string& source) {
   c.architecture = Architecture::kGte;
   c.head = Head::kEmbedding;
   c.causal = false;
-  c.model_type = j.value("model_type", std::string());
+  SGLANG_ASSIGN_OR_RETURN(c.model_type, string_field(j, source, "model_type", ""));
   // Without a modules.json: the published GTE v1.5 models' pooling (CLS, then Normalize).
   c.pooling.type = PoolingType::kCls;
   c.pooling.normalize = true;
@@ -112,7 +112,11 @@ Result<ModelConfig> parse_gte_config(const json& j, const std::string& source) {
   }
   if (j.contains("rope_scaling") && !j.at("rope_scaling").is_null()) {
     const json& rs = j.at("rope_scaling");
-    const std::string type = rs.is_object() ? rs.value("type", rs.value("rope_type", "")) : "";
+    std::string type;
+    if (rs.is_object()) {
+      SGLANG_ASSIGN_OR_RETURN(std::string rope_type, string_field(rs, source, "rope_type", ""));
+      SGLANG_ASSIGN_OR_RETURN(type, string_field(rs, source, "type", rope_type));
+    }
     if (type != "ntk" || !rs.contains("factor") || !rs.at("factor").is_number()) {
       return make_error(ErrorCode::kUnsupported, "NewModel rope_scaling " + rs.dump() + " in " +
                                                      source +

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "model/config_fields.h"
 #include "model/gguf_model.h"
 #include "model/model_registry.h"
 
@@ -226,7 +227,13 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
                       "unsupported architecture '" + name + "' in field 'architectures' of " +
                           source + " (supported: " + supported_architectures() + ")");
   }
-  return arch->parse_config(j, source, *arch);
+  // The parsers check each field's type before reading it; this is the backstop that keeps a
+  // missed check an error naming the file rather than an uncaught exception (fuzz_model_config).
+  try {
+    return arch->parse_config(j, source, *arch);
+  } catch (const json::exception& e) {
+    return make_error(ErrorCode::kCorrupt, "malformed " + source + ": " + e.what());
+  }
 }
 
 Result<ModelConfig> parse_decoder_config(const nlohmann::json& j, const std::string& source,
@@ -248,7 +255,7 @@ Result<ModelConfig> parse_decoder_config(const nlohmann::json& j, const std::str
       return make_error(ErrorCode::kCorrupt, "num_labels in " + source + " must be positive");
     }
   }
-  c.model_type = j.value("model_type", std::string());
+  SGLANG_ASSIGN_OR_RETURN(c.model_type, string_field(j, source, "model_type", ""));
 
   FieldReader f(j, source);
   SGLANG_ASSIGN_OR_RETURN(c.hidden_size, f.required_int("hidden_size"));
@@ -419,7 +426,7 @@ Result<ModelConfig> parse_decoder_config(const nlohmann::json& j, const std::str
       }
     }
   } else {
-    std::string act = j.value("hidden_act", std::string("silu"));
+    SGLANG_ASSIGN_OR_RETURN(std::string act, string_field(j, source, "hidden_act", "silu"));
     if (act != "silu") {
       return make_error(ErrorCode::kUnsupported, "unsupported field 'hidden_act' = \"" + act +
                                                      "\" in " + source + " (supported: silu)");

@@ -113,7 +113,8 @@ Result<SentencePooling> read_sentence_pooling(const std::string& dir,
       continue;
     }
     if (cls == "Pooling") {
-      const std::string sub = m.value("path", std::string());
+      const std::string sub =
+          m.contains("path") && m.at("path").is_string() ? m.at("path").get<std::string>() : "";
       const std::string cfg_path = dir + "/" + (sub.empty() ? "" : sub + "/") + "config.json";
       SGLANG_ASSIGN_OR_RETURN(json cfg, read_json(cfg_path));
       SGLANG_ASSIGN_OR_RETURN(p.type, parse_pooling_config(cfg, cfg_path));

@@ -61,7 +61,7 @@ Result<ModelConfig> parse_encoder_config(const json& j, const std::string& sourc
     c.pooling.normalize = true;
     c.pooling.source = "SGLang's default for " + an;
   }
-  c.model_type = j.value("model_type", std::string());
+  SGLANG_ASSIGN_OR_RETURN(c.model_type, string_field(j, source, "model_type", ""));
   // transformers' PretrainedConfig: num_labels is the size of id2label (2 when absent).
   c.num_labels = 2;
   if (j.contains("id2label") && j["id2label"].is_object()) {

@@ -140,6 +140,24 @@ TEST(ModelConfig, BadInputsAreErrors) {
                                 "a");
   ASSERT_FALSE(act.ok());
   EXPECT_NE(act.error().message.find("hidden_act"), std::string::npos);
+  // String fields of the wrong JSON type are errors naming the field, not exceptions (found by
+  // fuzz_model_config in CI: a number for model_type ended the process).
+  for (const char* field : {"model_type", "hidden_act"}) {
+    const std::string text =
+        std::string(R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 64,
+      "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 10, ")") +
+        field + R"(": 5})";
+    auto typed = parse_model_config(text, "a");
+    ASSERT_FALSE(typed.ok()) << field;
+    EXPECT_NE(typed.error().message.find(field), std::string::npos) << typed.error().message;
+  }
+  for (const char* arch : {"NewModel", "XLMRobertaModel", "BertModel"}) {
+    auto encoder = parse_model_config(
+        std::string(R"({"architectures": [")") + arch + R"("], "model_type": 5})", "a");
+    ASSERT_FALSE(encoder.ok()) << arch;
+    EXPECT_NE(encoder.error().message.find("model_type"), std::string::npos)
+        << encoder.error().message;
+  }
 }
 
 }  // namespace
