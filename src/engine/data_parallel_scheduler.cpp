@@ -45,6 +45,16 @@ size_t DataParallelScheduler::pick() {
 }
 
 Status DataParallelScheduler::submit(std::unique_ptr<Request> req) {
+  if (req->data_parallel_rank) {
+    // Direct routing, as SGLang's controller: that replica answers, even with a full queue.
+    const auto rank = static_cast<size_t>(*req->data_parallel_rank);
+    if (rank >= replicas_.size()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "data_parallel_rank " + std::to_string(rank) + " is out of range.");
+    }
+    last_dispatched_.store(static_cast<int64_t>(rank));
+    return replicas_[rank]->submit(std::move(req));
+  }
   size_t first;
   {
     std::lock_guard lock(dispatch_mu_);

@@ -171,6 +171,9 @@ struct Request {
   // Requests with the same non-empty group (the copies of an n > 1 request) share their prompt:
   // the scheduler prefills the first and admits the others once its prefix is in the cache.
   std::string prefix_group;
+  // The data-parallel replica to run on (GenerateReqInput.data_parallel_rank); none: the
+  // --load-balance-method picks.
+  std::optional<int64_t> data_parallel_rank;
 
   // Scheduler state.
   RequestState state = RequestState::kWaiting;

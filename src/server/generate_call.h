@@ -112,6 +112,7 @@ class GenerateCall : public std::enable_shared_from_this<GenerateCall> {
   bool stream_ = false;
   bool return_text_in_logprobs_ = false;
   bool incremental_ = false;
+  std::optional<int64_t> data_parallel_rank_;  // a replica named by the request (--dp-size)
   bool done_ = false;
   bool waiting_for_client_ = false;  // paused by backpressure until the buffer drains
   std::string weight_version_;

@@ -10,6 +10,7 @@
 
 #include "server/api_server.h"
 #include "server/generate_call.h"
+#include "server/openai_common.h"
 #include "util/logging.h"
 
 namespace sglang {
@@ -195,6 +196,45 @@ Status GenerateCall::parse(const nlohmann::json& body) {
   if (auto it = body.find("custom_logit_processor"); it != body.end() && !it->is_null()) {
     return bad(kCustomLogitProcessorDisabled);
   }
+  // GenerateReqInput's other fields (SGLang's io_struct.py): those this server does not honour are
+  // refused, never ignored, as the OpenAI routes refuse theirs. log_metrics, validation_time,
+  // conversation_id, no_logs and custom_labels only label SGLang's own logs and metrics: accepted.
+  {
+    RequestFields f(body);
+    if (auto it = body.find("return_hidden_states");
+        it != body.end() && it->is_boolean() && it->get<bool>()) {
+      // TokenizerManager._validate_one_request, for a server without the flag (this one has none).
+      return bad(
+          "The server is not configured to return the hidden states. Please set "
+          "`--enable-return-hidden-states` to enable this feature.");
+    }
+    f.refuse_unless_default("return_hidden_states", false);
+    for (const char* k : {"input_embeds", "image_data", "video_data", "audio_data", "modalities"}) {
+      f.refuse_unless_default(k, nullptr, "this server serves text-only models from token ids");
+    }
+    f.refuse_unless_default("lora_path", nullptr, "LoRA adapters");
+    f.refuse_unless_default("lora_id", nullptr, "LoRA adapters");
+    f.refuse_unless_default("session_params", nullptr);
+    f.refuse_unless_default("priority", nullptr, "priority scheduling");
+    f.refuse_unless_default("extra_key", nullptr);
+    f.refuse_unless_default("background", false);
+    f.refuse_unless_default("return_bytes", false);
+    f.refuse_unless_default("return_entropy", false);
+    for (const char* k :
+         {"bootstrap_host", "bootstrap_port", "bootstrap_room", "bootstrap_pair_key"}) {
+      f.refuse_unless_default(k, nullptr, "disaggregated serving");
+    }
+    if (f.error()) return bad(*f.error());
+  }
+  // SGLang's data_parallel_controller sends a request that names its rank to that replica.
+  if (auto it = body.find("data_parallel_rank"); it != body.end() && !it->is_null()) {
+    const int64_t replicas = static_cast<int64_t>(server_.scheduler_->size());
+    if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() >= replicas) {
+      return bad("data_parallel_rank must be an integer in [0, " + std::to_string(replicas) +
+                 ") (--dp-size), got " + it->dump() + ".");
+    }
+    data_parallel_rank_ = it->get<int64_t>();
+  }
   // As SGLang's TokenizerManager: with the flag, each streamed chunk carries only what is new.
   incremental_ = stream_ && server_.args_.incremental_streaming_output;
   const size_t num_prompts = prompts.size();
@@ -284,6 +324,7 @@ Status GenerateCall::parse(const nlohmann::json& body) {
       req->params = it.params;
       req->logprob = lp;
       if (n > 1) req->prefix_group = rid;
+      req->data_parallel_rank = data_parallel_rank_;
       it.stream = std::make_shared<RequestStream>();
       req->stream = it.stream;
       // One validation per prompt: its copies share its tokens and parameters.

@@ -79,6 +79,31 @@ def test_flush_reaches_every_replica(dp):
         assert s["num_free_pages"] == s["memory_usage"]["token_capacity"]
 
 
+def test_data_parallel_rank_routes_to_that_replica(dp):
+    # Both long requests name rank 1: round robin would have spread them over both ranks.
+    results = {}
+
+    def run(rid):
+        results[rid] = dp.post("/generate", json={"text": "ranked " + rid, "rid": rid,
+                                                  "data_parallel_rank": 1,
+                                                  "sampling_params": LONG}, timeout=60)
+
+    threads = [threading.Thread(target=run, args=(rid,)) for rid in ("r1", "r2")]
+    for t in threads:
+        t.start()
+        time.sleep(0.2)
+    wait_for(lambda: [x["num_reqs"] for x in dp.get("/get_load").json()] == [0, 2],
+             "both requests naming data_parallel_rank 1 must run on rank 1")
+    assert dp.post("/abort_request", json={"abort_all": True}).status_code == 200
+    for t in threads:
+        t.join(30)
+    assert all(results[r].json()["meta_info"]["finish_reason"]["type"] == "abort"
+               for r in ("r1", "r2"))
+    for bad in (2, -1, "1", 1.5):
+        r = dp.post("/generate", json={"text": "x", "data_parallel_rank": bad})
+        assert r.status_code == 400 and "data_parallel_rank" in r.text, (bad, r.text)
+
+
 @pytest.mark.parametrize("method,message", [
     ("follow_bootstrap_room", "disaggregation"),
     ("total_tokens", "invalid choice"),

@@ -196,6 +196,42 @@ def test_custom_logit_processor_answers_sglangs_error(server):
         "`--enable-custom-logit-processor` to enable this feature.")
 
 
+# GenerateReqInput fields (SGLang's io_struct.py) this server does not honour: refused with a 400
+# naming the field, never accepted and ignored; the metrics-only labels are accepted.
+GENERATE_UNHONOURED = [
+    ("input_embeds", [[0.1, 0.2]]), ("image_data", "http://x/a.png"), ("video_data", "v"),
+    ("audio_data", "a"), ("modalities", ["image"]), ("lora_path", "adapter"), ("lora_id", "1"),
+    ("session_params", {"id": "s"}), ("priority", 3), ("extra_key", "tenant"),
+    ("background", True), ("return_bytes", True), ("return_entropy", True),
+    ("bootstrap_host", "h"), ("bootstrap_port", 1), ("bootstrap_room", 2),
+    ("bootstrap_pair_key", "k")]
+
+
+@pytest.mark.parametrize("field,value", GENERATE_UNHONOURED,
+                         ids=[f for f, _ in GENERATE_UNHONOURED])
+def test_generate_field_not_honoured_is_refused(server, field, value):
+    r = server.post("/generate", json={**GENERATE_BASE, field: value})
+    assert r.status_code == 400, r.text
+    assert field in r.json()["error"]["message"] and "not supported" in r.text
+
+
+def test_generate_hidden_states_answer_sglangs_error(server):
+    r = server.post("/generate", json={**GENERATE_BASE, "return_hidden_states": True})
+    assert r.status_code == 400
+    assert r.json()["error"]["message"] == (
+        "The server is not configured to return the hidden states. Please set "
+        "`--enable-return-hidden-states` to enable this feature.")
+
+
+def test_generate_metrics_labels_and_defaults_are_accepted(server):
+    r = server.post("/generate", json={
+        **GENERATE_BASE, "log_metrics": False, "conversation_id": "c", "no_logs": True,
+        "custom_labels": {"team": "a"}, "validation_time": 0.5, "return_hidden_states": False,
+        "lora_path": None, "priority": None, "background": False, "data_parallel_rank": 0})
+    assert r.status_code == 200, r.text
+    assert r.json()["meta_info"]["finish_reason"]
+
+
 COMPLETIONS_BASE = {"model": "m", "prompt": "hi", "max_tokens": 1}
 CHAT_BASE = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1,
              "max_completion_tokens": 1}

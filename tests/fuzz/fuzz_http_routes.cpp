@@ -36,8 +36,13 @@ using namespace sglang;
 // run by wait() in order, as the real server serializes it per connection.
 class FuzzExchange final : public http::Exchange {
  public:
-  void respond(int, std::string, std::string,
+  void respond(int status, std::string, std::string body,
                std::vector<std::pair<std::string, std::string>>) override {
+    // Client input is the client's error (4xx) or a full/stopping server (503), never a 500.
+    if (status >= 500 && status != 503) {
+      std::fprintf(stderr, "fuzz_http_routes: answered %d: %s\n", status, body.c_str());
+      std::abort();
+    }
     finish();
   }
   void start_stream(int, std::string) override {}
