@@ -138,9 +138,11 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_res_->chunked(true);
     serializer_ = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*stream_res_);
     writing_ = true;
+    arm_write_deadline();
     bhttp::async_write_header(stream_, *serializer_,
                               [self = shared_from_this()](beast::error_code ec, size_t) {
                                 self->writing_ = false;
+                                self->stream_.expires_never();
                                 if (ec) return self->fail();
                                 self->write_next_chunk();
                               });
@@ -283,25 +285,53 @@ class Session : public std::enable_shared_from_this<Session> {
     if (writing_ || closed_) return;
     if (!chunks_.empty()) {
       writing_ = true;
-      auto data = std::make_shared<std::string>(std::move(chunks_.front()));
+      auto chunk = std::make_shared<ChunkWrite>(std::move(chunks_.front()));
       chunks_.pop_front();
-      asio::async_write(stream_, bhttp::make_chunk(asio::buffer(*data)),
-                        [self = shared_from_this(), data](beast::error_code ec, size_t) {
-                          self->writing_ = false;
-                          self->unbuffer(data->size());
-                          if (ec) return self->fail();
-                          self->write_next_chunk();
-                        });
+      write_chunk_part(std::move(chunk));
       return;
     }
     if (stream_ended_) {
       writing_ = true;
+      arm_write_deadline();
       asio::async_write(stream_, bhttp::make_chunk_last(),
                         [self = shared_from_this()](beast::error_code ec, size_t) {
                           self->writing_ = false;
+                          self->stream_.expires_never();
                           self->after_response(ec);
                         });
     }
+  }
+
+  // A streamed write that makes no progress for the idle timeout (--http-idle-timeout) closes the
+  // connection: a client that stopped reading while the socket's buffers are full is treated as
+  // one that hung up, so its request is aborted and its pages freed instead of waiting forever
+  // (as uvicorn's h11 protocol drops a connection whose transport write times out). Each piece
+  // the kernel takes re-arms the deadline, so a slow reader that keeps reading is not cut off.
+  void arm_write_deadline() {
+    stream_.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
+  }
+
+  struct ChunkWrite {
+    explicit ChunkWrite(std::string d) : data(std::move(d)), rest(bhttp::make_chunk(buffer())) {}
+    asio::const_buffer buffer() const { return asio::buffer(data); }
+    std::string data;
+    beast::buffers_suffix<bhttp::chunk_body<asio::const_buffer>> rest;  // not yet written
+  };
+
+  void write_chunk_part(std::shared_ptr<ChunkWrite> chunk) {
+    arm_write_deadline();
+    stream_.async_write_some(
+        chunk->rest, [self = shared_from_this(), chunk](beast::error_code ec, size_t n) mutable {
+          chunk->rest.consume(n);
+          if (!ec && beast::buffer_bytes(chunk->rest) > 0) {
+            return self->write_chunk_part(std::move(chunk));
+          }
+          self->stream_.expires_never();
+          self->writing_ = false;
+          self->unbuffer(chunk->data.size());
+          if (ec) return self->fail();
+          self->write_next_chunk();
+        });
   }
 
   void after_response(beast::error_code ec) {

@@ -153,3 +153,44 @@ def test_slow_reader_keeps_the_servers_buffer_bounded(soak_server):
     while metric(s, "sglang_cpp_http_stream_backpressure_waits_total") == waits:
         assert time.time() < deadline, "the second slow stream never paused"
         time.sleep(0.1)
+
+
+def test_a_client_that_never_reads_is_dropped_after_the_write_timeout(model_path,
+                                                                      tmp_path_factory):
+    # A stream whose client stops reading entirely: once the socket's buffers are full the
+    # server's write makes no progress, and after --http-idle-timeout the connection is closed as
+    # a hang-up: the request is aborted and its pages freed (it would otherwise hold them until
+    # max_new_tokens, paused forever). The response the client gets is cut short.
+    s = Server(model_path, "--enable-metrics", "--http-idle-timeout", "1",
+               log_dir=tmp_path_factory.mktemp("write-timeout"))
+    try:
+        # Eight streamed items whose every native chunk repeats its text so far: the socket's
+        # buffers fill within a few dozen steps, long before the 16,000 tokens asked.
+        copies, new = 8, 2000
+        body = {"text": ["hi"] * copies, "stream": True,
+                "sampling_params": {"max_new_tokens": new, "ignore_eos": True,
+                                    "temperature": 0}}
+        sock = slow_stream(s, body)
+        t0 = time.time()
+        while s.get("/get_load").json()[0]["num_reqs"] == 0:
+            assert time.time() - t0 < 30, "the request never started"
+            time.sleep(0.05)
+        pool = soak_driver.pool_after(s.url, wait_s=60)
+        assert pool["flushed"] and pool["pool_whole"], pool
+        assert time.time() - t0 < 30
+        generated = next(float(line.split()[-1]) for line in s.get("/metrics").text.splitlines()
+                         if line.startswith("sglang:generation_tokens_total{"))
+        assert generated < copies * new, "the stalled request ran to its end, not aborted"
+        assert metric(s, "sglang_cpp_http_stream_buffered_bytes") == 0
+        sock.settimeout(10)
+        try:
+            received = read_response(sock)
+        except ConnectionResetError:
+            received = b""
+        sock.close()
+        assert not received.endswith(b"0\r\n\r\n"), "the stalled stream was not cut short"
+        # The server serves on.
+        r = s.post("/generate", json={"text": "hi", "sampling_params": {"max_new_tokens": 4}})
+        assert r.status_code == 200
+    finally:
+        assert s.stop() == 0
