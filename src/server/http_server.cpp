@@ -483,6 +483,8 @@ void note_backpressure_wait() {
 struct HttpServer::Impl {
   ServerOptions options;
   Handler handler;
+  // Before the io_context: the sessions its destruction lets go of unregister themselves here.
+  SessionRegistry sessions;
   asio::io_context ioc;
   tcp::acceptor acceptor{ioc};
   // Made here, not in run(): stop() (another thread) resets it, and run() must not race it.
@@ -490,7 +492,6 @@ struct HttpServer::Impl {
       std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
           ioc.get_executor());
   int bound_port = 0;
-  SessionRegistry sessions;
 
   void accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket sock) {
