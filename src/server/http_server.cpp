@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
 #include "util/logging.h"
 
@@ -54,16 +55,50 @@ std::string lower(std::string s) {
   return s;
 }
 
+class Session;
+
+// The server's open connections, so that the ones still open when the I/O threads have stopped
+// (a stream paused for a client that stopped reading) are closed before the io_context goes: a
+// socket must not outlive it, and what a connection's callbacks hold must be let go.
+class SessionRegistry {
+ public:
+  void add(Session* s, std::weak_ptr<Session> weak) {
+    std::lock_guard lock(mu_);
+    sessions_.emplace(s, std::move(weak));
+  }
+  void remove(Session* s) {
+    std::lock_guard lock(mu_);
+    sessions_.erase(s);
+  }
+  std::vector<std::shared_ptr<Session>> live() {
+    std::lock_guard lock(mu_);
+    std::vector<std::shared_ptr<Session>> out;
+    for (auto& [p, weak] : sessions_) {
+      if (auto s = weak.lock()) out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+};
+
 // One connection: read a request, hand it to the handler, write its response (full or chunked),
 // repeat while keep-alive. Everything runs on the connection's strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const Handler& handler, const ServerOptions& options)
-      : stream_(std::move(socket)), handler_(handler), options_(options) {}
+  Session(tcp::socket socket, const Handler& handler, const ServerOptions& options,
+          SessionRegistry& registry)
+      : stream_(std::move(socket)), handler_(handler), options_(options), registry_(registry) {}
 
-  ~Session() { g_buffered_bytes.fetch_sub(buffered_.load()); }  // posts that never ran
+  ~Session() {
+    registry_.remove(this);
+    g_buffered_bytes.fetch_sub(buffered_.load());  // posts that never ran
+  }
 
   void start() {
+    registry_.add(this, weak_from_this());
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
   }
 
@@ -72,6 +107,7 @@ class Session : public std::enable_shared_from_this<Session> {
                std::vector<std::pair<std::string, std::string>> extra) {
     if (responding_ || closed_) return;
     responding_ = true;
+    handed_over();
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
         static_cast<bhttp::status>(status), version_);
     res->set(bhttp::field::server, "sglang-cpp");
@@ -102,9 +138,11 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_res_->chunked(true);
     serializer_ = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*stream_res_);
     writing_ = true;
+    arm_write_deadline();
     bhttp::async_write_header(stream_, *serializer_,
                               [self = shared_from_this()](beast::error_code ec, size_t) {
                                 self->writing_ = false;
+                                self->stream_.expires_never();
                                 if (ec) return self->fail();
                                 self->write_next_chunk();
                               });
@@ -134,15 +172,29 @@ class Session : public std::enable_shared_from_this<Session> {
   void end_stream() {
     if (!streaming_ || closed_) return;
     stream_ended_ = true;
+    handed_over();
     write_next_chunk();
   }
 
-  void on_close(std::function<void()> cb) {
+  // `gen`: the request the exchange was made for; a registration that arrives after that request
+  // was answered (or after the connection moved on to the next one) has nothing left to watch.
+  void on_close(uint64_t gen, std::function<void()> cb) {
     if (closed_) {
       if (cb) cb();
       return;
     }
+    if (gen != request_gen_ || response_handed_over_) return;
     on_close_ = std::move(cb);
+  }
+
+  uint64_t request_gen() const { return request_gen_; }
+
+  // The server is gone (its I/O threads have stopped): close the socket and let go of every
+  // callback, without running them. Called once no I/O thread runs.
+  void close_at_shutdown() {
+    on_close_ = nullptr;
+    on_drained_ = nullptr;
+    close();
   }
 
   bool closed() const { return closed_; }
@@ -191,7 +243,7 @@ class Session : public std::enable_shared_from_this<Session> {
     version_ = msg.version();
     keep_alive_ = msg.keep_alive();
     ++request_gen_;
-    responding_ = streaming_ = stream_ended_ = false;
+    responding_ = streaming_ = stream_ended_ = response_handed_over_ = false;
     drop_chunks();
     on_close_ = nullptr;
     watch_disconnect();
@@ -233,25 +285,53 @@ class Session : public std::enable_shared_from_this<Session> {
     if (writing_ || closed_) return;
     if (!chunks_.empty()) {
       writing_ = true;
-      auto data = std::make_shared<std::string>(std::move(chunks_.front()));
+      auto chunk = std::make_shared<ChunkWrite>(std::move(chunks_.front()));
       chunks_.pop_front();
-      asio::async_write(stream_, bhttp::make_chunk(asio::buffer(*data)),
-                        [self = shared_from_this(), data](beast::error_code ec, size_t) {
-                          self->writing_ = false;
-                          self->unbuffer(data->size());
-                          if (ec) return self->fail();
-                          self->write_next_chunk();
-                        });
+      write_chunk_part(std::move(chunk));
       return;
     }
     if (stream_ended_) {
       writing_ = true;
+      arm_write_deadline();
       asio::async_write(stream_, bhttp::make_chunk_last(),
                         [self = shared_from_this()](beast::error_code ec, size_t) {
                           self->writing_ = false;
+                          self->stream_.expires_never();
                           self->after_response(ec);
                         });
     }
+  }
+
+  // A streamed write that makes no progress for the idle timeout (--http-idle-timeout) closes the
+  // connection: a client that stopped reading while the socket's buffers are full is treated as
+  // one that hung up, so its request is aborted and its pages freed instead of waiting forever
+  // (as uvicorn's h11 protocol drops a connection whose transport write times out). Each piece
+  // the kernel takes re-arms the deadline, so a slow reader that keeps reading is not cut off.
+  void arm_write_deadline() {
+    stream_.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
+  }
+
+  struct ChunkWrite {
+    explicit ChunkWrite(std::string d) : data(std::move(d)), rest(bhttp::make_chunk(buffer())) {}
+    asio::const_buffer buffer() const { return asio::buffer(data); }
+    std::string data;
+    beast::buffers_suffix<bhttp::chunk_body<asio::const_buffer>> rest;  // not yet written
+  };
+
+  void write_chunk_part(std::shared_ptr<ChunkWrite> chunk) {
+    arm_write_deadline();
+    stream_.async_write_some(
+        chunk->rest, [self = shared_from_this(), chunk](beast::error_code ec, size_t n) mutable {
+          chunk->rest.consume(n);
+          if (!ec && beast::buffer_bytes(chunk->rest) > 0) {
+            return self->write_chunk_part(std::move(chunk));
+          }
+          self->stream_.expires_never();
+          self->writing_ = false;
+          self->unbuffer(chunk->data.size());
+          if (ec) return self->fail();
+          self->write_next_chunk();
+        });
   }
 
   void after_response(beast::error_code ec) {
@@ -275,11 +355,21 @@ class Session : public std::enable_shared_from_this<Session> {
   void close() {
     if (closed_) return;
     closed_ = true;
+    on_close_ = nullptr;  // a close that is not a hang-up (fail() took it first) tells no one
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
     drop_chunks();
     notify_drained();  // a producer waiting for room finishes its (aborted) work now
+  }
+
+  // The handler has given the whole response (respond(), or end_stream()): a hang-up from now on
+  // has nothing to abort, so the close callback, which holds the handler's call (and the call
+  // holds this connection through its exchange), is let go now. Otherwise a stream whose reader
+  // stopped would keep the connection and its call alive in a cycle past the server's shutdown.
+  void handed_over() {
+    response_handed_over_ = true;
+    on_close_ = nullptr;
   }
 
   void unbuffer(size_t n) {
@@ -305,12 +395,14 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   const Handler& handler_;
   const ServerOptions& options_;
+  SessionRegistry& registry_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   unsigned version_ = 11;
   bool keep_alive_ = true;
   bool responding_ = false, streaming_ = false, stream_ended_ = false, writing_ = false;
   bool closed_ = false;
+  bool response_handed_over_ = false;
   uint64_t request_gen_ = 0;
   std::deque<std::string> chunks_;
   // Bytes given to the exchange's send_chunk and not yet written (or dropped): counted when the
@@ -326,7 +418,7 @@ class Session : public std::enable_shared_from_this<Session> {
 // The handler's view of a Session: every call hops onto the session's executor.
 class SessionExchange final : public Exchange {
  public:
-  explicit SessionExchange(std::shared_ptr<Session> s) : session_(std::move(s)) {}
+  SessionExchange(std::shared_ptr<Session> s, uint64_t gen) : session_(std::move(s)), gen_(gen) {}
   void respond(int status, std::string ct, std::string body,
                std::vector<std::pair<std::string, std::string>> extra) override {
     post([=, body = std::move(body), extra = std::move(extra)](Session& s) mutable {
@@ -352,11 +444,13 @@ class SessionExchange final : public Exchange {
   void defer(std::function<void()> fn) override {
     post([fn = std::move(fn)](Session&) { fn(); });
   }
-  bool closed() const override { return gone_.load(); }
+  bool closed() const override { return gone_->load(); }
   void on_close(std::function<void()> cb) override {
-    post([this, cb = std::move(cb)](Session& s) mutable {
-      s.on_close([this, cb = std::move(cb)] {
-        gone_ = true;
+    // The flag, not this exchange, goes into the session's callback: the session may outlive
+    // the exchange (nothing but the handler's call holds an exchange).
+    post([gen = gen_, gone = gone_, cb = std::move(cb)](Session& s) mutable {
+      s.on_close(gen, [gone, cb = std::move(cb)] {
+        gone->store(true);
         if (cb) cb();
       });
     });
@@ -368,11 +462,12 @@ class SessionExchange final : public Exchange {
     asio::post(session_->executor(), [s = session_, f = std::forward<F>(f)]() mutable { f(*s); });
   }
   std::shared_ptr<Session> session_;
-  std::atomic<bool> gone_{false};
+  const uint64_t gen_;  // the session's request this exchange answers
+  std::shared_ptr<std::atomic<bool>> gone_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 std::shared_ptr<Exchange> Session::make_exchange() {
-  return std::make_shared<SessionExchange>(shared_from_this());
+  return std::make_shared<SessionExchange>(shared_from_this(), request_gen_);
 }
 
 }  // namespace
@@ -388,9 +483,14 @@ void note_backpressure_wait() {
 struct HttpServer::Impl {
   ServerOptions options;
   Handler handler;
+  // Before the io_context: the sessions its destruction lets go of unregister themselves here.
+  SessionRegistry sessions;
   asio::io_context ioc;
   tcp::acceptor acceptor{ioc};
-  std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  // Made here, not in run(): stop() (another thread) resets it, and run() must not race it.
+  std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work =
+      std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
+          ioc.get_executor());
   int bound_port = 0;
 
   void accept() {
@@ -401,7 +501,7 @@ struct HttpServer::Impl {
       } else {
         beast::error_code opt_ec;
         sock.set_option(tcp::no_delay(true), opt_ec);
-        std::make_shared<Session>(std::move(sock), handler, options)->start();
+        std::make_shared<Session>(std::move(sock), handler, options, sessions)->start();
       }
       accept();
     });
@@ -450,14 +550,15 @@ int HttpServer::port() const {
 }
 
 void HttpServer::run() {
-  impl_->work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
-      impl_->ioc.get_executor());
   impl_->accept();
   std::vector<std::thread> threads;
   const int n = std::max(1, impl_->options.io_threads);
   for (int i = 1; i < n; ++i) threads.emplace_back([this] { impl_->ioc.run(); });
   impl_->ioc.run();
   for (auto& t : threads) t.join();
+  // No I/O thread runs now: the connections still open (a response its client stopped reading)
+  // are closed here, on this thread, and let go of what their callbacks hold.
+  for (auto& s : impl_->sessions.live()) s->close_at_shutdown();
 }
 
 void HttpServer::stop(int grace_ms) {
