@@ -39,6 +39,8 @@ std::chrono::microseconds spin_time() {
 }
 // The most chunks one job may have (the claim word's field width).
 constexpr int64_t kMaxChunks = 4095;
+// Callers that can each have a team at the same time (beyond, a caller runs its loop alone).
+constexpr int kSlots = 8;
 
 // The claim word: epoch (32 bits) | helpers allowed (8) | chunks (12) | next unclaimed chunk (12).
 // Claiming is one compare-and-swap on it, so a worker that wakes late, with an old epoch in hand,
@@ -50,20 +52,19 @@ constexpr uint64_t pack(uint32_t epoch, uint64_t helpers, uint64_t chunks, uint6
 class WorkerPool {
  public:
   // Never destroyed: the workers sleep on a futex until the process exits (joining them at exit
-  // would hang in a forked child, which has none of them).
-  static WorkerPool& instance() {
-    static WorkerPool* const pool = new WorkerPool;
-    return *pool;
+  // would hang in a forked child, which has none of them). One pool per concurrent caller, so
+  // data-parallel replicas (one scheduler thread each) do not share one team.
+  static WorkerPool* slots() {
+    static WorkerPool* const pools = new WorkerPool[kSlots];
+    return pools;
   }
+  static bool in_chunk() { return in_chunk_; }
 
-  void run(int threads, int64_t n, int64_t grain, ChunkFn fn, void* ctx) {
-    const int64_t chunks = (n + grain - 1) / grain;
+  // Runs the job here if this pool is free, else returns false at once.
+  bool try_run(int threads, int64_t n, int64_t grain, ChunkFn fn, void* ctx) {
     bool idle = false;
-    if (threads <= 1 || chunks <= 1 || in_chunk_ || omp_in_parallel() ||
-        !busy_.compare_exchange_strong(idle, true, std::memory_order_acquire)) {
-      fn(ctx, 0, n);
-      return;
-    }
+    if (!busy_.compare_exchange_strong(idle, true, std::memory_order_acquire)) return false;
+    const int64_t chunks = (n + grain - 1) / grain;
     // Enough chunks for the claim word; then each range is whole grains.
     if (chunks > kMaxChunks) grain = (n + kMaxChunks - 1) / kMaxChunks;
     const int64_t nchunks = (n + grain - 1) / grain;
@@ -97,6 +98,7 @@ class WorkerPool {
       }
     }
     busy_.store(false, std::memory_order_release);
+    return true;
   }
 
   int64_t jobs() const { return jobs_.load(std::memory_order_relaxed); }
@@ -187,11 +189,20 @@ void parallel_chunks(int64_t n, int64_t grain, ChunkFn fn, void* ctx) {
     fn(ctx, 0, n);
     return;
   }
-  WorkerPool::instance().run(omp_get_max_threads(), n, grain, fn, ctx);
+  const int threads = omp_get_max_threads();
+  if (threads > 1 && !WorkerPool::in_chunk() && !omp_in_parallel()) {
+    WorkerPool* pools = WorkerPool::slots();
+    for (int i = 0; i < kSlots; ++i) {
+      if (pools[i].try_run(threads, n, grain, fn, ctx)) return;
+    }
+  }
+  fn(ctx, 0, n);
 }
 
 int64_t pool_jobs() {
-  return WorkerPool::instance().jobs();
+  int64_t total = 0;
+  for (int i = 0; i < kSlots; ++i) total += WorkerPool::slots()[i].jobs();
+  return total;
 }
 
 }  // namespace sglang::cpu

@@ -11,9 +11,10 @@
 // sleep on a futex: pure spinning is ruinous when the host is oversubscribed.
 //
 // The team size is the calling thread's OpenMP setting (omp_get_max_threads(), which CpuBackend
-// sets per thread), so a backend built for N threads uses N here too. Called from inside an
-// OpenMP parallel region, from inside a chunk, or while another thread's job runs, the loop runs
-// on the calling thread alone.
+// sets per thread), so a backend built for N threads uses N here too. Threads that call at the
+// same time (data-parallel replicas, one scheduler thread each) get pools of their own. Called
+// from inside an OpenMP parallel region or from inside a chunk, the loop runs on the calling
+// thread alone.
 #include <cstdint>
 #include <type_traits>
 #include <utility>

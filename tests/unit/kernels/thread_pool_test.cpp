@@ -64,7 +64,7 @@ TEST(ThreadPoolTest, NestedCallsRunInline) {
 }
 
 TEST(ThreadPoolTest, ConcurrentCallersBothFinish) {
-  // Two threads share the one pool: whichever finds it busy runs its loop alone.
+  // Two threads at once: each gets a pool of its own (data-parallel replicas do this).
   std::vector<int64_t> totals(2);
   std::vector<std::thread> callers;
   for (int c = 0; c < 2; ++c) {
