@@ -14,6 +14,7 @@
 #include "cache/page_pool.h"
 #include "engine/model_runner.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/thread_pool.h"
 #include "model/causal_lm.h"
 
 using namespace sglang;
@@ -144,6 +145,7 @@ int main(int argc, char** argv) {
     for (int64_t s = 0; s < batch; ++s) pre.add(prompts[s], 0, pages[s], LogitsMode::kLast);
     check(ModelRunner(model).forward(pre, kv));
     double elapsed = 0;
+    int64_t jobs0 = 0;
     for (int64_t step = 0; step <= steps; ++step) {  // step 0 is a warm-up
       ForwardBatch b;
       const auto next = random_ids(rng, batch, vocab);
@@ -151,13 +153,21 @@ int main(int argc, char** argv) {
         b.add(std::span<const int32_t>(&next[static_cast<size_t>(s)], 1), context + step, pages[s],
               LogitsMode::kLast);
       }
-      if (step == 1) backend.reset_profile();
+      if (step == 1) {
+        backend.reset_profile();
+        jobs0 = cpu::pool_jobs();
+      }
       auto t0 = std::chrono::steady_clock::now();
       check(ModelRunner(model).forward(b, kv));
       backend.synchronize();
       if (step > 0) elapsed += seconds_since(t0);
     }
-    if (profile) record_shares("decode_" + std::to_string(batch), elapsed);
+    if (profile) {
+      record_shares("decode_" + std::to_string(batch), elapsed);
+      // Jobs the worker pool shared between threads: each step's hand-offs outside OpenMP.
+      shares["decode_" + std::to_string(batch)]["pool_jobs_per_step"] =
+          static_cast<double>(cpu::pool_jobs() - jobs0) / static_cast<double>(steps);
+    }
     decode[std::to_string(batch)] = static_cast<double>(batch * steps) / elapsed;
     for (auto& p : pages) pool.free(p);
   }

@@ -36,6 +36,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/gemm_isa.h"
 #include "kernels/cpu/quant_gemm_isa.h"
+#include "kernels/cpu/thread_pool.h"
 #include "util/half.h"
 
 #if defined(__AVX512F__) && !defined(SGLANG_QUANT_VNNI)
@@ -782,7 +783,11 @@ void rows_dot_group(int nt, const uint8_t* w, size_t row_bytes, const Acts& act,
   }
 }
 
-constexpr int64_t kRowChunk = 16;  // output rows per work item of the integer path
+constexpr int64_t kRowChunk = 16;  // output rows per register pass of the integer path
+// Multiply-adds per chunk of the worker pool (thread_pool.h): a few microseconds of work, so that
+// claiming a chunk (one compare-and-swap on a shared line) costs little beside it while a 2-thread
+// step still splits into enough chunks to balance.
+constexpr int64_t kChunkMacs = 1 << 16;
 
 template <DType D>
 void linear_int8(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& pw,
@@ -790,29 +795,29 @@ void linear_int8(const float* x, int64_t x_stride, int64_t tokens, const PackedW
   const int64_t k = pw.k;
   const size_t row_bytes = dtype_row_bytes(D, k);
   const auto* w = static_cast<const uint8_t*>(pw.data);
-  // Reused across calls: a decode step quantizes a few rows per linear. The team reads the calling
-  // thread's instance through this reference (naming the thread_local inside the parallel region
+  // Reused across calls: a decode step quantizes a few rows per linear. The workers read the
+  // calling thread's instance through this reference (naming the thread_local inside the chunk
   // would give each thread its own, empty one).
   thread_local Acts acts;
   const Acts& act = acts;
   quantize_rows(x, x_stride, tokens, k, &acts);
   const int64_t chunks = (pw.n + kRowChunk - 1) / kRowChunk;
-  const bool parallel = pw.n * k >= (1 << 15);
-#pragma omp parallel if (parallel)
-  {
+  // Whole kRowChunk groups per pool chunk, about kChunkMacs each; one chunk (the calling thread
+  // alone) for a matrix too small to share.
+  const int64_t grain =
+      pw.n * k >= (1 << 15) ? std::max<int64_t>(1, kChunkMacs / (kRowChunk * k * tokens)) : chunks;
+  parallel_for(chunks, grain, [&](int64_t c0, int64_t c1) {
     // rows_dot's offsets scratch; rows_dot32 (the one-scale blocks) needs none, so a decode step
     // of the default model allocates nothing here.
-    std::vector<float> woff(uses_rows_dot<D>() ? static_cast<size_t>(act.nsub * 2) : 0);
-#pragma omp for schedule(static)
-    for (int64_t c = 0; c < chunks; ++c) {
-      const int64_t n0 = c * kRowChunk, n1 = std::min(pw.n, n0 + kRowChunk);
-      for (int64_t t0 = 0; t0 < tokens; t0 += kMaxGroup) {
-        const int nt = static_cast<int>(std::min<int64_t>(kMaxGroup, tokens - t0));
-        rows_dot_group<D>(nt, w, row_bytes, act, t0, n0, n1, bias, out + t0 * out_stride,
-                          out_stride, woff.data());
-      }
+    thread_local std::vector<float> woff;
+    if (uses_rows_dot<D>()) woff.resize(static_cast<size_t>(act.nsub * 2));
+    const int64_t n0 = c0 * kRowChunk, n1 = std::min(pw.n, c1 * kRowChunk);
+    for (int64_t t0 = 0; t0 < tokens; t0 += kMaxGroup) {
+      const int nt = static_cast<int>(std::min<int64_t>(kMaxGroup, tokens - t0));
+      rows_dot_group<D>(nt, w, row_bytes, act, t0, n0, n1, bias, out + t0 * out_stride, out_stride,
+                        woff.data());
     }
-  }
+  });
 }
 
 // Sub-blocks [sb0, sb0 + count) of a row to float: weight = scale * q + offset per sub-block (the
