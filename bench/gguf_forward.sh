@@ -19,7 +19,8 @@ VENV=${BENCH_VENV:-.venv-bench}
 TF_VENV=${TRANSFORMERS_VENV:-.venv-bench-transformers}
 TRANSFORMERS=${TRANSFORMERS:-1}
 mkdir -p "$OUT"
-GGUF=$(./scripts/fetch_model.sh)
+# GGUF=path runs another file (e.g. a Q4_K_M one) instead of the default model.
+GGUF=${GGUF:-$(./scripts/fetch_model.sh)}
 if [ ! -x "$VENV/bin/python" ] || ! cmp -s bench/requirements-llamacpp.txt "$VENV/.requirements"; then
   python3 -m venv "$VENV"
   CMAKE_ARGS="-DGGML_NATIVE=ON" "$VENV/bin/pip" install -q -r bench/requirements-llamacpp.txt

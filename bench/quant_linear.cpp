@@ -72,20 +72,28 @@ int main(int argc, char** argv) {
   const Shape shapes[] = {{"gate_up Q4_1", DType::kQ4_1, 3072, 576},
                           {"down Q4_1", DType::kQ4_1, 576, 1536},
                           {"head Q8_0", DType::kQ8_0, 49152, 576},
-                          {"gate_up Q4_K", DType::kQ4_K, 3072, 1024}};  // a Q4_K_M file's FFN
+                          {"gate_up Q4_K", DType::kQ4_K, 3072, 1024},  // a Q4_K_M file's FFN
+                          {"gate_up Q5_K", DType::kQ5_K, 3072, 1024},
+                          {"down Q6_K", DType::kQ6_K, 1024, 3072}};
+  // SGLANG_BENCH_SHAPES=Q6_K (a substring of the names) runs only the matching shapes.
+  const char* only = std::getenv("SGLANG_BENCH_SHAPES");
   const bool avx512 = std::strncmp(table->isa, "avx512", 6) == 0;
   const double peak = avx512                                 ? peak_avx512()
                       : std::strcmp(table->isa, "avx2") == 0 ? peak_avx2()
                                                              : 0.0;
   std::printf("isa %s, one core's measured FMA peak %.1f GFLOP/s\n", table->isa, peak);
   for (const Shape& s : shapes) {
+    if (only != nullptr && std::strstr(s.name, only) == nullptr) continue;
     std::vector<uint8_t> bytes(dtype_row_bytes(s.dtype, s.k) * static_cast<size_t>(s.n));
     for (auto& b : bytes) b = static_cast<uint8_t>(rng());
     const size_t bb = dtype_block_bytes(s.dtype);
     for (size_t b = 0; b < bytes.size(); b += bb) {
       const uint16_t h = f32_to_f16(0.01f);
       std::memcpy(&bytes[b], &h, 2);
-      if (s.dtype == DType::kQ4_1 || s.dtype == DType::kQ4_K) std::memcpy(&bytes[b + 2], &h, 2);
+      if (s.dtype == DType::kQ4_1 || s.dtype == DType::kQ4_K || s.dtype == DType::kQ5_K) {
+        std::memcpy(&bytes[b + 2], &h, 2);
+      }
+      if (s.dtype == DType::kQ6_K) std::memcpy(&bytes[b + 208], &h, 2);  // d is at the end
     }
     std::vector<float> values(static_cast<size_t>(s.n * s.k));
     (void)dequantize(ggml_type_of(s.dtype), bytes, s.n * s.k, values.data());

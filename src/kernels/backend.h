@@ -133,6 +133,16 @@ class Backend {
   Tensor load_matmul_weight(const std::vector<HostTensor>& row_blocks) {
     return load_matmul_weight(row_blocks, std::nullopt);
   }
+  // SGLang's --quantization for float checkpoints: the float matmul weights loaded while a method
+  // is set are quantized at load. "w8a8_int8": int8 weights with one scale per output channel,
+  // the activations rounded to int8 at each product. "" clears it. A backend without quantized
+  // kernels refuses every method.
+  virtual Status set_weight_quantization(const std::string& method) {
+    if (method.empty()) return Status();
+    return make_error(
+        ErrorCode::kUnsupported,
+        "--quantization " + method + " is not supported on the " + name() + " backend");
+  }
   // A 1-D float32 vector (norm weight, bias), concatenated from parts, converted from any float
   // dtype.
   virtual Tensor load_vector(const std::vector<HostTensor>& parts) = 0;

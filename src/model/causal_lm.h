@@ -53,6 +53,9 @@ class CausalLM {
 struct LoadOptions {
   // --dtype: the matmul weights' dtype (F32, F16, BF16); unset is "auto" (ModelConfig).
   std::optional<DType> weight_dtype;
+  // --quantization: the backend quantizes the float matmul weights at load (w8a8_int8); empty:
+  // none.
+  std::string quantization;
   // Hears of each tensor read (the server's progress bar); may be empty.
   WeightStore::ProgressFn progress;
 };

@@ -231,7 +231,16 @@ Result<std::unique_ptr<CausalLM>> load_causal_lm(const std::string& model_path, 
     return make_error(ErrorCode::kUnsupported,
                       "unsupported architecture '" + config.architecture_name + "'");
   }
-  return arch->load(config, *weights, backend);
+  // gguf (SGLang's name for a GGUF file's own quantization) is what auto does already.
+  if (options.quantization.empty() || options.quantization == "gguf") {
+    return arch->load(config, *weights, backend);
+  }
+  SGLANG_RETURN_IF_ERROR(backend.set_weight_quantization(options.quantization));
+  auto model = arch->load(config, *weights, backend);
+  // Only this model's weights: a later load (another model, a weight update without the option)
+  // starts from none.
+  SGLANG_RETURN_IF_ERROR(backend.set_weight_quantization(""));
+  return model;
 }
 
 Result<std::optional<DType>> parse_weight_dtype(const std::string& name) {

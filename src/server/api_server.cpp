@@ -83,6 +83,7 @@ Status ApiServer::load() {
     ProgressBar bar("Loading weights", "tensors");
     LoadOptions options;
     options.weight_dtype = weight_dtype_;
+    options.quantization = args_.quantization.value_or("");
     options.progress = [&bar](size_t done, size_t total) { bar.update(done, total); };
     auto loaded = load_causal_lm(model_path, backend_, options);
     if (!loaded.ok()) return loaded.error();
@@ -166,6 +167,7 @@ Status ApiServer::load() {
     replica_backends_.push_back(replica_backend_());
     LoadOptions options;
     options.weight_dtype = weight_dtype_;
+    options.quantization = args_.quantization.value_or("");
     auto loaded = load_causal_lm(model_path, *replica_backends_.back(), options);
     if (!loaded.ok()) return loaded.error();
     replica_models_.push_back(std::move(*loaded));
@@ -552,6 +554,7 @@ void ApiServer::update_weights_from_disk(const http::Request& req,
     }
     LoadOptions options;
     options.weight_dtype = weight_dtype_;
+    options.quantization = args_.quantization.value_or("");
     auto fresh = load_causal_lm(path, backend_, options);
     if (!fresh.ok()) {
       return reply(false,

@@ -129,7 +129,9 @@ const std::vector<Flag>& flags() {
       {"sampling_backend", Compat{'s', nullptr}, ""},
       {"grammar_backend", &A::grammar_backend,
        "xgrammar, outlines or llguidance (all served by our grammar engine) or none"},
-      {"quantization", Compat{'s', nullptr}, ""},
+      {"quantization", &A::quantization,
+       "w8a8_int8: a float checkpoint's matmul weights as int8 per output channel, the "
+       "activations rounded to int8 per 32 values"},
       {"disable_cuda_graph", &A::disable_cuda_graph,
        "no CUDA graphs (decode always runs without them here: none are captured yet)"},
       {"cuda_graph_max_bs", &A::cuda_graph_max_bs,
@@ -332,6 +334,27 @@ Result<ServerArgs> ServerArgsParser::finalize() const {
         "--kv-cache-dtype " + a.kv_cache_dtype +
             (sglang_choice ? " is not supported by the CPU backend" : " is not a KV cache dtype") +
             " (choose from auto, bf16, bfloat16, fp16, float16, fp32, float32)");
+  }
+  if (a.quantization) {
+    // SGLang's QUANTIZATION_CHOICES (server_args.py); w8a8_int8 is the one the CPU kernels take.
+    static const std::vector<std::string> kSglangMethods = {
+        "awq",          "fp8",          "gptq",      "marlin",     "gptq_marlin",
+        "awq_marlin",   "bitsandbytes", "gguf",      "modelopt",   "modelopt_fp8",
+        "modelopt_fp4", "petit_nvfp4",  "w8a8_int8", "w8a8_fp8",   "moe_wna16",
+        "qoq",          "w4afp8",       "mxfp4",     "auto-round", "compressed-tensors"};
+    const std::string& q = *a.quantization;
+    if (std::find(kSglangMethods.begin(), kSglangMethods.end(), q) == kSglangMethods.end()) {
+      std::string choices;
+      for (const auto& m : kSglangMethods) choices += (choices.empty() ? "" : ", ") + m;
+      return make_error(ErrorCode::kInvalidArgument, "argument --quantization: invalid choice: '" +
+                                                         q + "' (choose from " + choices + ")");
+    }
+    if (q != "w8a8_int8" && q != "gguf") {
+      return make_error(ErrorCode::kUnsupported,
+                        "--quantization " + q +
+                            " is not supported on the CPU backend (w8a8_int8 is, and gguf: a GGUF "
+                            "file's own block types)");
+    }
   }
   if (a.enable_custom_logit_processor) {
     return make_error(

@@ -31,6 +31,11 @@ struct ServerArgs {
   // SGLang's --kv-cache-dtype: auto (the model's dtype), bf16 / bfloat16, and here also fp16 /
   // float16 and fp32 / float32; SGLang's fp8 and fp4 values are refused (finalize()).
   std::string kv_cache_dtype = "auto";
+  // SGLang's --quantization: w8a8_int8 quantizes a float checkpoint's matmul weights at load (per
+  // channel int8, int8 activations; SGLang reads them pre-quantized); SGLang's other methods are
+  // refused as not supported on the CPU (gguf is accepted: a GGUF file's own block types), other
+  // values as SGLang's argparse choices refuse them.
+  std::optional<std::string> quantization;
   std::optional<int64_t> context_length;  // default: the model's
   bool is_embedding = false;
   std::optional<std::string> chat_template;

@@ -122,6 +122,42 @@ void pack_rows(const HostTensor& b, int64_t row0, int64_t k, DType dtype, E* dst
   }
 }
 
+// SGLang's per-channel int8 weights (layers/quantization/w8a8_int8.py: one scale per output row,
+// |q| <= 127) in the Q8_0 layout that the integer kernels multiply: every block of a row carries
+// the row's scale, amax / 127 rounded to f16, and the quants are rounded against that f16 value,
+// so the weight the kernels see is exactly d * q, within d / 2 of the float weight (the clamp at
+// 127 moves the largest by at most amax * 2^-11 more, from d's f16 rounding).
+void quantize_rows_int8(const HostTensor& b, int64_t row0, int64_t k, uint8_t* dst) {
+  constexpr int64_t kQK = 32;
+  const size_t row_bytes = dtype_row_bytes(DType::kQ8_0, k);
+  const int64_t rows = b.shape[0];
+#pragma omp parallel
+  {
+    std::vector<float> x(static_cast<size_t>(k));
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      float amax = 0.0f;
+      for (int64_t kk = 0; kk < k; ++kk) {
+        x[kk] = to_f32(b, r * k + kk);
+        amax = std::max(amax, std::fabs(x[kk]));
+      }
+      const uint16_t dh = f32_to_f16(amax / 127.0f);
+      const float d = f16_to_f32(dh);
+      const float id = d > 0.0f ? 1.0f / d : 0.0f;
+      uint8_t* out = dst + static_cast<size_t>(row0 + r) * row_bytes;
+      for (int64_t blk = 0; blk < k / kQK; ++blk) {
+        uint8_t* o = out + blk * (kQK + 2);
+        std::memcpy(o, &dh, 2);
+        for (int64_t l = 0; l < kQK; ++l) {
+          const float q =
+              std::min(127.0f, std::max(-127.0f, std::nearbyint(x[blk * kQK + l] * id)));
+          o[2 + l] = static_cast<uint8_t>(static_cast<int8_t>(q));
+        }
+      }
+    }
+  }
+}
+
 // The KV cache dtypes the attention kernels read (KvCache, --kv-cache-dtype).
 void check_kv_dtype(DType dtype) {
   check(dtype == DType::kF32 || dtype == DType::kBF16 || dtype == DType::kF16,
@@ -248,6 +284,16 @@ Tensor CpuBackend::load_matmul_weight(const std::vector<HostTensor>& row_blocks,
     }
     return load_matmul_weight(floats, as.value_or(DType::kBF16));
   }
+  if (quantize_int8_ && k % dtype_block_elements(DType::kQ8_0) == 0) {
+    const size_t row_bytes = dtype_row_bytes(DType::kQ8_0, k);
+    auto buf = std::make_shared<HostBuffer>(row_bytes * static_cast<size_t>(n));
+    int64_t row0 = 0;
+    for (const auto& b : row_blocks) {
+      quantize_rows_int8(b, row0, k, static_cast<uint8_t*>(buf->data()));
+      row0 += b.shape[0];
+    }
+    return Tensor(std::move(buf), DType::kQ8_0, {n, k}, Layout::kPackedMatmul);
+  }
   if (as) dtype = *as;
   check(dtype == DType::kF32 || dtype == DType::kF16 || dtype == DType::kBF16,
         "weights must be float");
@@ -266,6 +312,16 @@ Tensor CpuBackend::load_matmul_weight(const std::vector<HostTensor>& row_blocks,
     row0 += b.shape[0];
   }
   return Tensor(std::move(buf), dtype, {n, k}, Layout::kPackedMatmul);
+}
+
+Status CpuBackend::set_weight_quantization(const std::string& method) {
+  if (method.empty() || method == "w8a8_int8") {
+    quantize_int8_ = !method.empty();
+    return Status();
+  }
+  return make_error(ErrorCode::kUnsupported, "--quantization " + method +
+                                                 " is not supported on the CPU backend (w8a8_int8 "
+                                                 "is: int8 weights per channel, int8 activations)");
 }
 
 Tensor CpuBackend::load_vector(const std::vector<HostTensor>& parts) {

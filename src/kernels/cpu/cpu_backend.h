@@ -29,6 +29,9 @@ class CpuBackend final : public Backend {
   Tensor load_matmul_weight(const std::vector<HostTensor>& row_blocks,
                             std::optional<DType> dtype) override;
   Tensor load_vector(const std::vector<HostTensor>& parts) override;
+  // "w8a8_int8" (or "" to clear): float matmul weights become Q8_0 blocks whose scales are one per
+  // output row (per-channel int8, SGLang's W8A8Int8LinearMethod), multiplied by the Q8_0 kernels.
+  Status set_weight_quantization(const std::string& method) override;
 
   void embedding(const Tensor& ids, const Tensor& table, const Tensor& out) override;
   void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) override;
@@ -75,6 +78,7 @@ class CpuBackend final : public Backend {
  private:
   const cpu::CpuKernels& kernels_;
   int num_threads_;
+  bool quantize_int8_ = false;  // set_weight_quantization("w8a8_int8")
   bool profiling_ = false;
   OpProfile profile_;
 };

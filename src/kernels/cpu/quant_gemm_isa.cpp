@@ -670,50 +670,130 @@ void rows_dot32(const uint8_t* w, size_t row_bytes, const Acts& act, int64_t t0,
 }
 #endif  // __AVX2__
 
+#if defined(__AVX2__)
+// The super-block's scales, per 32-element sub-block for Q4_K/Q5_K (8 floats: d * scale, and the
+// minimums as -dmin * min; the products as sub_params forms them), per 16 elements for Q6_K
+// (16 floats: d * scale, two vectors of 8; its offsets are -32 times these).
+template <DType D>
+struct KScales {
+  alignas(64) float sc[16];
+  alignas(32) float mn[8];
+};
+
+template <DType D>
+inline void k_scales(const uint8_t* b, KScales<D>* ks) {
+  if constexpr (D == DType::kQ6_K) {
+    const float d = half_at(b + 208);
+    const __m256 dv = _mm256_set1_ps(d);
+    const __m128i s8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192));
+    _mm256_store_ps(ks->sc, _mm256_mul_ps(dv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(s8))));
+    _mm256_store_ps(
+        ks->sc + 8,
+        _mm256_mul_ps(dv, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(s8, 8)))));
+  } else {
+    // k_scale_min for all 8 sub-blocks at once, four bytes per 32-bit word: bytes 0..3 of the
+    // 12 hold the low scales (and their top 2 bits the high scales' bits 4..5), 4..7 the low
+    // minimums (likewise), 8..11 the high scales' and minimums' low nibbles.
+    uint32_t a[3];
+    std::memcpy(a, b + 4, 12);
+    const uint64_t sc =
+        (a[0] & 0x3F3F3F3Fu) |
+        static_cast<uint64_t>((a[2] & 0x0F0F0F0Fu) | (((a[0] >> 6) & 0x03030303u) << 4)) << 32;
+    const uint64_t mn =
+        (a[1] & 0x3F3F3F3Fu) |
+        static_cast<uint64_t>(((a[2] >> 4) & 0x0F0F0F0Fu) | (((a[1] >> 6) & 0x03030303u) << 4))
+            << 32;
+    const auto widen = [](uint64_t v) {
+      return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(v))));
+    };
+    _mm256_store_ps(ks->sc, _mm256_mul_ps(_mm256_set1_ps(half_at(b)), widen(sc)));
+    // -(dmin * mn) as sub_params forms it (the product, then its sign).
+    _mm256_store_ps(ks->mn, _mm256_xor_ps(_mm256_mul_ps(_mm256_set1_ps(half_at(b + 2)), widen(mn)),
+                                          _mm256_set1_ps(-0.0f)));
+  }
+}
+
 #if defined(__AVX512F__)
-// rows_dot for Q4_K under AVX-512, the same idea as rows_dot32 per super-block: its 8 scales and
-// minimums decoded once (k_scale_min, the products as sub_params forms them) and multiplied by
-// the activations' 8 block scales in one vector product; each pair of sub-blocks (the low and
-// high nibbles of the same 32 bytes) unpacked with one broadcast, shift and mask.
-template <int NT>
-void rows_dot_q4k(const uint8_t* w, size_t row_bytes, const Acts& act, int64_t t0, int64_t n0,
-                  int64_t n1, const float* bias, float* out, int64_t out_stride) {
+// rows_dot for the K-quants (Q4_K, Q5_K, Q6_K), the same idea as rows_dot32 per super-block: its
+// scales decoded once into vectors (k_scales) and multiplied by the activations' 8 block scales in
+// one product; each sub-block unpacked in registers (under AVX-512 two at a time: for Q4_K/Q5_K
+// the low and high nibbles of the same 32 bytes, for Q6_K 64 contiguous low-nibble bytes) and
+// multiplied with one integer dot per token; the minimums (Q4_K/Q5_K) and Q6_K's -32 offsets meet
+// the activations' block sums in one multiply-add per super-block. Q6_K's 16-element scales are
+// per pair of int32 lanes' groups: lanes 0..3 of a sub-block's dot hold elements 0..15.
+template <DType D, int NT>
+void rows_dot_kq(const uint8_t* w, size_t row_bytes, const Acts& act, int64_t t0, int64_t n0,
+                 int64_t n1, const float* bias, float* out, int64_t out_stride) {
+  constexpr bool kQ6 = D == DType::kQ6_K;
   const int64_t nsub = act.nsub, k = act.k, nsuper = nsub / 8;
-  const size_t bb = dtype_block_bytes(DType::kQ4_K);
+  const size_t bb = dtype_block_bytes(D);
   const int8_t* aq = act.q.data() + t0 * k;
   const float* ad = act.d.data() + t0 * nsub;
   const float* ads = act.ds.data() + t0 * nsub;
-  const __m512i pair_sel = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-  const __m512i nibble_shift = _mm512_setr_epi64(0, 0, 0, 0, 4, 4, 4, 4);
+  const float* ads16 = act.ds16.data() + t0 * nsub * 2;
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  // Lane l of a pair's dot takes scale sel + 2p (Q4_K/Q5_K: per sub-block) or + 4p (Q6_K).
+  const __m512i sel0 = kQ6 ? _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)
+                           : _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  // The activations' 8 block scales, each twice (Q6_K's 16-element halves).
+  const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t* row = w + static_cast<size_t>(n) * row_bytes;
-    __m512 acc[NT];
-    __m256 off[NT];
-    for (int t = 0; t < NT; ++t) {
-      acc[t] = _mm512_setzero_ps();
-      off[t] = _mm256_setzero_ps();
-    }
+    __m512 acc[NT], off[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = off[t] = _mm512_setzero_ps();
     for (int64_t sk = 0; sk < nsuper; ++sk) {
       const uint8_t* b = row + static_cast<size_t>(sk) * bb;
-      const float d = half_at(b), dmin = half_at(b + 2);
-      alignas(32) float scf[8], mnf[8];
-      for (int j = 0; j < 8; ++j) {
-        int sc, mn;
-        k_scale_min(j, b + 4, &sc, &mn);
-        scf[j] = d * static_cast<float>(sc);
-        mnf[j] = -(dmin * static_cast<float>(mn));
-      }
-      const __m256 sc8 = _mm256_load_ps(scf), mn8 = _mm256_load_ps(mnf);
+      KScales<D> ks;
+      k_scales<D>(b, &ks);
       __m512 s[NT];
-      for (int t = 0; t < NT; ++t) {
-        s[t] = _mm512_zextps256_ps512(_mm256_mul_ps(sc8, _mm256_loadu_ps(ad + t * nsub + sk * 8)));
-        off[t] = _mm256_fmadd_ps(mn8, _mm256_loadu_ps(ads + t * nsub + sk * 8), off[t]);
+      if constexpr (kQ6) {
+        const __m512 sc16 = _mm512_load_ps(ks.sc);
+        const __m512 o16 = _mm512_mul_ps(sc16, _mm512_set1_ps(-32.0f));
+        for (int t = 0; t < NT; ++t) {
+          const __m512 a16 = _mm512_permutexvar_ps(
+              dup, _mm512_castps256_ps512(_mm256_loadu_ps(ad + t * nsub + sk * 8)));
+          s[t] = _mm512_mul_ps(sc16, a16);
+          off[t] = _mm512_fmadd_ps(o16, _mm512_loadu_ps(ads16 + t * nsub * 2 + sk * 16), off[t]);
+        }
+      } else {
+        const __m256 sc8 = _mm256_load_ps(ks.sc), mn8 = _mm256_load_ps(ks.mn);
+        for (int t = 0; t < NT; ++t) {
+          s[t] =
+              _mm512_zextps256_ps512(_mm256_mul_ps(sc8, _mm256_loadu_ps(ad + t * nsub + sk * 8)));
+          off[t] = _mm512_castps256_ps512(_mm256_fmadd_ps(
+              mn8, _mm256_loadu_ps(ads + t * nsub + sk * 8), _mm512_castps512_ps256(off[t])));
+        }
       }
+      __m512i qh = _mm512_setzero_si512();
+      if constexpr (D == DType::kQ5_K) qh = _mm512_broadcast_i64x4(load32(b + 16));
       for (int p = 0; p < 4; ++p) {
-        const __m512i y = _mm512_broadcast_i64x4(load32(b + 16 + p * 32));
-        const __m512i q =
-            _mm512_and_si512(_mm512_srlv_epi64(y, nibble_shift), _mm512_set1_epi8(0x0F));
-        const __m512i sel = _mm512_add_epi32(pair_sel, _mm512_set1_epi32(2 * p));
+        __m512i q;
+        if constexpr (kQ6) {
+          // Sub-blocks 2p, 2p + 1: ql bytes [64 * (p / 2), + 64), nibble p % 2; qh bytes
+          // [32 * (p / 2), + 32) (both halves), bit pairs 2 * (2p % 4) and 2 * (2p % 4) + 2.
+          const __m512i ql = _mm512_loadu_si512(b + (p / 2) * 64);
+          const __m512i lo = _mm512_and_si512(p % 2 ? _mm512_srli_epi16(ql, 4) : ql, low4);
+          const __m512i h = _mm512_broadcast_i64x4(load32(b + 128 + (p / 2) * 32));
+          const int sh = 4 * (p % 2);
+          const __m512i hb = _mm512_and_si512(
+              _mm512_srlv_epi64(h,
+                                _mm512_setr_epi64(sh, sh, sh, sh, sh + 2, sh + 2, sh + 2, sh + 2)),
+              _mm512_set1_epi8(3));
+          q = _mm512_or_si512(lo, _mm512_slli_epi16(hb, 4));
+        } else {
+          const __m512i y =
+              _mm512_broadcast_i64x4(load32(b + (D == DType::kQ5_K ? 48 : 16) + p * 32));
+          q = _mm512_and_si512(_mm512_srlv_epi64(y, _mm512_setr_epi64(0, 0, 0, 0, 4, 4, 4, 4)),
+                               low4);
+          if constexpr (D == DType::kQ5_K) {
+            const __m512i hb = _mm512_and_si512(
+                _mm512_srlv_epi64(qh, _mm512_setr_epi64(2 * p, 2 * p, 2 * p, 2 * p, 2 * p + 1,
+                                                        2 * p + 1, 2 * p + 1, 2 * p + 1)),
+                _mm512_set1_epi8(1));
+            q = _mm512_or_si512(q, _mm512_slli_epi16(hb, 4));
+          }
+        }
+        const __m512i sel = _mm512_add_epi32(sel0, _mm512_set1_epi32(kQ6 ? 4 * p : 2 * p));
         for (int t = 0; t < NT; ++t) {
           const __m512i dot = dot_u8s8_512(q, load64(aq + t * k + (sk * 8 + 2 * p) * kQK));
           acc[t] =
@@ -722,25 +802,87 @@ void rows_dot_q4k(const uint8_t* w, size_t row_bytes, const Acts& act, int64_t t
       }
     }
     for (int t = 0; t < NT; ++t) {
-      out[t * out_stride + n] = hsum512(acc[t]) + hsum(off[t]) + (bias ? bias[n] : 0.0f);
+      out[t * out_stride + n] = hsum512(acc[t]) + hsum512(off[t]) + (bias ? bias[n] : 0.0f);
+    }
+  }
+}
+#else
+template <DType D, int NT>
+void rows_dot_kq(const uint8_t* w, size_t row_bytes, const Acts& act, int64_t t0, int64_t n0,
+                 int64_t n1, const float* bias, float* out, int64_t out_stride) {
+  constexpr bool kQ6 = D == DType::kQ6_K;
+  const int64_t nsub = act.nsub, k = act.k, nsuper = nsub / 8;
+  const size_t bb = dtype_block_bytes(D);
+  const int8_t* aq = act.q.data() + t0 * k;
+  const float* ad = act.d.data() + t0 * nsub;
+  const float* ads = act.ds.data() + t0 * nsub;
+  const float* ads16 = act.ds16.data() + t0 * nsub * 2;
+  // The activations' block scales 0..3 (4..7) each twice, for Q6_K's 16-element halves.
+  const __m256i dup_lo = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+  const __m256i dup_hi = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = w + static_cast<size_t>(n) * row_bytes;
+    __m256 acc[NT], off[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = off[t] = _mm256_setzero_ps();
+    for (int64_t sk = 0; sk < nsuper; ++sk) {
+      const uint8_t* b = row + static_cast<size_t>(sk) * bb;
+      KScales<D> ks;
+      k_scales<D>(b, &ks);
+      __m256 s[NT], s_hi[NT];
+      if constexpr (kQ6) {
+        const __m256 lo = _mm256_load_ps(ks.sc), hi = _mm256_load_ps(ks.sc + 8);
+        const __m256 m32 = _mm256_set1_ps(-32.0f);
+        for (int t = 0; t < NT; ++t) {
+          const __m256 a8 = _mm256_loadu_ps(ad + t * nsub + sk * 8);
+          s[t] = _mm256_mul_ps(lo, _mm256_permutevar8x32_ps(a8, dup_lo));
+          s_hi[t] = _mm256_mul_ps(hi, _mm256_permutevar8x32_ps(a8, dup_hi));
+          const float* s16 = ads16 + t * nsub * 2 + sk * 16;
+          off[t] = _mm256_fmadd_ps(_mm256_mul_ps(lo, m32), _mm256_loadu_ps(s16), off[t]);
+          off[t] = _mm256_fmadd_ps(_mm256_mul_ps(hi, m32), _mm256_loadu_ps(s16 + 8), off[t]);
+        }
+      } else {
+        const __m256 sc8 = _mm256_load_ps(ks.sc), mn8 = _mm256_load_ps(ks.mn);
+        for (int t = 0; t < NT; ++t) {
+          s[t] = _mm256_mul_ps(sc8, _mm256_loadu_ps(ad + t * nsub + sk * 8));
+          off[t] = _mm256_fmadd_ps(mn8, _mm256_loadu_ps(ads + t * nsub + sk * 8), off[t]);
+          s_hi[t] = s[t];
+        }
+      }
+      for (int j = 0; j < 8; ++j) {
+        const __m256i q = unpack_avx2<D>(b, j);
+        // Q4_K/Q5_K: every lane takes sub-block j's scale; Q6_K: lanes 0..3 its first half's.
+        const __m256i sel = kQ6 ? _mm256_setr_epi32(2 * (j % 4), 2 * (j % 4), 2 * (j % 4),
+                                                    2 * (j % 4), 2 * (j % 4) + 1, 2 * (j % 4) + 1,
+                                                    2 * (j % 4) + 1, 2 * (j % 4) + 1)
+                                : _mm256_set1_epi32(j);
+        for (int t = 0; t < NT; ++t) {
+          const __m256i dot = dot_u8s8(
+              q, load32(reinterpret_cast<const uint8_t*>(aq + t * k + (sk * 8 + j) * kQK)));
+          const __m256 sv = kQ6 && j >= 4 ? s_hi[t] : s[t];
+          acc[t] =
+              _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_permutevar8x32_ps(sv, sel), acc[t]);
+        }
+      }
+    }
+    for (int t = 0; t < NT; ++t) {
+      out[t * out_stride + n] = hsum(acc[t]) + hsum(off[t]) + (bias ? bias[n] : 0.0f);
     }
   }
 }
 #endif  // __AVX512F__
+#endif  // __AVX2__
 
 // Whether D's rows go through rows_dot (which needs the offsets scratch) on this ISA.
 template <DType D>
 constexpr bool uses_rows_dot() {
-#if defined(__AVX512F__)
-  return !is_q32<D>() && D != DType::kQ4_K;
-#elif defined(__AVX2__)
-  return !is_q32<D>();
+#if defined(__AVX2__)
+  return !is_q32<D>() && !is_k_quant(D);
 #else
   return true;
 #endif
 }
 
-// The row kernel for D and NT tokens: rows_dot32 / rows_dot_q4k where they exist, else rows_dot.
+// The row kernel for D and NT tokens: rows_dot32 / rows_dot_kq where they exist, else rows_dot.
 template <DType D, int NT>
 inline void rows_any(const uint8_t* w, size_t row_bytes, const Acts& act, int64_t t0, int64_t n0,
                      int64_t n1, const float* bias, float* out, int64_t out_stride, float* woff) {
@@ -748,14 +890,12 @@ inline void rows_any(const uint8_t* w, size_t row_bytes, const Acts& act, int64_
     rows_dot<D, NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride, woff);
   } else {
     (void)woff;
-#if defined(__AVX512F__)
-    if constexpr (D == DType::kQ4_K) {
-      rows_dot_q4k<NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride);
+#if defined(__AVX2__)
+    if constexpr (is_k_quant(D)) {
+      rows_dot_kq<D, NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride);
     } else {
       rows_dot32<D, NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride);
     }
-#elif defined(__AVX2__)
-    rows_dot32<D, NT>(w, row_bytes, act, t0, n0, n1, bias, out, out_stride);
 #endif
   }
 }
