@@ -1,7 +1,8 @@
 // The CPU attention kernel (flash-style, kernels/cpu/attention_isa.cpp) against a double-precision
 // softmax(q.K^T * scale).V on every kernel table this machine supports and every KV cache dtype:
 // prefill, decode, both in one batch, GQA, sliding windows, bidirectional, odd page sizes and
-// head_dims, and contexts long enough for the split-over-keys decode path.
+// head_dims, contexts long enough for the split-over-keys decode path, and chunked prefills whose
+// K/V are packed once per call.
 //
 // Bounds: the reference reads the same K/V values the cache holds (rounded to its dtype), so what
 // is checked is the kernel's own float32 error: |out - ref| <= 2e-5 for any dtype (outputs are
@@ -202,6 +203,15 @@ const std::vector<Case>& cases() {
       // Long contexts: the decode step splits the keys over threads and merges the parts.
       {"long_decode", {{3000, 1}}, 9, 3, 64, 16, 0, true},
       {"long_decode_batch", {{2100, 1}, {4000, 1}}, 9, 3, 64, 1, 0, true},
+      // Chunked prefill: a chunk of several token blocks after a long cached prefix, so its K/V
+      // are packed once per call (crossing pages and key blocks), beside other kinds of rows.
+      {"chunk_after_long_prefix", {{700, 130}}, 9, 3, 64, 16, 0, true},
+      {"chunks_and_decode", {{129, 100}, {0, 300}, {500, 1}}, 14, 2, 64, 1, 0, true},
+      {"odd_head_dim_chunk", {{100, 40}}, 8, 2, 80, 7, 0, true},
+      // The window starts inside a packed block: the keys before it are masked.
+      {"sliding_window_chunk", {{1000, 100}}, 8, 2, 64, 16, 300, true},
+      // Few items over long ranges: packed blocks split over the threads and merged.
+      {"split_packed_chunk", {{2000, 70}}, 4, 1, 64, 16, 0, true},
   };
   return kCases;
 }
