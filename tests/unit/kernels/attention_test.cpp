@@ -205,13 +205,13 @@ const std::vector<Case>& cases() {
       {"long_decode_batch", {{2100, 1}, {4000, 1}}, 9, 3, 64, 1, 0, true},
       // Chunked prefill: a chunk of several token blocks after a long cached prefix, so its K/V
       // are packed once per call (crossing pages and key blocks), beside other kinds of rows.
-      {"chunk_after_long_prefix", {{700, 130}}, 9, 3, 64, 16, 0, true},
-      {"chunks_and_decode", {{129, 100}, {0, 300}, {500, 1}}, 14, 2, 64, 1, 0, true},
+      {"chunk_after_long_prefix", {{300, 50}}, 9, 3, 64, 16, 0, true},
+      {"chunks_and_decode", {{129, 30}, {0, 60}, {500, 1}}, 14, 2, 64, 1, 0, true},
       {"odd_head_dim_chunk", {{100, 40}}, 8, 2, 80, 7, 0, true},
       // The window starts inside a packed block: the keys before it are masked.
-      {"sliding_window_chunk", {{1000, 100}}, 8, 2, 64, 16, 300, true},
+      {"sliding_window_chunk", {{400, 40}}, 8, 2, 64, 16, 150, true},
       // Few items over long ranges: packed blocks split over the threads and merged.
-      {"split_packed_chunk", {{2000, 70}}, 4, 1, 64, 16, 0, true},
+      {"split_packed_chunk", {{1100, 40}}, 4, 1, 64, 16, 0, true},
   };
   return kCases;
 }
