@@ -136,6 +136,18 @@ class AttentionTest : public ::testing::TestWithParam<Param> {
 
     double err_rounded = 0, err_exact = 0;
     const int64_t group = c.heads / c.kv_heads;
+    // The cache's values as doubles, rounded to its dtype ([1]) and not ([0]), converted once.
+    std::vector<std::vector<double>> k_ref[2], v_ref[2];
+    for (int rounded = 0; rounded < 2; ++rounded) {
+      for (size_t i = 0; i < c.seqs.size(); ++i) {
+        for (auto [src, dst] :
+             {std::pair{&k_rows[i], &k_ref[rounded]}, std::pair{&v_rows[i], &v_ref[rounded]}}) {
+          dst->emplace_back(src->size());
+          for (size_t e = 0; e < src->size(); ++e)
+            dst->back()[e] = rounded ? round_to(kv_dtype(), (*src)[e]) : (*src)[e];
+        }
+      }
+    }
     for (size_t i = 0; i < c.seqs.size(); ++i) {
       for (int64_t j = 0; j < c.seqs[i].q_len; ++j) {
         const int64_t pos = c.seqs[i].prefix + j, r = info[i * 4] + j;
@@ -144,9 +156,8 @@ class AttentionTest : public ::testing::TestWithParam<Param> {
         for (int64_t h = 0; h < c.heads; ++h) {
           const int64_t off = (h / group) * c.head_dim;
           for (int rounded = 0; rounded < 2; ++rounded) {
-            const auto val = [&](const std::vector<float>& rows, int64_t key, int64_t e) {
-              const float x = rows[static_cast<size_t>(key * width + off + e)];
-              return static_cast<double>(rounded ? round_to(kv_dtype(), x) : x);
+            const auto val = [&](const std::vector<double>& rows, int64_t key, int64_t e) {
+              return rows[static_cast<size_t>(key * width + off + e)];
             };
             std::vector<double> w;
             double mx = -1e300;
@@ -154,7 +165,7 @@ class AttentionTest : public ::testing::TestWithParam<Param> {
               double s = 0;
               for (int64_t e = 0; e < c.head_dim; ++e)
                 s += static_cast<double>(q[static_cast<size_t>(r * qw + h * c.head_dim + e)]) *
-                     val(k_rows[i], key, e);
+                     val(k_ref[rounded][i], key, e);
               w.push_back(s * static_cast<double>(p.scale));
               mx = std::max(mx, w.back());
             }
@@ -163,7 +174,7 @@ class AttentionTest : public ::testing::TestWithParam<Param> {
             for (int64_t e = 0; e < c.head_dim; ++e) {
               double o = 0;
               for (int64_t key = lo; key <= last; ++key)
-                o += w[static_cast<size_t>(key - lo)] * val(v_rows[i], key, e);
+                o += w[static_cast<size_t>(key - lo)] * val(v_ref[rounded][i], key, e);
               const double diff =
                   std::abs(got[static_cast<size_t>(r * qw + h * c.head_dim + e)] - o / den);
               double& err = rounded ? err_rounded : err_exact;
