@@ -40,6 +40,8 @@ constexpr int kLanes = 4;
 #endif
 typedef float fvec __attribute__((vector_size(kLanes * 4)));
 typedef int32_t ivec __attribute__((vector_size(kLanes * 4)));
+typedef uint32_t uvec __attribute__((vector_size(kLanes * 4)));
+typedef uint16_t hvec __attribute__((vector_size(kLanes * 2)));
 
 constexpr int64_t kKeyBlock = 64;         // keys per block (a multiple of 2 * kLanes on every ISA)
 constexpr int64_t kKeyTile = 2 * kLanes;  // keys one score microkernel call covers
@@ -47,6 +49,7 @@ constexpr int kTileRows = 6;              // query rows per microkernel: 12 accu
 constexpr int64_t kRowTarget = 64;        // query rows per work item (tokens x group heads)
 constexpr int64_t kMinSplitKeys = 512;    // shortest key range worth a thread of its own
 constexpr int64_t kParallelFlops = 1 << 17;  // below this, one thread: waking the team costs more
+constexpr int64_t kMaxPackFloats = int64_t{32} << 20;  // 128 MiB of packed K/V at most
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 inline fvec load(const float* p) {
@@ -131,6 +134,13 @@ void widen(const void* src, DType dt, int64_t n, float* dst) {
   const uint16_t* h = static_cast<const uint16_t*>(src);
   int64_t i = 0;
   if (dt == DType::kBF16) {
+    // bf16 is the upper half of a float32: zero-extend each lane and shift it into place.
+    for (; i + kLanes <= n; i += kLanes) {
+      hvec x;
+      std::memcpy(&x, h + i, sizeof(x));
+      const uvec bits = __builtin_convertvector(x, uvec) << 16;
+      std::memcpy(dst + i, &bits, sizeof(bits));
+    }
     for (; i < n; ++i) dst[i] = bf16_to_f32(h[i]);
     return;
   }
@@ -244,7 +254,7 @@ struct Item {
 
 // The per-thread working set.
 struct Scratch {
-  std::vector<float> q, s, o, kt, kr, v, m, l;
+  std::vector<float> q, s, o, kt, kr, v, m, l, row;
   std::vector<int64_t> lo, hi;  // visible key positions [lo, hi] of each row
   void size_for(int64_t rows, int64_t d) {
     const auto n = [](int64_t x) { return static_cast<size_t>(x); };
@@ -261,9 +271,26 @@ struct Scratch {
   }
 };
 
+// K and V of the sequences whose prefill has several token blocks, widened to float32 and laid
+// out once per call: every token block of a sequence reads the same keys, so converting (and
+// transposing K) per item would repeat that work once per block, for bf16 and fp16 caches a
+// cost close to the score GEMM's own. Per (sequence, KV head, key block of kKeyBlock keys from
+// `first`): K transposed [head_dim][kKeyBlock] (zero past the last key), then V
+// [kKeyBlock][head_dim].
+struct Packed {
+  float* data = nullptr;
+  std::vector<int64_t> off, first, blocks;  // per sequence; off < 0: not packed
+  int64_t block_floats = 0;
+  float* block(int64_t seq, int64_t kv_head, int64_t p0) const {
+    const auto s = static_cast<size_t>(seq);
+    return data + off[s] + (kv_head * blocks[s] + (p0 - first[s]) / kKeyBlock) * block_floats;
+  }
+};
+
 struct Geometry {
   const AttentionArgs& a;
   int64_t group, elem;  // query heads per KV head; bytes per cache element
+  const Packed& packed;
   const char* slot_ptr(const void* cache, const int32_t* pages, int64_t p) const {
     const int64_t slot =
         static_cast<int64_t>(pages[p / a.page_size]) * a.page_size + p % a.page_size;
@@ -301,15 +328,30 @@ void run_item(const Geometry& g, const Item& it, Scratch& w) {
   std::fill(w.m.begin(), w.m.begin() + rows, kNegInf);
   std::fill(w.l.begin(), w.l.begin() + rows, 0.0f);
   const int64_t kv_off = it.kv_head * d;
-  for (int64_t p0 = it.key0; p0 < it.key1; p0 += kKeyBlock) {
+  const bool packed = g.packed.off[static_cast<size_t>(it.seq)] >= 0;
+  // Packed blocks start on the packing's grid; the keys before key0 are masked below.
+  const int64_t pfirst = packed ? g.packed.first[static_cast<size_t>(it.seq)] : 0;
+  const int64_t start = packed ? pfirst + (it.key0 - pfirst) / kKeyBlock * kKeyBlock : it.key0;
+  for (int64_t p0 = start; p0 < it.key1; p0 += kKeyBlock) {
     const int64_t n = std::min(kKeyBlock, it.key1 - p0);
     const int64_t n_round = (n + kKeyTile - 1) / kKeyTile * kKeyTile;
     float* s = w.s.data();
-    for (int64_t j = 0; j < n; ++j) {
-      widen(g.slot_ptr(a.v_cache, pages, p0 + j) + kv_off * g.elem, a.kv_dtype, d,
-            &w.v[static_cast<size_t>(j * d)]);
+    const float* vblk = w.v.data();
+    const float* ktblk = w.kt.data();
+    if (packed) {
+      ktblk = g.packed.block(it.seq, it.kv_head, p0);
+      vblk = ktblk + d * kKeyBlock;
+    } else {
+      for (int64_t j = 0; j < n; ++j) {
+        widen(g.slot_ptr(a.v_cache, pages, p0 + j) + kv_off * g.elem, a.kv_dtype, d,
+              &w.v[static_cast<size_t>(j * d)]);
+      }
     }
-    if (it.ntok == 1) {
+    if (packed) {
+      for_row_tiles(rows, [&]<int R>(int64_t r) {
+        score_rows<R>(&w.q[static_cast<size_t>(r * d)], d, ktblk, n_round, s + r * kKeyBlock);
+      });
+    } else if (it.ntok == 1) {
       // A decode row set (one token, the group's heads): too few rows to pay for transposing K,
       // so the scores are dot products straight from the cache rows.
       for (int64_t j = 0; j < n; ++j) {
@@ -340,8 +382,12 @@ void run_item(const Geometry& g, const Item& it, Scratch& w) {
     // Online softmax, row by row.
     for (int64_t r = 0; r < rows; ++r) {
       float* sr = s + r * kKeyBlock;
-      const int64_t vis0 = std::clamp<int64_t>(w.lo[static_cast<size_t>(r)] - p0, 0, n);
-      const int64_t vis1 = std::clamp<int64_t>(w.hi[static_cast<size_t>(r)] + 1 - p0, 0, n);
+      // Visible: the row's own window, inside the item's key range (a split item's part ends
+      // where the next begins; a packed block may start before key0).
+      const int64_t lo = std::max(w.lo[static_cast<size_t>(r)], it.key0);
+      const int64_t hi = std::min(w.hi[static_cast<size_t>(r)] + 1, it.key1);
+      const int64_t vis0 = std::clamp<int64_t>(lo - p0, 0, n);
+      const int64_t vis1 = std::clamp<int64_t>(hi - p0, 0, n);
       if (vis1 <= vis0) {  // nothing visible in this block: no weight at all
         std::fill(sr, sr + n_round, 0.0f);
         continue;
@@ -381,16 +427,70 @@ void run_item(const Geometry& g, const Item& it, Scratch& w) {
       m = m_new;
     }
     for_row_tiles(rows, [&]<int R>(int64_t r) {
-      pv_rows<R>(s + r * kKeyBlock, n, w.v.data(), d, &w.o[static_cast<size_t>(r * d)]);
+      pv_rows<R>(s + r * kKeyBlock, n, vblk, d, &w.o[static_cast<size_t>(r * d)]);
     });
+  }
+}
+
+// Widens the keys [p0, p0 + kKeyBlock) of a packed sequence into its blocks, all KV heads.
+void pack_block(const Geometry& g, int64_t seq, int64_t p0, Scratch& w) {
+  const AttentionArgs& a = g.a;
+  const int64_t d = a.head_dim, width = a.num_kv_heads * d;
+  const int32_t* info = a.seq_info + seq * 4;
+  const int32_t* pages = a.page_table + info[3];
+  const int64_t n = std::min(kKeyBlock, info[2] - p0);
+  w.row.resize(static_cast<size_t>(width));
+  float* row = w.row.data();
+  for (int64_t j = 0; j < kKeyBlock; ++j) {
+    if (j < n) widen(g.slot_ptr(a.k_cache, pages, p0 + j), a.kv_dtype, width, row);
+    for (int64_t h = 0; h < a.num_kv_heads; ++h) {
+      float* kt = g.packed.block(seq, h, p0);
+      for (int64_t e = 0; e < d; ++e) kt[e * kKeyBlock + j] = j < n ? row[h * d + e] : 0.0f;
+    }
+    if (j >= n) continue;
+    widen(g.slot_ptr(a.v_cache, pages, p0 + j), a.kv_dtype, width, row);
+    for (int64_t h = 0; h < a.num_kv_heads; ++h) {
+      float* v = g.packed.block(seq, h, p0) + d * kKeyBlock;
+      std::memcpy(v + j * d, row + h * d, static_cast<size_t>(d) * sizeof(float));
+    }
   }
 }
 
 }  // namespace
 
 void attention(const AttentionArgs& a) {
-  const Geometry g{a, a.num_heads / a.num_kv_heads, a.kv_dtype == DType::kF32 ? 4 : 2};
-  const int64_t tok_block = std::max<int64_t>(1, kRowTarget / g.group);
+  const int64_t group = a.num_heads / a.num_kv_heads, d = a.head_dim;
+  const int64_t tok_block = std::max<int64_t>(1, kRowTarget / group);
+  // Which sequences' K/V are packed (several token blocks read them), and where.
+  Packed pk;
+  pk.block_floats = 2 * d * kKeyBlock;
+  pk.off.assign(static_cast<size_t>(a.num_seqs), -1);
+  pk.first.assign(static_cast<size_t>(a.num_seqs), 0);
+  pk.blocks.assign(static_cast<size_t>(a.num_seqs), 0);
+  std::vector<std::pair<int64_t, int64_t>> pack_tasks;  // (sequence, first key of the block)
+  int64_t pack_floats = 0;
+  for (int64_t s = 0; s < a.num_seqs; ++s) {
+    const int32_t* info = a.seq_info + s * 4;
+    const int64_t q_len = info[1], kv_len = info[2];
+    if (q_len <= tok_block) continue;
+    const auto i = static_cast<size_t>(s);
+    const int64_t first0 =
+        a.sliding_window > 0 ? std::max<int64_t>(0, kv_len - q_len - a.sliding_window + 1) : 0;
+    const int64_t first = first0 / kKeyBlock * kKeyBlock;
+    const int64_t blocks = (kv_len - first + kKeyBlock - 1) / kKeyBlock;
+    const int64_t floats = a.num_kv_heads * blocks * pk.block_floats;
+    if (pack_floats + floats > kMaxPackFloats) continue;  // too large: widened per item instead
+    pk.off[i] = pack_floats;
+    pk.first[i] = first;
+    pk.blocks[i] = blocks;
+    pack_floats += floats;
+    for (int64_t b = 0; b < blocks; ++b) pack_tasks.push_back({s, first + b * kKeyBlock});
+  }
+  thread_local std::vector<float> pack_buf;  // kept between calls: the same size every layer
+  if (pack_buf.size() < static_cast<size_t>(pack_floats))
+    pack_buf.resize(static_cast<size_t>(pack_floats));
+  pk.data = pack_buf.data();
+  const Geometry g{a, group, a.kv_dtype == DType::kF32 ? 4 : 2, pk};
   // Items without splits first; later token blocks see more keys, so they go first (dynamic
   // scheduling then balances the tail).
   std::vector<Item> items;
@@ -439,7 +539,6 @@ void attention(const AttentionArgs& a) {
   } else {
     work = std::move(items);
   }
-  const int64_t d = a.head_dim;
   const int64_t max_rows = tok_block * g.group;
   // Partial results of split items: O (unnormalised), m and l per row.
   std::vector<float> part_o(static_cast<size_t>(parts * max_rows * d));
@@ -455,6 +554,11 @@ void attention(const AttentionArgs& a) {
   {
     thread_local Scratch w;
     w.size_for(max_rows, d);
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < static_cast<int64_t>(pack_tasks.size()); ++i) {
+      const auto [seq, p0] = pack_tasks[static_cast<size_t>(i)];
+      pack_block(g, seq, p0, w);
+    }
 #pragma omp for schedule(dynamic, 1)
     for (int64_t i = 0; i < nwork; ++i) {
       const Item& it = work[static_cast<size_t>(i)];

@@ -1,7 +1,8 @@
 // The CPU attention kernel (flash-style, kernels/cpu/attention_isa.cpp) against a double-precision
 // softmax(q.K^T * scale).V on every kernel table this machine supports and every KV cache dtype:
 // prefill, decode, both in one batch, GQA, sliding windows, bidirectional, odd page sizes and
-// head_dims, and contexts long enough for the split-over-keys decode path.
+// head_dims, contexts long enough for the split-over-keys decode path, and chunked prefills whose
+// K/V are packed once per call.
 //
 // Bounds: the reference reads the same K/V values the cache holds (rounded to its dtype), so what
 // is checked is the kernel's own float32 error: |out - ref| <= 2e-5 for any dtype (outputs are
@@ -135,6 +136,18 @@ class AttentionTest : public ::testing::TestWithParam<Param> {
 
     double err_rounded = 0, err_exact = 0;
     const int64_t group = c.heads / c.kv_heads;
+    // The cache's values as doubles, rounded to its dtype ([1]) and not ([0]), converted once.
+    std::vector<std::vector<double>> k_ref[2], v_ref[2];
+    for (int rounded = 0; rounded < 2; ++rounded) {
+      for (size_t i = 0; i < c.seqs.size(); ++i) {
+        for (auto [src, dst] :
+             {std::pair{&k_rows[i], &k_ref[rounded]}, std::pair{&v_rows[i], &v_ref[rounded]}}) {
+          dst->emplace_back(src->size());
+          for (size_t e = 0; e < src->size(); ++e)
+            dst->back()[e] = rounded ? round_to(kv_dtype(), (*src)[e]) : (*src)[e];
+        }
+      }
+    }
     for (size_t i = 0; i < c.seqs.size(); ++i) {
       for (int64_t j = 0; j < c.seqs[i].q_len; ++j) {
         const int64_t pos = c.seqs[i].prefix + j, r = info[i * 4] + j;
@@ -143,9 +156,8 @@ class AttentionTest : public ::testing::TestWithParam<Param> {
         for (int64_t h = 0; h < c.heads; ++h) {
           const int64_t off = (h / group) * c.head_dim;
           for (int rounded = 0; rounded < 2; ++rounded) {
-            const auto val = [&](const std::vector<float>& rows, int64_t key, int64_t e) {
-              const float x = rows[static_cast<size_t>(key * width + off + e)];
-              return static_cast<double>(rounded ? round_to(kv_dtype(), x) : x);
+            const auto val = [&](const std::vector<double>& rows, int64_t key, int64_t e) {
+              return rows[static_cast<size_t>(key * width + off + e)];
             };
             std::vector<double> w;
             double mx = -1e300;
@@ -153,7 +165,7 @@ class AttentionTest : public ::testing::TestWithParam<Param> {
               double s = 0;
               for (int64_t e = 0; e < c.head_dim; ++e)
                 s += static_cast<double>(q[static_cast<size_t>(r * qw + h * c.head_dim + e)]) *
-                     val(k_rows[i], key, e);
+                     val(k_ref[rounded][i], key, e);
               w.push_back(s * static_cast<double>(p.scale));
               mx = std::max(mx, w.back());
             }
@@ -162,7 +174,7 @@ class AttentionTest : public ::testing::TestWithParam<Param> {
             for (int64_t e = 0; e < c.head_dim; ++e) {
               double o = 0;
               for (int64_t key = lo; key <= last; ++key)
-                o += w[static_cast<size_t>(key - lo)] * val(v_rows[i], key, e);
+                o += w[static_cast<size_t>(key - lo)] * val(v_ref[rounded][i], key, e);
               const double diff =
                   std::abs(got[static_cast<size_t>(r * qw + h * c.head_dim + e)] - o / den);
               double& err = rounded ? err_rounded : err_exact;
@@ -202,6 +214,15 @@ const std::vector<Case>& cases() {
       // Long contexts: the decode step splits the keys over threads and merges the parts.
       {"long_decode", {{3000, 1}}, 9, 3, 64, 16, 0, true},
       {"long_decode_batch", {{2100, 1}, {4000, 1}}, 9, 3, 64, 1, 0, true},
+      // Chunked prefill: a chunk of several token blocks after a long cached prefix, so its K/V
+      // are packed once per call (crossing pages and key blocks), beside other kinds of rows.
+      {"chunk_after_long_prefix", {{300, 50}}, 9, 3, 64, 16, 0, true},
+      {"chunks_and_decode", {{129, 30}, {0, 60}, {500, 1}}, 14, 2, 64, 1, 0, true},
+      {"odd_head_dim_chunk", {{100, 40}}, 8, 2, 80, 7, 0, true},
+      // The window starts inside a packed block: the keys before it are masked.
+      {"sliding_window_chunk", {{400, 40}}, 8, 2, 64, 16, 150, true},
+      // Few items over long ranges: packed blocks split over the threads and merged.
+      {"split_packed_chunk", {{1100, 40}}, 4, 1, 64, 16, 0, true},
   };
   return kCases;
 }
