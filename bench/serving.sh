@@ -25,6 +25,8 @@ INPUT_LEN=${INPUT_LEN:-256}
 OUTPUT_LEN=${OUTPUT_LEN:-64}
 THREADS=${THREADS:-$(nproc)}
 CONFIGS=${CONFIGS:-"default"}
+# Our server's --log-level (info with SGLANG_STEP_PROFILE=N shows what each step held).
+LOG_LEVEL=${LOG_LEVEL:-warning}
 LLAMA_SERVER=${LLAMA_SERVER:-.llama-server/bin/llama-server}
 if [ "$LLAMA_SERVER" = none ] || [ ! -x "$LLAMA_SERVER" ]; then
   [ "$LLAMA_SERVER" != none ] && echo "no $LLAMA_SERVER (bench/build_llama_server.sh): ours only" >&2
@@ -56,6 +58,11 @@ trap '[ -n "$SERVER" ] && kill -TERM $SERVER 2>/dev/null; wait 2>/dev/null' EXIT
 wait_ready() {
   for _ in $(seq 300); do
     curl -sf "http://127.0.0.1:$PORT/$1" >/dev/null && return 0
+    kill -0 "$SERVER" 2>/dev/null || {
+      echo "the server exited; its log: $2" >&2
+      tail -5 "$2" >&2
+      exit 1
+    }
     sleep 1
   done
   echo "server did not come up" >&2
@@ -95,9 +102,9 @@ for i in "${!CONFIG_LIST[@]}"; do
   echo "$name: sglang-cpp serve ${flags:-(defaults)}" | tee "$OUT/serving_${name}_config.txt" >&2
   # shellcheck disable=SC2086 # flags is a list
   ./build/src/sglang-cpp serve --model-path "$MODEL" --port "$PORT" --threads "$THREADS" \
-    --log-level warning $flags >"$OUT/serving_${name}_server.log" 2>&1 &
+    --log-level "$LOG_LEVEL" $flags >"$OUT/serving_${name}_server.log" 2>&1 &
   SERVER=$!
-  wait_ready health
+  wait_ready health "$OUT/serving_${name}_server.log"
   run_rates "$name" sglang --flush-cache
   stop_server
 done
@@ -110,7 +117,7 @@ if [ -n "$LLAMA_SERVER" ]; then
     -c $((LLAMA_SLOTS * (INPUT_LEN + OUTPUT_LEN + 64))) -cb --cache-ram 0 --no-webui \
     >"$OUT/serving_llama_server.log" 2>&1 &
   SERVER=$!
-  wait_ready health
+  wait_ready health "$OUT/serving_llama_server.log"
   run_rates llama sglang-oai
   stop_server
 fi
