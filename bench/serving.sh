@@ -8,6 +8,7 @@
 # Our server runs once per entry of CONFIGS (';'-separated lists of flags, "default" for none), so
 # scheduling options are compared in one run, e.g.
 #   CONFIGS="default;--disable-mixed-chunk;--chunked-prefill-size 1024"
+# (leading NAME=value words set the server's environment: "SGLANG_MIXED_CHUNK_PREFILL_SIZE=64").
 # llama-server (bench/build_llama_server.sh builds it into .llama-server/, which this script uses
 # when it is there; LLAMA_SERVER=path to use another, LLAMA_SERVER=none to skip it) runs on the
 # same file and threads with LLAMA_SLOTS slots, continuous batching, its RAM prompt cache off,
@@ -100,9 +101,19 @@ for i in "${!CONFIG_LIST[@]}"; do
   name="ours$i"
   NAMES+=("$name")
   echo "$name: sglang-cpp serve ${flags:-(defaults)}" | tee "$OUT/serving_${name}_config.txt" >&2
-  # shellcheck disable=SC2086 # flags is a list
-  ./build/src/sglang-cpp serve --model-path "$MODEL" --port "$PORT" --threads "$THREADS" \
-    --log-level "$LOG_LEVEL" $flags >"$OUT/serving_${name}_server.log" 2>&1 &
+  # Leading NAME=value words of an entry are the server's environment (e.g.
+  # "SGLANG_MIXED_CHUNK_PREFILL_SIZE=64"), the rest its flags.
+  envs=() args=()
+  for word in $flags; do
+    if [ ${#args[@]} -eq 0 ] && [[ "$word" =~ ^[A-Z_][A-Z0-9_]*= ]]; then
+      envs+=("$word")
+    else
+      args+=("$word")
+    fi
+  done
+  env "${envs[@]}" ./build/src/sglang-cpp serve --model-path "$MODEL" --port "$PORT" \
+    --threads "$THREADS" --log-level "$LOG_LEVEL" "${args[@]}" \
+    >"$OUT/serving_${name}_server.log" 2>&1 &
   SERVER=$!
   wait_ready health "$OUT/serving_${name}_server.log"
   run_rates "$name" sglang --flush-cache

@@ -797,6 +797,12 @@ std::vector<Scheduler::Planned> Scheduler::schedule() {
                                                     : std::numeric_limits<int64_t>::max();
   if (config_.enable_mixed_chunk && config_.chunked_prefill_size > 0) {
     budget = std::max<int64_t>(1, budget - static_cast<int64_t>(num_decodes));
+    // Each decode's next token waits for this step's forward, whose cost grows with its prompt
+    // tokens: with decodes aboard, the step is held to mixed_chunk_prefill_size tokens in all.
+    if (num_decodes > 0 && config_.mixed_chunk_prefill_size > 0) {
+      budget = std::min(budget, std::max<int64_t>(1, config_.mixed_chunk_prefill_size -
+                                                         static_cast<int64_t>(num_decodes)));
+    }
   }
   auto plan_prefill = [&](Request& r) -> bool {
     const int64_t pending = r.total_len() - r.kv_len;
