@@ -8,6 +8,7 @@
 # Our server runs once per entry of CONFIGS (';'-separated lists of flags, "default" for none), so
 # scheduling options are compared in one run, e.g.
 #   CONFIGS="default;--disable-mixed-chunk;--chunked-prefill-size 1024"
+# (leading NAME=value words set the server's environment: "SGLANG_MIXED_CHUNK_PREFILL_SIZE=64").
 # llama-server (bench/build_llama_server.sh builds it into .llama-server/, which this script uses
 # when it is there; LLAMA_SERVER=path to use another, LLAMA_SERVER=none to skip it) runs on the
 # same file and threads with LLAMA_SLOTS slots, continuous batching, its RAM prompt cache off,
@@ -25,6 +26,8 @@ INPUT_LEN=${INPUT_LEN:-256}
 OUTPUT_LEN=${OUTPUT_LEN:-64}
 THREADS=${THREADS:-$(nproc)}
 CONFIGS=${CONFIGS:-"default"}
+# Our server's --log-level (info with SGLANG_STEP_PROFILE=N shows what each step held).
+LOG_LEVEL=${LOG_LEVEL:-warning}
 LLAMA_SERVER=${LLAMA_SERVER:-.llama-server/bin/llama-server}
 if [ "$LLAMA_SERVER" = none ] || [ ! -x "$LLAMA_SERVER" ]; then
   [ "$LLAMA_SERVER" != none ] && echo "no $LLAMA_SERVER (bench/build_llama_server.sh): ours only" >&2
@@ -56,6 +59,11 @@ trap '[ -n "$SERVER" ] && kill -TERM $SERVER 2>/dev/null; wait 2>/dev/null' EXIT
 wait_ready() {
   for _ in $(seq 300); do
     curl -sf "http://127.0.0.1:$PORT/$1" >/dev/null && return 0
+    kill -0 "$SERVER" 2>/dev/null || {
+      echo "the server exited; its log: $2" >&2
+      tail -5 "$2" >&2
+      exit 1
+    }
     sleep 1
   done
   echo "server did not come up" >&2
@@ -93,11 +101,21 @@ for i in "${!CONFIG_LIST[@]}"; do
   name="ours$i"
   NAMES+=("$name")
   echo "$name: sglang-cpp serve ${flags:-(defaults)}" | tee "$OUT/serving_${name}_config.txt" >&2
-  # shellcheck disable=SC2086 # flags is a list
-  ./build/src/sglang-cpp serve --model-path "$MODEL" --port "$PORT" --threads "$THREADS" \
-    --log-level warning $flags >"$OUT/serving_${name}_server.log" 2>&1 &
+  # Leading NAME=value words of an entry are the server's environment (e.g.
+  # "SGLANG_MIXED_CHUNK_PREFILL_SIZE=64"), the rest its flags.
+  envs=() args=()
+  for word in $flags; do
+    if [ ${#args[@]} -eq 0 ] && [[ "$word" =~ ^[A-Z_][A-Z0-9_]*= ]]; then
+      envs+=("$word")
+    else
+      args+=("$word")
+    fi
+  done
+  env "${envs[@]}" ./build/src/sglang-cpp serve --model-path "$MODEL" --port "$PORT" \
+    --threads "$THREADS" --log-level "$LOG_LEVEL" "${args[@]}" \
+    >"$OUT/serving_${name}_server.log" 2>&1 &
   SERVER=$!
-  wait_ready health
+  wait_ready health "$OUT/serving_${name}_server.log"
   run_rates "$name" sglang --flush-cache
   stop_server
 done
@@ -110,7 +128,7 @@ if [ -n "$LLAMA_SERVER" ]; then
     -c $((LLAMA_SLOTS * (INPUT_LEN + OUTPUT_LEN + 64))) -cb --cache-ram 0 --no-webui \
     >"$OUT/serving_llama_server.log" 2>&1 &
   SERVER=$!
-  wait_ready health
+  wait_ready health "$OUT/serving_llama_server.log"
   run_rates llama sglang-oai
   stop_server
 fi

@@ -64,7 +64,10 @@ bool wants_input_logprobs(const Request& r) {
 }
 
 // SGLANG_STEP_PROFILE=N: every N steps, the mean time of each stage of a step is logged (the
-// scheduler thread only; off, it costs a branch per stage).
+// scheduler thread only; off, it costs a branch per stage), and the steps by what they held:
+// decode-only, mixed (decodes riding with prefill chunks) and prefill-only, with each kind's mean
+// step time from the end of the step before (the inter-token latency of the decodes in it), and
+// the share of the decoded tokens that came out of mixed steps.
 enum Stage { kInbox, kSchedule, kBuild, kForward, kCopy, kProcess, kStats, kGap, kNumStages };
 constexpr std::array<const char*, kNumStages> kStageNames = {
     "inbox", "schedule", "build", "forward", "copy", "sample+emit", "stats", "between steps"};
@@ -83,8 +86,27 @@ class StepProfile {
     total_[stage] += std::chrono::duration<double, std::micro>(now - last_).count();
     last_ = now;
   }
+  // What the step's forward held: decoding requests and prompt tokens of prefill chunks.
+  void batch(int64_t decodes, int64_t prefill_tokens) {
+    decodes_ = decodes;
+    prefill_tokens_ = prefill_tokens;
+  }
   void step_done() {
-    if (!on() || ++steps_ < every_) return;
+    if (!on()) return;
+    const auto now = std::chrono::steady_clock::now();
+    // A step with decodes follows another step without an idle wait (running requests are work),
+    // so the time since the last step's end is what each of its decodes waited for its token.
+    const double cycle_us = std::chrono::duration<double, std::micro>(now - last_done_).count();
+    last_done_ = now;
+    if (decodes_ > 0 || prefill_tokens_ > 0) {
+      Kind& k = kinds_[decodes_ == 0 ? 2 : prefill_tokens_ > 0 ? 1 : 0];
+      ++k.steps;
+      k.us += cycle_us;
+      k.decodes += decodes_;
+      k.prefill_tokens += prefill_tokens_;
+    }
+    decodes_ = prefill_tokens_ = 0;
+    if (++steps_ < every_) return;
     std::string line;
     double sum = 0;
     for (int i = 0; i < kNumStages; ++i) {
@@ -93,7 +115,21 @@ class StepProfile {
       line += fmt::format(" {} {:.0f}", kStageNames[static_cast<size_t>(i)], us);
     }
     SGLANG_LOG_INFO("step profile ({} steps, us/step, total {:.0f}):{}", steps_, sum, line);
+    const auto mean = [](double total, int64_t n) {
+      return n > 0 ? total / static_cast<double>(n) : 0.0;
+    };
+    const Kind &dec = kinds_[0], &mix = kinds_[1], &pre = kinds_[2];
+    SGLANG_LOG_INFO(
+        "step kinds: decode-only {} steps {:.1f} ms batch {:.1f}; mixed {} steps {:.1f} ms batch "
+        "{:.1f} + {:.0f} prefill tokens; prefill-only {} steps {:.1f} ms {:.0f} tokens; decoded "
+        "tokens in mixed steps {:.0f}%",
+        dec.steps, mean(dec.us, dec.steps) / 1e3, mean(static_cast<double>(dec.decodes), dec.steps),
+        mix.steps, mean(mix.us, mix.steps) / 1e3, mean(static_cast<double>(mix.decodes), mix.steps),
+        mean(static_cast<double>(mix.prefill_tokens), mix.steps), pre.steps,
+        mean(pre.us, pre.steps) / 1e3, mean(static_cast<double>(pre.prefill_tokens), pre.steps),
+        100.0 * mean(static_cast<double>(mix.decodes), mix.decodes + dec.decodes));
     total_.fill(0);
+    kinds_.fill({});
     steps_ = 0;
   }
 
@@ -102,6 +138,15 @@ class StepProfile {
   int64_t steps_ = 0;
   std::array<double, kNumStages> total_{};
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+  struct Kind {
+    int64_t steps = 0;
+    double us = 0;
+    int64_t decodes = 0;
+    int64_t prefill_tokens = 0;
+  };
+  std::array<Kind, 3> kinds_{};  // decode-only, mixed, prefill-only
+  int64_t decodes_ = 0, prefill_tokens_ = 0;
+  std::chrono::steady_clock::time_point last_done_ = std::chrono::steady_clock::now();
 };
 
 StepProfile& step_profile() {
@@ -752,6 +797,12 @@ std::vector<Scheduler::Planned> Scheduler::schedule() {
                                                     : std::numeric_limits<int64_t>::max();
   if (config_.enable_mixed_chunk && config_.chunked_prefill_size > 0) {
     budget = std::max<int64_t>(1, budget - static_cast<int64_t>(num_decodes));
+    // Each decode's next token waits for this step's forward, whose cost grows with its prompt
+    // tokens: with decodes aboard, the step is held to mixed_chunk_prefill_size tokens in all.
+    if (num_decodes > 0 && config_.mixed_chunk_prefill_size > 0) {
+      budget = std::min(budget, std::max<int64_t>(1, config_.mixed_chunk_prefill_size -
+                                                         static_cast<int64_t>(num_decodes)));
+    }
   }
   auto plan_prefill = [&](Request& r) -> bool {
     const int64_t pending = r.total_len() - r.kv_len;
@@ -872,6 +923,15 @@ void Scheduler::run_batch(std::vector<Planned>& plan) {
   // An embedding server reads the final hidden states (pooled below), or a classifier's scores.
   const bool pooled_hidden = config_.embedding && model_->config().head == Head::kLanguageModel;
   StepProfile& prof = step_profile();
+  if (prof.on()) {
+    int64_t decodes = 0, prefill_tokens = 0;
+    for (const Planned& p : plan) {
+      const bool decode =
+          p.num_new == 1 && p.req->kv_len >= static_cast<int64_t>(p.req->prompt.size());
+      (decode ? decodes : prefill_tokens) += decode ? 1 : p.num_new;
+    }
+    prof.batch(decodes, prefill_tokens);
+  }
   prof.mark(kBuild);
   auto logits = pooled_hidden ? runner_.forward_hidden(batch, *kv_) : runner_.forward(batch, *kv_);
   ++counters_.total_forward_steps;

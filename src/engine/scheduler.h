@@ -54,6 +54,11 @@ struct SchedulerConfig {
   // chunks in one forward (the chunk's budget shrinks by one token per decode). Off, as SGLang's
   // default: a step that prefills runs prefill chunks only and the decodes wait for the next one.
   bool enable_mixed_chunk = false;
+  // Ours, with mixed chunks: a step that carries decodes holds at most this many tokens (its
+  // decodes and the prompt tokens riding with them), so running requests wait for a short forward
+  // and not for a whole --chunked-prefill-size chunk; steps without decodes still take whole
+  // chunks. 0: no such bound (SGLang's rule alone: the chunk less one token per decode).
+  int64_t mixed_chunk_prefill_size = 0;
   bool disable_radix_cache = false;
   SchedulePolicy schedule_policy = SchedulePolicy::kFcfs;
   // SGLang's --schedule-conservativeness: scales the share of max_new_tokens reserved for running

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <random>
@@ -144,6 +145,12 @@ Status ApiServer::load() {
       args_.chunked_prefill_size.value_or(cpu_chunked_prefill_size(args_.threads));
   sc.chunked_prefill_size = chunk < 0 ? 0 : chunk;
   sc.enable_mixed_chunk = !args_.disable_mixed_chunk;  // the CPU's default (server_args.h)
+  // SGLANG_MIXED_CHUNK_PREFILL_SIZE=N (ours, SchedulerConfig::mixed_chunk_prefill_size): with
+  // mixed chunks, a step carrying decodes holds at most N tokens; unset, no bound beyond
+  // --chunked-prefill-size.
+  if (const char* v = std::getenv("SGLANG_MIXED_CHUNK_PREFILL_SIZE")) {
+    sc.mixed_chunk_prefill_size = std::max<int64_t>(0, std::atoll(v));
+  }
   sc.disable_radix_cache = args_.disable_radix_cache;
   sc.jump_forward = args_.enable_jump_forward;
   sc.schedule_policy =

@@ -169,6 +169,50 @@ TEST_F(SchedulerTest, PrefillStepsHoldDecodesUnlessMixedChunk) {
   }
 }
 
+TEST_F(SchedulerTest, MixedChunkPrefillSizeBoundsStepsThatCarryDecodes) {
+  // a decodes while b's 200-token prompt prefills: with mixed_chunk_prefill_size 17, each step
+  // carrying a's decode holds 16 of b's prompt tokens (17 tokens in all); once a has finished, b's
+  // chunks are whole again (64). Both answers stay what each gets alone.
+  std::mt19937 rng(11);
+  const std::vector<int32_t> prompt_a = random_prompt(rng, 5), prompt_b = random_prompt(rng, 200);
+  const GenerationResult alone_a = run_alone(request(prompt_a, 4));
+  const GenerationResult alone_b = run_alone(request(prompt_b, 3));
+  SchedulerConfig c = config();  // chunks of 64 prompt tokens
+  c.enable_mixed_chunk = true;
+  c.mixed_chunk_prefill_size = 17;
+  Scheduler s(*model_, nullptr, c);
+  auto a = request(prompt_a, 4, "a");
+  auto stream_a = a->stream;
+  ASSERT_TRUE(s.submit(std::move(a)).ok());
+  s.step();  // a's prefill (no decodes aboard: the whole prompt) and its first token
+  auto b = request(prompt_b, 3, "b");
+  auto stream_b = b->stream;
+  ASSERT_TRUE(s.submit(std::move(b)).ok());
+  // a has 3 tokens to go: three steps of a's decode + 16 of b's tokens, then a is done.
+  for (int i = 0; i < 3; ++i) {
+    s.step();
+    EXPECT_EQ(s.stats().total_prompt_tokens, 205);
+    EXPECT_EQ(s.stats().num_running_reqs, i < 2 ? 2 : 1) << "step " << i;
+  }
+  EXPECT_EQ(s.stats().total_generated_tokens, 4) << "a decoded in every step";
+  // b has 200 - 48 = 152 prompt tokens left: chunks of 64, 64 and 24 with nothing else aboard.
+  const int64_t steps = s.stats().total_forward_steps;
+  std::optional<StepOutput> first_b;
+  while (!first_b) {
+    ASSERT_TRUE(s.step());
+    first_b = stream_b->try_pop();
+  }
+  EXPECT_EQ(s.stats().total_forward_steps - steps, 3) << "whole chunks once a has finished";
+  while (s.step()) {
+  }
+  expect_same_greedy(wait_for_result(*stream_a), alone_a, "a");
+  GenerationResult got_b = wait_for_result(*stream_b);
+  got_b.output_ids.insert(got_b.output_ids.begin(), first_b->new_token_ids.begin(),
+                          first_b->new_token_ids.end());
+  expect_same_greedy(got_b, alone_b, "b");
+  expect_pool_full_after_flush(s);
+}
+
 void SchedulerTest::random_arrivals(SchedulerConfig config, size_t num_cases) {
   std::mt19937 rng(1234);
   struct Case {
