@@ -348,7 +348,7 @@ inline __m256i unpack_avx2(const uint8_t* b, int j) {
 
 // Eight int32 sums of four byte products each (lanes 0..3: elements 0..15, 4..7: 16..31): w
 // unsigned (<= 63, so maddubs cannot saturate), a signed.
-inline __m256i dot_u8s8(__m256i w, __m256i a) {
+[[maybe_unused]] inline __m256i dot_u8s8(__m256i w, __m256i a) {
 #if defined(SGLANG_QUANT_VNNI)
   return _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, a);
 #else
@@ -367,7 +367,7 @@ inline __m256i dot_block(__m256i w, const int8_t* aq) {  // one sub-block
   }
 }
 
-inline float hsum(__m256 v) {
+[[maybe_unused]] inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
@@ -429,14 +429,14 @@ inline float hsum512(__m512 v) {
 
 #endif  // __AVX512F__
 
-inline void record_offsets(const SubParams& p, int64_t sb, float* woff) {
+[[maybe_unused]] inline void record_offsets(const SubParams& p, int64_t sb, float* woff) {
   woff[2 * sb] = p.offset[0];
   woff[2 * sb + 1] = p.offset[1];
 }
 
 #if defined(__AVX2__)
 // The sub-block's scale for each int32 lane of its dot (lanes 0..3: elements 0..15).
-inline __m256 scale_vec(const SubParams& p) {
+[[maybe_unused]] inline __m256 scale_vec(const SubParams& p) {
   return _mm256_setr_m128(_mm_set1_ps(p.scale[0]), _mm_set1_ps(p.scale[1]));
 }
 #endif
