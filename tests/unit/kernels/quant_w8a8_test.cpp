@@ -88,7 +88,7 @@ TEST(QuantW8a8, LinearMatchesTheFloatWeightsWithinBothRoundings) {
         for (int64_t c = 0; c < n; ++c) {
           const float* xr = x.data() + r * k;
           const float* wr = w.data() + c * k;
-          double ref = 0, amax_w = 0, abs_x = 0, abs_w = 0, act = 0;
+          double ref = 0, amax_w = 0, abs_x = 0, act = 0;
           for (int64_t j = 0; j < k; ++j) {
             ref += static_cast<double>(xr[j]) * wr[j];
             amax_w = std::max(amax_w, std::fabs(static_cast<double>(wr[j])));
@@ -101,7 +101,6 @@ TEST(QuantW8a8, LinearMatchesTheFloatWeightsWithinBothRoundings) {
               abs_wb += std::fabs(wr[j]) + amax_w / 254;
             }
             act += amax_x / 254 * 1.01 * abs_wb;
-            abs_w += abs_wb;
           }
           // Weights: each within d / 2 = amax_w / 254 (+ its f16 rounding); activations: each
           // within amax_x / 254 of its block, times the quantized weight; 1e-4 of the magnitudes
