@@ -26,6 +26,16 @@ TEST(Jinja, PrintsValuesAsPython) {
   EXPECT_EQ(render("{{ '%s-%5.2f|%d' % ('a', 3.14159, 7) }}"), "a- 3.14|7");
 }
 
+TEST(Jinja, EndlessRecursionIsRecursionError) {
+  const std::string out = render("{% macro f(x) %}{{ f(x) }}{% endmacro %}{{ f(1) }}");
+  EXPECT_NE(out.find("ERROR"), std::string::npos) << out;
+  EXPECT_NE(out.find("recursion"), std::string::npos) << out;
+  // Nesting that real templates use (a tool schema a few levels deep) still renders.
+  EXPECT_EQ(render("{% macro f(n) %}{% if n > 0 %}({{ f(n - 1) }}){% endif %}{% endmacro %}"
+                   "{{ f(20) }}"),
+            std::string(20, '(') + std::string(20, ')'));
+}
+
 TEST(Jinja, WhitespaceControl) {
   EXPECT_EQ(render("a\n  {% if true %}\n  b\n  {% endif %}\nc\n"), "a\n  b\nc");
   EXPECT_EQ(render("a  {%- if true -%}  b  {%- endif -%}  c"), "abc");

@@ -177,7 +177,20 @@ class Interpreter : public Evaluator {
   }
 
   Value call(const Value& callee, CallArgs& args) override {
-    if (callee.is_callable()) return callee.as_callable().fn(args);
+    if (callee.is_callable()) {
+      // A macro (or recursive loop) that calls itself without end is Python's RecursionError in
+      // jinja2, not a stack overflow here (fuzz_chat_template). Real templates nest a few levels
+      // (a tool schema's depth); the bound leaves room for the sanitizers' larger frames.
+      if (call_depth_ >= kMaxCallDepth) {
+        raise("RecursionError", "maximum recursion depth exceeded while calling a Python object");
+      }
+      ++call_depth_;
+      struct Leave {
+        int& depth;
+        ~Leave() { --depth; }
+      } leave{call_depth_};
+      return callee.as_callable().fn(args);
+    }
     if (callee.is_undefined()) callee.fail_undefined();
     type_error("'" + callee.type_name() + "' object is not callable");
   }
@@ -839,6 +852,8 @@ class Interpreter : public Evaluator {
   }
 
   const RenderOptions& options_;
+  static constexpr int kMaxCallDepth = 100;
+  int call_depth_ = 0;
   std::vector<ScopePtr> macro_scopes_;  // scopes macros closed over (see ~Interpreter)
 };
 
