@@ -4,7 +4,7 @@
 #   context); the machine's memory read bandwidth and the decode roofline it implies (every weight byte
 #   read once per step).
 # Usage: bench/cpu_forward.sh [shape=qwen2.5-0.5b] [gguf type=bf16]
-# Needs scripts/setup.sh done; sets up its own venv for llama-cpp-python (bench/requirements-llamacpp.txt).
+# Needs scripts/setup.sh done; sets up its own venv for llama-cpp-python (bench/llamacpp_venv.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHAPE=${1:-qwen2.5-0.5b}
@@ -19,12 +19,7 @@ mkdir -p "$OUT"
 ninja -C build sglang-cpp sglang-bench-forward sglang-membw >/dev/null
 [ -f "$MODEL/model.safetensors" ] || ./build/src/sglang-cpp make-checkpoint --like "$SHAPE" --seed 0 --out "$MODEL"
 
-if [ ! -x "$VENV/bin/python" ] || ! cmp -s bench/requirements-llamacpp.txt "$VENV/.requirements"; then
-  python3 -m venv "$VENV"
-  # llama.cpp is compiled from source here, for this CPU (a few minutes on 2 cores).
-  CMAKE_ARGS="-DGGML_NATIVE=ON" "$VENV/bin/pip" install -q -r bench/requirements-llamacpp.txt
-  cp bench/requirements-llamacpp.txt "$VENV/.requirements"
-fi
+bench/llamacpp_venv.sh "$VENV"
 GGUF=$MODEL/model-$GGUF_TYPE.gguf
 [ -f "$GGUF" ] || "$VENV/bin/python" tools/hf_to_gguf.py "$MODEL" "$GGUF" --outtype "$GGUF_TYPE" --assets "$ASSETS"
 

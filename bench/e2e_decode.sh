@@ -14,6 +14,7 @@ RUNS=${RUNS:-3}
 THREADS=${THREADS:-$(nproc)}
 PORT=${PORT:-30124}
 VENV=${BENCH_VENV:-.venv-bench}
+[ "${SKIP_LLAMA_CPP:-0}" = 1 ] || bench/llamacpp_venv.sh "$VENV"
 OUT=bench/out
 mkdir -p "$OUT"
 ninja -C build sglang-cpp sglang-bench-forward >/dev/null

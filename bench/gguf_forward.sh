@@ -4,8 +4,8 @@
 #   bench/gguf_forward.sh [prefill_len=128]
 # sglang.cpp under --dtype auto (the server's default) multiplies the Q4_1/Q8_0 blocks as they are
 # (src/kernels/cpu/quant_gemm_isa.cpp), as llama.cpp does; the second row dequantizes them to
-# float32 at load. llama-cpp-python is compiled from source
-# into .venv-bench on first use (bench/requirements-llamacpp.txt, a few minutes on 2 cores).
+# float32 at load. llama-cpp-python is compiled from source into .venv-bench on first use
+# (bench/llamacpp_venv.sh, ~10 minutes on 2 cores).
 # Hugging Face transformers (bench/transformers_forward.py, pinned with torch in
 # bench/requirements-transformers.txt, venv .venv-bench-transformers made on first use; skip it
 # with TRANSFORMERS=0) runs the prompt row on the same GGUF file, loaded by transformers' own gguf
@@ -21,11 +21,7 @@ TRANSFORMERS=${TRANSFORMERS:-1}
 mkdir -p "$OUT"
 # GGUF=path runs another file (e.g. a Q4_K_M one) instead of the default model.
 GGUF=${GGUF:-$(./scripts/fetch_model.sh)}
-if [ ! -x "$VENV/bin/python" ] || ! cmp -s bench/requirements-llamacpp.txt "$VENV/.requirements"; then
-  python3 -m venv "$VENV"
-  CMAKE_ARGS="-DGGML_NATIVE=ON" "$VENV/bin/pip" install -q -r bench/requirements-llamacpp.txt
-  cp bench/requirements-llamacpp.txt "$VENV/.requirements"
-fi
+bench/llamacpp_venv.sh "$VENV"
 for DTYPE in auto float32; do
   echo "== sglang.cpp --dtype $DTYPE"
   ./build/bench/sglang-bench-forward --model-path "$GGUF" --threads "$THREADS" --prefill-len "$PREFILL" \

@@ -8,7 +8,7 @@
 #   llama.cpp: llama-cpp-python's Llama.generate (its default f16 KV cache, flash attention auto,
 #              n_batch 512), the same ids.
 # Usage: bench/long_context.sh [model dir or .gguf=models/SmolLM2-135M-Instruct]
-# Needs the llama-cpp-python venv (bench/requirements-llamacpp.txt) at .venv-bench. Run it on an
+# Makes the llama-cpp-python venv (bench/llamacpp_venv.sh) at .venv-bench on first use. Run it on an
 # idle machine: it measures wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,7 @@ PROMPT_LEN=${PROMPT_LEN:-8023}
 NEW_TOKENS=${NEW_TOKENS:-64}
 KV_DTYPES=${KV_DTYPES:-fp32 bf16}
 VENV=${BENCH_VENV:-.venv-bench}
+bench/llamacpp_venv.sh "$VENV"
 OUT=bench/out
 mkdir -p "$OUT"
 GGUF=$MODEL
