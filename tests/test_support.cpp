@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -74,6 +75,14 @@ std::unique_ptr<Backend> make_test_backend(const cpu::CpuKernels& kernels) {
     return std::move(*cuda);
   }
   return std::make_unique<CpuBackend>(kernels);
+}
+
+Result<ServerArgs> parse_server_flags(const std::string& flags) {
+  CLI::App app;
+  ServerArgsParser parser;
+  parser.add_to(app);
+  app.parse("--model-path m " + flags, /*program_name_included=*/false);
+  return parser.finalize();
 }
 
 }  // namespace sglang::testing

@@ -7,6 +7,7 @@
 
 #include "kernels/backend.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "server/server_args.h"
 
 namespace sglang::testing {
 
@@ -30,5 +31,9 @@ double relative_l2(const float* a, const float* b, size_t n);
 // The backend a golden test runs on: the CPU backend with `kernels`, or the CUDA backend on GPU 0
 // when SGLANG_TEST_DEVICE=cuda (tests/cuda/run_all.sh); throws when CUDA is asked for and absent.
 std::unique_ptr<Backend> make_test_backend(const cpu::CpuKernels& kernels);
+
+// `flags` as `sglang-cpp serve --model-path m FLAGS` parses them (ServerArgsParser, then
+// finalize): the args, or the start error that names the flag.
+Result<ServerArgs> parse_server_flags(const std::string& flags);
 
 }  // namespace sglang::testing

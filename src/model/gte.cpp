@@ -56,26 +56,26 @@ Result<ModelConfig> parse_gte_config(const json& j, const std::string& source) {
   c.architecture = Architecture::kGte;
   c.head = Head::kEmbedding;
   c.causal = false;
-  SGLANG_ASSIGN_OR_RETURN(c.model_type, string_field(j, source, "model_type", ""));
+  const ConfigFields f(j, source);
+  SGLANG_ASSIGN_OR_RETURN(c.model_type, f.optional_string("model_type", ""));
   // Without a modules.json: the published GTE v1.5 models' pooling (CLS, then Normalize).
   c.pooling.type = PoolingType::kCls;
   c.pooling.normalize = true;
   c.pooling.source = "the GTE models' CLS pooling";
   // Defaults of new-impl's NewConfig.
-  SGLANG_ASSIGN_OR_RETURN(c.hidden_size, int_field(j, source, "hidden_size", 768));
-  SGLANG_ASSIGN_OR_RETURN(c.num_hidden_layers, int_field(j, source, "num_hidden_layers", 12));
-  SGLANG_ASSIGN_OR_RETURN(c.num_attention_heads, int_field(j, source, "num_attention_heads", 12));
-  SGLANG_ASSIGN_OR_RETURN(c.intermediate_size, int_field(j, source, "intermediate_size", 3072));
-  SGLANG_ASSIGN_OR_RETURN(c.vocab_size, int_field(j, source, "vocab_size", 30528));
+  SGLANG_ASSIGN_OR_RETURN(c.hidden_size, f.optional_int("hidden_size", 768));
+  SGLANG_ASSIGN_OR_RETURN(c.num_hidden_layers, f.optional_int("num_hidden_layers", 12));
+  SGLANG_ASSIGN_OR_RETURN(c.num_attention_heads, f.optional_int("num_attention_heads", 12));
+  SGLANG_ASSIGN_OR_RETURN(c.intermediate_size, f.optional_int("intermediate_size", 3072));
+  SGLANG_ASSIGN_OR_RETURN(c.vocab_size, f.optional_int("vocab_size", 30528));
   SGLANG_ASSIGN_OR_RETURN(c.max_position_embeddings,
-                          int_field(j, source, "max_position_embeddings", 2048));
-  SGLANG_ASSIGN_OR_RETURN(c.type_vocab_size, int_field(j, source, "type_vocab_size", 1));
-  SGLANG_ASSIGN_OR_RETURN(c.pad_token_id, int_field(j, source, "pad_token_id", -1));
-  SGLANG_ASSIGN_OR_RETURN(c.layer_norm_eps, number_field(j, source, "layer_norm_eps", 1e-12));
-  SGLANG_ASSIGN_OR_RETURN(c.hidden_act, string_field(j, source, "hidden_act", "gelu"));
-  SGLANG_ASSIGN_OR_RETURN(c.rope_theta, number_field(j, source, "rope_theta", 10000.0));
-  SGLANG_ASSIGN_OR_RETURN(c.layer_norm_type,
-                          string_field(j, source, "layer_norm_type", "layer_norm"));
+                          f.optional_int("max_position_embeddings", 2048));
+  SGLANG_ASSIGN_OR_RETURN(c.type_vocab_size, f.optional_int("type_vocab_size", 1));
+  SGLANG_ASSIGN_OR_RETURN(c.pad_token_id, f.optional_int("pad_token_id", -1));
+  SGLANG_ASSIGN_OR_RETURN(c.layer_norm_eps, f.optional_double("layer_norm_eps", 1e-12));
+  SGLANG_ASSIGN_OR_RETURN(c.hidden_act, f.optional_string("hidden_act", "gelu"));
+  SGLANG_ASSIGN_OR_RETURN(c.rope_theta, f.optional_double("rope_theta", 10000.0));
+  SGLANG_ASSIGN_OR_RETURN(c.layer_norm_type, f.optional_string("layer_norm_type", "layer_norm"));
   if (c.hidden_size <= 0 || c.num_hidden_layers <= 0 || c.num_attention_heads <= 0 ||
       c.intermediate_size <= 0 || c.vocab_size <= 0 || c.max_position_embeddings <= 0 ||
       c.type_vocab_size < 0) {
@@ -98,7 +98,7 @@ Result<ModelConfig> parse_gte_config(const json& j, const std::string& source) {
                                                    " (supported: layer_norm, rms_norm)");
   }
   SGLANG_ASSIGN_OR_RETURN(std::string pos_type,
-                          string_field(j, source, "position_embedding_type", "rope"));
+                          f.optional_string("position_embedding_type", "rope"));
   if (pos_type != "rope") {
     return make_error(ErrorCode::kUnsupported, "NewModel with position_embedding_type '" +
                                                    pos_type + "' is not supported (" + source +
@@ -113,9 +113,10 @@ Result<ModelConfig> parse_gte_config(const json& j, const std::string& source) {
   if (j.contains("rope_scaling") && !j.at("rope_scaling").is_null()) {
     const json& rs = j.at("rope_scaling");
     std::string type;
+    const ConfigFields r(rs, source);
     if (rs.is_object()) {
-      SGLANG_ASSIGN_OR_RETURN(std::string rope_type, string_field(rs, source, "rope_type", ""));
-      SGLANG_ASSIGN_OR_RETURN(type, string_field(rs, source, "type", rope_type));
+      SGLANG_ASSIGN_OR_RETURN(std::string rope_type, r.optional_string("rope_type", ""));
+      SGLANG_ASSIGN_OR_RETURN(type, r.optional_string("type", rope_type));
     }
     if (type != "ntk" || !rs.contains("factor") || !rs.at("factor").is_number()) {
       return make_error(ErrorCode::kUnsupported, "NewModel rope_scaling " + rs.dump() + " in " +
@@ -123,7 +124,7 @@ Result<ModelConfig> parse_gte_config(const json& j, const std::string& source) {
                                                      " is not supported (ntk with a factor)");
     }
     c.ntk_factor = rs.at("factor").get<double>();
-    SGLANG_ASSIGN_OR_RETURN(c.ntk_mixed_b, number_field(rs, source, "mixed_b", 0.0));
+    SGLANG_ASSIGN_OR_RETURN(c.ntk_mixed_b, r.optional_double("mixed_b", 0.0));
   }
   for (const char* name : {"bos_token_id", "eos_token_id"}) {
     if (j.contains(name) && j.at(name).is_number_integer()) {

@@ -14,64 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-class FieldReader {
- public:
-  FieldReader(const json& j, const std::string& source) : j_(j), source_(source) {}
-
-  Error missing(const std::string& field) const {
-    return make_error(ErrorCode::kNotFound, "missing field '" + field + "' in " + source_);
-  }
-  Error wrong_type(const std::string& field, const char* want) const {
-    return make_error(ErrorCode::kCorrupt, "field '" + field + "' in " + source_ + " must be " +
-                                               want + ", got " + j_.at(field).dump());
-  }
-
-  Result<int64_t> required_int(const std::string& field) const {
-    if (!j_.contains(field) || j_.at(field).is_null()) return missing(field);
-    return int_value(field);
-  }
-  Result<int64_t> optional_int(const std::string& field, int64_t fallback) const {
-    if (!j_.contains(field) || j_.at(field).is_null()) return fallback;
-    return int_value(field);
-  }
-  Result<double> optional_double(const std::string& field, double fallback) const {
-    if (!j_.contains(field) || j_.at(field).is_null()) return fallback;
-    if (!j_.at(field).is_number()) return wrong_type(field, "a number");
-    return j_.at(field).get<double>();
-  }
-  Result<bool> optional_bool(const std::string& field, bool fallback) const {
-    if (!j_.contains(field) || j_.at(field).is_null()) return fallback;
-    if (!j_.at(field).is_boolean()) return wrong_type(field, "a boolean");
-    return j_.at(field).get<bool>();
-  }
-  // An int or a list of ints (Llama 3.1's eos_token_id is a list).
-  Result<std::vector<int64_t>> optional_int_list(const std::string& field) const {
-    std::vector<int64_t> out;
-    if (!j_.contains(field) || j_.at(field).is_null()) return out;
-    const json& v = j_.at(field);
-    if (v.is_number_integer()) {
-      out.push_back(v.get<int64_t>());
-    } else if (v.is_array()) {
-      for (const json& e : v) {
-        if (!e.is_number_integer()) return wrong_type(field, "an integer or a list of integers");
-        out.push_back(e.get<int64_t>());
-      }
-    } else {
-      return wrong_type(field, "an integer or a list of integers");
-    }
-    return out;
-  }
-
- private:
-  Result<int64_t> int_value(const std::string& field) const {
-    const json& v = j_.at(field);
-    if (!v.is_number_integer()) return wrong_type(field, "an integer");
-    return v.get<int64_t>();
-  }
-  const json& j_;
-  const std::string& source_;
-};
-
 Result<RopeScaling> parse_rope_scaling(const json& j, const std::string& source) {
   RopeScaling rs;
   if (!j.contains("rope_scaling") || j.at("rope_scaling").is_null()) return rs;
@@ -89,7 +31,7 @@ Result<RopeScaling> parse_rope_scaling(const json& j, const std::string& source)
   } else {
     return make_error(ErrorCode::kNotFound, "missing field 'rope_scaling.rope_type' in " + source);
   }
-  FieldReader f(r, source);
+  ConfigFields f(r, source);
   if (type == "default") return rs;
   if (type == "linear") {
     rs.type = RopeScaling::Type::kLinear;
@@ -164,7 +106,7 @@ Result<std::vector<std::string>> parse_layer_types(const json& j, int64_t num_la
 }
 
 // Qwen2MoeConfig's fields, with its defaults; Qwen3MoeConfig's (no shared expert) when `qwen3`.
-Result<MoeConfig> parse_moe_config(const FieldReader& f, int64_t num_layers, bool qwen3,
+Result<MoeConfig> parse_moe_config(const ConfigFields& f, int64_t num_layers, bool qwen3,
                                    const std::string& source) {
   MoeConfig m;
   SGLANG_ASSIGN_OR_RETURN(m.num_experts, f.optional_int("num_experts", qwen3 ? 128 : 60));
@@ -255,9 +197,8 @@ Result<ModelConfig> parse_decoder_config(const nlohmann::json& j, const std::str
       return make_error(ErrorCode::kCorrupt, "num_labels in " + source + " must be positive");
     }
   }
-  SGLANG_ASSIGN_OR_RETURN(c.model_type, string_field(j, source, "model_type", ""));
-
-  FieldReader f(j, source);
+  ConfigFields f(j, source);
+  SGLANG_ASSIGN_OR_RETURN(c.model_type, f.optional_string("model_type", ""));
   SGLANG_ASSIGN_OR_RETURN(c.hidden_size, f.required_int("hidden_size"));
   SGLANG_ASSIGN_OR_RETURN(c.num_hidden_layers, f.required_int("num_hidden_layers"));
   SGLANG_ASSIGN_OR_RETURN(c.num_attention_heads, f.required_int("num_attention_heads"));
@@ -362,13 +303,8 @@ Result<ModelConfig> parse_decoder_config(const nlohmann::json& j, const std::str
 
   if (is_gemma) {
     // GemmaMLP reads hidden_activation (the tanh GELU by default).
-    if (!j.contains("hidden_activation") || j.at("hidden_activation").is_null()) {
-      c.hidden_act = "gelu_pytorch_tanh";
-    } else if (j.at("hidden_activation").is_string()) {
-      c.hidden_act = j.at("hidden_activation").get<std::string>();
-    } else {
-      return f.wrong_type("hidden_activation", "a string");
-    }
+    SGLANG_ASSIGN_OR_RETURN(c.hidden_act,
+                            f.optional_string("hidden_activation", "gelu_pytorch_tanh"));
     if (c.hidden_act != "gelu_pytorch_tanh" && c.hidden_act != "gelu_new" &&
         c.hidden_act != "gelu") {
       return make_error(ErrorCode::kUnsupported,
@@ -426,7 +362,7 @@ Result<ModelConfig> parse_decoder_config(const nlohmann::json& j, const std::str
       }
     }
   } else {
-    SGLANG_ASSIGN_OR_RETURN(std::string act, string_field(j, source, "hidden_act", "silu"));
+    SGLANG_ASSIGN_OR_RETURN(std::string act, f.optional_string("hidden_act", "silu"));
     if (act != "silu") {
       return make_error(ErrorCode::kUnsupported, "unsupported field 'hidden_act' = \"" + act +
                                                      "\" in " + source + " (supported: silu)");

@@ -61,7 +61,8 @@ Result<ModelConfig> parse_encoder_config(const json& j, const std::string& sourc
     c.pooling.normalize = true;
     c.pooling.source = "SGLang's default for " + an;
   }
-  SGLANG_ASSIGN_OR_RETURN(c.model_type, string_field(j, source, "model_type", ""));
+  const ConfigFields f(j, source);
+  SGLANG_ASSIGN_OR_RETURN(c.model_type, f.optional_string("model_type", ""));
   // transformers' PretrainedConfig: num_labels is the size of id2label (2 when absent).
   c.num_labels = 2;
   if (j.contains("id2label") && j["id2label"].is_object()) {
@@ -72,21 +73,17 @@ Result<ModelConfig> parse_encoder_config(const json& j, const std::string& sourc
   }
 
   // Defaults of transformers' BertConfig / RobertaConfig / XLMRobertaConfig.
-  SGLANG_ASSIGN_OR_RETURN(c.hidden_size, int_field(j, source, "hidden_size", std::nullopt));
-  SGLANG_ASSIGN_OR_RETURN(c.num_hidden_layers,
-                          int_field(j, source, "num_hidden_layers", std::nullopt));
-  SGLANG_ASSIGN_OR_RETURN(c.num_attention_heads,
-                          int_field(j, source, "num_attention_heads", std::nullopt));
-  SGLANG_ASSIGN_OR_RETURN(c.intermediate_size,
-                          int_field(j, source, "intermediate_size", std::nullopt));
-  SGLANG_ASSIGN_OR_RETURN(c.vocab_size, int_field(j, source, "vocab_size", std::nullopt));
+  SGLANG_ASSIGN_OR_RETURN(c.hidden_size, f.required_int("hidden_size"));
+  SGLANG_ASSIGN_OR_RETURN(c.num_hidden_layers, f.required_int("num_hidden_layers"));
+  SGLANG_ASSIGN_OR_RETURN(c.num_attention_heads, f.required_int("num_attention_heads"));
+  SGLANG_ASSIGN_OR_RETURN(c.intermediate_size, f.required_int("intermediate_size"));
+  SGLANG_ASSIGN_OR_RETURN(c.vocab_size, f.required_int("vocab_size"));
   SGLANG_ASSIGN_OR_RETURN(c.max_position_embeddings,
-                          int_field(j, source, "max_position_embeddings", 512));
-  SGLANG_ASSIGN_OR_RETURN(c.type_vocab_size, int_field(j, source, "type_vocab_size", 2));
-  SGLANG_ASSIGN_OR_RETURN(c.pad_token_id,
-                          int_field(j, source, "pad_token_id", family == "Bert" ? 0 : 1));
-  SGLANG_ASSIGN_OR_RETURN(c.layer_norm_eps, number_field(j, source, "layer_norm_eps", 1e-12));
-  SGLANG_ASSIGN_OR_RETURN(c.hidden_act, string_field(j, source, "hidden_act", "gelu"));
+                          f.optional_int("max_position_embeddings", 512));
+  SGLANG_ASSIGN_OR_RETURN(c.type_vocab_size, f.optional_int("type_vocab_size", 2));
+  SGLANG_ASSIGN_OR_RETURN(c.pad_token_id, f.optional_int("pad_token_id", family == "Bert" ? 0 : 1));
+  SGLANG_ASSIGN_OR_RETURN(c.layer_norm_eps, f.optional_double("layer_norm_eps", 1e-12));
+  SGLANG_ASSIGN_OR_RETURN(c.hidden_act, f.optional_string("hidden_act", "gelu"));
   if (c.hidden_size <= 0 || c.num_hidden_layers <= 0 || c.num_attention_heads <= 0 ||
       c.intermediate_size <= 0 || c.vocab_size <= 0 || c.max_position_embeddings <= 0 ||
       c.type_vocab_size <= 0 || c.num_labels <= 0) {
@@ -100,7 +97,7 @@ Result<ModelConfig> parse_encoder_config(const json& j, const std::string& sourc
   c.head_dim = c.hidden_size / c.num_attention_heads;
   if (auto act = hidden_activation(c.hidden_act); !act.ok()) return act.error();
   SGLANG_ASSIGN_OR_RETURN(std::string pos_type,
-                          string_field(j, source, "position_embedding_type", "absolute"));
+                          f.optional_string("position_embedding_type", "absolute"));
   if (pos_type != "absolute") {
     // As SGLang's BertEmbedding / RobertaEmbedding.
     return make_error(ErrorCode::kUnsupported,
@@ -118,7 +115,7 @@ Result<ModelConfig> parse_encoder_config(const json& j, const std::string& sourc
   // SGLang's get_cross_encoder_activation_function: the sentence-transformers activation named
   // in config.json (restricted to torch.nn.modules), else identity (bge-reranker's raw logits).
   SGLANG_ASSIGN_OR_RETURN(std::string act_path,
-                          string_field(j, source, "sbert_ce_default_activation_function", ""));
+                          f.optional_string("sbert_ce_default_activation_function", ""));
   if (!act_path.empty()) {
     const std::string kPrefix = "torch.nn.modules.";
     if (act_path.rfind(kPrefix, 0) != 0) {

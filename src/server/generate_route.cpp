@@ -50,12 +50,6 @@ Result<bool> bool_field(const nlohmann::json& body, const char* key) {
   return it->get<bool>();
 }
 
-// SGLang's TokenizerManager._validate_one_request for a server without the flag (which this
-// server refuses at start: its processors are pickled Python callables).
-constexpr const char* kCustomLogitProcessorDisabled =
-    "The server is not configured to enable custom logit processor. Please set "
-    "`--enable-custom-logit-processor` to enable this feature.";
-
 }  // namespace
 
 GenerateCall::GenerateCall(ApiServer& server, std::shared_ptr<http::Exchange> ex)
@@ -193,37 +187,12 @@ Status GenerateCall::parse(const nlohmann::json& body) {
   if (batch_ && prompts.empty()) return bad("The batch is empty.");
   SGLANG_ASSIGN_OR_RETURN(stream_, bool_field(body, "stream"));
   SGLANG_ASSIGN_OR_RETURN(return_text_in_logprobs_, bool_field(body, "return_text_in_logprobs"));
-  if (auto it = body.find("custom_logit_processor"); it != body.end() && !it->is_null()) {
-    return bad(kCustomLogitProcessorDisabled);
-  }
   // GenerateReqInput's other fields (SGLang's io_struct.py): those this server does not honour are
   // refused, never ignored, as the OpenAI routes refuse theirs. log_metrics, validation_time,
   // conversation_id, no_logs and custom_labels only label SGLang's own logs and metrics: accepted.
   {
     RequestFields f(body);
-    if (auto it = body.find("return_hidden_states");
-        it != body.end() && it->is_boolean() && it->get<bool>()) {
-      // TokenizerManager._validate_one_request, for a server without the flag (this one has none).
-      return bad(
-          "The server is not configured to return the hidden states. Please set "
-          "`--enable-return-hidden-states` to enable this feature.");
-    }
-    f.refuse_unless_default("return_hidden_states", false);
-    for (const char* k : {"input_embeds", "image_data", "video_data", "audio_data", "modalities"}) {
-      f.refuse_unless_default(k, nullptr, "this server serves text-only models from token ids");
-    }
-    f.refuse_unless_default("lora_path", nullptr, "LoRA adapters");
-    f.refuse_unless_default("lora_id", nullptr, "LoRA adapters");
-    f.refuse_unless_default("session_params", nullptr);
-    f.refuse_unless_default("priority", nullptr, "priority scheduling");
-    f.refuse_unless_default("extra_key", nullptr);
-    f.refuse_unless_default("background", false);
-    f.refuse_unless_default("return_bytes", false);
-    f.refuse_unless_default("return_entropy", false);
-    for (const char* k :
-         {"bootstrap_host", "bootstrap_port", "bootstrap_room", "bootstrap_pair_key"}) {
-      f.refuse_unless_default(k, nullptr, "disaggregated serving");
-    }
+    refuse_sglang_extensions(f, SglangRequest::kGenerate);
     if (f.error()) return bad(*f.error());
   }
   // SGLang's data_parallel_controller sends a request that names its rank to that replica.

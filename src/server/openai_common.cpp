@@ -122,6 +122,50 @@ void RequestFields::refuse_unless_default(const char* key, const nlohmann::json&
   fail(std::string(key) + " is not supported yet" + (why.empty() ? "" : " (" + why + ")") + ".");
 }
 
+void refuse_sglang_extensions(RequestFields& f, SglangRequest request) {
+  const bool generate = request == SglangRequest::kGenerate;
+  // TokenizerManager._validate_one_request, for a server without --enable-custom-logit-processor
+  // (which this server refuses at start: its processors are pickled Python callables) ...
+  if (f.has("custom_logit_processor")) {
+    f.fail(
+        "The server is not configured to enable custom logit processor. Please set "
+        "`--enable-custom-logit-processor` to enable this feature.");
+  }
+  // ... and without --enable-return-hidden-states (this one has none).
+  if (const nlohmann::json* v = f.raw("return_hidden_states"); v && v->is_boolean() && *v) {
+    f.fail(
+        "The server is not configured to return the hidden states. Please set "
+        "`--enable-return-hidden-states` to enable this feature.");
+  }
+  f.refuse_unless_default("return_hidden_states", false);
+  if (generate) {
+    for (const char* k : {"input_embeds", "image_data", "video_data", "audio_data", "modalities"}) {
+      f.refuse_unless_default(k, nullptr, "this server serves text-only models from token ids");
+    }
+  }
+  f.refuse_unless_default("lora_path", nullptr, "LoRA adapters");
+  if (generate) f.refuse_unless_default("lora_id", nullptr, "LoRA adapters");
+  f.refuse_unless_default("session_params", nullptr);
+  refuse_priority(f);
+  f.refuse_unless_default("extra_key", nullptr);
+  if (generate) {
+    f.refuse_unless_default("background", false);
+    f.refuse_unless_default("return_bytes", false);
+    f.refuse_unless_default("return_entropy", false);
+  } else {
+    f.refuse_unless_default("cache_salt", nullptr);
+  }
+  for (const char* k : {"bootstrap_host", "bootstrap_port", "bootstrap_room"}) {
+    f.refuse_unless_default(k, nullptr, "disaggregated serving");
+  }
+  if (generate) f.refuse_unless_default("bootstrap_pair_key", nullptr, "disaggregated serving");
+}
+
+void refuse_priority(RequestFields& f, const nlohmann::json& sglang_default) {
+  // SGLang honours it only with --enable-priority-scheduling.
+  f.refuse_unless_default("priority", sglang_default, "priority scheduling");
+}
+
 std::string openai_request_id(const std::string& prefix) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   char buf[33];

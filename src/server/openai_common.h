@@ -43,6 +43,19 @@ class RequestFields {
   std::optional<std::string> error_;
 };
 
+// The request model whose SGLang extension fields refuse_sglang_extensions checks: the native
+// GenerateReqInput (io_struct.py) has a few that CompletionRequest / ChatCompletionRequest
+// (protocol.py) lack, and the other way round (cache_salt).
+enum class SglangRequest { kGenerate, kOpenAI };
+
+// The SGLang extension fields of /generate, /v1/completions and /v1/chat/completions that this
+// server does not honour (LoRA, sessions, hidden states, priority, disaggregation...): each one
+// set to anything but SGLang's default is refused, as SGLang's TokenizerManager refuses those a
+// server was not started for (with its messages where it has one), never accepted and ignored.
+void refuse_sglang_extensions(RequestFields& f, SglangRequest request);
+// `priority` (every route that has it; `sglang_default` is its default in that request model).
+void refuse_priority(RequestFields& f, const nlohmann::json& sglang_default = nullptr);
+
 // SGLang's OpenAI ids: "chatcmpl-<32 hex>", "cmpl-<32 hex>".
 std::string openai_request_id(const std::string& prefix);
 

@@ -168,16 +168,7 @@ void ApiServer::openai_completions(const http::Request& req, std::shared_ptr<htt
   f.string("user");  // metadata only: type-checked, then unused (as SGLang)
   f.refuse_unless_default("best_of", nullptr);
   f.refuse_unless_default("suffix", nullptr);
-  f.refuse_unless_default("lora_path", nullptr, "LoRA adapters");
-  f.refuse_unless_default("session_params", nullptr);
-  f.refuse_unless_default("return_hidden_states", false);
-  f.refuse_unless_default("custom_logit_processor", nullptr);
-  f.refuse_unless_default("priority", nullptr);
-  f.refuse_unless_default("extra_key", nullptr);
-  f.refuse_unless_default("cache_salt", nullptr);
-  for (const char* k : {"bootstrap_host", "bootstrap_port", "bootstrap_room"}) {
-    f.refuse_unless_default(k, nullptr, "disaggregated serving");
-  }
+  refuse_sglang_extensions(f, SglangRequest::kOpenAI);
   if (f.error()) return respond_error(ex, ApiError::validation(*f.error()));
   // _validate_request
   const bool empty = prompt.is_string()

@@ -54,7 +54,7 @@ void ApiServer::openai_embeddings(const http::Request& req, std::shared_ptr<http
     f.fail("encoding_format must be 'float' or 'base64', got '" + encoding + "'");
   }
   f.refuse_unless_default("dimensions", nullptr, "Matryoshka dimensions");
-  f.refuse_unless_default("priority", nullptr);
+  refuse_priority(f);
   if (!body.contains("input")) f.fail("Field required: input");
   if (f.error()) return respond_error(ex, ApiError::validation(*f.error()));
   const nlohmann::json& input = body["input"];

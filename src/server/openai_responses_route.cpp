@@ -570,7 +570,7 @@ void ApiServer::openai_responses(const http::Request& req, std::shared_ptr<http:
   const std::optional<std::string> user = f.string("user");
   f.refuse_unless_default("include", nullptr);
   f.refuse_unless_default("top_logprobs", 0);
-  f.refuse_unless_default("priority", 0);
+  refuse_priority(f, 0);
   f.refuse_unless_default("extra_key", nullptr);
   f.refuse_unless_default("cache_salt", nullptr);
   o.id = f.string("request_id").value_or(hex_id("resp_"));

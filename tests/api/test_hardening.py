@@ -258,6 +258,49 @@ def test_openai_wrong_type_is_400_naming_the_field(server, path, base, field, va
     assert field in r.json()["message"], r.text
 
 
+# CompletionRequest / ChatCompletionRequest's SGLang extensions (protocol.py) this server does not
+# honour: refused as /generate refuses them (one list, refuse_sglang_extensions).
+OPENAI_UNHONOURED = [
+    ("lora_path", "adapter"), ("session_params", {"id": "s"}), ("priority", 3),
+    ("extra_key", "tenant"), ("cache_salt", "salt"), ("return_hidden_states", "last"),
+    ("bootstrap_host", "h"), ("bootstrap_port", 1), ("bootstrap_room", 2)]
+
+
+@pytest.mark.parametrize("path,base", [("/v1/completions", COMPLETIONS_BASE),
+                                       ("/v1/chat/completions", CHAT_BASE)])
+@pytest.mark.parametrize("field,value", OPENAI_UNHONOURED, ids=[f for f, _ in OPENAI_UNHONOURED])
+def test_openai_field_not_honoured_is_refused(server, path, base, field, value):
+    r = server.post(path, json={**base, field: value})
+    assert r.status_code == 400, r.text
+    assert r.json()["message"].startswith(f"{field} is not supported yet"), r.text
+
+
+@pytest.mark.parametrize("path,base", [("/v1/completions", COMPLETIONS_BASE),
+                                       ("/v1/chat/completions", CHAT_BASE)])
+def test_openai_hidden_states_and_logit_processor_answer_sglangs_errors(server, path, base):
+    # SGLang's OpenAI routes pass both to GenerateReqInput: TokenizerManager's ValueError, a 400.
+    r = server.post(path, json={**base, "return_hidden_states": True})
+    assert r.status_code == 400, r.text
+    assert r.json()["message"] == (
+        "The server is not configured to return the hidden states. Please set "
+        "`--enable-return-hidden-states` to enable this feature.")
+    r = server.post(path, json={**base, "custom_logit_processor": "{}"})
+    assert r.status_code == 400, r.text
+    assert r.json()["message"] == (
+        "The server is not configured to enable custom logit processor. Please set "
+        "`--enable-custom-logit-processor` to enable this feature.")
+
+
+def test_priority_is_refused_alike_on_every_route(server):
+    bodies = {"/generate": GENERATE_BASE, "/v1/completions": COMPLETIONS_BASE,
+              "/v1/chat/completions": CHAT_BASE, "/v1/embeddings": {"model": "m", "input": "a"},
+              "/v1/responses": {"model": "m", "input": "hi", "max_output_tokens": 1}}
+    for path, base in bodies.items():
+        r = server.post(path, json={**base, "priority": 3})
+        assert r.status_code == 400, (path, r.text)
+        assert "priority is not supported yet (priority scheduling)." in r.text, (path, r.text)
+
+
 LENGTH_FIELDS = {"max_tokens", "max_output_tokens", "max_completion_tokens"}
 HOSTILE = [None, 0, -1, 1e30, True, "x", [], {}, [[]], [{}], [None], {"a": None}]
 ROUTES = {

@@ -5,7 +5,6 @@
 // of the default model's float weights against the unquantized model.
 #include <gtest/gtest.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -19,12 +18,20 @@
 #include "kernels/cpu/cpu_backend.h"
 #include "model/causal_lm.h"
 #include "model/gguf_dequant.h"
-#include "server/server_args.h"
 #include "test_support.h"
 #include "util/half.h"
 
 namespace sglang {
 namespace {
+
+// `w` [n, k] loaded as a matmul weight under --quantization w8a8_int8; the backend's quantization
+// is cleared again after it.
+Tensor load_w8a8(CpuBackend& be, const std::vector<float>& w, int64_t n, int64_t k) {
+  EXPECT_TRUE(be.set_weight_quantization("w8a8_int8").ok());
+  Tensor q = be.load_matmul_weight({HostTensor{DType::kF32, {n, k}, w.data()}});
+  EXPECT_TRUE(be.set_weight_quantization("").ok());
+  return q;
+}
 
 TEST(QuantW8a8, WeightsArePerChannelInt8InQ8_0Blocks) {
   CpuBackend be(1);
@@ -37,9 +44,7 @@ TEST(QuantW8a8, WeightsArePerChannelInt8InQ8_0Blocks) {
     std::uniform_real_distribution<float> d(-s, s);
     for (int64_t c = 0; c < k; ++c) w[r * k + c] = d(rng);
   }
-  ASSERT_TRUE(be.set_weight_quantization("w8a8_int8").ok());
-  const Tensor q = be.load_matmul_weight({HostTensor{DType::kF32, {n, k}, w.data()}});
-  ASSERT_TRUE(be.set_weight_quantization("").ok());
+  const Tensor q = load_w8a8(be, w, n, k);
   ASSERT_EQ(q.dtype(), DType::kQ8_0);
   const auto* bytes = q.data<uint8_t>();
   const size_t row_bytes = dtype_row_bytes(DType::kQ8_0, k);
@@ -74,9 +79,7 @@ TEST(QuantW8a8, LinearMatchesTheFloatWeightsWithinBothRoundings) {
     const int64_t n = 70, k = 320;
     std::vector<float> w(static_cast<size_t>(n * k));
     for (auto& v : w) v = 0.05f * d(rng);
-    ASSERT_TRUE(be.set_weight_quantization("w8a8_int8").ok());
-    const Tensor q = be.load_matmul_weight({HostTensor{DType::kF32, {n, k}, w.data()}});
-    ASSERT_TRUE(be.set_weight_quantization("").ok());
+    const Tensor q = load_w8a8(be, w, n, k);
     for (int64_t t : {1, 5, 40}) {
       std::vector<float> x(static_cast<size_t>(t * k));
       for (auto& v : x) v = 2.0f * d(rng);
@@ -121,11 +124,7 @@ TEST(QuantW8a8, OtherMethodsAreRefusedOnTheCpu) {
 }
 
 Result<ServerArgs> parse_quantization(const std::string& method) {
-  CLI::App app;
-  ServerArgsParser parser;
-  parser.add_to(app);
-  app.parse("--model-path m --quantization " + method, false);
-  return parser.finalize();
+  return testing::parse_server_flags("--quantization " + method);
 }
 
 // As SGLang: its argparse choices; those the CPU has no kernels for are refused at start saying so.
@@ -193,6 +192,24 @@ Agreement compare(const std::vector<float>& ref, const std::vector<float>& q, in
   return a;
 }
 
+// The logits of `ids` from the model at `path` loaded with `options`, and again with
+// --quantization w8a8_int8 on top of them, compared (`name` labels the printed numbers).
+Agreement w8a8_against_float(const std::string& path, LoadOptions options,
+                             const std::vector<int32_t>& ids, const char* name) {
+  int64_t vocab = 0;
+  const auto ref = prompt_logits(path, options, ids, &vocab);
+  options.quantization = "w8a8_int8";
+  const auto got = prompt_logits(path, options, ids, &vocab);
+  if (ref.empty() || ref.size() != got.size()) {
+    ADD_FAILURE() << name << ": " << ref.size() << " float logits, " << got.size() << " w8a8";
+    return {};
+  }
+  const Agreement a = compare(ref, got, vocab);
+  std::printf("%s w8a8_int8: top-20 relative error %.4f, greedy %d / %d\n", name, a.worst_top20,
+              a.greedy_same, a.positions);
+  return a;
+}
+
 // The bound. Per-channel int8 weights move each weight by at most d / 2 with d = amax / 127,
 // uniformly: an RMS of d / sqrt(12) = amax / 440, against the RMS amax / sqrt(3) of the tiny
 // checkpoint's uniform weights, 0.39 % of a matmul's output; the activations' per-32 int8 rounding
@@ -203,15 +220,7 @@ Agreement compare(const std::vector<float>& ref, const std::vector<float>& q, in
 TEST(QuantW8a8, TinyCheckpointLogitsStayNearTheFloatOnes) {
   const std::string dir = testing::tiny_checkpoint("qwen2", 1);
   const std::vector<int32_t> ids = {9707, 11, 1879, 0, 576, 3974, 13876, 5, 8580, 220, 16, 17};
-  int64_t vocab = 0;
-  const auto ref = prompt_logits(dir, {}, ids, &vocab);
-  LoadOptions q;
-  q.quantization = "w8a8_int8";
-  const auto got = prompt_logits(dir, q, ids, &vocab);
-  ASSERT_EQ(ref.size(), got.size());
-  const Agreement a = compare(ref, got, vocab);
-  std::printf("tiny qwen2 w8a8_int8: top-20 relative error %.4f, greedy %d / %d\n", a.worst_top20,
-              a.greedy_same, a.positions);
+  const Agreement a = w8a8_against_float(dir, {}, ids, "tiny qwen2");
   EXPECT_LT(a.worst_top20, 0.05);
   EXPECT_GE(a.greedy_same, a.positions - 2);
 }
@@ -236,14 +245,7 @@ TEST(QuantW8a8, DefaultModelLogitsStayNearTheFloatOnes) {
                                     4521, 314,  11452, 28,   284, 260,  3575, 282, 7158, 314};
   LoadOptions f;
   f.weight_dtype = DType::kF32;
-  int64_t vocab = 0;
-  const auto ref = prompt_logits(path, f, ids, &vocab);
-  f.quantization = "w8a8_int8";
-  const auto got = prompt_logits(path, f, ids, &vocab);
-  ASSERT_EQ(ref.size(), got.size());
-  const Agreement a = compare(ref, got, vocab);
-  std::printf("SmolLM2-135M w8a8_int8: top-20 relative error %.4f, greedy %d / %d\n", a.worst_top20,
-              a.greedy_same, a.positions);
+  const Agreement a = w8a8_against_float(path, f, ids, "SmolLM2-135M");
   EXPECT_LT(a.worst_top20, 0.15);
   EXPECT_GE(a.greedy_same * 10, a.positions * 9);
 }

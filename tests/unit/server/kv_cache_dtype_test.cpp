@@ -2,19 +2,13 @@
 // refused at start with a message that says why, and auto resolves to the model's dtype.
 #include <gtest/gtest.h>
 
-#include <CLI/CLI.hpp>
-
-#include "server/server_args.h"
+#include "test_support.h"
 
 namespace sglang {
 namespace {
 
 Result<ServerArgs> parse(const std::string& kv_cache_dtype) {
-  CLI::App app;
-  ServerArgsParser parser;
-  parser.add_to(app);
-  app.parse("--model-path m --kv-cache-dtype " + kv_cache_dtype, false);
-  return parser.finalize();
+  return testing::parse_server_flags("--kv-cache-dtype " + kv_cache_dtype);
 }
 
 TEST(KvCacheDtypeTest, SglangChoicesTheCpuStoresAreAccepted) {
