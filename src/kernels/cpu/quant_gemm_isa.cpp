@@ -1235,15 +1235,25 @@ void pack_acts(const Acts& act, int64_t tokens, IgActs* p) {
   });
 }
 
+// Where the last K block's sums go: out[t, 0 .. rows) (+ bias[0 .. rows)) for the block's tokens,
+// the group's first column.
+struct IgOut {
+  float* out;
+  int64_t out_stride;
+  const float* bias;
+  int64_t rows;
+};
+
 // MR tokens x kIgRows rows over one K block of nsl sub-blocks of L: q, d, ds the token block's
 // packed activations at the K block's first column (IgActs), c the block's C tile
-// ([MR][kIgRows]), zeroed first when `first`, else accumulated into. Per sub-block the exact
+// ([MR][kIgRows]) between K blocks: read unless `first`, written unless `last` (the last K block
+// writes the outputs, plus bias, in place of a separate pass over them). Per sub-block the exact
 // int32 dots of the unsigned weight quants with the int8 activations, then in float:
 // c += (dot * d_act) * scale_w + offset_w * ds_act, sub-block after sub-block, so each output's
 // sum has the same order whatever the token block, K block or thread.
 template <int MR, int L>
 void igemm_micro(const uint8_t* q, const float* d, const float* ds, const IgPanel& p, int64_t nsl,
-                 float* c, bool first) {
+                 float* c, bool first, const IgOut* last) {
   __m512 f[MR][2];
   for (int t = 0; t < MR; ++t) {
     for (int v = 0; v < 2; ++v) {
@@ -1254,6 +1264,9 @@ void igemm_micro(const uint8_t* q, const float* d, const float* ds, const IgPane
   for (int64_t s = 0; s < nsl; ++s) {
     __m512i acc[MR][2];
     for (int t = 0; t < MR; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_si512();
+      // Unrolled whole, so the accumulators stay put in registers (GCC otherwise keeps the loop
+      // and copies all 12 between the iterations).
+#pragma GCC unroll 8
     for (int st = 0; st < L / 4; ++st) {
       const uint8_t* wp = pq + (s * (L / 4) + st) * kIgRows * 4;
       const __m512i w0 = _mm512_loadu_si512(wp), w1 = _mm512_loadu_si512(wp + 64);
@@ -1278,13 +1291,26 @@ void igemm_micro(const uint8_t* q, const float* d, const float* ds, const IgPane
       f[t][1] = _mm512_fmadd_ps(of1, sv, f[t][1]);
     }
   }
-  for (int t = 0; t < MR; ++t) {
-    for (int v = 0; v < 2; ++v) _mm512_storeu_ps(c + t * kIgRows + v * 16, f[t][v]);
+  if (last == nullptr) {
+    for (int t = 0; t < MR; ++t) {
+      for (int v = 0; v < 2; ++v) _mm512_storeu_ps(c + t * kIgRows + v * 16, f[t][v]);
+    }
+    return;
+  }
+  for (int v = 0; v < 2; ++v) {
+    const int64_t valid = std::clamp<int64_t>(last->rows - 16 * v, 0, 16);
+    const auto m = static_cast<__mmask16>((1u << valid) - 1);
+    const __m512 b =
+        last->bias ? _mm512_maskz_loadu_ps(m, last->bias + 16 * v) : _mm512_setzero_ps();
+    for (int t = 0; t < MR; ++t) {
+      _mm512_mask_storeu_ps(last->out + t * last->out_stride + 16 * v, m,
+                            _mm512_add_ps(f[t][v], b));
+    }
   }
 }
 
 using IgMicroFn = void (*)(const uint8_t*, const float*, const float*, const IgPanel&, int64_t,
-                           float*, bool);
+                           float*, bool, const IgOut*);
 
 template <int L, size_t... I>
 constexpr std::array<IgMicroFn, sizeof...(I)> igemm_table(std::index_sequence<I...>) {
@@ -1319,7 +1345,7 @@ void linear_igemm(const float* x, int64_t x_stride, int64_t tokens, const Packed
   const int64_t grain = n * k * tokens >= (1 << 16) ? 1 : groups;
   parallel_for(groups, grain, [&](int64_t g0, int64_t g1) {
     thread_local IgPanel panel;
-    thread_local std::vector<float> ctile;  // [tblocks * kIgMr][kIgRows]
+    thread_local std::vector<float> ctile;  // [tblocks * kIgMr][kIgRows], between K blocks
     ctile.resize(static_cast<size_t>(tblocks * kIgMr * kIgRows));
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t n0 = g * kIgRows, rows = std::min(kIgRows, n - n0);
@@ -1329,16 +1355,12 @@ void linear_igemm(const float* x, int64_t x_stride, int64_t tokens, const Packed
         for (int64_t tb = 0; tb < tblocks; ++tb) {
           const int64_t t0 = tb * kIgMr;
           const int mr = static_cast<int>(std::min<int64_t>(kIgMr, tokens - t0));
+          const IgOut dst{out + t0 * out_stride + n0, out_stride, bias ? bias + n0 : nullptr, rows};
           kIgMicro<L>[mr - 1](pa.q.data() + t0 * k + k0 * kIgMr,
                               pa.d.data() + (t0 * (k / kQK) + (k0 / kQK) * kIgMr),
                               pa.ds.data() + (t0 * (k / L) + (k0 / L) * kIgMr), panel, kc / L,
-                              ctile.data() + t0 * kIgRows, k0 == 0);
+                              ctile.data() + t0 * kIgRows, k0 == 0, k0 + kc < k ? nullptr : &dst);
         }
-      }
-      for (int64_t t = 0; t < tokens; ++t) {
-        const float* c = ctile.data() + t * kIgRows;
-        float* dst = out + t * out_stride + n0;
-        for (int64_t j = 0; j < rows; ++j) dst[j] = c[j] + (bias ? bias[n0 + j] : 0.0f);
       }
     }
   });
