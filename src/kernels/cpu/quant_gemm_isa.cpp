@@ -23,8 +23,9 @@
 //   weight is unpacked once per call into unsigned bytes in vpdpbusd's layout plus a float scale
 //   and offset per (sub-block, row), weight = scale * q + offset for every format; a 6-token x
 //   32-row tile of int32 accumulators sums each sub-block exactly, and its end adds
-//   (dot * d_act) * scale + offset * d_act * sum(q_act) to float accumulators. About 2.5x the
-//   float panels' speed at 512 tokens (bench/quant_linear.cpp, bench/RESULTS.md).
+//   (dot * d_act) * scale + offset * d_act * sum(q_act) to float accumulators.
+//   bench/quant_linear.cpp (one thread, 2026-12-02, against the float panels in the same run):
+//   2.1x (Q6_K) to 2.8x (Q4_1 gate_up) at 512 tokens, ~2x at 16-32.
 // - Many tokens elsewhere (AVX2, AVX-512 without VNNI, generic): gemm_isa.cpp's blocked GEMM, which
 //   asks for each (row group, K block) of the weight once per call; it is dequantized to float
 //   then (widen_quant) and reused by all token blocks, against the int8-rounded activations.
