@@ -1370,23 +1370,27 @@ void linear_igemm(const float* x, int64_t x_stride, int64_t tokens, const Packed
 
 // Up to this many tokens the decode path is faster (it reads the weights once and unpacks them
 // in registers); beyond, unpacking each panel once per call and reusing it for all tokens is.
-// Measured (bench/quant_linear.cpp, one thread, CPU time, this 2-core Xeon under other load):
+// Measured (bench/quant_linear.cpp, one thread, CPU time, this 2-core Xeon, 2026-12-02):
 // - Dequantized float panels (no VNNI): for SmolLM2's gate_up [3072, 576] Q4_1 the decode path
 //   costs ~76 us per token, the panel path ~480 us of dequantization plus ~47 us per token, so
 //   they cross near 16 tokens; the Q8_0 head [49152, 576] favours the decode path up to ~32.
-// - The VNNI integer GEMM: ~100-150 us of unpacking plus ~12 us per token for gate_up Q4_1; the
-//   two paths cross near 4 tokens for gate_up Q4_1, 6-8 for down [576, 1536] Q4_1, Q4_K and Q5_K,
-//   8-10 for the Q8_0 head and Q6_K. 8 is within ~15% of the better path everywhere.
+// - The VNNI integer GEMM (two runs, both paths forced at 2..12 tokens): the decode path is ahead
+//   at 4 tokens for down [576, 1536] Q4_1 (75 vs 100 us) and the Q8_0 head, level at 5-6, behind
+//   from 6 for gate_up Q4_1, Q4_K and Q5_K (at 8 tokens gate_up Q4_1 230 vs 315 us); Q6_K, whose
+//   16-element scales double the GEMM's per-sub-block work, stays ahead up to 6 and level at 8.
+template <DType D>
+constexpr int64_t int8_max_tokens() {
 #if defined(SGLANG_QUANT_VNNI)
-constexpr int64_t kInt8MaxTokens = 8;
+  return D == DType::kQ6_K ? 8 : 4;
 #else
-constexpr int64_t kInt8MaxTokens = 16;
+  return 16;
 #endif
+}
 
 template <DType D>
 void linear_q(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& pw,
               const float* bias, float* out, int64_t out_stride) {
-  if (tokens <= kInt8MaxTokens) {
+  if (tokens <= int8_max_tokens<D>()) {
     linear_int8<D>(x, x_stride, tokens, pw, bias, out, out_stride);
   } else {
 #if defined(SGLANG_QUANT_VNNI)

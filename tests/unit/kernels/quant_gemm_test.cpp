@@ -89,7 +89,7 @@ class QuantGemmTest : public ::testing::TestWithParam<const cpu::CpuKernels*> {
 };
 
 // The bound. Each token's activations are rounded to int8 per block of 32 (by every path: the
-// integer decode one up to 16 tokens (8 under VNNI), and beyond the VNNI integer GEMM or the
+// integer decode one up to 16 tokens (4 or 8 under VNNI), and beyond the VNNI integer GEMM or the
 // dequantized panels, which round them the same way so that results do not depend on the token
 // count), with scale d = amax / 127, so each x[l]
 // moves by at most d / 2 = amax_b / 254, and an output by at most
@@ -211,9 +211,9 @@ TEST_P(QuantGemmTest, PrefillMatchesTheDequantizedWeightsAtEveryTokenCount) {
 }
 
 // A token's result does not depend on how many tokens share the call (the decode path up to 16
-// tokens or 8, the prefill path beyond): a prompt's last tokens after a radix-cache hit, or a
-// request batched with others, see the numbers it would see alone — only float32 summation order
-// differs.
+// tokens, or 4 or 8 under VNNI; the prefill path beyond): a prompt's last tokens after a
+// radix-cache hit, or a request batched with others, see the numbers it would see alone — only
+// float32 summation order differs.
 TEST_P(QuantGemmTest, ATokensResultDoesNotDependOnTheTokenCount) {
   for (DType dtype : kQuantTypes) {
     const int64_t n = 40, k = dtype_block_elements(dtype) == 256 ? 768 : 288;
