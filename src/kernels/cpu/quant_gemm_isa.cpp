@@ -13,15 +13,30 @@
 //   bytes in a register and multiplied with each token's int8 block as integer dot products
 //   (AVX2 maddubs/madd, or AVX-512 VNNI dpbusd where the CPU has it), then scaled in float. The
 //   weight bytes are read once per step, whatever the batch.
-// - Many tokens (prefill): gemm_isa.cpp's blocked GEMM, which asks for each (row group, K block)
-//   of the weight once per call; it is dequantized to float then (widen_quant) and reused by all
-//   token blocks (compute bound there, and exact weights).
+// - Many tokens (prefill) under AVX-512 VNNI: an integer GEMM (linear_igemm), since prefill is
+//   compute bound and vpdpbusd does 64 byte products per instruction where a float FMA does 16.
+//   Measured on this Xeon (back-to-back independent instructions, one thread): vpdpbusd zmm and
+//   vfmadd231ps zmm both issue ~0.15 ns apart, so 4x the multiply-adds per second; vdpbf16ps zmm
+//   0.6 ns (32 products), 1/8 of vpdpbusd's rate, so bf16 is no alternative here. The
+//   activations are the same int8 blocks as the decode path's (quantize_rows), so a token's
+//   result is the decode path's up to float summation order. Each (32-row group, K block) of the
+//   weight is unpacked once per call into unsigned bytes in vpdpbusd's layout plus a float scale
+//   and offset per (sub-block, row), weight = scale * q + offset for every format; a 6-token x
+//   32-row tile of int32 accumulators sums each sub-block exactly, and its end adds
+//   (dot * d_act) * scale + offset * d_act * sum(q_act) to float accumulators.
+//   bench/quant_linear.cpp (one thread, 2026-12-02, against the float panels in the same run):
+//   2.1x (Q6_K) to 2.8x (Q4_1 gate_up) at 512 tokens, ~2x at 16-32.
+// - Many tokens elsewhere (AVX2, AVX-512 without VNNI, generic): gemm_isa.cpp's blocked GEMM, which
+//   asks for each (row group, K block) of the weight once per call; it is dequantized to float
+//   then (widen_quant) and reused by all token blocks, against the int8-rounded activations.
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #if defined(__AVX2__)
@@ -200,10 +215,20 @@ void quantize_rows(const float* x, int64_t x_stride, int64_t tokens, int64_t k, 
   a->d.resize(static_cast<size_t>(tokens * a->nsub));
   a->ds.resize(static_cast<size_t>(tokens * a->nsub));
   a->ds16.resize(static_cast<size_t>(tokens * a->nsub * 2));
-  for (int64_t t = 0; t < tokens; ++t) {
-    quantize_row(x + t * x_stride, k, a->q.data() + t * k, a->dexp.data() + t * a->nsub * 8,
-                 a->d.data() + t * a->nsub, a->ds.data() + t * a->nsub,
-                 a->ds16.data() + t * a->nsub * 2);
+  const auto rows = [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      quantize_row(x + t * x_stride, k, a->q.data() + t * k, a->dexp.data() + t * a->nsub * 8,
+                   a->d.data() + t * a->nsub, a->ds.data() + t * a->nsub,
+                   a->ds16.data() + t * a->nsub * 2);
+    }
+  };
+  // A prompt's rows in parallel (each row's bytes are the same on any thread); a decode step's
+  // few on the calling thread.
+  constexpr int64_t kRowsPerChunk = 16;
+  if (tokens >= 2 * kRowsPerChunk) {
+    parallel_for(tokens, kRowsPerChunk, rows);
+  } else {
+    rows(0, tokens);
   }
 }
 
@@ -218,8 +243,8 @@ inline float half_at(const uint8_t* p) {
 }
 
 // As gguf_dequant.cpp's k_scale_min: the 6-bit scale and minimum of sub-block j of a Q4_K/Q5_K
-// super-block.
-inline void k_scale_min(int j, const uint8_t* s, int* sc, int* mn) {
+// super-block (unused in the VNNI object, whose prefill decodes whole super-blocks with k_scales).
+[[maybe_unused]] inline void k_scale_min(int j, const uint8_t* s, int* sc, int* mn) {
   if (j < 4) {
     *sc = s[j] & 63;
     *mn = s[j + 4] & 63;
@@ -1045,21 +1070,334 @@ void linear_dequant(const float* x, int64_t x_stride, int64_t tokens, const Pack
                       out_stride);
 }
 
-// Up to this many tokens the integer path is faster (it reads the weights once and unpacks them
-// in registers); beyond, dequantizing each panel once and reusing it in the float microkernel is.
-// Measured (bench/quant_linear.cpp, one thread, AVX-512 VNNI, SmolLM2's gate_up [3072, 576] Q4_1):
-// the integer path costs ~76 us per token, the panel path ~480 us of dequantization plus ~47 us
-// per token, so they cross near 16 tokens; the Q8_0 head [49152, 576] favours the integer path
-// up to ~32.
-constexpr int64_t kInt8MaxTokens = 16;
+#if defined(SGLANG_QUANT_VNNI)
+// The prefill path under AVX-512 VNNI: an integer GEMM of the int8 activations (quantize_rows)
+// with the weights' quants, vpdpbusd doing 64 byte products per instruction where the float
+// microkernel's FMA does 16 (see the top of the file).
+//
+// A group of kIgRows weight rows and a K block of columns is unpacked once per call (as
+// widen_quant is) into unsigned bytes in vpdpbusd's layout, [kc / 4][kIgRows][4]: the 4 bytes of
+// lane r are 4 consecutive columns of row r, so one 64-byte load holds 16 rows' next 4 columns and
+// a token's 4 activation bytes are one 32-bit broadcast. Per (sub-block, row) it keeps the float
+// scale and offset with weight = scale * q + offset: q is made unsigned for every format (Q8_0 as
+// q + 128 with offset -128 d, Q4_0's offset -8 d, Q4_1's minimum m, the K-quants' -dmin * min,
+// Q6_K's -32 d * scale), so one multiply-add form covers them all.
+constexpr int64_t kIgRows = 32;  // two vectors of 16 int32 lanes
+// Tokens per register tile: 6 x 2 int32 accumulators of the current sub-block, 6 x 2 float ones
+// of the whole K block, 2 weight vectors and the sub-block's scales: ~30 of the 32 registers.
+constexpr int kIgMr = 6;
+// Columns per K block: the panel (32 rows x kc bytes, 24 KB at most) stays in L1 while every
+// token block streams its activations past it.
+constexpr int64_t kIgMaxKc = 768;
+
+// Elements per scale: 32, Q6_K 16 (its scales are per 16 elements).
+template <DType D>
+constexpr int sub_len() {
+  return D == DType::kQ6_K ? 16 : 32;
+}
+
+struct IgPanel {
+  std::vector<uint8_t> q;     // [kc / 4][kIgRows][4]
+  std::vector<float> scale;   // [kc / L][kIgRows]
+  std::vector<float> offset;  // [kc / L][kIgRows]
+  std::vector<uint8_t> rows;  // scratch: [kIgRows][kc], each row's quants in element order
+};
+
+// 16 rows' 32 bytes (row i at src[i], 8 dwords each) to vpdpbusd's layout: dst + c * stride holds
+// dword c of rows 0..15. Rows i and i + 8 share a vector; two rounds of interleaves transpose each
+// 4 x 4 block of dwords in a 128-bit lane, and one two-source permute per output puts the lanes
+// in row order.
+inline void transpose16x8(const uint8_t* const* src, uint8_t* dst, int64_t stride) {
+  __m512i z[8], t[8], u[8];
+  for (int i = 0; i < 8; ++i) {
+    z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(load32(src[i])), load32(src[i + 8]), 1);
+  }
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(z[i], z[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(z[i], z[i + 1]);
+  }
+  // u[4 * g + c]: lane 0 rows 4g..4g+3 of dword c, lane 1 of dword c + 4, lanes 2, 3 rows + 8.
+  for (int g = 0; g < 2; ++g) {
+    u[4 * g + 0] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
+    u[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
+    u[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+    u[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+  }
+  const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+  const __m512i hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+  for (int c = 0; c < 4; ++c) {
+    _mm512_storeu_si512(dst + c * stride, _mm512_permutex2var_epi64(u[c], lo, u[4 + c]));
+    _mm512_storeu_si512(dst + (c + 4) * stride, _mm512_permutex2var_epi64(u[c], hi, u[4 + c]));
+  }
+}
+
+// Rows [n0, n0 + rows) (rows <= kIgRows; the rest of the group is zero weights), columns
+// [k0, k0 + kc) into p. The bits of each format are the decode path's: unpack_avx2, and
+// sub_params (k_scales for the K-quants' super-blocks).
+template <DType D>
+void unpack_panel(const uint8_t* w, size_t row_bytes, int64_t n0, int64_t rows, int64_t k0,
+                  int64_t kc, IgPanel* p) {
+  constexpr int L = sub_len<D>();
+  constexpr int kPer = kQK / L;  // scales per 32-element sub-block
+  const int64_t nsb = kc / kQK;
+  const size_t bb = dtype_block_bytes(D);
+  p->q.resize(static_cast<size_t>(kc * kIgRows));
+  p->scale.resize(static_cast<size_t>(nsb * kPer * kIgRows));
+  p->offset.resize(p->scale.size());
+  p->rows.resize(static_cast<size_t>(kc * kIgRows));
+  for (int64_t r = 0; r < kIgRows; ++r) {
+    uint8_t* qr = p->rows.data() + r * kc;
+    float* sc = p->scale.data() + r;  // [sub][kIgRows]
+    float* of = p->offset.data() + r;
+    if (r >= rows) {
+      std::memset(qr, 0, static_cast<size_t>(kc));
+      for (int64_t i = 0; i < nsb * kPer; ++i) sc[i * kIgRows] = of[i * kIgRows] = 0.0f;
+      continue;
+    }
+    const uint8_t* row = w + static_cast<size_t>(n0 + r) * row_bytes;
+    if constexpr (is_k_quant(D)) {
+      for (int64_t sk = 0; sk < nsb / 8; ++sk) {
+        const uint8_t* b = row + static_cast<size_t>(k0 / 256 + sk) * bb;
+        KScales<D> ks;
+        k_scales<D>(b, &ks);
+        for (int j = 0; j < 8; ++j) {
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(qr + (sk * 8 + j) * kQK),
+                              unpack_avx2<D>(b, j));
+        }
+        for (int i = 0; i < 8 * kPer; ++i) {
+          const int64_t at = (sk * 8 * kPer + i) * kIgRows;
+          sc[at] = ks.sc[i];
+          of[at] = D == DType::kQ6_K ? -32.0f * ks.sc[i] : ks.mn[i];
+        }
+      }
+    } else {
+      for (int64_t s = 0; s < nsb; ++s) {
+        const uint8_t* b = row + static_cast<size_t>(k0 / kQK + s) * bb;
+        __m256i q = unpack_avx2<D>(b, 0);
+        SubParams sp = sub_params<D>(b, 0);
+        if constexpr (D == DType::kQ8_0) {
+          // q + 128 as unsigned bytes (one xor), its 128 * scale leaving through the offset.
+          q = _mm256_xor_si256(q, _mm256_set1_epi8(-128));
+          sp.offset[0] = -128.0f * sp.scale[0];
+        }
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(qr + s * kQK), q);
+        sc[s * kIgRows] = sp.scale[0];
+        of[s * kIgRows] = sp.offset[0];
+      }
+    }
+  }
+  // Rows to vpdpbusd's layout: panel dword (s * 8 + c) * kIgRows + r = row r's dword s * 8 + c.
+  for (int64_t s = 0; s < nsb; ++s) {
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* src[16];
+      for (int i = 0; i < 16; ++i) src[i] = p->rows.data() + (h * 16 + i) * kc + s * kQK;
+      transpose16x8(src, p->q.data() + (s * 8 * kIgRows + h * 16) * 4, kIgRows * 4);
+    }
+  }
+}
+
+// The activations of a call packed per token block of kIgMr tokens, so that a microkernel reads
+// one sequential stream: q [tblocks][k / 4][kIgMr][4] (a token's 4 bytes for one vpdpbusd step
+// side by side with the block's other tokens'), d [tblocks][k / 32][kIgMr] (the per-32 scales),
+// ds [tblocks][k / L][kIgMr] (d * sum(q) per L elements, what the offsets multiply). Tokens past
+// the last are zeros.
+struct IgActs {
+  std::vector<uint8_t> q;
+  std::vector<float> d, ds;
+};
+
+template <int L>
+void pack_acts(const Acts& act, int64_t tokens, IgActs* p) {
+  const int64_t k = act.k, nsub = act.nsub, nsl = k / L;
+  const int64_t tblocks = (tokens + kIgMr - 1) / kIgMr;
+  p->q.resize(static_cast<size_t>(tblocks * kIgMr * k));
+  p->d.resize(static_cast<size_t>(tblocks * kIgMr * nsub));
+  p->ds.resize(static_cast<size_t>(tblocks * kIgMr * nsl));
+  const float* sums = L == kQK ? act.ds.data() : act.ds16.data();
+  parallel_for(tblocks, 8, [&](int64_t b0, int64_t b1) {
+    for (int64_t tb = b0; tb < b1; ++tb) {
+      uint8_t* q = p->q.data() + tb * kIgMr * k;
+      float* d = p->d.data() + tb * kIgMr * nsub;
+      float* ds = p->ds.data() + tb * kIgMr * nsl;
+      for (int t = 0; t < kIgMr; ++t) {
+        const int64_t tok = tb * kIgMr + t;
+        if (tok >= tokens) {
+          for (int64_t c = 0; c < k / 4; ++c) std::memset(q + (c * kIgMr + t) * 4, 0, 4);
+          for (int64_t i = 0; i < nsub; ++i) d[i * kIgMr + t] = 0.0f;
+          for (int64_t i = 0; i < nsl; ++i) ds[i * kIgMr + t] = 0.0f;
+          continue;
+        }
+        const int8_t* src = act.q.data() + tok * k;
+        for (int64_t c = 0; c < k / 4; ++c) std::memcpy(q + (c * kIgMr + t) * 4, src + c * 4, 4);
+        for (int64_t i = 0; i < nsub; ++i) d[i * kIgMr + t] = act.d[tok * nsub + i];
+        for (int64_t i = 0; i < nsl; ++i) ds[i * kIgMr + t] = sums[tok * nsl + i];
+      }
+    }
+  });
+}
+
+// Where the last K block's sums go: out[t, 0 .. rows) (+ bias[0 .. rows)) for the block's tokens,
+// the group's first column.
+struct IgOut {
+  float* out;
+  int64_t out_stride;
+  const float* bias;
+  int64_t rows;
+};
+
+// MR tokens x kIgRows rows over one K block of nsl sub-blocks of L: q, d, ds the token block's
+// packed activations at the K block's first column (IgActs), c the block's C tile
+// ([MR][kIgRows]) between K blocks: read unless `first`, written unless `last` (the last K block
+// writes the outputs, plus bias, in place of a separate pass over them). Per sub-block the exact
+// int32 dots of the unsigned weight quants with the int8 activations, then in float:
+// c += (dot * d_act) * scale_w + offset_w * ds_act, sub-block after sub-block, so each output's
+// sum has the same order whatever the token block, K block or thread.
+template <int MR, int L>
+void igemm_micro(const uint8_t* q, const float* d, const float* ds, const IgPanel& p, int64_t nsl,
+                 float* c, bool first, const IgOut* last) {
+  __m512 f[MR][2];
+  for (int t = 0; t < MR; ++t) {
+    for (int v = 0; v < 2; ++v) {
+      f[t][v] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(c + t * kIgRows + v * 16);
+    }
+  }
+  const uint8_t* pq = p.q.data();
+  for (int64_t s = 0; s < nsl; ++s) {
+    __m512i acc[MR][2];
+    for (int t = 0; t < MR; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_si512();
+      // Unrolled whole, so the accumulators stay put in registers (GCC otherwise keeps the loop
+      // and copies all 12 between the iterations).
+#pragma GCC unroll 8
+    for (int st = 0; st < L / 4; ++st) {
+      const uint8_t* wp = pq + (s * (L / 4) + st) * kIgRows * 4;
+      const __m512i w0 = _mm512_loadu_si512(wp), w1 = _mm512_loadu_si512(wp + 64);
+      for (int t = 0; t < MR; ++t) {
+        int32_t a4;
+        std::memcpy(&a4, q + ((s * (L / 4) + st) * kIgMr + t) * 4, 4);
+        const __m512i b = _mm512_set1_epi32(a4);
+        acc[t][0] = _mm512_dpbusd_epi32(acc[t][0], w0, b);
+        acc[t][1] = _mm512_dpbusd_epi32(acc[t][1], w1, b);
+      }
+    }
+    const __m512 sc0 = _mm512_loadu_ps(p.scale.data() + s * kIgRows);
+    const __m512 sc1 = _mm512_loadu_ps(p.scale.data() + s * kIgRows + 16);
+    const __m512 of0 = _mm512_loadu_ps(p.offset.data() + s * kIgRows);
+    const __m512 of1 = _mm512_loadu_ps(p.offset.data() + s * kIgRows + 16);
+    for (int t = 0; t < MR; ++t) {
+      const __m512 dv = _mm512_set1_ps(d[((s * L) / kQK) * kIgMr + t]);
+      const __m512 sv = _mm512_set1_ps(ds[s * kIgMr + t]);
+      f[t][0] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[t][0]), dv), sc0, f[t][0]);
+      f[t][1] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[t][1]), dv), sc1, f[t][1]);
+      f[t][0] = _mm512_fmadd_ps(of0, sv, f[t][0]);
+      f[t][1] = _mm512_fmadd_ps(of1, sv, f[t][1]);
+    }
+  }
+  if (last == nullptr) {
+    for (int t = 0; t < MR; ++t) {
+      for (int v = 0; v < 2; ++v) _mm512_storeu_ps(c + t * kIgRows + v * 16, f[t][v]);
+    }
+    return;
+  }
+  for (int v = 0; v < 2; ++v) {
+    const int64_t valid = std::clamp<int64_t>(last->rows - 16 * v, 0, 16);
+    const auto m = static_cast<__mmask16>((1u << valid) - 1);
+    const __m512 b =
+        last->bias ? _mm512_maskz_loadu_ps(m, last->bias + 16 * v) : _mm512_setzero_ps();
+    for (int t = 0; t < MR; ++t) {
+      _mm512_mask_storeu_ps(last->out + t * last->out_stride + 16 * v, m,
+                            _mm512_add_ps(f[t][v], b));
+    }
+  }
+}
+
+using IgMicroFn = void (*)(const uint8_t*, const float*, const float*, const IgPanel&, int64_t,
+                           float*, bool, const IgOut*);
+
+template <int L, size_t... I>
+constexpr std::array<IgMicroFn, sizeof...(I)> igemm_table(std::index_sequence<I...>) {
+  return {&igemm_micro<static_cast<int>(I) + 1, L>...};
+}
+// kIgMicro<L>[mr - 1]: the microkernel for a (last) token block of mr tokens.
+template <int L>
+constexpr auto kIgMicro = igemm_table<L>(std::make_index_sequence<kIgMr>{});
+
+template <DType D>
+void linear_igemm(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& pw,
+                  const float* bias, float* out, int64_t out_stride) {
+  constexpr int L = sub_len<D>();
+  const int64_t k = pw.k, n = pw.n;
+  // The calling thread's instances, read by the workers through the reference (as linear_int8).
+  thread_local Acts acts;
+  thread_local IgActs packed;
+  quantize_rows(x, x_stride, tokens, k, &acts);
+  pack_acts<L>(acts, tokens, &packed);
+  const IgActs& pa = packed;
+  const size_t row_bytes = dtype_row_bytes(D, k);
+  const auto* w = static_cast<const uint8_t*>(pw.data);
+  // About equal K blocks of whole blocks (K-quants: super-blocks), kIgMaxKc at most where K allows.
+  const int64_t align = is_k_quant(D) ? 256 : kQK;
+  const int64_t kblocks = (k + kIgMaxKc - 1) / kIgMaxKc;
+  const int64_t kc_max = ((k + kblocks - 1) / kblocks + align - 1) / align * align;
+  const int64_t groups = (n + kIgRows - 1) / kIgRows;
+  const int64_t tblocks = (tokens + kIgMr - 1) / kIgMr;
+  // One group per pool chunk (a group is kIgRows * K * tokens multiply-adds: ~100 us at 512
+  // tokens), claimed one at a time so a late thread costs no more than a chunk; one chunk for a
+  // matrix too small to share.
+  const int64_t grain = n * k * tokens >= (1 << 16) ? 1 : groups;
+  parallel_for(groups, grain, [&](int64_t g0, int64_t g1) {
+    thread_local IgPanel panel;
+    thread_local std::vector<float> ctile;  // [tblocks * kIgMr][kIgRows], between K blocks
+    ctile.resize(static_cast<size_t>(tblocks * kIgMr * kIgRows));
+    for (int64_t g = g0; g < g1; ++g) {
+      const int64_t n0 = g * kIgRows, rows = std::min(kIgRows, n - n0);
+      for (int64_t k0 = 0; k0 < k; k0 += kc_max) {
+        const int64_t kc = std::min(kc_max, k - k0);
+        unpack_panel<D>(w, row_bytes, n0, rows, k0, kc, &panel);
+        for (int64_t tb = 0; tb < tblocks; ++tb) {
+          const int64_t t0 = tb * kIgMr;
+          const int mr = static_cast<int>(std::min<int64_t>(kIgMr, tokens - t0));
+          const IgOut dst{out + t0 * out_stride + n0, out_stride, bias ? bias + n0 : nullptr, rows};
+          kIgMicro<L>[mr - 1](pa.q.data() + t0 * k + k0 * kIgMr,
+                              pa.d.data() + (t0 * (k / kQK) + (k0 / kQK) * kIgMr),
+                              pa.ds.data() + (t0 * (k / L) + (k0 / L) * kIgMr), panel, kc / L,
+                              ctile.data() + t0 * kIgRows, k0 == 0, k0 + kc < k ? nullptr : &dst);
+        }
+      }
+    }
+  });
+}
+#endif  // SGLANG_QUANT_VNNI
+
+// Up to this many tokens the decode path is faster (it reads the weights once and unpacks them
+// in registers); beyond, unpacking each panel once per call and reusing it for all tokens is.
+// Measured (bench/quant_linear.cpp, one thread, CPU time, this 2-core Xeon, 2026-12-02):
+// - Dequantized float panels (no VNNI): for SmolLM2's gate_up [3072, 576] Q4_1 the decode path
+//   costs ~76 us per token, the panel path ~480 us of dequantization plus ~47 us per token, so
+//   they cross near 16 tokens; the Q8_0 head [49152, 576] favours the decode path up to ~32.
+// - The VNNI integer GEMM (two runs, both paths forced at 2..12 tokens): the decode path is ahead
+//   at 4 tokens for down [576, 1536] Q4_1 (75 vs 100 us) and the Q8_0 head, level at 5-6, behind
+//   from 6 for gate_up Q4_1, Q4_K and Q5_K (at 8 tokens gate_up Q4_1 230 vs 315 us); Q6_K, whose
+//   16-element scales double the GEMM's per-sub-block work, stays ahead up to 6 and level at 8.
+template <DType D>
+constexpr int64_t int8_max_tokens() {
+#if defined(SGLANG_QUANT_VNNI)
+  return D == DType::kQ6_K ? 8 : 4;
+#else
+  return 16;
+#endif
+}
 
 template <DType D>
 void linear_q(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& pw,
               const float* bias, float* out, int64_t out_stride) {
-  if (tokens <= kInt8MaxTokens) {
+  if (tokens <= int8_max_tokens<D>()) {
     linear_int8<D>(x, x_stride, tokens, pw, bias, out, out_stride);
   } else {
+#if defined(SGLANG_QUANT_VNNI)
+    linear_igemm<D>(x, x_stride, tokens, pw, bias, out, out_stride);
+#else
     linear_dequant<D>(x, x_stride, tokens, pw, bias, out, out_stride);
+#endif
   }
 }
 

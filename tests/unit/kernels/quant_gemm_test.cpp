@@ -88,9 +88,10 @@ class QuantGemmTest : public ::testing::TestWithParam<const cpu::CpuKernels*> {
   std::mt19937 rng_{7};
 };
 
-// The bound. Each token's activations are rounded to int8 per block of 32 (by both paths: the
-// integer one up to 16 tokens, and the dequantized-panel one beyond, which rounds them the same
-// way so that results do not depend on the token count), with scale d = amax / 127, so each x[l]
+// The bound. Each token's activations are rounded to int8 per block of 32 (by every path: the
+// integer decode one up to 16 tokens (4 or 8 under VNNI), and beyond the VNNI integer GEMM or the
+// dequantized panels, which round them the same way so that results do not depend on the token
+// count), with scale d = amax / 127, so each x[l]
 // moves by at most d / 2 = amax_b / 254, and an output by at most
 // sum_b amax_b / 254 * sum_{l in b} |w[l]| (1 % slack for d and 1/d being float32). Then: 1e-4
 // relative to sum |w x| and to max|w| * sum |x| (the offsets and minimums are added in separate
@@ -158,10 +159,61 @@ TEST_P(QuantGemmTest, LinearMatchesTheDequantizedWeightsWithinTheActivationRound
   }
 }
 
-// A token's result does not depend on how many tokens share the call (the integer path up to 16
-// tokens, the dequantized panels beyond): a prompt's last tokens after a radix-cache hit, or a
-// request batched with others, see the numbers it would see alone — only float32 summation order
-// differs.
+// The prefill path (AVX-512 VNNI: the integer GEMM; elsewhere the dequantized panels) for every
+// format at every token count of a tile's tail (1..40), a few tiles (100) and a prompt (513): row
+// counts that leave a partial row group (37 = 32 + 5, 70 = 64 + 6), K of several blocks and of
+// several K blocks (1120 = 35 blocks; 1792 = 7 super-blocks), bias or none. And within one path a
+// token's outputs are the same bits in a call of 40 tokens as in one of 513 (the same summation
+// order whatever the token block).
+TEST_P(QuantGemmTest, PrefillMatchesTheDequantizedWeightsAtEveryTokenCount) {
+  std::vector<int64_t> counts;
+  for (int64_t t = 1; t <= 40; ++t) counts.push_back(t);
+  counts.push_back(100);
+  counts.push_back(513);
+  for (DType dtype : kQuantTypes) {
+    const bool k_quant = dtype_block_elements(dtype) == 256;
+    const std::vector<std::pair<int64_t, int64_t>> shapes =
+        k_quant ? std::vector<std::pair<int64_t, int64_t>>{{37, 1792}, {70, 256}}
+                : std::vector<std::pair<int64_t, int64_t>>{{37, 1120}, {70, 96}};
+    for (auto [n, k] : shapes) {
+      const QuantWeight w = make_quant(dtype, n, k, rng_);
+      const Tensor packed = be_.load_matmul_weight({w.view()});
+      const auto bias_v = random_vec(static_cast<size_t>(n));
+      const Tensor bias = upload(bias_v, {n});
+      const auto xv = random_vec(static_cast<size_t>(513 * k), 2.0f);
+      std::vector<float> at40;
+      for (int64_t t : counts) {
+        const bool with_bias = t % 2 == 1;
+        const Tensor out = be_.empty(DType::kF32, {t, n});
+        be_.linear(upload(xv, {513, k}).rows_view(0, t), packed, with_bias ? &bias : nullptr, out);
+        const auto got = download(out);
+        for (int64_t r = 0; r < t; ++r) {
+          const float* xr = xv.data() + r * k;
+          for (int64_t c = 0; c < n; ++c) {
+            const float* wr = w.values.data() + c * k;
+            double ref = with_bias ? bias_v[c] : 0.0;
+            for (int64_t j = 0; j < k; ++j) ref += static_cast<double>(xr[j]) * wr[j];
+            ASSERT_LE(std::fabs(got[r * n + c] - ref), error_bound(xr, wr, k, true))
+                << dtype_name(dtype) << " n=" << n << " k=" << k << " t=" << t << " row " << r
+                << " col " << c;
+          }
+        }
+        if (t == 40) at40 = got;
+        if (t == 513) {
+          for (int64_t i = 0; i < 40 * n; ++i) {
+            // t = 40 had no bias, 513 has.
+            ASSERT_EQ(got[i], at40[i] + bias_v[i % n]) << dtype_name(dtype) << " i=" << i;
+          }
+        }
+      }
+    }
+  }
+}
+
+// A token's result does not depend on how many tokens share the call (the decode path up to 16
+// tokens, or 4 or 8 under VNNI; the prefill path beyond): a prompt's last tokens after a
+// radix-cache hit, or a request batched with others, see the numbers it would see alone — only
+// float32 summation order differs.
 TEST_P(QuantGemmTest, ATokensResultDoesNotDependOnTheTokenCount) {
   for (DType dtype : kQuantTypes) {
     const int64_t n = 40, k = dtype_block_elements(dtype) == 256 ? 768 : 288;
@@ -304,11 +356,13 @@ TEST_P(QuantGemmTest, ActivationRoundingIsTheSameOnEveryIsa) {
 TEST_P(QuantGemmTest, NonFiniteActivationsPropagate) {
   const QuantWeight w = make_quant(DType::kQ4_1, 3, 64, rng_);
   const Tensor packed = be_.load_matmul_weight({w.view()});
-  auto xv = random_vec(64);
-  xv[40] = std::nanf("");
-  const Tensor out = be_.empty(DType::kF32, {1, 3});
-  be_.linear(upload(xv, {1, 64}), packed, nullptr, out);
-  for (float v : download(out)) EXPECT_TRUE(std::isnan(v));
+  for (int64_t t : {1, 40}) {  // the decode and the prefill path
+    auto xv = random_vec(static_cast<size_t>(t * 64));
+    for (int64_t r = 0; r < t; ++r) xv[r * 64 + 40] = std::nanf("");
+    const Tensor out = be_.empty(DType::kF32, {t, 3});
+    be_.linear(upload(xv, {t, 64}), packed, nullptr, out);
+    for (float v : download(out)) EXPECT_TRUE(std::isnan(v)) << "t=" << t;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, QuantGemmTest,
