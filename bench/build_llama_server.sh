@@ -27,7 +27,10 @@ LLAMA=$SRC/llama_cpp_python-$VERSION/vendor/llama.cpp
 NO_AMX="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 cmake -S "$LLAMA" -B "$DEST/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF \
-  -DGGML_NATIVE=ON -DCMAKE_C_FLAGS="$NO_AMX" -DCMAKE_CXX_FLAGS="$NO_AMX" \
-  -DCMAKE_RUNTIME_OUTPUT_DIRECTORY="$DEST/bin" >"$DEST/cmake.log"
+  -DGGML_NATIVE=ON -DCMAKE_C_FLAGS="$NO_AMX" -DCMAKE_CXX_FLAGS="$NO_AMX" >"$DEST/cmake.log"
+# llama.cpp's CMake puts its binaries and shared libraries in build/bin whatever
+# CMAKE_RUNTIME_OUTPUT_DIRECTORY says; the link gives bench/serving.sh its fixed path.
 ninja -C "$DEST/build" -j "$JOBS" llama-server
+mkdir -p "$DEST/bin"
+ln -sf ../build/bin/llama-server "$DEST/bin/llama-server"
 echo "$DEST/bin/llama-server"
