@@ -82,8 +82,8 @@ struct CpuKernels {
   void (*soft_cap)(const float* x, int64_t x_stride, int64_t tokens, int64_t cols, float cap,
                    float* out, int64_t out_stride);
   // linear() for a weight of a quantized dtype (quant_gemm_isa.cpp): the result is within the
-  // rounding of each token's activations to int8 per 32 elements for few tokens; exact float
-  // weights for many.
+  // rounding of each token's activations to int8 per 32 elements, the same bytes on every path
+  // and at any token count (the paths differ only in the order of their float sums).
   void (*quant_linear)(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& w,
                        const float* bias, float* out, int64_t out_stride);
 };
