@@ -12,8 +12,6 @@
 //   working set (a few tens of KiB) stays in L1/L2 however long the context.
 // - A decode step has few items (one token per sequence): its key range is split over the threads
 //   and the partial results merged with their log-sum-exp weights (flash-decoding).
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -26,6 +24,7 @@
 
 #include "kernels/cpu/attention_isa.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/thread_pool.h"
 #include "util/half.h"
 
 namespace sglang::cpu::SGLANG_ISA_NAMESPACE {
@@ -510,7 +509,7 @@ void attention(const AttentionArgs& a) {
     }
   }
   // Flash-decoding: too few items for the threads and long key ranges: split the ranges.
-  const int threads = omp_get_max_threads();
+  const int64_t threads = pool_threads();
   const int64_t base = static_cast<int64_t>(items.size());
   std::vector<Item> work;
   std::vector<std::pair<int64_t, int64_t>> merges;  // item -> its parts [begin, end) in `work`
@@ -550,17 +549,25 @@ void attention(const AttentionArgs& a) {
     for (int64_t e = 0; e < d; ++e) out[e] = o[e] * inv;
   };
   const int64_t nwork = static_cast<int64_t>(work.size());
-#pragma omp parallel if (flops >= kParallelFlops)
-  {
+  const bool parallel = flops >= kParallelFlops;
+  // Each thread's working set, kept across calls (the same sizes every layer).
+  const auto scratch = [&]() -> Scratch& {
     thread_local Scratch w;
     w.size_for(max_rows, d);
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < static_cast<int64_t>(pack_tasks.size()); ++i) {
+    return w;
+  };
+  parallel_static(static_cast<int64_t>(pack_tasks.size()), parallel, [&](int64_t i0, int64_t i1) {
+    Scratch& w = scratch();
+    for (int64_t i = i0; i < i1; ++i) {
       const auto [seq, p0] = pack_tasks[static_cast<size_t>(i)];
       pack_block(g, seq, p0, w);
     }
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t i = 0; i < nwork; ++i) {
+  });
+  // One item per chunk, claimed as threads free up (as a dynamic schedule would): items differ
+  // in length by their key ranges.
+  parallel_for(nwork, parallel ? 1 : nwork, [&](int64_t i0, int64_t i1) {
+    Scratch& w = scratch();
+    for (int64_t i = i0; i < i1; ++i) {
       const Item& it = work[static_cast<size_t>(i)];
       run_item(g, it, w);
       const int64_t rows = it.ntok * g.group;
@@ -579,13 +586,14 @@ void attention(const AttentionArgs& a) {
         }
       }
     }
-    // Merge the parts: O = sum_k e^(m_k - M) O_k / sum_k e^(m_k - M) l_k with M = max_k m_k.
-#pragma omp for schedule(static)
-    for (int64_t mi = 0; mi < static_cast<int64_t>(merges.size()); ++mi) {
+  });
+  // Merge the parts: O = sum_k e^(m_k - M) O_k / sum_k e^(m_k - M) l_k with M = max_k m_k.
+  parallel_static(static_cast<int64_t>(merges.size()), parallel, [&](int64_t m0, int64_t m1) {
+    std::vector<float> acc(static_cast<size_t>(d));
+    for (int64_t mi = m0; mi < m1; ++mi) {
       const auto [begin, end] = merges[static_cast<size_t>(mi)];
       const Item& first = work[static_cast<size_t>(begin)];
       const int64_t rows = first.ntok * g.group;
-      std::vector<float> acc(static_cast<size_t>(d));
       for (int64_t r = 0; r < rows; ++r) {
         float mmax = kNegInf;
         for (int64_t k = begin; k < end; ++k) {
@@ -606,7 +614,7 @@ void attention(const AttentionArgs& a) {
         write_row(first, r, acc.data(), l > 0.0f ? 1.0f / l : 0.0f);
       }
     }
-  }
+  });
 }
 
 // GCC 12 warns about the AVX-512 conversion intrinsics' own undefined pass-through operands.
@@ -638,11 +646,12 @@ void store_kv(const float* k, int64_t k_stride, const float* v, int64_t v_stride
 #endif
     for (; i < width; ++i) dst[i] = f32_to_f16(src[i]);
   };
-#pragma omp parallel for schedule(static) if (tokens * width >= (1 << 16))
-  for (int64_t t = 0; t < tokens; ++t) {
-    put(k + t * k_stride, k_cache, slots[t]);
-    put(v + t * v_stride, v_cache, slots[t]);
-  }
+  parallel_static(tokens, tokens * width >= (1 << 16), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      put(k + t * k_stride, k_cache, slots[t]);
+      put(v + t * v_stride, v_cache, slots[t]);
+    }
+  });
 }
 #pragma GCC diagnostic pop
 

@@ -21,9 +21,6 @@ namespace sglang {
 namespace {
 
 constexpr size_t kHugePage = size_t{2} << 20;
-// Attention calls up to this many new tokens and keys run through the worker pool by KV head.
-constexpr int64_t kPoolAttentionMaxTokens = 16;
-constexpr int64_t kPoolAttentionMaxKv = 1024;
 
 // Host memory, 64-byte aligned at least.
 class HostBuffer final : public DeviceBuffer {
@@ -498,28 +495,7 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k_cache, const Tensor&
   check(p.causal || p.sliding_window == 0, "bidirectional attention has no sliding window");
   const auto t0 =
       profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-  if (meta.num_tokens <= kPoolAttentionMaxTokens && meta.max_kv_len <= kPoolAttentionMaxKv &&
-      p.num_kv_heads > 1 && omp_get_max_threads() > 1) {
-    // Decode: the KV heads share out through the worker pool (thread_pool.h), one head per chunk,
-    // each a one-KV-head problem for the kernel (heads are independent: its q, cache and output
-    // columns are offsets into the rows). The kernel's own OpenMP team would be the one hand-off
-    // of a decode layer that can wait for an unscheduled thread, and its workers would spin
-    // beside the pool's; long contexts keep it (it splits one head's keys across threads).
-    const int64_t group = p.num_heads / p.num_kv_heads, d = p.head_dim;
-    const size_t elem = dtype_size(k_cache.dtype());
-    cpu::parallel_for(p.num_kv_heads, 1, [&](int64_t h0, int64_t h1) {
-      cpu::AttentionArgs s = a;
-      s.q = a.q + h0 * group * d;
-      s.out = a.out + h0 * group * d;
-      s.k_cache = static_cast<const char*>(a.k_cache) + static_cast<size_t>(h0 * d) * elem;
-      s.v_cache = static_cast<const char*>(a.v_cache) + static_cast<size_t>(h0 * d) * elem;
-      s.num_kv_heads = h1 - h0;
-      s.num_heads = (h1 - h0) * group;
-      kernels_.attention(s);
-    });
-  } else {
-    kernels_.attention(a);
-  }
+  kernels_.attention(a);  // on the worker pool (thread_pool.h), as every forward kernel
   if (profiling_) {
     profile_.attention_s +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -1,5 +1,5 @@
 #pragma once
-// The CPU implementation of Backend: host memory, OpenMP across all cores, kernels chosen at run
+// The CPU implementation of Backend: host memory, one worker pool across all cores (thread_pool.h),
 // time for the CPU's vector units (cpu_kernels.h).
 #include <memory>
 #include <string>

@@ -2,7 +2,8 @@
 // The CPU kernels as plain functions on raw pointers. ops_isa.cpp and gemm_isa.cpp are compiled
 // once per instruction set (generic x86-64, AVX2+FMA+F16C, AVX-512) into their own namespace, each
 // exporting a CpuKernels table; cpu_features.cpp picks the best table the running CPU supports.
-// Every kernel parallelises over all cores with OpenMP.
+// Every kernel of a forward parallelises over all cores on the one worker pool (thread_pool.h);
+// OpenMP is left to load-time loops (packing and quantizing weights).
 #include <cstdint>
 
 #include "util/dtype.h"

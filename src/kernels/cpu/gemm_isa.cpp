@@ -6,8 +6,6 @@
 // Why this shape: a microkernel keeps a block of MR tokens x 16 outputs in registers and streams
 // one panel of the weight (K x 16 values) once for those MR tokens, so a decode step of N sequences
 // reads each weight once (T <= 6) or ceil(T/6) times from cache, never from memory more than once.
-#include <omp.h>
-
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -21,6 +19,7 @@
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/gemm_isa.h"
+#include "kernels/cpu/thread_pool.h"
 #include "util/half.h"
 
 namespace sglang::cpu::SGLANG_ISA_NAMESPACE {
@@ -274,15 +273,16 @@ void linear_typed(const float* x, int64_t x_stride, int64_t tokens, const Packed
   const bool parallel = pw.n * k * std::max<int64_t>(tokens, 4) >= (1 << 16);
   // Few tokens (decode): weights are read once, converted on the fly in registers. Work items are
   // (panel, token block), panel-major so a thread reuses a panel from cache across its blocks.
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t item = 0; item < panels * token_blocks; ++item) {
-    const int64_t p = item / token_blocks;
-    const int64_t t0 = (item % token_blocks) * kMaxRows;
-    const int mr = static_cast<int>(std::min<int64_t>(kMaxRows, tokens - t0));
-    fvec acc[kMaxRows][kVecs];
-    run_block(x + t0 * x_stride, x_stride, mr, PanelReader<D>{base + p * k * kPanelRows}, k, acc);
-    store_block(acc, mr, p * kPanelRows, pw.n, bias, out + t0 * out_stride, out_stride);
-  }
+  parallel_static(panels * token_blocks, parallel, [&](int64_t i0, int64_t i1) {
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t p = item / token_blocks;
+      const int64_t t0 = (item % token_blocks) * kMaxRows;
+      const int mr = static_cast<int>(std::min<int64_t>(kMaxRows, tokens - t0));
+      fvec acc[kMaxRows][kVecs];
+      run_block(x + t0 * x_stride, x_stride, mr, PanelReader<D>{base + p * k * kPanelRows}, k, acc);
+      store_block(acc, mr, p * kPanelRows, pw.n, bias, out + t0 * out_stride, out_stride);
+    }
+  });
 }
 
 }  // namespace
@@ -304,10 +304,8 @@ void gemm_blocked(const float* x, int64_t x_stride, int64_t tokens, int64_t n, i
   packed_a.resize(static_cast<size_t>(tblocks * kGemmMr * k));
   float* const pa = packed_a.data();
   const bool parallel = n * k * tokens >= (1 << 16);
-#pragma omp parallel if (parallel)
-  {
-#pragma omp for schedule(static)
-    for (int64_t tb = 0; tb < tblocks; ++tb) {
+  parallel_static(tblocks, parallel, [&](int64_t b0, int64_t b1) {
+    for (int64_t tb = b0; tb < b1; ++tb) {
       float* dst = pa + tb * kGemmMr * k;
       for (int r = 0; r < kGemmMr; ++r) {
         const int64_t t = tb * kGemmMr + r;
@@ -318,14 +316,15 @@ void gemm_blocked(const float* x, int64_t x_stride, int64_t tokens, int64_t n, i
           for (int64_t kk = 0; kk < k; ++kk) dst[kk * kGemmMr + r] = 0.0f;
         }
       }
-    }  // implicit barrier: every thread reads all of pa
+    }
+  });  // every thread reads all of pa below
+  parallel_static(groups, parallel, [&](int64_t g0, int64_t g1) {
     // Each thread's own buffers, kept across calls (a fresh allocation per linear costs page
     // faults): the widened weight slice and the group's C tiles for all tokens.
     thread_local std::vector<float> wide, ctile;
     wide.resize(static_cast<size_t>(kGemmKc * kGemmNr));
     ctile.resize(static_cast<size_t>(tblocks * kGemmMr * kGemmNr));
-#pragma omp for schedule(static)
-    for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t g = g0; g < g1; ++g) {
       const int64_t n0 = g * kGemmNr, rows = std::min(kGemmNr, n - n0);
       for (int64_t kb = 0; kb < kblocks; ++kb) {
         const int64_t k0 = kb * kGemmKc, kc = std::min(kGemmKc, k - k0);
@@ -343,7 +342,7 @@ void gemm_blocked(const float* x, int64_t x_stride, int64_t tokens, int64_t n, i
         for (int64_t j = 0; j < rows; ++j) dst[j] = c[j] + (bias ? bias[n0 + j] : 0.0f);
       }
     }
-  }
+  });
 }
 
 void linear(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight& w,

@@ -25,7 +25,7 @@ void linear(const float* x, int64_t x_stride, int64_t tokens, const PackedWeight
 // zeroed by the GEMM). Called once per (row group, K block) per call, however many tokens: a
 // quantized or bf16 panel is widened once and reused by every token block. k0 is a multiple of
 // kGemmKAlign, and so is kc where k is (the quantized weights'). Parallel over the row groups
-// (OpenMP), the packed activations shared.
+// (the worker pool), the packed activations shared.
 int64_t gemm_group_rows();
 void gemm_blocked(const float* x, int64_t x_stride, int64_t tokens, int64_t n, int64_t k,
                   WidenFn widen, const void* ctx, const float* bias, float* out,

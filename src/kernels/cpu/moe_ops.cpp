@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/thread_pool.h"
 
 namespace sglang {
 namespace {
@@ -51,12 +52,10 @@ void CpuBackend::moe_topk_softmax(const Tensor& router_logits, bool renormalize,
         "moe_topk_softmax shapes");
   check(weights.dtype() == DType::kF32 && expert_ids.dtype() == DType::kI32,
         "moe_topk_softmax dtypes");
-#pragma omp parallel if (tokens >= kParallelRows)
-  {
+  cpu::parallel_static(tokens, tokens >= kParallelRows, [&](int64_t t0, int64_t t1) {
     std::vector<float> prob(static_cast<size_t>(experts));
     std::vector<Ranked> queue(static_cast<size_t>(experts));
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t t = t0; t < t1; ++t) {
       const float* x = router_logits.data<float>() + t * router_logits.row_stride();
       // As torch's softmax on the last dim: exp(x - max), scaled by the reciprocal of the sum.
       float mx = x[0];
@@ -82,7 +81,7 @@ void CpuBackend::moe_topk_softmax(const Tensor& router_logits, bool renormalize,
         for (int64_t j = 0; j < k; ++j) w[j] /= top_sum;
       }
     }
-  }
+  });
 }
 
 void CpuBackend::sigmoid_scale_rows(const Tensor& x, const Tensor& gate, const Tensor& out) {
@@ -90,14 +89,15 @@ void CpuBackend::sigmoid_scale_rows(const Tensor& x, const Tensor& gate, const T
             out.cols() == x.cols(),
         "sigmoid_scale_rows shapes");
   const int64_t tokens = x.rows(), cols = x.cols();
-#pragma omp parallel for schedule(static) if (tokens >= kParallelRows)
-  for (int64_t t = 0; t < tokens; ++t) {
-    const float g = gate.data<float>()[t * gate.row_stride()];
-    const float s = 1.0f / (1.0f + std::exp(-g));
-    const float* xr = x.data<float>() + t * x.row_stride();
-    float* o = out.data<float>() + t * out.row_stride();
-    for (int64_t i = 0; i < cols; ++i) o[i] = s * xr[i];
-  }
+  cpu::parallel_static(tokens, tokens >= kParallelRows, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const float g = gate.data<float>()[t * gate.row_stride()];
+      const float s = 1.0f / (1.0f + std::exp(-g));
+      const float* xr = x.data<float>() + t * x.row_stride();
+      float* o = out.data<float>() + t * out.row_stride();
+      for (int64_t i = 0; i < cols; ++i) o[i] = s * xr[i];
+    }
+  });
 }
 
 void CpuBackend::moe_combine(const Tensor& expert_rows, const Tensor& slots, const Tensor& weights,
@@ -107,19 +107,17 @@ void CpuBackend::moe_combine(const Tensor& expert_rows, const Tensor& slots, con
             expert_rows.cols() == cols,
         "moe_combine shapes");
   check(slots.dtype() == DType::kI32 && weights.dtype() == DType::kF32, "moe_combine dtypes");
-  // Checked before the parallel loop: an exception must not leave an OpenMP region.
+  // Checked before the parallel loop: an exception must not escape a chunk on a worker thread.
   for (int64_t t = 0; t < tokens; ++t) {
     const int32_t* s = slots.data<int32_t>() + t * slots.row_stride();
     for (int64_t j = 0; j < k; ++j) {
       check(s[j] >= 0 && s[j] < expert_rows.rows(), "moe_combine slot out of range");
     }
   }
-#pragma omp parallel if (tokens >= kParallelRows)
-  {
+  cpu::parallel_static(tokens, tokens >= kParallelRows, [&](int64_t t0, int64_t t1) {
     std::vector<int64_t> order(static_cast<size_t>(k));
     std::vector<float> acc(static_cast<size_t>(cols));
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t t = t0; t < t1; ++t) {
       const int32_t* s = slots.data<int32_t>() + t * slots.row_stride();
       const float* w = weights.data<float>() + t * weights.row_stride();
       std::iota(order.begin(), order.end(), 0);
@@ -137,7 +135,7 @@ void CpuBackend::moe_combine(const Tensor& expert_rows, const Tensor& slots, con
         std::copy(acc.begin(), acc.end(), o);
       }
     }
-  }
+  });
 }
 
 }  // namespace sglang

@@ -1,7 +1,5 @@
 // The element-wise, normalisation, rotary and attention kernels of the CPU backend. Plain loops the
 // compiler vectorises for the ISA this object is built for (see src/CMakeLists.txt).
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -12,6 +10,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/gemm_isa.h"
 #include "kernels/cpu/quant_gemm_isa.h"
+#include "kernels/cpu/thread_pool.h"
 
 namespace sglang::cpu::SGLANG_ISA_NAMESPACE {
 namespace {
@@ -40,40 +39,44 @@ void normalize_row(const float* x, const float* weight, int64_t hidden, float ep
 
 void rms_norm(const float* x, int64_t x_stride, const float* weight, int64_t tokens, int64_t hidden,
               float eps, float* out, int64_t out_stride) {
-#pragma omp parallel for schedule(static) if (tokens * hidden >= kParallelThreshold)
-  for (int64_t t = 0; t < tokens; ++t)
-    normalize_row(x + t * x_stride, weight, hidden, eps, out + t * out_stride);
+  parallel_static(tokens, tokens * hidden >= kParallelThreshold, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t)
+      normalize_row(x + t * x_stride, weight, hidden, eps, out + t * out_stride);
+  });
 }
 
 void add_rms_norm(float* residual, int64_t r_stride, const float* x, int64_t x_stride,
                   const float* weight, int64_t tokens, int64_t hidden, float eps, float* out,
                   int64_t out_stride) {
-#pragma omp parallel for schedule(static) if (tokens * hidden >= kParallelThreshold)
-  for (int64_t t = 0; t < tokens; ++t) {
-    float* r = residual + t * r_stride;
-    const float* xr = x + t * x_stride;
-    for (int64_t i = 0; i < hidden; ++i) r[i] += xr[i];
-    normalize_row(r, weight, hidden, eps, out + t * out_stride);
-  }
+  parallel_static(tokens, tokens * hidden >= kParallelThreshold, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      float* r = residual + t * r_stride;
+      const float* xr = x + t * x_stride;
+      for (int64_t i = 0; i < hidden; ++i) r[i] += xr[i];
+      normalize_row(r, weight, hidden, eps, out + t * out_stride);
+    }
+  });
 }
 
 void apply_rope(float* x, int64_t x_stride, int64_t tokens, int64_t heads, int64_t head_dim,
                 const float* cos_sin) {
   const int64_t half = head_dim / 2;
-#pragma omp parallel for schedule(static) if (tokens * heads * head_dim >= kParallelThreshold)
-  for (int64_t t = 0; t < tokens; ++t) {
-    const float* cs = cos_sin + t * head_dim;
-    for (int64_t h = 0; h < heads; ++h) {
-      float* v = x + t * x_stride + h * head_dim;
-      for (int64_t i = 0; i < half; ++i) {
-        const float a = v[i], b = v[i + half];
-        const float c = cs[i], s = cs[half + i];
-        // HF: q * cos + rotate_half(q) * sin, rotate_half(q) = cat(-q2, q1)
-        v[i] = a * c - b * s;
-        v[i + half] = b * c + a * s;
+  const bool parallel = tokens * heads * head_dim >= kParallelThreshold;
+  parallel_static(tokens, parallel, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const float* cs = cos_sin + t * head_dim;
+      for (int64_t h = 0; h < heads; ++h) {
+        float* v = x + t * x_stride + h * head_dim;
+        for (int64_t i = 0; i < half; ++i) {
+          const float a = v[i], b = v[i + half];
+          const float c = cs[i], s = cs[half + i];
+          // HF: q * cos + rotate_half(q) * sin, rotate_half(q) = cat(-q2, q1)
+          v[i] = a * c - b * s;
+          v[i + half] = b * c + a * s;
+        }
       }
     }
-  }
+  });
 }
 
 // GCC vector extensions at the native width (as attention_isa.cpp).
@@ -129,60 +132,63 @@ inline fvec load_vec(const float* p) {
 // As transformers' SiLU (torch's silu, x / (1 + e^-x), with a vectorised exp), times up.
 void silu_and_mul(const float* gate_up, int64_t gu_stride, int64_t tokens, int64_t inter,
                   float* out, int64_t out_stride) {
-#pragma omp parallel for schedule(static) if (tokens * inter >= kParallelThreshold)
-  for (int64_t t = 0; t < tokens; ++t) {
-    const float* g = gate_up + t * gu_stride;
-    const float* u = g + inter;
-    float* o = out + t * out_stride;
-    int64_t i = 0;
-    for (; i + kLanes <= inter; i += kLanes) {
-      const fvec gv = load_vec(g + i);
-      const fvec ov = gv / (1.0f + exp_for_silu(-gv)) * load_vec(u + i);
-      std::memcpy(o + i, &ov, sizeof(ov));
+  parallel_static(tokens, tokens * inter >= kParallelThreshold, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const float* g = gate_up + t * gu_stride;
+      const float* u = g + inter;
+      float* o = out + t * out_stride;
+      int64_t i = 0;
+      for (; i + kLanes <= inter; i += kLanes) {
+        const fvec gv = load_vec(g + i);
+        const fvec ov = gv / (1.0f + exp_for_silu(-gv)) * load_vec(u + i);
+        std::memcpy(o + i, &ov, sizeof(ov));
+      }
+      if (i < inter) {
+        // The tail through the same function (zero-padded), so every element sees one exp.
+        alignas(64) float gt[kLanes] = {}, ut[kLanes] = {}, ot[kLanes];
+        std::memcpy(gt, g + i, static_cast<size_t>(inter - i) * sizeof(float));
+        std::memcpy(ut, u + i, static_cast<size_t>(inter - i) * sizeof(float));
+        const fvec gv = load_vec(gt);
+        const fvec ov = gv / (1.0f + exp_for_silu(-gv)) * load_vec(ut);
+        std::memcpy(ot, &ov, sizeof(ov));
+        std::memcpy(o + i, ot, static_cast<size_t>(inter - i) * sizeof(float));
+      }
     }
-    if (i < inter) {
-      // The tail through the same function (zero-padded), so every element sees one exp.
-      alignas(64) float gt[kLanes] = {}, ut[kLanes] = {}, ot[kLanes];
-      std::memcpy(gt, g + i, static_cast<size_t>(inter - i) * sizeof(float));
-      std::memcpy(ut, u + i, static_cast<size_t>(inter - i) * sizeof(float));
-      const fvec gv = load_vec(gt);
-      const fvec ov = gv / (1.0f + exp_for_silu(-gv)) * load_vec(ut);
-      std::memcpy(ot, &ov, sizeof(ov));
-      std::memcpy(o + i, ot, static_cast<size_t>(inter - i) * sizeof(float));
-    }
-  }
+  });
 }
 
 void add(const float* a, int64_t a_stride, const float* b, int64_t b_stride, int64_t tokens,
          int64_t cols, float* out, int64_t out_stride) {
-#pragma omp parallel for schedule(static) if (tokens * cols >= kParallelThreshold)
-  for (int64_t t = 0; t < tokens; ++t) {
-    for (int64_t i = 0; i < cols; ++i)
-      out[t * out_stride + i] = a[t * a_stride + i] + b[t * b_stride + i];
-  }
+  parallel_static(tokens, tokens * cols >= kParallelThreshold, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      for (int64_t i = 0; i < cols; ++i)
+        out[t * out_stride + i] = a[t * a_stride + i] + b[t * b_stride + i];
+    }
+  });
 }
 
 void layer_norm(const float* x, int64_t x_stride, const float* weight, const float* bias,
                 int64_t tokens, int64_t hidden, float eps, float* out, int64_t out_stride) {
-#pragma omp parallel for schedule(static) if (tokens * hidden >= kParallelThreshold)
-  for (int64_t t = 0; t < tokens; ++t) {
-    const float* xr = x + t * x_stride;
-    float* o = out + t * out_stride;
-    // Two passes in double (mean, then the biased variance around it), as exact as torch's
-    // float32 Welford; the normalised value is then one float multiply-add per element.
-    double sum = 0;
-    for (int64_t i = 0; i < hidden; ++i) sum += xr[i];
-    const double mean = sum / static_cast<double>(hidden);
-    double sq = 0;
-    for (int64_t i = 0; i < hidden; ++i) {
-      const double d = xr[i] - mean;
-      sq += d * d;
+  parallel_static(tokens, tokens * hidden >= kParallelThreshold, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const float* xr = x + t * x_stride;
+      float* o = out + t * out_stride;
+      // Two passes in double (mean, then the biased variance around it), as exact as torch's
+      // float32 Welford; the normalised value is then one float multiply-add per element.
+      double sum = 0;
+      for (int64_t i = 0; i < hidden; ++i) sum += xr[i];
+      const double mean = sum / static_cast<double>(hidden);
+      double sq = 0;
+      for (int64_t i = 0; i < hidden; ++i) {
+        const double d = xr[i] - mean;
+        sq += d * d;
+      }
+      const float inv = static_cast<float>(
+          1.0 / std::sqrt(sq / static_cast<double>(hidden) + static_cast<double>(eps)));
+      const float m = static_cast<float>(mean);
+      for (int64_t i = 0; i < hidden; ++i) o[i] = (xr[i] - m) * inv * weight[i] + bias[i];
     }
-    const float inv = static_cast<float>(
-        1.0 / std::sqrt(sq / static_cast<double>(hidden) + static_cast<double>(eps)));
-    const float m = static_cast<float>(mean);
-    for (int64_t i = 0; i < hidden; ++i) o[i] = (xr[i] - m) * inv * weight[i] + bias[i];
-  }
+  });
 }
 
 // The Activation enum of backend.h, by value (this file does not see the Backend header).
@@ -207,40 +213,44 @@ float apply_activation(int kind, float v) {
 
 void activation(int kind, const float* x, int64_t x_stride, int64_t tokens, int64_t cols,
                 float* out, int64_t out_stride) {
-#pragma omp parallel for schedule(static) if (tokens * cols >= kParallelThreshold)
-  for (int64_t t = 0; t < tokens; ++t) {
-    for (int64_t i = 0; i < cols; ++i)
-      out[t * out_stride + i] = apply_activation(kind, x[t * x_stride + i]);
-  }
+  parallel_static(tokens, tokens * cols >= kParallelThreshold, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      for (int64_t i = 0; i < cols; ++i)
+        out[t * out_stride + i] = apply_activation(kind, x[t * x_stride + i]);
+    }
+  });
 }
 
 void gated_activation(int kind, const float* gate_up, int64_t gu_stride, int64_t tokens,
                       int64_t inter, float* out, int64_t out_stride) {
-#pragma omp parallel for schedule(static) if (tokens * inter >= kParallelThreshold)
-  for (int64_t t = 0; t < tokens; ++t) {
-    const float* g = gate_up + t * gu_stride;
-    const float* u = g + inter;
-    float* o = out + t * out_stride;
-    // As transformers' GemmaMLP: act_fn(gate_proj(x)) * up_proj(x).
-    for (int64_t i = 0; i < inter; ++i) o[i] = apply_activation(kind, g[i]) * u[i];
-  }
+  parallel_static(tokens, tokens * inter >= kParallelThreshold, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const float* g = gate_up + t * gu_stride;
+      const float* u = g + inter;
+      float* o = out + t * out_stride;
+      // As transformers' GemmaMLP: act_fn(gate_proj(x)) * up_proj(x).
+      for (int64_t i = 0; i < inter; ++i) o[i] = apply_activation(kind, g[i]) * u[i];
+    }
+  });
 }
 
 void scale(const float* x, int64_t x_stride, int64_t tokens, int64_t cols, float factor, float* out,
            int64_t out_stride) {
-#pragma omp parallel for schedule(static) if (tokens * cols >= kParallelThreshold)
-  for (int64_t t = 0; t < tokens; ++t) {
-    for (int64_t i = 0; i < cols; ++i) out[t * out_stride + i] = x[t * x_stride + i] * factor;
-  }
+  parallel_static(tokens, tokens * cols >= kParallelThreshold, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      for (int64_t i = 0; i < cols; ++i) out[t * out_stride + i] = x[t * x_stride + i] * factor;
+    }
+  });
 }
 
 void soft_cap(const float* x, int64_t x_stride, int64_t tokens, int64_t cols, float cap, float* out,
               int64_t out_stride) {
-#pragma omp parallel for schedule(static) if (tokens * cols >= kParallelThreshold)
-  for (int64_t t = 0; t < tokens; ++t) {
-    for (int64_t i = 0; i < cols; ++i)
-      out[t * out_stride + i] = std::tanh(x[t * x_stride + i] / cap) * cap;
-  }
+  parallel_static(tokens, tokens * cols >= kParallelThreshold, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      for (int64_t i = 0; i < cols; ++i)
+        out[t * out_stride + i] = std::tanh(x[t * x_stride + i] / cap) * cap;
+    }
+  });
 }
 
 #define SGLANG_STRINGIFY_INNER(x) #x

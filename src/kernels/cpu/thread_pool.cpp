@@ -182,6 +182,10 @@ thread_local bool WorkerPool::in_chunk_ = false;
 
 }  // namespace
 
+int pool_threads() {
+  return WorkerPool::in_chunk() || omp_in_parallel() ? 1 : omp_get_max_threads();
+}
+
 void parallel_chunks(int64_t n, int64_t grain, ChunkFn fn, void* ctx) {
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);

@@ -37,6 +37,25 @@ void parallel_for(int64_t n, int64_t grain, F&& body) {
       const_cast<void*>(static_cast<const void*>(&body)));
 }
 
+// The team size parallel_chunks uses on this thread (its OpenMP setting, see above).
+int pool_threads();
+
+// [0, n) in one contiguous range per thread of the team (OpenMP's schedule(static)), on the pool
+// when `parallel`, else on the calling thread: the forward's element-wise, attention and GEMM
+// loops all run on this one team. A second team (OpenMP's) beside the pool spins at its barriers
+// while the pool's workers run the next matmul, taking the cores they need: on two cores that
+// cost ~35 % of prefill and ~15 % of a batch-32 decode step (bench/RESULTS.md, stop 24).
+template <typename F>
+void parallel_static(int64_t n, bool parallel, F&& body) {
+  if (n <= 0) return;
+  const int64_t threads = parallel ? pool_threads() : 1;
+  if (threads <= 1) {
+    body(int64_t{0}, n);
+    return;
+  }
+  parallel_for(n, (n + threads - 1) / threads, body);
+}
+
 // Jobs the pool has dispatched to more than one thread since the process started (for profiles:
 // each is one hand-off between threads).
 int64_t pool_jobs();
