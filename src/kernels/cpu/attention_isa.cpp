@@ -94,15 +94,20 @@ inline float hmax(fvec v) {
   for (int i = 1; i < kLanes; ++i) m = std::max(m, v[i]);
   return m;
 }
+// GCC 12 warns about the AVX-512 intrinsics' own undefined pass-through operands.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 inline float hsum(fvec v) {
-#if defined(__AVX2__) || defined(__AVX512F__)
-  __m256 x;
-  std::memcpy(&x, &v, sizeof(x));
 #if defined(__AVX512F__)
-  __m256 hi;  // the upper half (GCC 12 warns inside _mm512_reduce_add_ps)
-  std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof(x), sizeof(hi));
-  x = _mm256_add_ps(x, hi);
+  // Through casts, not memory: a copy through memory kept the dot product's accumulator on the
+  // stack (a store-forwarding round trip per FMA).
+  const __m512 z = (__m512)v;
+  __m256 x = _mm256_add_ps(_mm512_castps512_ps256(z),
+                           _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(z), 1)));
+#elif defined(__AVX2__)
+  __m256 x = (__m256)v;
 #endif
+#if defined(__AVX2__) || defined(__AVX512F__)
   __m128 h = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
   h = _mm_add_ps(h, _mm_movehl_ps(h, h));
   h = _mm_add_ss(h, _mm_movehdup_ps(h));
@@ -113,6 +118,8 @@ inline float hsum(fvec v) {
   return s;
 #endif
 }
+
+#pragma GCC diagnostic pop
 
 // q . k over n floats, SIMD over n.
 inline float dot(const float* q, const float* k, int64_t n) {
@@ -304,6 +311,182 @@ struct Geometry {
   }
 };
 
+// The online softmax over one key block [p0, p0 + n) of an item (scores in w.s, n_round columns
+// per row): masks what each row may not see, turns the scores into unnormalised weights against
+// the rows' running max, and rescales the rows' running sums and outputs where the max rose.
+void online_softmax(const AttentionArgs& a, const Item& it, int64_t p0, int64_t n, int64_t n_round,
+                    int64_t rows, Scratch& w) {
+  const int64_t d = a.head_dim;
+  float* s = w.s.data();
+  for (int64_t r = 0; r < rows; ++r) {
+    float* sr = s + r * kKeyBlock;
+    // Visible: the row's own window, inside the item's key range (a split item's part ends
+    // where the next begins; a packed block may start before key0).
+    const int64_t lo = std::max(w.lo[static_cast<size_t>(r)], it.key0);
+    const int64_t hi = std::min(w.hi[static_cast<size_t>(r)] + 1, it.key1);
+    const int64_t vis0 = std::clamp<int64_t>(lo - p0, 0, n);
+    const int64_t vis1 = std::clamp<int64_t>(hi - p0, 0, n);
+    if (vis1 <= vis0) {  // nothing visible in this block: no weight at all
+      std::fill(sr, sr + n_round, 0.0f);
+      continue;
+    }
+    // Gemma 2 (transformers' eager attention): the scaled scores are soft-capped,
+    // cap * tanh(s / cap), before the mask, so masked keys stay at -inf.
+    float mul = a.scale;
+    if (a.softcap > 0.0f) {
+      for (int64_t j = vis0; j < vis1; ++j) {
+        sr[j] = a.softcap * std::tanh(sr[j] * a.scale / a.softcap);
+      }
+      mul = 1.0f;
+    }
+    for (int64_t j = 0; j < vis0; ++j) sr[j] = kNegInf;
+    for (int64_t j = vis1; j < n_round; ++j) sr[j] = kNegInf;
+    fvec mx = splat(kNegInf);
+    for (int64_t j = 0; j < n_round; j += kLanes) {
+      const fvec x = load(sr + j) * mul;
+      store(sr + j, x);
+      mx = x > mx ? x : mx;
+    }
+    float& m = w.m[static_cast<size_t>(r)];
+    const float m_new = std::max(m, hmax(mx));
+    const float corr = m == kNegInf ? 0.0f : std::exp(m - m_new);
+    fvec sum = splat(0.0f);
+    for (int64_t j = 0; j < n_round; j += kLanes) {
+      const fvec e = vexp(load(sr + j) - m_new);
+      store(sr + j, e);
+      sum += e;
+    }
+    float& l = w.l[static_cast<size_t>(r)];
+    l = l * corr + hsum(sum);
+    if (corr != 1.0f) {
+      float* orow = &w.o[static_cast<size_t>(r * d)];
+      for (int64_t e = 0; e < d; ++e) orow[e] *= corr;
+    }
+    m = m_new;
+  }
+}
+
+// GCC 12 warns about _mm512_cvtph_ps's own undefined pass-through operand.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// kLanes elements of a cache row of dtype D from element i on, as float32, in registers.
+template <DType D>
+inline fvec load_cache(const char* row, int64_t i) {
+  if constexpr (D == DType::kF32) {
+    return load(reinterpret_cast<const float*>(row) + i);
+  } else if constexpr (D == DType::kBF16) {
+    hvec x;
+    std::memcpy(&x, reinterpret_cast<const uint16_t*>(row) + i, sizeof(x));
+    return (fvec)(__builtin_convertvector(x, uvec) << 16);  // bf16: a float's upper half
+  } else {
+    const uint16_t* h = reinterpret_cast<const uint16_t*>(row) + i;
+#if defined(__AVX512F__)
+    return (fvec)_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h)));
+#elif defined(__F16C__) && defined(__AVX2__)
+    return (fvec)_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
+#else
+    fvec f;
+    for (int l = 0; l < kLanes; ++l) f[l] = f16_to_f32(h[l]);
+    return f;
+#endif
+  }
+}
+
+// The decode path of run_item: one query token, the G query heads of one KV head, keys and
+// values read once each straight from the cache rows and widened in registers. Few rows do not
+// pay for transposing K (the prefill path), so a score is a dot product over head_dim; its
+// accumulators stay in registers for all G rows, so each key row is loaded and widened once.
+constexpr int kMaxDecodeGroup = 8;
+constexpr int64_t kPrefetchKeys = 8;  // how far ahead decode_scores prefetches key rows
+
+template <DType D, int G>
+void decode_scores(const Geometry& g, const int32_t* pages, int64_t kv_off, int64_t p0, int64_t n,
+                   int64_t key_end, const float* q, float* s) {
+  const int64_t d = g.a.head_dim, row_bytes = d * g.elem;
+  for (int64_t j = 0; j < n; ++j) {
+    const char* row = g.slot_ptr(g.a.k_cache, pages, p0 + j) + kv_off * g.elem;
+    // A decode step reads every sequence's cache from memory once (it is larger than the caches
+    // at batch sizes that matter), one short row per key: prefetched ahead, the keys a few rows
+    // on and this block's values (read next, by decode_pv_cols), so the loads overlap.
+    if (p0 + j + kPrefetchKeys < key_end) {
+      const char* next = g.slot_ptr(g.a.k_cache, pages, p0 + j + kPrefetchKeys) + kv_off * g.elem;
+      for (int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(next + b);
+    }
+    const char* vrow = g.slot_ptr(g.a.v_cache, pages, p0 + j) + kv_off * g.elem;
+    for (int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(vrow + b);
+    fvec acc[G] = {};
+    for (int64_t c = 0; c < d; c += kLanes) {
+      const fvec k = load_cache<D>(row, c);
+      for (int r = 0; r < G; ++r) acc[r] += load(q + r * d + c) * k;
+    }
+    for (int r = 0; r < G; ++r) s[r * kKeyBlock + j] = hsum(acc[r]);
+  }
+}
+
+// O[r][c .. c + V vectors) += sum_j P[r][j] V[j][c ..] for the G rows, V rows from the cache.
+template <DType D, int G, int V>
+void decode_pv_cols(const Geometry& g, const int32_t* pages, int64_t kv_off, int64_t p0, int64_t n,
+                    const float* p, int64_t c, float* o) {
+  const int64_t d = g.a.head_dim;
+  fvec acc[G][V];
+  for (int r = 0; r < G; ++r) {
+    for (int v = 0; v < V; ++v) acc[r][v] = load(o + r * d + c + v * kLanes);
+  }
+  for (int64_t j = 0; j < n; ++j) {
+    const char* row = g.slot_ptr(g.a.v_cache, pages, p0 + j) + kv_off * g.elem;
+    fvec x[V];
+    for (int v = 0; v < V; ++v) x[v] = load_cache<D>(row, c + v * kLanes);
+    for (int r = 0; r < G; ++r) {
+      const float pj = p[r * kKeyBlock + j];
+      for (int v = 0; v < V; ++v) acc[r][v] += x[v] * pj;
+    }
+  }
+  for (int r = 0; r < G; ++r) {
+    for (int v = 0; v < V; ++v) store(o + r * d + c + v * kLanes, acc[r][v]);
+  }
+}
+
+template <DType D, int G>
+void decode_block(const Geometry& g, const Item& it, const int32_t* pages, int64_t p0, int64_t n,
+                  int64_t n_round, Scratch& w) {
+  const int64_t d = g.a.head_dim, kv_off = it.kv_head * d;
+  decode_scores<D, G>(g, pages, kv_off, p0, n, it.key1, w.q.data(), w.s.data());
+  online_softmax(g.a, it, p0, n, n_round, G, w);
+  // As many columns per pass over the block's values as G rows of accumulators leave registers
+  // for (a value row is read once per pass; later passes find it in L1).
+  constexpr int kCols = G <= 4 ? 4 : 2;
+  int64_t c = 0;
+  for (; c + kCols * kLanes <= d; c += kCols * kLanes)
+    decode_pv_cols<D, G, kCols>(g, pages, kv_off, p0, n, w.s.data(), c, w.o.data());
+  for (; c < d; c += kLanes)
+    decode_pv_cols<D, G, 1>(g, pages, kv_off, p0, n, w.s.data(), c, w.o.data());
+}
+
+template <DType D>
+void decode_block_for_group(const Geometry& g, const Item& it, const int32_t* pages, int64_t p0,
+                            int64_t n, int64_t n_round, Scratch& w) {
+  switch (g.group) {
+    case 1:
+      return decode_block<D, 1>(g, it, pages, p0, n, n_round, w);
+    case 2:
+      return decode_block<D, 2>(g, it, pages, p0, n, n_round, w);
+    case 3:
+      return decode_block<D, 3>(g, it, pages, p0, n, n_round, w);
+    case 4:
+      return decode_block<D, 4>(g, it, pages, p0, n, n_round, w);
+    case 5:
+      return decode_block<D, 5>(g, it, pages, p0, n, n_round, w);
+    case 6:
+      return decode_block<D, 6>(g, it, pages, p0, n, n_round, w);
+    case 7:
+      return decode_block<D, 7>(g, it, pages, p0, n, n_round, w);
+    default:
+      return decode_block<D, 8>(g, it, pages, p0, n, n_round, w);
+  }
+}
+
+#pragma GCC diagnostic pop
+
 // Runs one item: the online softmax over its key range, leaving unnormalised O, the running max m
 // and sum l of every row in `w`.
 void run_item(const Geometry& g, const Item& it, Scratch& w) {
@@ -331,9 +514,20 @@ void run_item(const Geometry& g, const Item& it, Scratch& w) {
   // Packed blocks start on the packing's grid; the keys before key0 are masked below.
   const int64_t pfirst = packed ? g.packed.first[static_cast<size_t>(it.seq)] : 0;
   const int64_t start = packed ? pfirst + (it.key0 - pfirst) / kKeyBlock * kKeyBlock : it.key0;
+  const bool decode = !packed && it.ntok == 1 && d % kLanes == 0 && g.group <= kMaxDecodeGroup;
   for (int64_t p0 = start; p0 < it.key1; p0 += kKeyBlock) {
     const int64_t n = std::min(kKeyBlock, it.key1 - p0);
     const int64_t n_round = (n + kKeyTile - 1) / kKeyTile * kKeyTile;
+    if (decode) {
+      if (a.kv_dtype == DType::kBF16) {
+        decode_block_for_group<DType::kBF16>(g, it, pages, p0, n, n_round, w);
+      } else if (a.kv_dtype == DType::kF16) {
+        decode_block_for_group<DType::kF16>(g, it, pages, p0, n, n_round, w);
+      } else {
+        decode_block_for_group<DType::kF32>(g, it, pages, p0, n, n_round, w);
+      }
+      continue;
+    }
     float* s = w.s.data();
     const float* vblk = w.v.data();
     const float* ktblk = w.kt.data();
@@ -378,53 +572,7 @@ void run_item(const Geometry& g, const Item& it, Scratch& w) {
         score_rows<R>(&w.q[static_cast<size_t>(r * d)], d, w.kt.data(), n_round, s + r * kKeyBlock);
       });
     }
-    // Online softmax, row by row.
-    for (int64_t r = 0; r < rows; ++r) {
-      float* sr = s + r * kKeyBlock;
-      // Visible: the row's own window, inside the item's key range (a split item's part ends
-      // where the next begins; a packed block may start before key0).
-      const int64_t lo = std::max(w.lo[static_cast<size_t>(r)], it.key0);
-      const int64_t hi = std::min(w.hi[static_cast<size_t>(r)] + 1, it.key1);
-      const int64_t vis0 = std::clamp<int64_t>(lo - p0, 0, n);
-      const int64_t vis1 = std::clamp<int64_t>(hi - p0, 0, n);
-      if (vis1 <= vis0) {  // nothing visible in this block: no weight at all
-        std::fill(sr, sr + n_round, 0.0f);
-        continue;
-      }
-      // Gemma 2 (transformers' eager attention): the scaled scores are soft-capped,
-      // cap * tanh(s / cap), before the mask, so masked keys stay at -inf.
-      float mul = a.scale;
-      if (a.softcap > 0.0f) {
-        for (int64_t j = vis0; j < vis1; ++j) {
-          sr[j] = a.softcap * std::tanh(sr[j] * a.scale / a.softcap);
-        }
-        mul = 1.0f;
-      }
-      for (int64_t j = 0; j < vis0; ++j) sr[j] = kNegInf;
-      for (int64_t j = vis1; j < n_round; ++j) sr[j] = kNegInf;
-      fvec mx = splat(kNegInf);
-      for (int64_t j = 0; j < n_round; j += kLanes) {
-        const fvec x = load(sr + j) * mul;
-        store(sr + j, x);
-        mx = x > mx ? x : mx;
-      }
-      float& m = w.m[static_cast<size_t>(r)];
-      const float m_new = std::max(m, hmax(mx));
-      const float corr = m == kNegInf ? 0.0f : std::exp(m - m_new);
-      fvec sum = splat(0.0f);
-      for (int64_t j = 0; j < n_round; j += kLanes) {
-        const fvec e = vexp(load(sr + j) - m_new);
-        store(sr + j, e);
-        sum += e;
-      }
-      float& l = w.l[static_cast<size_t>(r)];
-      l = l * corr + hsum(sum);
-      if (corr != 1.0f) {
-        float* orow = &w.o[static_cast<size_t>(r * d)];
-        for (int64_t e = 0; e < d; ++e) orow[e] *= corr;
-      }
-      m = m_new;
-    }
+    online_softmax(a, it, p0, n, n_round, rows, w);
     for_row_tiles(rows, [&]<int R>(int64_t r) {
       pv_rows<R>(s + r * kKeyBlock, n, vblk, d, &w.o[static_cast<size_t>(r * d)]);
     });

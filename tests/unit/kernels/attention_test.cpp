@@ -202,6 +202,10 @@ const std::vector<Case>& cases() {
       {"prefill_after_prefix", {{45, 70}}, 9, 3, 64, 1, 0, true},
       // Qwen2.5-0.5B's: 14 on 2 (group 7).
       {"decode_batch", {{300, 1}, {17, 1}, {1000, 1}}, 14, 2, 64, 1, 0, true},
+      // Decode rows of the largest group the register-resident decode path takes (8), and of a
+      // group beyond it (the general path).
+      {"decode_group_8", {{200, 1}, {65, 1}, {1, 1}}, 16, 2, 64, 16, 0, true},
+      {"decode_group_12", {{130, 1}, {70, 1}}, 12, 1, 64, 1, 0, true},
       {"mixed_prefill_and_decode", {{37, 70}, {300, 1}, {0, 5}, {1200, 1}}, 14, 2, 64, 16, 0, true},
       // head_dim not a multiple of the SIMD width, page size not a power of two.
       {"odd_head_dim_and_pages", {{20, 33}, {90, 1}}, 8, 2, 80, 7, 0, true},
