@@ -37,12 +37,11 @@ using namespace sglang;
 
 // Runs `f` on a thread of its own and returns its result (an exception is rethrown here). For
 // start-up work with OpenMP regions (dequantizing and packing weights, zeroing the KV pool) that
-// must not leave a thread team behind: libgomp counts the threads of every team it keeps
-// (gomp_managed_threads) and, once they outnumber the cores, spins only ~100 times at each
-// barrier before sleeping in the kernel (gomp_throttled_spin_count_var). The main thread's idle
-// loading team next to the scheduler thread's own put every barrier of every forward to sleep and
-// woke it with a futex: the server decoded at ~0.6x the raw forward loop on two cores. A thread's
-// exit frees its team, so the scheduler's is then the only one, as in the forward loop.
+// must not leave a thread team behind: a thread's exit frees its team. The forward itself runs on
+// the CPU kernels' worker pool (kernels/cpu/thread_pool.h), but an idle OpenMP team still holds
+// threads, and while the forward had OpenMP regions of its own, libgomp's count of the threads of
+// every team it keeps (gomp_managed_threads) outnumbering the cores made each barrier sleep in the
+// kernel (gomp_throttled_spin_count_var): the server decoded at ~0.6x the raw forward loop.
 template <typename F>
 auto on_own_thread(F&& f) {
   std::optional<std::invoke_result_t<F&>> out;
