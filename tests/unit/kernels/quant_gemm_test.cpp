@@ -88,6 +88,12 @@ class QuantGemmTest : public ::testing::TestWithParam<const cpu::CpuKernels*> {
   std::mt19937 rng_{7};
 };
 
+// The reference: x . w over k in double precision, from `init` (a bias).
+double reference_dot(const float* x, const float* w, int64_t k, double init = 0) {
+  for (int64_t j = 0; j < k; ++j) init += static_cast<double>(x[j]) * w[j];
+  return init;
+}
+
 // The bound. Each token's activations are rounded to int8 per block of 32 (by every path: the
 // integer decode one up to 16 tokens (4 or 8 under VNNI), and beyond the VNNI integer GEMM or the
 // dequantized panels, which round them the same way so that results do not depend on the token
@@ -141,8 +147,7 @@ TEST_P(QuantGemmTest, LinearMatchesTheDequantizedWeightsWithinTheActivationRound
           const float* xr = xw.data() + r * xs + 2;
           for (int64_t c = 0; c < n; ++c) {
             const float* wr = w.values.data() + c * k;
-            double ref = bias_v[c];
-            for (int64_t j = 0; j < k; ++j) ref += static_cast<double>(xr[j]) * wr[j];
+            const double ref = reference_dot(xr, wr, k, bias_v[c]);
             const double bound = error_bound(xr, wr, k, true);
             const double err = std::fabs(got[r * n + c] - ref);
             worst_ratio = std::max(worst_ratio, err / bound);
@@ -191,8 +196,7 @@ TEST_P(QuantGemmTest, PrefillMatchesTheDequantizedWeightsAtEveryTokenCount) {
           const float* xr = xv.data() + r * k;
           for (int64_t c = 0; c < n; ++c) {
             const float* wr = w.values.data() + c * k;
-            double ref = with_bias ? bias_v[c] : 0.0;
-            for (int64_t j = 0; j < k; ++j) ref += static_cast<double>(xr[j]) * wr[j];
+            const double ref = reference_dot(xr, wr, k, with_bias ? bias_v[c] : 0.0);
             ASSERT_LE(std::fabs(got[r * n + c] - ref), error_bound(xr, wr, k, true))
                 << dtype_name(dtype) << " n=" << n << " k=" << k << " t=" << t << " row " << r
                 << " col " << c;
@@ -280,9 +284,7 @@ TEST_P(QuantGemmTest, MixedTypesAndFloatDtypesDequantize) {
   for (int64_t r = 0; r < 2; ++r) {
     for (int64_t c = 0; c < 7; ++c) {
       const float* wr = c < 3 ? &a.values[c * k] : &b.values[(c - 3) * k];
-      double ref = 0;
-      for (int64_t j = 0; j < k; ++j) ref += static_cast<double>(xv[r * k + j]) * wr[j];
-      EXPECT_NEAR(got[r * 7 + c], ref, 1e-4);
+      EXPECT_NEAR(got[r * 7 + c], reference_dot(&xv[r * k], wr, k), 1e-4);
     }
   }
 }
