@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -681,13 +682,19 @@ void ApiServer::detokenize(const http::Request& req, std::shared_ptr<http::Excha
                                            ". Input tokens might be invalid for the model.",
                                        "DecodeError"));
   };
-  // Ids must exist in the vocabulary; the message names the first one that does not.
+  // As HF `tokenizers` decode (SGLang's /detokenize calls it): an id past the tokenizer's
+  // vocabulary decodes to nothing (a model's embedding rows past the vocabulary are padding, and a
+  // sampled one must round-trip with /generate's text). An id outside u32, which the `tokenizers`
+  // binding cannot convert, is refused (SGLang answers that OverflowError with a 500).
   auto to_ids = [&](const nlohmann::json& list, std::vector<int32_t>* ids) -> std::string {
     for (const auto& t : list) {
-      const int64_t v = t.get<int64_t>();
-      if (v < 0 || v >= tokenizer_->vocab_size())
-        return "token id " + std::to_string(v) + " is out of range";
-      ids->push_back(static_cast<int32_t>(v));
+      const bool negative =
+          t.is_number_integer() && !t.is_number_unsigned() && t.get<int64_t>() < 0;
+      if (negative || (t.is_number_unsigned() && t.get<uint64_t>() > UINT32_MAX)) {
+        return "token id " + t.dump() + " is out of range";
+      }
+      const uint64_t v = t.get<uint64_t>();
+      if (v <= static_cast<uint64_t>(INT32_MAX)) ids->push_back(static_cast<int32_t>(v));
     }
     return "";
   };

@@ -127,6 +127,17 @@ def test_tokenize_detokenize_round_trip(server):
     r = requests.post(server.url + "/tokenize", data='{"prompt": "a"}',
                       headers={"Content-Type": "text/plain"}, timeout=30)
     assert r.status_code == 400 and "Unsupported Media Type" in r.json()["message"]
+    # As HF `tokenizers` decode: an id past the tokenizer's vocabulary (a model's padding rows,
+    # which sampling can pick) decodes to nothing; a negative one is refused.
+    hello = server.post("/tokenize", json={"prompt": "Hello", "add_special_tokens": False}).json()
+    pad_id = 151767  # inside the tiny Qwen2's 151936 embedding rows, past the tokenizer's 151669
+    r = server.post("/detokenize", json={"tokens": hello["tokens"] + [pad_id] + hello["tokens"]})
+    assert r.status_code == 200 and r.json() == {"text": "HelloHello"}
+    assert server.post("/detokenize", json={"tokens": [[pad_id], hello["tokens"]]}).json() == {
+        "text": ["", "Hello"]}
+    r = server.post("/detokenize", json={"tokens": hello["tokens"] + [-1]})
+    assert r.status_code == 400 and r.json()["type"] == "DecodeError"
+    assert "token id -1 is out of range" in r.json()["message"]
     r = server.post("/detokenize", json={"tokens": ["a"]})
     assert r.status_code == 400
     assert r.json()["message"] == "Invalid input: 'tokens' must be a list of integers."
