@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #if defined(__AVX2__) || defined(__AVX512F__)
@@ -224,30 +225,22 @@ void pv_rows(const float* p, int64_t n, const float* v, int64_t d, float* o) {
   }
 }
 
+// Calls f.template operator()<N>() with N == n, for 1 <= n <= Max: a run-time count becomes a
+// template argument, so the microkernels below keep their accumulator arrays in registers.
+template <int Max, typename F>
+void with_count(int64_t n, F&& f) {
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    (void)((n == I + 1 ? (f.template operator()<I + 1>(), true) : false) || ...);
+  }
+  (std::make_integer_sequence<int, Max>{});
+}
+
 // Calls f.template operator()<R>(row) for row tiles of up to kTileRows rows.
 template <typename F>
 void for_row_tiles(int64_t rows, F&& f) {
   int64_t r = 0;
   for (; r + kTileRows <= rows; r += kTileRows) f.template operator()<kTileRows>(r);
-  switch (rows - r) {
-    case 5:
-      f.template operator()<5>(r);
-      break;
-    case 4:
-      f.template operator()<4>(r);
-      break;
-    case 3:
-      f.template operator()<3>(r);
-      break;
-    case 2:
-      f.template operator()<2>(r);
-      break;
-    case 1:
-      f.template operator()<1>(r);
-      break;
-    default:
-      break;
-  }
+  with_count<kTileRows - 1>(rows - r, [&]<int R>() { f.template operator()<R>(r); });
 }
 
 // One unit of work; see the file comment.
@@ -465,24 +458,8 @@ void decode_block(const Geometry& g, const Item& it, const int32_t* pages, int64
 template <DType D>
 void decode_block_for_group(const Geometry& g, const Item& it, const int32_t* pages, int64_t p0,
                             int64_t n, int64_t n_round, Scratch& w) {
-  switch (g.group) {
-    case 1:
-      return decode_block<D, 1>(g, it, pages, p0, n, n_round, w);
-    case 2:
-      return decode_block<D, 2>(g, it, pages, p0, n, n_round, w);
-    case 3:
-      return decode_block<D, 3>(g, it, pages, p0, n, n_round, w);
-    case 4:
-      return decode_block<D, 4>(g, it, pages, p0, n, n_round, w);
-    case 5:
-      return decode_block<D, 5>(g, it, pages, p0, n, n_round, w);
-    case 6:
-      return decode_block<D, 6>(g, it, pages, p0, n, n_round, w);
-    case 7:
-      return decode_block<D, 7>(g, it, pages, p0, n, n_round, w);
-    default:
-      return decode_block<D, 8>(g, it, pages, p0, n, n_round, w);
-  }
+  with_count<kMaxDecodeGroup>(
+      g.group, [&]<int G>() { decode_block<D, G>(g, it, pages, p0, n, n_round, w); });
 }
 
 #pragma GCC diagnostic pop
