@@ -688,9 +688,9 @@ void ApiServer::detokenize(const http::Request& req, std::shared_ptr<http::Excha
   // binding cannot convert, is refused (SGLang answers that OverflowError with a 500).
   auto to_ids = [&](const nlohmann::json& list, std::vector<int32_t>* ids) -> std::string {
     for (const auto& t : list) {
-      const bool negative =
-          t.is_number_integer() && !t.is_number_unsigned() && t.get<int64_t>() < 0;
-      if (negative || (t.is_number_unsigned() && t.get<uint64_t>() > UINT32_MAX)) {
+      // The list holds integers (checked by the caller); nlohmann keeps every non-negative one as
+      // unsigned, so a signed one is negative.
+      if (!t.is_number_unsigned() || t.get<uint64_t>() > UINT32_MAX) {
         return "token id " + t.dump() + " is out of range";
       }
       const uint64_t v = t.get<uint64_t>();
