@@ -109,6 +109,16 @@ TEST(Jinja, Undefined) {
   EXPECT_EQ(render("{{ missing.attr }}"), "ERROR: UndefinedError: 'missing' is undefined");
   EXPECT_EQ(render("{{ {}.a.b }}"), "ERROR: UndefinedError: 'dict object' has no attribute 'a'");
   EXPECT_EQ(render("{{ missing + 1 }}"), "ERROR: UndefinedError: 'missing' is undefined");
+  // An empty subscript is the empty tuple, as in Jinja2 (CI's fuzz_chat_template found it).
+  EXPECT_EQ(render("[{{ a[] }}]", {{"a", {1, 2}}}), "[]");
+  EXPECT_EQ(render("{{ a[].x }}", {{"a", {1, 2}}}),
+            "ERROR: UndefinedError: list object has no element ()");
+  // jinja2 quotes the type for a missing attribute, not for a missing element.
+  EXPECT_EQ(render("{{ none.x.y }}"), "ERROR: UndefinedError: 'None' has no attribute 'x'");
+  EXPECT_EQ(render("{{ none[1].y }}"), "ERROR: UndefinedError: None has no element 1");
+  EXPECT_EQ(render("{{ {}[\"it's\"].y }}"),
+            "ERROR: UndefinedError: 'dict object' has no attribute \"it's\"");
+  EXPECT_EQ(render("{{ 'ab'[9].y }}"), "ERROR: UndefinedError: str object has no element 9");
 }
 
 TEST(Jinja, ErrorsAndSandbox) {

@@ -32,13 +32,15 @@ using ScopePtr = std::shared_ptr<Scope>;
 
 enum class Flow { kNormal, kBreak, kContinue };
 
+// jinja2's object_type_repr: "None" or "<type> object". Its Undefined message quotes it (!r) for a
+// missing attribute but not for a missing element (runtime.py, Undefined._undefined_message).
 std::string object_type_repr(const Value& v) {
   if (v.is_none()) return "None";
-  return "'" + v.type_name() + " object'";
+  return v.type_name() + " object";
 }
 
 Value missing_attribute(const Value& obj, const std::string& name) {
-  return Value::undefined(object_type_repr(obj) + " has no attribute '" + name + "'");
+  return Value::undefined("'" + object_type_repr(obj) + "' has no attribute " + Value(name).repr());
 }
 
 Value missing_element(const Value& obj, const Value& key) {

@@ -641,7 +641,8 @@ class Parser {
     if (!slice) {
       auto e = make(Expr::Kind::kGetItem);
       e->a = std::move(target);
-      e->b = std::move(parts[0]);
+      // a[] is a[()] in Jinja2 (its parse_subscript builds a Tuple of no items).
+      e->b = parts[0] ? std::move(parts[0]) : make(Expr::Kind::kTuple);
       return e;
     }
     auto e = make(Expr::Kind::kSlice);
