@@ -4,6 +4,7 @@
 
 #include "chat/jinja/evaluator.h"
 #include "chat/jinja/parser.h"
+#include "util/json_nesting.h"
 
 namespace sglang::chat {
 namespace {
@@ -81,7 +82,7 @@ nlohmann::ordered_json prepare_messages(const nlohmann::ordered_json& messages,
         auto& fn = call["function"];
         if (fn.is_object() && fn.contains("arguments") && fn["arguments"].is_string()) {
           auto parsed =
-              nlohmann::ordered_json::parse(fn["arguments"].get<std::string>(), nullptr, false);
+              parse_json_within_nesting<nlohmann::ordered_json>(fn["arguments"].get<std::string>());
           if (!parsed.is_discarded()) fn["arguments"] = parsed;
         }
       }

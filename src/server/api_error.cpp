@@ -1,4 +1,5 @@
 #include "server/api_error.h"
+#include "util/json_nesting.h"
 
 namespace sglang {
 
@@ -96,6 +97,10 @@ std::optional<ApiError> parse_json_body(const http::Request& req, nlohmann::json
     if (ct != "application/json") {
       return ApiError::validation("Unsupported Media Type: Only 'application/json' is allowed");
     }
+  }
+  if (!json_nesting_within(req.body)) {
+    return ApiError::validation("JSON decode error: arrays and objects nest deeper than " +
+                                std::to_string(kMaxJsonNesting) + " levels");
   }
   out = nlohmann::json::parse(req.body, nullptr, false);
   if (out.is_discarded()) return ApiError::validation("JSON decode error");

@@ -5,6 +5,7 @@ Each test that loads the engine launches its own server with one running slot an
 so a single call fills it; the tiny random-weight model keeps every step short."""
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
@@ -339,6 +340,51 @@ def test_no_route_answers_5xx_for_hostile_fields(server, path):
             if r.status_code >= 500:
                 failures.append(f"{field}={value!r}: {r.status_code} {r.text[:200]}")
     assert not failures, "\n".join(failures)
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+
+
+@pytest.mark.parametrize("path", list(ROUTES))
+def test_json_nested_past_the_bound_is_400_not_a_crash(server, path):
+    # 100k nested arrays once overflowed the stack of a recursive consumer (the chat template's
+    # values, the schema compiler) and killed the server. Bodies nest at most 512 levels
+    # (util/json_nesting.h; Python's json stops near 1000).
+    body = json.dumps(ROUTES[path])[:-1] + ', "deep": ' + nested(100000) + "}"
+    r = server.post(path, data=body, headers={"content-type": "application/json"}, timeout=60)
+    assert r.status_code == 400, (path, r.status_code, r.text[:200])
+    assert "nest deeper than 512 levels" in r.text, r.text[:200]
+
+
+def test_json_nesting_at_the_bound_is_served(server):
+    # 508 levels, most in a tool's schema: rendered by the chat template (tojson) and answered.
+    tool = {"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"a": {"enum": [json.loads(nested(500))]}}}}}
+    body = {**CHAT_BASE, "tools": [tool]}
+    assert len(json.dumps(body)) > 1000
+    r = server.post("/v1/chat/completions", json=body, timeout=60)
+    assert r.status_code == 200, r.text[:300]
+
+
+def test_deep_json_inside_strings_is_refused_or_kept_as_text(server):
+    # A JSON schema in a string (not the body's own nesting) is the grammar's error ...
+    r = server.post("/generate", json={**GENERATE_BASE, "sampling_params": {
+        "max_new_tokens": 1, "json_schema": '{"enum": ' + nested(100000) + "}"}}, timeout=60)
+    assert r.status_code == 400 and "nested too deeply" in r.text, r.text[:300]
+    # ... and tool-call arguments too deep to read stay the string they were sent as.
+    messages = [{"role": "user", "content": "hi"},
+                {"role": "assistant", "content": "", "tool_calls": [
+                    {"id": "c1", "type": "function",
+                     "function": {"name": "f", "arguments": nested(600)}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "ok"}]
+    r = server.post("/v1/chat/completions", json={**CHAT_BASE, "messages": messages,
+                                                  "tools": [TOOL]}, timeout=60)
+    assert r.status_code == 200, r.text[:300]
+    assert server.get("/health").status_code == 200
 
 
 # ------------------------------------------------------------------------------------------------

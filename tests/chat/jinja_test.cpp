@@ -121,6 +121,31 @@ TEST(Jinja, Undefined) {
   EXPECT_EQ(render("{{ 'ab'[9].y }}"), "ERROR: UndefinedError: str object has no element 9");
 }
 
+TEST(Jinja, BoundsNestingCyclesAndSizes) {
+  // Past the parser's bound (jinja2 itself stops near 80 parentheses) a syntax error, not a crash.
+  const std::string parens = std::string(300, '(') + "1" + std::string(300, ')');
+  EXPECT_NE(render("{{ " + parens + " }}").find("nested too deeply"), std::string::npos);
+  EXPECT_EQ(render("{{ " + std::string(50, '(') + "1" + std::string(50, ')') + " }}"), "1");
+  std::string chain = "{{ 1";
+  for (int i = 0; i < 2000; ++i) chain += " + 1";
+  EXPECT_NE(render(chain + " }}").find("ERROR: RecursionError"), std::string::npos);
+  // A namespace cannot come to hold itself, nor nest without bound; sharing is fine.
+  EXPECT_EQ(render("{% set ns = namespace(x=0) %}{% set ns.x = [ns] %}"),
+            "ERROR: ValueError: a namespace attribute cannot hold the namespace itself");
+  EXPECT_NE(render("{% set ns = namespace(x=0) %}{% for i in range(1000) %}{% set ns.x = [ns.x] "
+                   "%}{% endfor %}")
+                .find("ERROR: RecursionError: namespace value nested too deeply"),
+            std::string::npos);
+  EXPECT_EQ(render("{% set ns = namespace(x=[1]) %}{% for i in range(60) %}{% set ns.x = [ns.x, "
+                   "ns.x] %}{% endfor %}{{ ns.x | length }}"),
+            "2");
+  // Repetition and concatenation stay bounded.
+  EXPECT_EQ(render("{{ 'ab' * 1000000000000 }}"),
+            "ERROR: MemoryError: the result would be too long");
+  EXPECT_EQ(render("[{{ '' * 1000000000000000000 }}]"), "[]");
+  EXPECT_EQ(render("{{ ('ab' * 3) ~ ([1] * 2) }}"), "ababab[1, 1]");
+}
+
 TEST(Jinja, ErrorsAndSandbox) {
   EXPECT_EQ(render("{{ raise_exception('bad role') }}"), "ERROR: TemplateError: bad role");
   EXPECT_EQ(render("{% set xs = [] %}{{ xs.append(1) }}"),

@@ -3,6 +3,7 @@
 #include "chat/function_call/partial_json.h"
 #include "chat/function_call/pattern.h"
 #include "chat/function_call/python_json.h"
+#include "util/json_nesting.h"
 
 namespace sglang::chat {
 namespace {
@@ -56,8 +57,9 @@ StreamingParseResult DeepSeekV3Detector::detect_and_parse(std::string_view text,
   for (std::string_view call : kCall.find_all(text)) {
     auto detail = f.detail.search(call);
     auto args =
-        detail ? nlohmann::ordered_json::parse(group(call, *detail, f.args_group), nullptr, false)
-               : nlohmann::ordered_json(nlohmann::ordered_json::value_t::discarded);
+        detail
+            ? parse_json_within_nesting<nlohmann::ordered_json>(group(call, *detail, f.args_group))
+            : nlohmann::ordered_json(nlohmann::ordered_json::value_t::discarded);
     if (args.is_discarded()) {
       // As SGLang: any failure returns the whole text as normal text, no calls.
       return {std::string(text), {}};
@@ -118,7 +120,7 @@ StreamingParseResult DeepSeekV3Detector::parse_streaming_increment(
     last_arguments_ += argument_diff;
     streamed_args_for_tool_[id] += argument_diff;
   }
-  auto parsed = nlohmann::ordered_json::parse(func_args_raw, nullptr, false);
+  auto parsed = parse_json_within_nesting<nlohmann::ordered_json>(func_args_raw);
   if (!parsed.is_discarded()) {
     prev_tool_call_arr_[id] = std::move(parsed);
     static const Pattern kCallSpan("<｜tool▁call▁begin｜>.*?<｜tool▁call▁end｜>");

@@ -4,6 +4,7 @@
 #include "chat/function_call/pattern.h"
 #include "chat/function_call/python_json.h"
 #include "chat/function_call/python_literal.h"
+#include "util/json_nesting.h"
 
 namespace sglang::chat {
 namespace {
@@ -18,11 +19,11 @@ std::string_view group(std::string_view text, const Pattern::Groups& g, size_t i
 // SGLang's parse_arguments: JSON; else the text as the inside of a JSON string, that string
 // read as JSON; else a Python literal; else the text.
 ordered_json parse_argument(const std::string& value) {
-  auto json = ordered_json::parse(value, nullptr, false);
+  auto json = parse_json_within_nesting<ordered_json>(value);
   if (!json.is_discarded()) return json;
-  auto wrapped = ordered_json::parse("{\"tmp\": \"" + value + "\"}", nullptr, false);
+  auto wrapped = parse_json_within_nesting<ordered_json>("{\"tmp\": \"" + value + "\"}");
   if (!wrapped.is_discarded() && wrapped["tmp"].is_string()) {
-    auto inner = ordered_json::parse(wrapped["tmp"].get<std::string>(), nullptr, false);
+    auto inner = parse_json_within_nesting<ordered_json>(wrapped["tmp"].get<std::string>());
     if (!inner.is_discarded()) return inner;
   }
   if (auto literal = parse_python_literal(value)) return *literal;

@@ -4,6 +4,7 @@
 
 #include "chat/function_call/pattern.h"
 #include "chat/function_call/python_json.h"
+#include "util/json_nesting.h"
 
 namespace sglang::chat {
 namespace {
@@ -109,7 +110,7 @@ StreamingParseResult KimiK2Detector::parse_streaming_increment(std::string_view 
     streamed_args_for_tool_[tool] += parsed_diff;
   }
   std::string parsed_args = function_args.substr(0, function_args.find(kCallEnd));
-  auto parsed = nlohmann::ordered_json::parse(parsed_args, nullptr, false);
+  auto parsed = parse_json_within_nesting<nlohmann::ordered_json>(parsed_args);
   if (!parsed.is_discarded()) {
     prev_tool_call_arr_[tool] = std::move(parsed);
     static const Pattern kCallSpan(R"(<\|tool_call_begin\|>.*?<\|tool_call_end\|>)");

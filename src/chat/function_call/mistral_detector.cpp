@@ -1,6 +1,7 @@
 #include "chat/function_call/mistral_detector.h"
 
 #include "chat/function_call/partial_json.h"
+#include "util/json_nesting.h"
 
 namespace sglang::chat {
 namespace {
@@ -54,7 +55,7 @@ StreamingParseResult MistralDetector::detect_and_parse(std::string_view text,
   out.normal_text = std::string(python_strip(text.substr(0, idx)));
   std::string_view array = extract_json_array(text, idx + bot_token_.size() - 1);
   if (array.empty()) return out;
-  auto value = nlohmann::ordered_json::parse(array, nullptr, false);
+  auto value = parse_json_within_nesting<nlohmann::ordered_json>(array);
   if (value.is_discarded()) return out;  // SGLang logs the JSON error: no calls
   out.calls = parse_base_json(value, tools);
   return out;

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include "util/json_nesting.h"
 
 namespace sglang::chat {
 namespace {
@@ -36,8 +37,17 @@ class Completer {
     return i;
   }
 
-  // complete_any on s_[pos:]; positions in the result are relative to pos.
+  // complete_any on s_[pos:]; positions in the result are relative to pos. Nesting is bounded
+  // as for JSON (util/json_nesting.h): the completer recurses per level.
   Step any(size_t pos, bool top_level) {
+    if (depth_ >= kMaxJsonNesting) return malformed();
+    ++depth_;
+    Step step = any_at_depth(pos, top_level);
+    --depth_;
+    return step;
+  }
+
+  Step any_at_depth(size_t pos, bool top_level) {
     size_t i = skip_blank(pos);
     if (i >= s_.size()) return end_of_text();
     char c = s_[i];
@@ -221,6 +231,7 @@ class Completer {
   std::string_view s_;
   unsigned allow_;
   Fault fault_ = Fault::kNone;
+  int depth_ = 0;
 };
 
 uint32_t hex4(std::string_view s) {
@@ -297,7 +308,7 @@ bool mask_lone_surrogates(std::string& text) {
 Result<nlohmann::ordered_json> read_json(std::string text, bool* lone_surrogates = nullptr) {
   bool found = mask_lone_surrogates(text);
   if (lone_surrogates != nullptr) *lone_surrogates = found;
-  auto value = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+  auto value = parse_json_within_nesting<nlohmann::ordered_json>(text);
   if (value.is_discarded()) {
     return make_error(ErrorCode::kInvalidArgument, "malformed JSON: " + text);
   }

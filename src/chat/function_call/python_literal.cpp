@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "chat/function_call/python_json.h"
+#include "util/json_nesting.h"
 #include "util/utf8.h"
 
 namespace sglang::chat {
@@ -97,7 +98,16 @@ class Reader {
     return call;
   }
 
+  // Nesting is bounded as for JSON (util/json_nesting.h): the reader recurses per level.
   std::optional<nlohmann::ordered_json> literal() {
+    if (depth_ >= kMaxJsonNesting) return std::nullopt;
+    ++depth_;
+    auto v = literal_at_depth();
+    --depth_;
+    return v;
+  }
+
+  std::optional<nlohmann::ordered_json> literal_at_depth() {
     skip();
     if (i_ >= s_.size()) return std::nullopt;
     char c = s_[i_];
@@ -427,6 +437,7 @@ class Reader {
   std::string_view s_;
   bool literal_eval_ = false;
   size_t i_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "chat/function_call/partial_json.h"
 #include "chat/function_call/pattern.h"
+#include "util/json_nesting.h"
 
 namespace sglang::chat {
 namespace {
@@ -33,7 +34,7 @@ StreamingParseResult Qwen25Detector::detect_and_parse(std::string_view text,
   out.normal_text = std::string(python_strip(text.substr(0, idx)));
   static const Pattern kBlock("<tool_call>\\n(.*?)\\n</tool_call>");
   for (std::string_view block : kBlock.find_all(text)) {
-    auto value = nlohmann::ordered_json::parse(python_strip(block), nullptr, false);
+    auto value = parse_json_within_nesting<nlohmann::ordered_json>(python_strip(block));
     if (value.is_discarded()) continue;  // SGLang logs the JSON error and skips the block
     auto calls = parse_base_json(value, tools);
     out.calls.insert(out.calls.end(), calls.begin(), calls.end());

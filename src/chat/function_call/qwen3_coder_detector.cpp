@@ -9,6 +9,7 @@
 #include "chat/function_call/pattern.h"
 #include "chat/function_call/python_json.h"
 #include "chat/function_call/python_literal.h"
+#include "util/json_nesting.h"
 #include "util/utf8.h"
 
 namespace sglang::chat {
@@ -65,7 +66,7 @@ std::string html_unescape(std::string_view s) {
 // SGLang's _safe_val: JSON, else a Python literal, else the text itself.
 nlohmann::ordered_json safe_value(std::string_view raw) {
   std::string text = html_unescape(python_strip(raw));
-  auto json = nlohmann::ordered_json::parse(text, nullptr, false);
+  auto json = parse_json_within_nesting<nlohmann::ordered_json>(text);
   if (!json.is_discarded()) return json;
   if (auto literal = parse_python_literal(text)) return *literal;
   return text;

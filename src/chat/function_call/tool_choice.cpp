@@ -1,6 +1,7 @@
 #include "chat/function_call/tool_choice.h"
 
 #include "chat/function_call/python_json.h"
+#include "util/json_nesting.h"
 
 namespace sglang::chat {
 namespace {
@@ -87,7 +88,7 @@ Result<std::optional<ordered_json>> json_schema_constraint(const std::vector<Too
 }
 
 Result<std::vector<ToolCallItem>> parse_required_tool_calls(std::string_view text) {
-  auto data = ordered_json::parse(text, nullptr, false);
+  auto data = parse_json_within_nesting<ordered_json>(text);
   if (data.is_discarded()) {
     return make_error(ErrorCode::kInvalidArgument, "Tool call parsing error: malformed JSON");
   }

@@ -1,7 +1,11 @@
 #include "chat/jinja/evaluator.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <unordered_map>
+
+#include "util/json_nesting.h"
 
 namespace sglang::chat::jinja {
 namespace {
@@ -318,12 +322,50 @@ class Interpreter : public Evaluator {
     return Flow::kNormal;
   }
 
+  // Setting a namespace attribute is the one way a template mutates a container, so it is the one
+  // place a value could come to hold itself (`set ns.x = ns`) or nest without bound (`set ns.x =
+  // [ns.x]` in a loop). jinja2 allows both (its repr prints `{...}`); here values are
+  // reference-counted and printed, compared and serialised recursively, so a cycle would leak and
+  // recurse without end, and a deep chain would overflow the stack (fuzz_chat_template). Both are
+  // refused, past the JSON nesting bound requests get (util/json_nesting.h).
+  static void refuse_cycle_or_depth(const Value& value, const DictData& ns) {
+    // Heights of the containers already walked: a value may share one list many times over (`set
+    // ns.x = [ns.x, ns.x]`), so each is walked once. Values are acyclic before this assignment.
+    std::unordered_map<const void*, int> heights;
+    auto height = [&](auto& self, const Value& v, int depth) -> int {
+      if (!v.is_list() && !v.is_dict()) return 0;
+      const void* key = v.is_list() ? static_cast<const void*>(&v.as_list())
+                                    : static_cast<const void*>(&v.as_dict());
+      if (key == &ns) raise("ValueError", "a namespace attribute cannot hold the namespace itself");
+      if (depth >= kMaxJsonNesting) raise("RecursionError", "namespace value nested too deeply");
+      auto it = heights.find(key);
+      int h = 0;
+      if (it != heights.end()) {
+        h = it->second;
+      } else {
+        if (v.is_list()) {
+          for (const Value& item : v.as_list().items)
+            h = std::max(h, 1 + self(self, item, depth + 1));
+        } else {
+          for (const auto& [k, item] : v.as_dict().items) {
+            h = std::max({h, 1 + self(self, k, depth + 1), 1 + self(self, item, depth + 1)});
+          }
+        }
+        heights.emplace(key, h);
+      }
+      if (depth + h > kMaxJsonNesting) raise("RecursionError", "namespace value nested too deeply");
+      return h;
+    };
+    height(height, value, 0);
+  }
+
   void assign(const Node& n, const ScopePtr& scope, const Value& value) {
     if (!n.attr.empty()) {
       const Value* ns = scope->find(n.targets[0]);
       if (ns == nullptr || !ns->is_dict() || !ns->as_dict().is_namespace) {
         raise("TemplateRuntimeError", "cannot assign attribute on non-namespace object");
       }
+      refuse_cycle_or_depth(value, ns->as_dict());
       ns->as_dict().set(Value(n.attr), value);
       return;
     }
@@ -536,7 +578,22 @@ class Interpreter : public Evaluator {
     return args;
   }
 
+  // An expression nested past kMaxEvalDepth (a chain of thousands of `+`, filters or `not`) is
+  // Python's RecursionError in jinja2 (its compiler recurses per level), not a stack overflow here
+  // (fuzz_chat_template; a sanitizer frame of eval is ~10 KB).
   Value eval(const Expr& e, const ScopePtr& scope) {
+    if (eval_depth_ >= kMaxEvalDepth) {
+      raise("RecursionError", "maximum recursion depth exceeded during compilation");
+    }
+    ++eval_depth_;
+    struct Leave {
+      int& depth;
+      ~Leave() { --depth; }
+    } leave{eval_depth_};
+    return eval_node(e, scope);
+  }
+
+  Value eval_node(const Expr& e, const ScopePtr& scope) {
     switch (e.kind) {
       case Expr::Kind::kLiteral:
         return e.literal;
@@ -741,8 +798,20 @@ class Interpreter : public Evaluator {
     return !less_than(a, b);
   }
 
+  // Strings and lists a template builds stay under kMaxSequenceLength characters or items: past
+  // it Python would be out of memory (MemoryError) long after this server is (`'ab' * 10**12`,
+  // or a string doubled in a loop; fuzz_chat_template).
+  static constexpr size_t kMaxSequenceLength = size_t{1} << 24;
+  static void check_length(size_t n) {
+    if (n > kMaxSequenceLength) raise("MemoryError", "the result would be too long");
+  }
+
   Value binary(const std::string& op, const Value& a, const Value& b) {
-    if (op == "~") return Value(a.str() + b.str());
+    if (op == "~") {
+      std::string l = a.str(), r = b.str();
+      check_length(l.size() + r.size());
+      return Value(l + r);
+    }
     if (a.is_undefined()) a.fail_undefined();
     if (b.is_undefined()) b.fail_undefined();
     auto unsupported = [&]() -> Value {
@@ -760,9 +829,13 @@ class Interpreter : public Evaluator {
                               return __builtin_add_overflow(x, y, r);
                             },
                             [](double x, double y) { return x + y; });
-      if (a.is_string() && b.is_string()) return Value(a.as_string() + b.as_string());
+      if (a.is_string() && b.is_string()) {
+        check_length(a.as_string().size() + b.as_string().size());
+        return Value(a.as_string() + b.as_string());
+      }
       if (a.is_list() && b.is_list() && a.as_list().kind == b.as_list().kind &&
           (a.as_list().kind == SequenceKind::kList || a.as_list().kind == SequenceKind::kTuple)) {
+        check_length(a.as_list().items.size() + b.as_list().items.size());
         std::vector<Value> items = a.as_list().items;
         items.insert(items.end(), b.as_list().items.begin(), b.as_list().items.end());
         return Value::list(std::move(items), a.as_list().kind);
@@ -797,6 +870,13 @@ class Interpreter : public Evaluator {
       const Value* count = seq == &a ? &b : &a;
       if ((seq->is_string() || seq->is_list()) && (count->is_int() || count->is_bool())) {
         int64_t n = std::max<int64_t>(0, count->to_int());
+        const size_t unit =
+            seq->is_string() ? seq->as_string().size() : seq->as_list().items.size();
+        if (unit == 0) n = 0;
+        if (n > 0)
+          check_length(static_cast<size_t>(n) > kMaxSequenceLength / unit + 1
+                           ? kMaxSequenceLength + 1
+                           : static_cast<size_t>(n) * unit);
         if (seq->is_string()) {
           std::string out;
           for (int64_t i = 0; i < n; ++i) out += seq->as_string();
@@ -856,6 +936,8 @@ class Interpreter : public Evaluator {
   const RenderOptions& options_;
   static constexpr int kMaxCallDepth = 100;
   int call_depth_ = 0;
+  static constexpr int kMaxEvalDepth = 300;
+  int eval_depth_ = 0;
   std::vector<ScopePtr> macro_scopes_;  // scopes macros closed over (see ~Interpreter)
 };
 

@@ -152,6 +152,7 @@ class Parser {
   }
 
   NodePtr parse_statement() {
+    Nested nested(*this);
     std::string name = cur().text;
     int line = cur().line;
     next();
@@ -364,7 +365,23 @@ class Parser {
     return e;
   }
 
+  // The parser recurses per nesting level of statement blocks, brackets, `not` and unary signs:
+  // past kMaxExprNesting it is a syntax error, not a stack overflow (fuzz_chat_template). jinja2
+  // itself hits Python's RecursionError near 80 nested parentheses.
+  static constexpr int kMaxExprNesting = 200;
+  struct Nested {
+    explicit Nested(Parser& p) : parser(p) {
+      if (parser.expr_nesting_ >= kMaxExprNesting) {
+        syntax_error("expression nested too deeply", parser.cur().line);
+      }
+      ++parser.expr_nesting_;
+    }
+    ~Nested() { --parser.expr_nesting_; }
+    Parser& parser;
+  };
+
   ExprPtr parse_expression() {
+    Nested nested(*this);
     ExprPtr expr = parse_or();
     while (is_name("if")) {
       next();
@@ -403,6 +420,7 @@ class Parser {
 
   ExprPtr parse_not() {
     if (is_name("not")) {
+      Nested nested(*this);
       next();
       auto e = make(Expr::Kind::kNot);
       e->a = parse_not();
@@ -490,6 +508,7 @@ class Parser {
   ExprPtr parse_unary(bool with_filter) {
     ExprPtr node;
     if (is_op("-") || is_op("+")) {
+      Nested nested(*this);
       auto e = make(Expr::Kind::kUnary);
       e->name = cur().text;
       next();
@@ -746,6 +765,7 @@ class Parser {
   std::vector<Token> t_;
   size_t i_ = 0;
   int loop_depth_ = 0;
+  int expr_nesting_ = 0;  // see Nested
 };
 
 // jinja2 reports a filter or test it does not know when compiling, except inside an `if` or a

@@ -10,6 +10,7 @@
 #include "sampling/grammar/ebnf_text.h"
 #include "sampling/grammar/number_range.h"
 #include "sampling/grammar/regex_converter.h"
+#include "util/json_nesting.h"
 
 namespace sglang::grammar {
 namespace {
@@ -658,6 +659,7 @@ Result<std::string> json_schema_to_ebnf(std::string_view schema_json,
 Result<std::string> json_schema_to_ebnf(std::string_view schema_json,
                                         const JsonSchemaOptions& options,
                                         std::string_view rule_prefix) {
+  if (!json_nesting_within(schema_json)) return schema_error("schema nested too deeply");
   Json schema = Json::parse(schema_json, nullptr, /*allow_exceptions=*/false);
   if (schema.is_discarded()) return schema_error("not valid JSON");
   if (options.indent && *options.indent < 0) return schema_error("indent must be non-negative");

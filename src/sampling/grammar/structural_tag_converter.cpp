@@ -8,6 +8,7 @@
 #include "sampling/grammar/ebnf_text.h"
 #include "sampling/grammar/json_schema_converter.h"
 #include "sampling/grammar/regex_converter.h"
+#include "util/json_nesting.h"
 
 namespace sglang::grammar {
 namespace {
@@ -323,6 +324,7 @@ class FormatConverter {
 }  // namespace
 
 Result<std::string> structural_tag_to_ebnf(std::string_view structural_tag_json) {
+  if (!json_nesting_within(structural_tag_json)) return tag_error("formats nested too deeply");
   Json tag = Json::parse(structural_tag_json, nullptr, /*allow_exceptions=*/false);
   if (tag.is_discarded()) return tag_error("not valid JSON");
   if (!tag.is_object()) return tag_error("must be a JSON object");
