@@ -20,7 +20,15 @@ void set_clock_for_testing(std::optional<std::time_t> t) {
 }
 
 Result<ChatTemplate> ChatTemplate::parse(std::string source) {
-  SGLANG_ASSIGN_OR_RETURN(auto program, jinja::parse_template(source));
+  auto parsed = [&]() -> Result<std::shared_ptr<const jinja::Program>> {
+    try {
+      return jinja::parse_template(source);
+    } catch (const std::exception& e) {  // as in render()
+      return make_error(ErrorCode::kInvalidArgument,
+                        std::string("TemplateSyntaxError: ") + e.what());
+    }
+  }();
+  SGLANG_ASSIGN_OR_RETURN(auto program, std::move(parsed));
   ChatTemplate t;
   t.source_ = std::make_shared<const std::string>(std::move(source));
   t.program_ = std::move(program);
@@ -34,6 +42,10 @@ Result<std::string> ChatTemplate::render(const nlohmann::ordered_json& context) 
     return jinja::render_program(*program_, jinja::Value::from_json(context), options);
   } catch (const jinja::TemplateException& e) {
     return make_error(ErrorCode::kInvalidArgument, e.type() + ": " + e.what());
+  } catch (const std::exception& e) {
+    // A library error the engine did not foresee (std::out_of_range, bad_alloc): a failed
+    // render, never a failed server.
+    return make_error(ErrorCode::kInvalidArgument, std::string("TemplateError: ") + e.what());
   }
 }
 

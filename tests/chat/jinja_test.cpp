@@ -144,6 +144,11 @@ TEST(Jinja, BoundsNestingCyclesAndSizes) {
             "ERROR: MemoryError: the result would be too long");
   EXPECT_EQ(render("[{{ '' * 1000000000000000000 }}]"), "[]");
   EXPECT_EQ(render("{{ ('ab' * 3) ~ ([1] * 2) }}"), "ababab[1, 1]");
+  // Numbers past int64 or double (fuzz_chat_template: `m.666…` threw out of std::stoll).
+  EXPECT_EQ(render("[{{ [1].99999999999999999999 }}]"), "[]");
+  EXPECT_EQ(render("{{ 1e999 }}|{{ 1e-400 }}"), "inf|0.0");
+  EXPECT_NE(render("{{ '{99999999999999999999999}'.format(1) }}").find("ERROR: "),
+            std::string::npos);
 }
 
 TEST(Jinja, ErrorsAndSandbox) {

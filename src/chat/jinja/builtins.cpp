@@ -1,6 +1,7 @@
 // jinja2's builtin filters and tests, transformers' tojson, and the Python str/list/dict methods
 // templates call.
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -200,8 +201,11 @@ std::string str_format(const std::string& fmt, CallArgs& a) {
         if (auto_index >= a.args.size()) raise("IndexError", "Replacement index out of range");
         v = &a.args[auto_index++];
       } else if (std::isdigit(static_cast<unsigned char>(field[0]))) {
-        size_t k = std::stoul(field);
-        if (k >= a.args.size()) raise("IndexError", "Replacement index out of range");
+        size_t k = 0;
+        auto res = std::from_chars(field.data(), field.data() + field.size(), k);
+        if (res.ec != std::errc() || k >= a.args.size()) {
+          raise("IndexError", "Replacement index out of range");
+        }
         v = &a.args[k];
       } else {
         v = kwarg(a, field.c_str());
@@ -231,8 +235,13 @@ Value get_attribute_path(Evaluator& ev, const Value& item, const std::string& pa
     bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) {
       return std::isdigit(static_cast<unsigned char>(c));
     });
-    cur = numeric ? ev.getitem(cur, Value(static_cast<int64_t>(std::stoll(part))))
-                  : ev.getitem(cur, Value(part));
+    int64_t index = 0;
+    if (numeric &&
+        std::from_chars(part.data(), part.data() + part.size(), index).ec == std::errc()) {
+      cur = ev.getitem(cur, Value(index));
+    } else {
+      cur = ev.getitem(cur, Value(part));
+    }
     if (dot == std::string::npos) return cur;
     pos = dot + 1;
   }

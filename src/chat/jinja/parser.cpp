@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <initializer_list>
 #include <set>
 
@@ -35,6 +36,11 @@ bool is_known_test(const std::string& name) {
 }
 
 namespace {
+
+// Python's float(text): out of range is inf or 0.0, where std::stod would throw.
+double to_double(const std::string& text) {
+  return std::strtod(text.c_str(), nullptr);
+}
 
 [[noreturn]] void syntax_error(const std::string& message, int line) {
   raise("TemplateSyntaxError", message + " (line " + std::to_string(line) + ")");
@@ -555,7 +561,7 @@ class Parser {
       int64_t v = 0;
       auto res = std::from_chars(tok.text.data(), tok.text.data() + tok.text.size(), v);
       if (res.ec != std::errc()) {
-        e->literal = Value(std::stod(tok.text));
+        e->literal = Value(to_double(tok.text));
       } else {
         e->literal = Value(v);
       }
@@ -564,7 +570,7 @@ class Parser {
     }
     if (tok.type == TokenType::kFloat) {
       auto e = make(Expr::Kind::kLiteral);
-      e->literal = Value(std::stod(tok.text));
+      e->literal = Value(to_double(tok.text));
       next();
       return e;
     }
@@ -609,10 +615,17 @@ class Parser {
         if (cur().type == TokenType::kName) {
           e->name = cur().text;
         } else if (cur().type == TokenType::kInteger) {
-          e->kind = Expr::Kind::kGetItem;
-          auto idx = make(Expr::Kind::kLiteral);
-          idx->literal = Value(static_cast<int64_t>(std::stoll(cur().text)));
-          e->b = std::move(idx);
+          int64_t index = 0;
+          const std::string& digits = cur().text;
+          auto res = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+          if (res.ec == std::errc()) {
+            e->kind = Expr::Kind::kGetItem;
+            auto idx = make(Expr::Kind::kLiteral);
+            idx->literal = Value(index);
+            e->b = std::move(idx);
+          } else {
+            e->name = digits;  // past int64: no sequence is that long, so it is undefined
+          }
         } else {
           unexpected("name or number");
         }
