@@ -36,6 +36,23 @@ using ScopePtr = std::shared_ptr<Scope>;
 
 enum class Flow { kNormal, kBreak, kContinue };
 
+// One level of a bounded recursion (macro calls, expression evaluation): past `max` levels it is
+// Python's RecursionError, with the clause CPython adds for where it happened.
+class RecursionGuard {
+ public:
+  RecursionGuard(int& depth, int max, const char* where) : depth_(depth) {
+    if (depth_ >= max)
+      raise("RecursionError", std::string("maximum recursion depth exceeded ") + where);
+    ++depth_;
+  }
+  ~RecursionGuard() { --depth_; }
+  RecursionGuard(const RecursionGuard&) = delete;
+  RecursionGuard& operator=(const RecursionGuard&) = delete;
+
+ private:
+  int& depth_;
+};
+
 // jinja2's object_type_repr: "None" or "<type> object". Its Undefined message quotes it (!r) for a
 // missing attribute but not for a missing element (runtime.py, Undefined._undefined_message).
 std::string object_type_repr(const Value& v) {
@@ -187,14 +204,7 @@ class Interpreter : public Evaluator {
       // A macro (or recursive loop) that calls itself without end is Python's RecursionError in
       // jinja2, not a stack overflow here (fuzz_chat_template). Real templates nest a few levels
       // (a tool schema's depth); the bound leaves room for the sanitizers' larger frames.
-      if (call_depth_ >= kMaxCallDepth) {
-        raise("RecursionError", "maximum recursion depth exceeded while calling a Python object");
-      }
-      ++call_depth_;
-      struct Leave {
-        int& depth;
-        ~Leave() { --depth; }
-      } leave{call_depth_};
+      RecursionGuard guard(call_depth_, kMaxCallDepth, "while calling a Python object");
       return callee.as_callable().fn(args);
     }
     if (callee.is_undefined()) callee.fail_undefined();
@@ -582,14 +592,7 @@ class Interpreter : public Evaluator {
   // Python's RecursionError in jinja2 (its compiler recurses per level), not a stack overflow here
   // (fuzz_chat_template; a sanitizer frame of eval is ~10 KB).
   Value eval(const Expr& e, const ScopePtr& scope) {
-    if (eval_depth_ >= kMaxEvalDepth) {
-      raise("RecursionError", "maximum recursion depth exceeded during compilation");
-    }
-    ++eval_depth_;
-    struct Leave {
-      int& depth;
-      ~Leave() { --depth; }
-    } leave{eval_depth_};
+    RecursionGuard guard(eval_depth_, kMaxEvalDepth, "during compilation");
     return eval_node(e, scope);
   }
 
